@@ -1,0 +1,24 @@
+# The two commands of the README. Both set up a virtual environment from this project's own files first.
+#   make demo   runs the default model over the bundled clip, writing demo_out/demo.mp4 and demo_out/demo.jsonl
+#   make test   runs the test suite (what .ci/run calls)
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.rtdetect-installed
+
+.PHONY: demo test setup
+
+setup: $(STAMP)
+
+# torch is installed first, pinned, so that the CPU build is used and no multi-GB CUDA build is pulled in.
+$(STAMP): pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet torch==2.13.0
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@
+
+demo: $(STAMP)
+	$(VENV)/bin/rtdetect --source demo --save demo_out/demo.mp4 --json demo_out/demo.jsonl
+
+test: $(STAMP)
+	$(PY) tools/fetch_test_assets.py
+	$(PY) -m pytest -q
