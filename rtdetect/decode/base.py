@@ -5,8 +5,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..errors import ModelError
 
-class UnsupportedModelError(ValueError):
+
+class UnsupportedModelError(ModelError):
     """The model's outputs match no output layout rtdetect understands."""
 
 

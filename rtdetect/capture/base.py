@@ -1,0 +1,61 @@
+"""What every source is: a context manager that yields ``Frame`` objects and is released in ``finally``."""
+from __future__ import annotations
+
+from typing import Iterator
+
+from ..types import Frame
+
+
+class Source:
+    """A frame source. Subclasses implement ``_open``, ``_frames`` and ``_release``.
+
+    Attributes after opening: ``name`` (str), ``fps`` (float or None), ``frame_count`` (int or None when
+    unknown or live), ``is_live`` (True: latency first, stale frames dropped; False: every frame in order).
+    """
+
+    is_live = False
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.fps: float | None = None
+        self.frame_count: int | None = None
+        self.frames_read = 0
+        self.exhausted = False  # True once the source ran to its end (not stopped early)
+        self._opened = False
+
+    def __enter__(self) -> "Source":
+        self._open()
+        self._opened = True
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._opened:
+            self._opened = False
+            self._release()
+
+    def __iter__(self) -> Iterator[Frame]:
+        if not self._opened:
+            raise RuntimeError(f"source {self.name!r} is not open: use it in a `with` block")
+        for frame in self._frames():
+            self.frames_read += 1
+            yield frame
+        self.exhausted = True
+
+    @property
+    def frames_lost(self) -> int:
+        """Frames the container announced but that could not be decoded (0 when unknown or not at the end)."""
+        if self.frame_count is None or self.is_live or not self.exhausted:
+            return 0
+        return max(0, self.frame_count - self.frames_read)
+
+    def _open(self) -> None:
+        raise NotImplementedError
+
+    def _frames(self) -> Iterator[Frame]:
+        raise NotImplementedError
+
+    def _release(self) -> None:
+        raise NotImplementedError

@@ -1,0 +1,74 @@
+"""Still images: one file, a folder, or a glob. One frame per image, ``frame`` index 0, the file name as source."""
+from __future__ import annotations
+
+import glob
+import os
+import sys
+from typing import Iterator
+
+import cv2
+import numpy as np
+
+from ..errors import SourceError
+from ..types import Frame
+from .base import Source
+from .convert import to_bgr8
+from .video import check_readable_file
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
+
+
+def is_image_path(path: str) -> bool:
+    return path.lower().endswith(IMAGE_EXTENSIONS)
+
+
+def read_image(path: str) -> np.ndarray:
+    """Decode one image file to (H, W, 3) uint8 BGR, or raise SourceError naming the file."""
+    check_readable_file(path, "image")
+    data = np.fromfile(path, dtype=np.uint8)
+    image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+    if image is None:
+        raise SourceError(f"not an image OpenCV can decode: {path}")
+    try:
+        return to_bgr8(image)
+    except ValueError as exc:
+        raise SourceError(f"{path}: {exc}") from None
+
+
+class ImageSource(Source):
+    """Images from a file, a directory (sorted, non-recursive) or a glob pattern."""
+
+    def __init__(self, spec: str) -> None:
+        super().__init__(spec)
+        self.spec = spec
+        self.paths: list[str] = []
+
+    def _open(self) -> None:
+        if os.path.isdir(self.spec):
+            paths = [os.path.join(self.spec, n) for n in sorted(os.listdir(self.spec)) if is_image_path(n)]
+            if not paths:
+                raise SourceError(f"no images ({', '.join(IMAGE_EXTENSIONS)}) in folder: {self.spec}")
+        elif glob.has_magic(self.spec):
+            paths = sorted(p for p in glob.glob(self.spec) if is_image_path(p))
+            if not paths:
+                raise SourceError(f"no images match: {self.spec}")
+        else:
+            check_readable_file(self.spec, "image")
+            paths = [self.spec]
+        self.paths = paths
+        self.frame_count = len(paths)
+
+    def _frames(self) -> Iterator[Frame]:
+        single = len(self.paths) == 1
+        for path in self.paths:
+            try:
+                image = read_image(path)
+            except SourceError as exc:
+                if single:
+                    raise
+                print(f"rtdetect: skipping {exc}", file=sys.stderr)  # one bad file must not stop a folder
+                continue
+            yield Frame(image, 0, None, os.path.basename(path))
+
+    def _release(self) -> None:
+        self.paths = []

@@ -1,0 +1,139 @@
+"""Command line: the only module that reads argv and the environment.
+
+    rtdetect --source SRC [options]          detect (the default command)
+    rtdetect export MODEL.pt -o OUT.onnx     convert a checkpoint to ONNX
+    rtdetect models                          list the model zoo
+    rtdetect build --model M ...             build a TensorRT engine
+    rtdetect bench --source SRC ...          per-stage FPS report
+
+Every input error is one line on stderr (``rtdetect: error: ...``) and exit status 1; Ctrl-C finalises
+the outputs and exits with 130.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+EXIT_ERROR = 1
+EXIT_INTERRUPTED = 130
+COMMANDS = ("detect", "export", "models", "build", "bench")
+
+
+def _imgsz(values: list[int]) -> tuple[int, int]:
+    if len(values) == 1:
+        return values[0], values[0]
+    if len(values) == 2:
+        return values[0], values[1]
+    raise argparse.ArgumentTypeError("--imgsz takes one size or H W")
+
+
+def _add_model_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", default="yolov5s-seg", help="zoo name, .onnx file or official .pt checkpoint (default: yolov5s-seg)")
+    parser.add_argument("--backend", default="auto", help="auto | onnxruntime | tensorrt (default: auto)")
+    parser.add_argument("--imgsz", type=int, nargs="+", default=[640], metavar="N", help="network input: N or H W (default: 640)")
+    parser.add_argument("--conf", type=float, default=0.25, help="score threshold (default: 0.25)")
+    parser.add_argument("--iou", type=float, default=0.45, help="NMS IoU threshold (default: 0.45)")
+    parser.add_argument("--max-det", type=int, default=300, help="detections kept per frame (default: 300)")
+
+
+def _detect_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="rtdetect", description="Real-time object detection and segmentation.",
+                                     epilog=f"other commands: {', '.join(COMMANDS[1:])} (rtdetect COMMAND --help)")
+    parser.add_argument("--source", required=True, help="webcam, a camera index, demo, a video file, a stream URL, an image, a folder or a glob")
+    _add_model_options(parser)
+    parser.add_argument("--classes", nargs="+", metavar="CLASS", help="keep only these class ids or names")
+    parser.add_argument("--show", action="store_true", help="open a window (q or Esc quits)")
+    parser.add_argument("--save", metavar="OUT.mp4", help="write the annotated video")
+    parser.add_argument("--json", metavar="OUT.jsonl", help="write detections, one JSON line per frame")
+    parser.add_argument("--max-frames", type=int, help="stop after N frames")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--verbose", action="store_true", help="keep OpenCV/FFmpeg log messages")
+    return parser
+
+
+def _export_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="rtdetect export", description="Convert a YOLO checkpoint (.pt) or zoo model to ONNX.")
+    parser.add_argument("model", help="official .pt checkpoint or zoo name")
+    parser.add_argument("-o", "--output", required=True, help="output .onnx path")
+    parser.add_argument("--imgsz", type=int, nargs="+", default=[640], metavar="N", help="input size: N or H W")
+    parser.add_argument("--dynamic", action="store_true", help="dynamic batch and input size")
+    parser.add_argument("--half", action="store_true", help="float16 weights and input")
+    return parser
+
+
+def _quiet_video_logs() -> None:
+    # OpenCV and FFmpeg print multi-line warnings for every failed open; our errors say it in one line.
+    os.environ.setdefault("OPENCV_LOG_LEVEL", "OFF")
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+
+
+def run_detect(argv: list[str]) -> int:
+    args = _detect_parser().parse_args(argv)
+    if not args.verbose:
+        _quiet_video_logs()
+    from .app import detect
+
+    summary, name = detect(source=args.source, model=args.model, backend=args.backend, conf=args.conf, iou=args.iou,
+                           imgsz=_imgsz(args.imgsz), classes=args.classes, max_det=args.max_det, show=args.show,
+                           save=args.save, json_path=args.json, max_frames=args.max_frames,
+                           progress=not args.no_progress)
+    line = f"{name}: {summary.frames} frames in {summary.seconds:.2f} s ({summary.fps:.1f} FPS), {summary.detections} detections"
+    if summary.frames_lost:
+        line += f"; {summary.frames_lost} frames could not be decoded (truncated or damaged input)"
+    if summary.frames_dropped:
+        line += f"; {summary.frames_dropped} stale live frames dropped"
+    print(line, file=sys.stderr)
+    if summary.interrupted:
+        print("rtdetect: interrupted; outputs hold every frame processed before the stop", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    return 0
+
+
+def run_export(argv: list[str]) -> int:
+    args = _export_parser().parse_args(argv)
+    from .models.zoo import export_model
+
+    out = export_model(args.model, args.output, imgsz=_imgsz(args.imgsz), dynamic=args.dynamic, half=args.half)
+    print(f"wrote {out}", file=sys.stderr)
+    return 0
+
+
+def run_models(argv: list[str]) -> int:
+    argparse.ArgumentParser(prog="rtdetect models", description="List the model zoo.").parse_args(argv)
+    from .models.zoo import list_models
+
+    for info in list_models():
+        print(info.describe() if hasattr(info, "describe") else info)
+    return 0
+
+
+def _dispatch(argv: list[str]) -> int:
+    command = argv[0] if argv and argv[0] in COMMANDS else "detect"
+    rest = argv[1:] if argv and argv[0] in COMMANDS else argv
+    if command == "export":
+        return run_export(rest)
+    if command == "models":
+        return run_models(rest)
+    if command in ("build", "bench"):
+        from importlib import import_module
+
+        return import_module(f".commands.{command}", __package__).main(rest)
+    return run_detect(rest)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from .errors import RtdetectError
+
+    try:
+        return _dispatch(sys.argv[1:] if argv is None else argv)
+    except RtdetectError as exc:
+        print(f"rtdetect: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("rtdetect: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

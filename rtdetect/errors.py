@@ -1,0 +1,17 @@
+"""Errors that mean "the user's input is wrong", reported by the CLI as one line and a non-zero exit."""
+
+
+class RtdetectError(Exception):
+    """Base of every error caused by input (a source, a model, an output path, an option)."""
+
+
+class SourceError(RtdetectError):
+    """A source cannot be opened or read: missing file, undecodable video, absent camera, unreachable URL."""
+
+
+class ModelError(RtdetectError):
+    """A model cannot be loaded, or is not a detector rtdetect understands."""
+
+
+class OutputError(RtdetectError):
+    """An output cannot be written: missing directory, unsupported extension, no display for a window."""

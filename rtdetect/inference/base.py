@@ -1,0 +1,26 @@
+"""The Engine protocol every backend implements."""
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+
+@runtime_checkable
+class Engine(Protocol):
+    """A loaded model ready to run one batch.
+
+    ``input_hw``: the network input (H, W); ``input_dtype``: float32 or float16; ``metadata``: the model's
+    string metadata (rtdetect's ``rtdetect.*`` keys or a foreign exporter's); ``name``: the backend name.
+    ``infer(tensor)`` takes (B, 3, H, W) of ``input_dtype`` and returns the outputs as float32 arrays in the
+    model's output order. ``close()`` releases everything; engines are context managers.
+    """
+
+    name: str
+    input_hw: tuple[int, int]
+    input_dtype: np.dtype
+    metadata: dict[str, str]
+
+    def infer(self, tensor: np.ndarray) -> list[np.ndarray]: ...
+
+    def close(self) -> None: ...

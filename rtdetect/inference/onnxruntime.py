@@ -1,0 +1,69 @@
+"""ONNX Runtime on the CPU: the backend that works everywhere."""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from ..errors import ModelError
+
+_DTYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16}
+
+
+def _static_hw(shape, fallback: tuple[int, int]) -> tuple[int, int]:
+    """(H, W) from an NCHW input shape whose H/W may be symbolic (then ``fallback`` is used)."""
+    h, w = shape[2], shape[3]
+    return (h if isinstance(h, int) and h > 0 else fallback[0], w if isinstance(w, int) and w > 0 else fallback[1])
+
+
+class OnnxRuntimeEngine:
+    """An ``onnxruntime.InferenceSession`` tuned for one-frame-at-a-time latency.
+
+    threads: intra-op threads (default: all cores); graph optimisations all on; sequential execution.
+    ``imgsz`` is used only when the model's input H/W are dynamic.
+    """
+
+    name = "onnxruntime"
+
+    def __init__(self, model_path: str, *, threads: int | None = None, imgsz: tuple[int, int] = (640, 640)) -> None:
+        import onnxruntime as ort
+
+        if not os.path.isfile(model_path):
+            raise ModelError(f"model file not found: {model_path}")
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        options.intra_op_num_threads = threads or os.cpu_count() or 1
+        options.inter_op_num_threads = 1
+        options.log_severity_level = 3
+        try:
+            self._session = ort.InferenceSession(model_path, options, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # ORT raises its own exception types for every kind of bad file
+            first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise ModelError(f"cannot load ONNX model {model_path}: {first_line}") from None
+        inputs = self._session.get_inputs()
+        if len(inputs) != 1 or len(inputs[0].shape) != 4 or inputs[0].shape[1] not in (3, "3"):
+            shapes = [tuple(i.shape) for i in inputs]
+            raise ModelError(f"{model_path} is not an image detector: expected one (N, 3, H, W) input, got {shapes}")
+        if inputs[0].type not in _DTYPES:
+            raise ModelError(f"{model_path}: unsupported input type {inputs[0].type}")
+        self._input_name = inputs[0].name
+        self.input_dtype = np.dtype(_DTYPES[inputs[0].type])
+        self.input_hw = _static_hw(inputs[0].shape, imgsz)
+        self.output_names = [o.name for o in self._session.get_outputs()]
+        self.metadata = dict(self._session.get_modelmeta().custom_metadata_map)
+        self.path = model_path
+
+    def infer(self, tensor: np.ndarray) -> list[np.ndarray]:
+        """(B, 3, H, W) ``input_dtype`` → outputs as float32 arrays, in model order."""
+        outputs = self._session.run(None, {self._input_name: tensor})
+        return [o if o.dtype == np.float32 else o.astype(np.float32) for o in outputs]
+
+    def close(self) -> None:
+        self._session = None
+
+    def __enter__(self) -> "OnnxRuntimeEngine":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

@@ -1,0 +1,227 @@
+"""The pipeline: the only module that knows the order of the stages, the threads and the queues.
+
+    capture ─▶ preprocess ─▶ inference ─▶ decode+NMS+masks ─▶ render+sinks (calling thread)
+
+Each stage runs in its own thread joined by bounded FIFO queues, so capture, preprocess, inference and
+post-processing overlap (OpenCV, NumPy and ONNX Runtime release the GIL). Files are throughput first:
+every frame is processed, in order, and queues block. Live sources are latency first: the source keeps
+only its newest frame and the queues hold one item, so nothing stale piles up.
+
+Shutdown is always clean: at the end of input the end marker flows through every stage; on an error in
+any stage, on a quit key, or on Ctrl-C, a stop event ends every thread, and the caller's sinks are closed
+(finalised, renamed into place) in ``finally`` with every frame that was fully processed.
+"""
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+import numpy as np
+
+from .capture.base import Source
+from .decode import select_decoder
+from .inference.base import Engine
+from .metrics import FpsMeter, StageTimes
+from .postprocess import PostprocessConfig, Postprocessor
+from .preprocess import Preprocessor
+from .render import Renderer
+from .types import Detections, Frame, Letterbox
+
+_END = object()
+_POLL_S = 0.05
+
+
+@dataclass
+class WorkItem:
+    """One frame on its way through the stages; ``timings`` holds seconds per stage name."""
+
+    frame: Frame
+    timings: dict[str, float] = field(default_factory=dict)
+    tensor: np.ndarray | None = None
+    letterbox: Letterbox | None = None
+    outputs: list[np.ndarray] | None = None
+    detections: Detections | None = None
+
+
+@dataclass
+class RunSummary:
+    frames: int = 0
+    detections: int = 0
+    seconds: float = 0.0
+    frames_lost: int = 0
+    frames_dropped: int = 0
+    interrupted: bool = False
+    stages: StageTimes = field(default_factory=StageTimes)
+
+    @property
+    def fps(self) -> float:
+        return self.frames / self.seconds if self.seconds > 0 else 0.0
+
+
+def _put(q: queue.Queue, item, stop: threading.Event) -> bool:
+    """Blocking put that gives up (returns False) once ``stop`` is set."""
+    while not stop.is_set():
+        try:
+            q.put(item, timeout=_POLL_S)
+            return True
+        except queue.Full:
+            continue
+    return False
+
+
+def _get(q: queue.Queue, stop: threading.Event):
+    """Blocking get that returns ``_END`` once ``stop`` is set."""
+    while not stop.is_set():
+        try:
+            return q.get(timeout=_POLL_S)
+        except queue.Empty:
+            continue
+    return _END
+
+
+class Pipeline:
+    """Runs an ``Engine`` over frames. ``process(frame)`` is the sequential form; ``run(source, sinks)``
+    the threaded one. The decoder is chosen from the engine's metadata and real output shapes, found by a
+    warm-up inference at construction (so the first timed frame is never a cold one)."""
+
+    def __init__(self, engine: Engine, config: PostprocessConfig = PostprocessConfig(), *, warmup_runs: int = 2) -> None:
+        self.engine = engine
+        self.preprocess = Preprocessor(engine.input_hw, dtype=engine.input_dtype)
+        outputs = self.warmup(warmup_runs)
+        self._decoder, self._roles, self.names = select_decoder([o.shape for o in outputs], engine.metadata)
+        self.configure(config)
+
+    def configure(self, config: PostprocessConfig) -> None:
+        """Change thresholds or the class filter (validated against this model's classes)."""
+        self.postprocess = Postprocessor(self._decoder, self._roles, self.names, config)
+
+    def warmup(self, runs: int) -> list[np.ndarray]:
+        """Run the engine ``runs`` (>= 1) times on a padding-grey input; returns the last outputs."""
+        blank = np.full((*self.engine.input_hw, 3), 114, dtype=np.uint8)
+        tensor, _ = self.preprocess(blank)
+        outputs = self.engine.infer(tensor)
+        for _ in range(runs - 1):
+            outputs = self.engine.infer(tensor)
+        return outputs
+
+    # -- stages: each fills its part of a WorkItem -------------------------------------------------
+    def _stage_preprocess(self, item: WorkItem) -> None:
+        item.tensor, item.letterbox = self.preprocess(item.frame.image)
+
+    def _stage_inference(self, item: WorkItem) -> None:
+        item.outputs = self.engine.infer(item.tensor)
+        item.tensor = None
+
+    def _stage_postprocess(self, item: WorkItem) -> None:
+        item.detections, timings = self.postprocess(item.outputs, item.letterbox)
+        item.timings.update(timings)
+        item.outputs = None
+
+    def process(self, frame: Frame) -> WorkItem:
+        """All stages for one frame in the calling thread, timed."""
+        item = WorkItem(frame)
+        for name, stage in (("preprocess", self._stage_preprocess), ("inference", self._stage_inference)):
+            start = time.perf_counter()
+            stage(item)
+            item.timings[name] = time.perf_counter() - start
+        self._stage_postprocess(item)
+        return item
+
+    # -- threaded run ---------------------------------------------------------------------------
+    def run(self, source: Source, sinks: Sequence = (), *, max_frames: int | None = None,
+            on_frame: Callable[[WorkItem], None] | None = None, show_fps: bool = False,
+            stop: threading.Event | None = None) -> RunSummary:
+        """Process ``source`` (opened by the caller) into ``sinks``; returns what was done.
+
+        Sinks are written in the calling thread (a window must be) and are not closed here.
+        KeyboardInterrupt stops the run cleanly and is reported as ``summary.interrupted``.
+        """
+        stop = stop or threading.Event()
+        size = 1 if source.is_live else 4
+        queues = [queue.Queue(maxsize=size) for _ in range(4)]
+        errors: list[BaseException] = []
+        threads = [threading.Thread(target=self._capture, args=(source, queues[0], stop, errors, max_frames),
+                                    name="rtdetect:capture", daemon=True)]
+        for name, fn, inbox, outbox in (("preprocess", self._stage_preprocess, queues[0], queues[1]),
+                                         ("inference", self._stage_inference, queues[1], queues[2]),
+                                         (None, self._stage_postprocess, queues[2], queues[3])):
+            threads.append(threading.Thread(target=self._worker, args=(name, fn, inbox, outbox, stop, errors),
+                                            name=f"rtdetect:{name or 'postprocess'}", daemon=True))
+        summary = RunSummary()
+        start = time.perf_counter()
+        for thread in threads:
+            thread.start()
+        try:
+            self._consume(queues[3], sinks, summary, stop, on_frame, show_fps)
+        except KeyboardInterrupt:
+            summary.interrupted = True
+        finally:
+            stop.set()
+            interrupt = getattr(source, "interrupt", None)
+            if interrupt is not None:
+                interrupt()
+            for thread in threads:
+                thread.join()
+            summary.seconds = time.perf_counter() - start
+        if errors:
+            raise errors[0]
+        summary.frames_lost = source.frames_lost
+        summary.frames_dropped = getattr(source, "frames_dropped", 0)
+        return summary
+
+    def _capture(self, source: Source, outbox: queue.Queue, stop: threading.Event, errors: list, max_frames) -> None:
+        try:
+            frames = iter(source)
+            count = 0
+            while not stop.is_set() and (max_frames is None or count < max_frames):
+                start = time.perf_counter()
+                frame = next(frames, None)
+                if frame is None:
+                    break
+                count += 1
+                if not _put(outbox, WorkItem(frame, {"capture": time.perf_counter() - start}), stop):
+                    return
+        except BaseException as exc:  # handed to the calling thread, which re-raises it
+            errors.append(exc)
+            stop.set()
+        finally:
+            _put(outbox, _END, stop)
+
+    @staticmethod
+    def _worker(name: str | None, fn, inbox: queue.Queue, outbox: queue.Queue, stop: threading.Event, errors: list) -> None:
+        try:
+            while (item := _get(inbox, stop)) is not _END:
+                start = time.perf_counter()
+                fn(item)
+                if name is not None:
+                    item.timings[name] = time.perf_counter() - start
+                if not _put(outbox, item, stop):
+                    return
+        except BaseException as exc:  # handed to the calling thread, which re-raises it
+            errors.append(exc)
+            stop.set()
+        finally:
+            _put(outbox, _END, stop)
+
+    def _consume(self, inbox: queue.Queue, sinks: Sequence, summary: RunSummary, stop: threading.Event,
+                 on_frame, show_fps: bool) -> None:
+        renderer = Renderer(self.names) if any(s.needs_render for s in sinks) else None
+        meter = FpsMeter()
+        while (item := _get(inbox, stop)) is not _END:
+            fps = meter.tick()
+            start = time.perf_counter()
+            rendered = renderer.render(item.frame.image, item.detections, fps if show_fps else None) if renderer else None
+            written = time.perf_counter()
+            for sink in sinks:
+                sink.write(item.frame, item.detections, rendered)
+            item.timings["render"], item.timings["write"] = written - start, time.perf_counter() - written
+            summary.frames += 1
+            summary.detections += len(item.detections)
+            summary.stages.add(item.timings)
+            if on_frame is not None:
+                on_frame(item)
+            if any(getattr(s, "quit_requested", False) for s in sinks):
+                stop.set()

@@ -1,0 +1,32 @@
+"""Rendering: masks, boxes, labels and an FPS overlay composed onto a copy of the frame."""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+from ..types import Detections
+from .annotators import BoxAnnotator, FpsAnnotator, LabelAnnotator, MaskAnnotator
+from .palette import class_color, class_colors
+
+
+class Renderer:
+    """``render(image, detections, fps=None)`` → annotated copy (H, W, 3) uint8 BGR."""
+
+    def __init__(self, names: Sequence[str], *, mask_alpha: float = 0.45) -> None:
+        self.masks = MaskAnnotator(mask_alpha)
+        self.boxes = BoxAnnotator()
+        self.labels = LabelAnnotator(names)
+        self.fps = FpsAnnotator()
+
+    def render(self, image: np.ndarray, detections: Detections, fps: float | None = None) -> np.ndarray:
+        canvas = image.copy()
+        self.masks.annotate(canvas, detections)
+        self.boxes.annotate(canvas, detections)
+        self.labels.annotate(canvas, detections)
+        if fps is not None:
+            self.fps.annotate(canvas, fps)
+        return canvas
+
+
+__all__ = ["BoxAnnotator", "FpsAnnotator", "LabelAnnotator", "MaskAnnotator", "Renderer", "class_color", "class_colors"]

@@ -1,0 +1,9 @@
+"""Sinks take each processed frame: ``write(frame, detections, rendered)`` and ``close()``.
+
+``needs_render`` tells the pipeline whether the sink wants the annotated image.
+"""
+from .display import DisplaySink
+from .jsonl import JsonlSink, frame_record
+from .video import VideoSink
+
+__all__ = ["DisplaySink", "JsonlSink", "VideoSink", "frame_record"]

@@ -1,0 +1,55 @@
+"""JSONL of detections: one line per processed frame, flushed as it goes, renamed into place on close.
+
+Line schema: ``{"source", "frame", "pts", "detections": [{"box": [x1, y1, x2, y2], "score", "class_id",
+"label", "mask": {"size": [h, w], "counts": "<COCO RLE>"}}]}``; boxes in frame pixels; ``mask`` only for
+segmentation models.
+"""
+from __future__ import annotations
+
+import json
+from typing import Sequence
+
+from ..types import Detections, Frame
+from .atomic import check_output_path, commit, partial_path
+from .rle import encode_mask
+
+
+def frame_record(frame: Frame, detections: Detections, names: Sequence[str]) -> dict:
+    items = []
+    for i in range(len(detections)):
+        cid = int(detections.class_ids[i])
+        item = {
+            "box": [round(float(v), 2) for v in detections.xyxy[i]],
+            "score": round(float(detections.scores[i]), 5),
+            "class_id": cid,
+            "label": names[cid] if 0 <= cid < len(names) else str(cid),
+        }
+        if detections.masks is not None:
+            item["mask"] = encode_mask(detections.masks[i])
+        items.append(item)
+    return {"source": frame.source, "frame": frame.index, "pts": frame.pts, "detections": items}
+
+
+class JsonlSink:
+    needs_render = False
+
+    def __init__(self, path: str, names: Sequence[str]) -> None:
+        self.path = check_output_path(path, (".jsonl", ".json", ".ndjson"))
+        self.names = list(names)
+        self._partial = partial_path(self.path)
+        self._file = None  # opened on the first frame: a run that processes nothing writes nothing
+        self.lines = 0
+
+    def write(self, frame: Frame, detections: Detections, rendered=None) -> None:
+        if self._file is None:
+            self._file = open(self._partial, "w", encoding="utf-8")
+        self._file.write(json.dumps(frame_record(frame, detections, self.names), separators=(",", ":")) + "\n")
+        self._file.flush()
+        self.lines += 1
+
+    def close(self) -> None:
+        if self._file is None:
+            return
+        self._file.close()
+        self._file = None
+        commit(self._partial, self.path)
