@@ -70,8 +70,9 @@ class Letterbox:
         boxes[:, [1, 3]] -= self.pad_y
         boxes /= self.scale
         h, w = self.source_hw
-        np.clip(boxes[:, [0, 2]], 0, w, out=boxes[:, [0, 2]])
-        np.clip(boxes[:, [1, 3]], 0, h, out=boxes[:, [1, 3]])
+        # Fancy-indexed views are copies, so clip into the columns by assignment.
+        boxes[:, [0, 2]] = np.clip(boxes[:, [0, 2]], 0, w)
+        boxes[:, [1, 3]] = np.clip(boxes[:, [1, 3]], 0, h)
         return boxes
 
 

@@ -1,0 +1,108 @@
+import json
+import threading
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from rtdetect.capture import open_source
+from rtdetect.errors import ModelError
+from rtdetect.inference import create_engine
+from rtdetect.pipeline import Pipeline
+from rtdetect.postprocess import PostprocessConfig
+from rtdetect.sinks import JsonlSink, VideoSink
+
+
+@pytest.fixture(scope="module")
+def fall_engine(fall_detection_dir):
+    engine = create_engine(str(fall_detection_dir / "best_fp16.onnx"), backend="onnxruntime")
+    yield engine
+    engine.close()
+
+
+@pytest.fixture(scope="module")
+def fall_pipeline(fall_engine):
+    return Pipeline(fall_engine)
+
+
+def count_frames(path):
+    cap = cv2.VideoCapture(str(path))
+    n = 0
+    while cap.read()[0]:
+        n += 1
+    return n
+
+
+def run_into(pipeline, source, tmp_path, **kwargs):
+    with open_source(source) as src:
+        sinks = [VideoSink(str(tmp_path / "out.mp4"), src.fps), JsonlSink(str(tmp_path / "out.jsonl"), pipeline.names)]
+        try:
+            summary = pipeline.run(src, sinks, **kwargs)
+        finally:
+            for sink in sinks:
+                sink.close()
+    lines = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
+    return summary, lines
+
+
+def test_threaded_run_matches_sequential_and_keeps_every_frame(fall_pipeline, data_dir, tmp_path):
+    clip = str(data_dir / "vtest_3s.mp4")
+    summary, lines = run_into(fall_pipeline, clip, tmp_path, max_frames=8)
+    assert summary.frames == 8 == len(lines) == count_frames(tmp_path / "out.mp4")
+    assert [l["frame"] for l in lines] == list(range(8))
+    with open_source(clip) as src:
+        for frame, line in zip(src, lines):
+            det = fall_pipeline.process(frame).detections
+            np.testing.assert_allclose([d["box"] for d in line["detections"]], det.xyxy.reshape(-1, 4), atol=0.01)
+            assert [d["class_id"] for d in line["detections"]] == det.class_ids.tolist()
+    # People walk through this scene: the detector must see them (class "Normal" = a standing person).
+    assert sum(len(l["detections"]) for l in lines) >= 8
+    stages = summary.stages.summary()
+    assert set(stages) >= {"capture", "preprocess", "inference", "decode_nms", "render", "write"}
+
+
+def test_interrupt_finalises_outputs(fall_pipeline, data_dir, tmp_path):
+    def interrupt_after_three(item):
+        if item.frame.index == 2:
+            raise KeyboardInterrupt
+
+    summary, lines = run_into(fall_pipeline, str(data_dir / "vtest_3s.mp4"), tmp_path, on_frame=interrupt_after_three)
+    assert summary.interrupted and summary.frames == 3
+    assert len(lines) == 3 and count_frames(tmp_path / "out.mp4") == 3
+
+
+def test_stop_event_and_errors_in_a_stage(fall_engine, data_dir, tmp_path):
+    pipeline = Pipeline(fall_engine)
+    stop = threading.Event()
+    stop.set()
+    with open_source(str(data_dir / "bus.jpg")) as src:
+        assert pipeline.run(src, [], stop=stop).frames == 0
+
+    def broken(item):
+        raise RuntimeError("stage failed")
+
+    pipeline._stage_postprocess = broken
+    with open_source(str(data_dir / "vtest_3s.mp4")) as src, pytest.raises(RuntimeError, match="stage failed"):
+        pipeline.run(src, [])
+
+
+def test_class_filter_validated_and_applied(fall_pipeline, data_dir):
+    with pytest.raises(ModelError, match="2 classes"):
+        fall_pipeline.configure(PostprocessConfig(classes=(5,)))
+    fall_pipeline.configure(PostprocessConfig(classes=(1,)))
+    try:
+        with open_source(str(data_dir / "bus.jpg")) as src:
+            item = fall_pipeline.process(next(iter(src)))
+        assert set(item.detections.class_ids.tolist()) <= {1}
+    finally:
+        fall_pipeline.configure(PostprocessConfig())
+
+
+def test_not_a_detector(tmp_path):
+    path = tmp_path / "classifier.onnx"
+    classifier = torch.nn.Sequential(torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten())  # (1, 3) output
+    torch.onnx.export(classifier, torch.zeros(1, 3, 32, 32), str(path), dynamo=False)
+    engine = create_engine(str(path), backend="onnxruntime")
+    with pytest.raises(ModelError, match=r"\(1, 3\).*not a detector"):
+        Pipeline(engine)

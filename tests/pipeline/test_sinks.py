@@ -1,0 +1,88 @@
+import json
+import os
+
+import cv2
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+from pycocotools import mask as coco_mask
+
+from rtdetect.errors import OutputError
+from rtdetect.sinks import JsonlSink, VideoSink
+from rtdetect.sinks.rle import decode_mask, encode_mask
+from rtdetect.types import Detections, Frame
+
+
+@settings(max_examples=80, deadline=None)
+@given(h=st.integers(1, 40), w=st.integers(1, 40), density=st.floats(0, 1), seed=st.integers(0, 2**31))
+def test_rle_matches_pycocotools(h, w, density, seed):
+    mask = np.random.default_rng(seed).random((h, w)) < density
+    ours = encode_mask(mask)
+    theirs = coco_mask.encode(np.asfortranarray(mask.astype(np.uint8)))
+    assert ours["counts"] == theirs["counts"].decode() and ours["size"] == list(theirs["size"])
+    np.testing.assert_array_equal(decode_mask(ours), mask)
+
+
+def frame(i, h=48, w=64):
+    return Frame(np.full((h, w, 3), i * 20 % 255, np.uint8), i, i / 10, "clip.mp4")
+
+
+def dets(n, h=48, w=64, masks=True):
+    m = np.zeros((n, h, w), bool)
+    m[:, 5:10, 5:20] = True
+    return Detections(np.tile([[1, 2, 30, 40]], (n, 1)), np.linspace(0.9, 0.5, n), np.arange(n), m if masks else None)
+
+
+def test_jsonl_schema_and_atomic_rename(tmp_path):
+    path = tmp_path / "out.jsonl"
+    sink = JsonlSink(str(path), ["person", "bicycle", "car"])
+    sink.write(frame(0), dets(2), None)
+    assert not path.exists()  # only the hidden partial exists while running
+    sink.write(frame(1), Detections.empty((48, 64)), None)
+    sink.close()
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    assert [(l["source"], l["frame"], l["pts"]) for l in lines] == [("clip.mp4", 0, 0.0), ("clip.mp4", 1, 0.1)]
+    first = lines[0]["detections"][1]
+    assert first["box"] == [1, 2, 30, 40] and first["label"] == "bicycle" and first["class_id"] == 1
+    assert decode_mask(first["mask"]).sum() == 5 * 15
+    assert lines[1]["detections"] == []
+    assert os.listdir(tmp_path) == ["out.jsonl"]
+
+
+def test_detection_only_records_have_no_mask(tmp_path):
+    sink = JsonlSink(str(tmp_path / "d.jsonl"), ["a", "b"])
+    sink.write(frame(0), dets(1, masks=False), None)
+    sink.close()
+    assert "mask" not in json.loads((tmp_path / "d.jsonl").read_text())["detections"][0]
+
+
+def test_nothing_written_when_no_frame_was_processed(tmp_path):
+    JsonlSink(str(tmp_path / "x.jsonl"), []).close()
+    VideoSink(str(tmp_path / "x.mp4"), 10).close()
+    assert os.listdir(tmp_path) == []
+
+
+def test_video_sink_writes_playable_video(tmp_path):
+    path = tmp_path / "v.mp4"
+    sink = VideoSink(str(path), 12.5)
+    for i in range(7):
+        sink.write(frame(i), None, frame(i).image)
+    sink.write(frame(7, 30, 30), None, frame(7, 30, 30).image)  # another size: resized to the first
+    sink.close()
+    cap = cv2.VideoCapture(str(path))
+    n = 0
+    while cap.read()[0]:
+        n += 1
+    assert n == 8 and cap.get(cv2.CAP_PROP_FPS) == pytest.approx(12.5)
+    assert (cap.get(cv2.CAP_PROP_FRAME_WIDTH), cap.get(cv2.CAP_PROP_FRAME_HEIGHT)) == (64, 48)
+
+
+@pytest.mark.parametrize("cls, name", [(JsonlSink, "out.jsonl"), (VideoSink, "out.mp4")])
+def test_missing_output_directory_is_a_clear_error(tmp_path, cls, name):
+    with pytest.raises(OutputError, match="directory does not exist"):
+        cls(str(tmp_path / "missing" / name), [] if cls is JsonlSink else 10)
+
+
+def test_video_extension_checked(tmp_path):
+    with pytest.raises(OutputError, match="must end with"):
+        VideoSink(str(tmp_path / "out.gif"), 10)
