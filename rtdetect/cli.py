@@ -15,6 +15,13 @@ import argparse
 import os
 import sys
 
+from .errors import RtdetectError
+
+
+class CommandUnavailable(RtdetectError):
+    pass
+
+
 EXIT_ERROR = 1
 EXIT_INTERRUPTED = 130
 COMMANDS = ("detect", "export", "models", "build", "bench")
@@ -108,22 +115,23 @@ def run_models(argv: list[str]) -> int:
     return 0
 
 
-def _dispatch(argv: list[str]) -> int:
-    command = argv[0] if argv and argv[0] in COMMANDS else "detect"
-    rest = argv[1:] if argv and argv[0] in COMMANDS else argv
-    if command == "export":
-        return run_export(rest)
-    if command == "models":
-        return run_models(rest)
-    if command in ("build", "bench"):
-        from importlib import import_module
+# Subcommands: name → runner(argv) -> exit status. "detect" is also what a bare `rtdetect --source ...` runs.
+RUNNERS = {
+    "detect": run_detect,
+    "export": run_export,
+    "models": run_models,
+}
 
-        return import_module(f".commands.{command}", __package__).main(rest)
-    return run_detect(rest)
+
+def _dispatch(argv: list[str]) -> int:
+    if argv and argv[0] in RUNNERS:
+        return RUNNERS[argv[0]](argv[1:])
+    if argv and argv[0] in COMMANDS:
+        raise CommandUnavailable(f"'{argv[0]}' is not available in this version of rtdetect")
+    return run_detect(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .errors import RtdetectError
 
     try:
         return _dispatch(sys.argv[1:] if argv is None else argv)
