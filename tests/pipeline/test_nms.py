@@ -55,6 +55,13 @@ def test_class_aware_and_edge_cases():
         nms(boxes, scores[:1], [0, 0], 0.5)
 
 
+@pytest.mark.parametrize("n, classes", [(600, 1), (600, 3), (2000, 80)])
+def test_large_inputs_take_the_per_class_paths(n, classes):
+    boxes, scores, cls = random_case(n, n, classes, tie_levels=50)
+    for max_det in (10, 300, 5000):
+        np.testing.assert_array_equal(nms(boxes, scores, cls, 0.45, max_det), nms_reference(boxes, scores, cls, 0.45, max_det))
+
+
 def test_30000_candidates():
     boxes, scores, cls = random_case(7, 30000, 80)
     keep = nms(boxes, scores, cls, 0.45, 300)
