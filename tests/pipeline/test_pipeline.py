@@ -11,7 +11,9 @@ from rtdetect.errors import ModelError
 from rtdetect.inference import create_engine
 from rtdetect.pipeline import Pipeline
 from rtdetect.postprocess import PostprocessConfig
+from rtdetect.render import Renderer
 from rtdetect.sinks import JsonlSink, VideoSink
+from rtdetect.types import Frame
 
 
 @pytest.fixture(scope="module")
@@ -106,3 +108,13 @@ def test_not_a_detector(tmp_path):
     engine = create_engine(str(path), backend="onnxruntime")
     with pytest.raises(ModelError, match=r"\(1, 3\).*not a detector"):
         Pipeline(engine)
+
+
+@pytest.mark.parametrize("hw", [(1, 1), (3000, 4000), (900, 300), (37, 53), (2160, 3840)])
+def test_odd_frame_sizes_through_every_stage(fall_pipeline, data_dir, hw):
+    image = cv2.resize(cv2.imread(str(data_dir / "bus.jpg")), (hw[1], hw[0]), interpolation=cv2.INTER_AREA)
+    item = fall_pipeline.process(Frame(image, 0, None, "odd"))
+    boxes = item.detections.xyxy
+    assert np.all(boxes >= 0) and np.all(boxes[:, [0, 2]] <= hw[1]) and np.all(boxes[:, [1, 3]] <= hw[0])
+    rendered = Renderer(fall_pipeline.names).render(image, item.detections, 10.0)
+    assert rendered.shape == image.shape
