@@ -1,0 +1,30 @@
+"""Errors raised by the model layer.
+
+Every failure to understand a model file or a config is one of these, with a message that names
+what was not understood, so a user can tell a broken file from an unsupported one.
+"""
+from __future__ import annotations
+
+
+class ModelError(Exception):
+    """Base class of all errors of ``rtdetect.models``."""
+
+
+class UnsafeCheckpointError(ModelError):
+    """A checkpoint's pickle names a global that is not on the allow-list (it would run code)."""
+
+
+class CheckpointFormatError(ModelError):
+    """A checkpoint file is truncated, corrupt, or not a PyTorch/rtdetect checkpoint at all."""
+
+
+class UnsupportedModelError(ModelError):
+    """A well-formed model that rtdetect does not implement (unknown block, head, or layout)."""
+
+
+class StateDictMismatchError(ModelError):
+    """Checkpoint tensors do not match the architecture built from its config."""
+
+
+class ModelNotFoundError(ModelError):
+    """A zoo name or path that does not resolve to a model file."""
