@@ -115,11 +115,66 @@ def run_models(argv: list[str]) -> int:
     return 0
 
 
+def _names(value: str) -> tuple[str, ...]:
+    names = tuple(v.strip() for v in value.split(",") if v.strip())
+    if not names:
+        raise argparse.ArgumentTypeError("expected a comma-separated list")
+    return names
+
+
+def _bench_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="rtdetect bench", description="Per-stage latency, end-to-end and model-only FPS, CPU and memory, side by side.")
+    parser.add_argument("--source", required=True, help="video file, demo, image folder... (as for detection)")
+    parser.add_argument("--model", default="yolov5s-seg", help="zoo name, .onnx file or .pt checkpoint (default: yolov5s-seg)")
+    parser.add_argument("--backend", type=_names, default=("onnxruntime",), help="comma-separated: onnxruntime,tensorrt (default: onnxruntime)")
+    parser.add_argument("--precision", type=_names, default=("fp32",), help="comma-separated: fp32,fp16,int8 (default: fp32)")
+    parser.add_argument("--imgsz", type=int, nargs="+", default=[640], metavar="N", help="network input: N or H W (default: 640)")
+    parser.add_argument("--frames", type=int, default=100, help="frames counted per repeat (default: 100)")
+    parser.add_argument("--warmup", type=int, default=10, help="frames and model calls run first and never counted (default: 10)")
+    parser.add_argument("--repeats", type=int, default=1, help="measure each configuration N times, report medians (default: 1)")
+    parser.add_argument("--sink", choices=("video", "render", "none"), default="video", help="video: render + encode to a temporary mp4 (default); render: render only; none")
+    parser.add_argument("--threads", type=int, help="ONNX Runtime intra-op threads (default: the engine's)")
+    parser.add_argument("--conf", type=float, default=0.25, help="score threshold (default: 0.25)")
+    parser.add_argument("--iou", type=float, default=0.45, help="NMS IoU threshold (default: 0.45)")
+    parser.add_argument("--max-det", type=int, default=300, help="detections kept per frame (default: 300)")
+    parser.add_argument("--json", metavar="OUT.json", help="write the full report as JSON")
+    parser.add_argument("--md", metavar="OUT.md", help="write the table as Markdown")
+    parser.add_argument("--plot", metavar="OUT.png", help="plot per-stage latency and FPS (needs matplotlib)")
+    return parser
+
+
+def run_bench(argv: list[str]) -> int:
+    args = _bench_parser().parse_args(argv)
+    _quiet_video_logs()
+    from .bench import run_bench as bench
+    from .bench.report import check_output_dirs, to_markdown, write_json, write_markdown
+
+    check_output_dirs([args.json, args.md, args.plot])
+
+    try:
+        report = bench(source=args.source, model=args.model, backends=args.backend, precisions=args.precision,
+                       imgsz=_imgsz(args.imgsz), frames=args.frames, warmup=args.warmup, repeats=args.repeats,
+                       sink=args.sink, threads=args.threads, conf=args.conf, iou=args.iou, max_det=args.max_det)
+    except ValueError as exc:
+        raise RtdetectError(str(exc)) from None
+    print(to_markdown(report))
+    if args.json:
+        write_json(report, args.json)
+    if args.md:
+        write_markdown(report, args.md)
+    if args.plot:
+        from .bench.plot import write_plot
+
+        write_plot(report, args.plot)
+    return 0
+
+
 # Subcommands: name → runner(argv) -> exit status. "detect" is also what a bare `rtdetect --source ...` runs.
 RUNNERS = {
     "detect": run_detect,
     "export": run_export,
     "models": run_models,
+    "bench": run_bench,
 }
 
 

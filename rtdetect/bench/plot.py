@@ -1,0 +1,55 @@
+"""The bench plot: per-stage p50 latency bars and FPS bars, one colour per configuration."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..metrics import STAGES
+
+
+def _ok(report: dict) -> list[dict]:
+    return [c for c in report["configs"] if c["status"] == "ok"]
+
+
+def _stage_axis(ax, configs: list[dict]) -> None:
+    width = 0.8 / max(1, len(configs))
+    x = np.arange(len(STAGES))
+    for i, config in enumerate(configs):
+        p50 = [config["stages_ms"].get(s, {}).get("p50") or 0.0 for s in STAGES]
+        ax.bar(x + i * width, p50, width, label=f"{config['backend']} {config['precision']}")
+    ax.set_xticks(x + width * (len(configs) - 1) / 2, STAGES, rotation=30)
+    ax.set_ylabel("p50 latency (ms)")
+    ax.set_title("per-stage latency")
+    ax.legend(fontsize="small")
+
+
+def _fps_axis(ax, configs: list[dict]) -> None:
+    names = [f"{c['backend']}\n{c['precision']}" for c in configs]
+    x = np.arange(len(configs))
+    ax.bar(x - 0.2, [c["end_to_end"]["fps"] for c in configs], 0.4, label="end to end (overlapped)")
+    ax.bar(x + 0.2, [c["model_only"]["fps"] for c in configs], 0.4, label="model only")
+    ax.set_xticks(x, names)
+    ax.set_ylabel("frames per second")
+    ax.set_title("throughput")
+    ax.legend(fontsize="small")
+
+
+def write_plot(report: dict, path: str) -> None:
+    """A PNG (or any format matplotlib infers from ``path``) of the report's measured configurations."""
+    # The Agg canvas is chosen here, for this figure only: no pyplot, no global backend switch, no display.
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    configs = _ok(report)
+    fig = Figure(figsize=(12, 4.5))
+    FigureCanvasAgg(fig)
+    stages_ax, fps_ax = fig.subplots(1, 2)
+    if configs:
+        _stage_axis(stages_ax, configs)
+        _fps_axis(fps_ax, configs)
+    else:
+        stages_ax.text(0.5, 0.5, "no configuration could run", ha="center")
+    skipped = [f"{c['backend']} {c['precision']}: unavailable" for c in report["configs"] if c["status"] != "ok"]
+    title = f"rtdetect bench: {report['settings']['model']} on {report['settings']['source']}"
+    fig.suptitle(title + ("\n" + "; ".join(skipped) if skipped else ""), fontsize="medium")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)

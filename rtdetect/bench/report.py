@@ -1,0 +1,105 @@
+"""Writing a bench report: the JSON document as is, and a side-by-side Markdown table."""
+from __future__ import annotations
+
+import json
+import os
+
+from ..errors import OutputError
+from ..metrics import STAGES
+
+DASH = "–"
+
+
+def check_output_dirs(paths) -> None:
+    """Raise OutputError before any measuring when an output's directory does not exist."""
+    for path in filter(None, paths):
+        folder = os.path.dirname(os.path.abspath(path))
+        if not os.path.isdir(folder):
+            raise OutputError(f"output directory does not exist: {folder}")
+
+
+def write_json(report: dict, path: str) -> None:
+    """The report as indented JSON at ``path`` (written beside it, then renamed into place)."""
+    partial = f"{path}.partial"
+    with open(partial, "w", encoding="utf-8") as out:
+        json.dump(report, out, indent=2)
+        out.write("\n")
+    os.replace(partial, path)
+
+
+def _num(value, digits: int = 1) -> str:
+    return DASH if value is None else f"{value:.{digits}f}"
+
+
+def _stats(ms: dict | None) -> str:
+    if not ms or not ms.get("count"):
+        return DASH
+    return f"{ms['mean']:.2f} / {ms['p50']:.2f} / {ms['p95']:.2f} / {ms['p99']:.2f}"
+
+
+def _rows(config: dict) -> list[str]:
+    """One column of the table (one configuration), in the order of ``ROW_NAMES``."""
+    if config["status"] != "ok":
+        return [f"unavailable: {config['reason']}"] + [DASH] * (len(ROW_NAMES) - 1)
+    e2e, model, stages = config["end_to_end"], config["model_only"], config["stages_ms"]
+    cores = e2e["cpu_cores_used"]
+    return [
+        "ok",
+        f"{config['input_hw'][0]}x{config['input_hw'][1]} {config['layout']}, {config['classes']} classes"
+        + (", masks" if config["masks"] else ""),
+        _num(e2e["fps"]), _num(model["fps"]), _num(config["e2e_over_model"], 3),
+        *[_stats(stages.get(stage)) for stage in STAGES],
+        _stats(model["latency_ms"]),
+        DASH if cores is None else f"{cores:.2f} cores",
+        _num(model["cpu_cores_used"], 2),
+        _num(config["peak_rss_mib"], 0),
+        "not measured", "not measured",
+        _num(e2e["detections_per_frame"], 2),
+        f"{config['load_avg_before']} → {config.get('load_avg_after')}",
+    ]
+
+
+ROW_NAMES = (
+    "status", "network input",
+    "end-to-end FPS (stages overlapped)", "model-only FPS", "end-to-end / model-only",
+    *[f"{stage} ms (mean / p50 / p95 / p99)" for stage in STAGES],
+    "model-only latency ms (mean / p50 / p95 / p99)",
+    "CPU use end to end (CPU time / wall)", "CPU use model-only (cores)", "peak RSS MiB",
+    "GPU memory", "GPU stage times (CUDA events)",
+    "detections per frame", "load average 1/5/15 min before → after",
+)
+
+
+def _header(report: dict) -> list[str]:
+    host, s = report["host"], report["settings"]
+    libs = ", ".join(f"{k} {v}" for k, v in host["libraries"].items())
+    return [
+        f"# rtdetect bench ({report['created']})",
+        "",
+        f"- host: {host['cpu']}, {host['cores']} cores, {host['platform']}, Python {host['python']}; GPU: {host['gpu']}",
+        f"- libraries: {libs}",
+        f"- model: {s['model']} ({s['model_path']}), input {s['imgsz'][0]}x{s['imgsz'][1]} requested",
+        f"- thresholds: conf > {s['conf']}, NMS IoU > {s['iou']}, max_det {s['max_det']}",
+        f"- source: {s['source']}; {s['frames']} frames counted per repeat after {s['warmup']} warm-up frames; "
+        f"{s['repeats']} repeat(s), figures are medians over repeats",
+        f"- sinks: {s['sink']} ({s['sink_description']}); ONNX Runtime threads: {s['threads'] or 'engine default'}",
+        "",
+    ]
+
+
+def to_markdown(report: dict) -> str:
+    """The report as Markdown: a header of what and where, then one column per configuration."""
+    configs = report["configs"]
+    names = [f"{c['backend']} {c['precision']}" for c in configs]
+    columns = [_rows(c) for c in configs]
+    lines = _header(report)
+    lines.append("| metric | " + " | ".join(names) + " |")
+    lines.append("| --- |" + " --- |" * len(names))
+    for i, row in enumerate(ROW_NAMES):
+        lines.append(f"| {row} | " + " | ".join(col[i] for col in columns) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def write_markdown(report: dict, path: str) -> None:
+    with open(path, "w", encoding="utf-8") as out:
+        out.write(to_markdown(report))

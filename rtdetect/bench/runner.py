@@ -1,0 +1,149 @@
+"""``rtdetect bench``: every configuration (backend x precision) measured on one source and model.
+
+For each configuration the engine is opened once, then ``repeats`` times: the model alone on a prepared
+input, and the threaded pipeline end to end. Figures are medians over the repeats; per-stage statistics
+pool the samples of every repeat. Warm-up frames and calls are never counted.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import statistics
+from dataclasses import asdict, dataclass, field
+
+from ..errors import SourceError
+from ..app import DEFAULT_MODEL, resolve_model_path
+from ..metrics import LatencySummary, StageTimes
+from ..pipeline import Pipeline
+from ..postprocess import PostprocessConfig
+from .engines import open_engine
+from .host import host_info, load_average
+from .measure import EndToEnd, ModelOnly, first_frame, run_end_to_end, run_model_only
+from .sinks import SINK_MODES
+
+SCHEMA = "rtdetect-bench/1"
+
+
+@dataclass(frozen=True)
+class BenchSettings:
+    """What one ``rtdetect bench`` run measures; see ``run_bench`` for the meaning of each field."""
+
+    source: str
+    model: str = DEFAULT_MODEL
+    backends: tuple[str, ...] = ("onnxruntime",)
+    precisions: tuple[str, ...] = ("fp32",)
+    imgsz: tuple[int, int] = (640, 640)
+    frames: int = 100
+    warmup: int = 10
+    repeats: int = 1
+    conf: float = 0.25
+    iou: float = 0.45
+    max_det: int = 300
+    sink: str = "video"
+    threads: int | None = None
+    configs: tuple[tuple[str, str], ...] = field(init=False)
+
+    def __post_init__(self) -> None:
+        if self.frames < 1 or self.warmup < 0 or self.repeats < 1:
+            raise ValueError(f"need frames >= 1, warmup >= 0, repeats >= 1; got {self.frames}, {self.warmup}, {self.repeats}")
+        if self.sink not in SINK_MODES:
+            raise ValueError(f"unknown sink {self.sink!r}: choose one of {', '.join(SINK_MODES)}")
+        if not self.backends or not self.precisions:
+            raise ValueError("need at least one backend and one precision")
+        pairs = tuple((b, p) for b in self.backends for p in self.precisions)
+        object.__setattr__(self, "configs", pairs)
+
+
+def _ms(summary: LatencySummary) -> dict:
+    return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in asdict(summary).items()}
+
+
+def _pooled(runs: list[EndToEnd]) -> dict:
+    pooled = StageTimes()
+    for run in runs:
+        for stage, seconds in run.stages.samples.items():
+            pooled.samples[stage].extend(seconds)
+    return {stage: _ms(s) for stage, s in pooled.summary().items()}
+
+
+def _median(values) -> float | None:
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else None
+
+
+def _summarise(e2e: list[EndToEnd], model: list[ModelOnly]) -> dict:
+    """One configuration's figures: medians over repeats, pooled per-stage latency."""
+    latencies = [t for m in model for t in m.latencies]
+    frames = sum(r.frames for r in e2e)
+    peak = max((r.peak_rss for r in e2e if r.peak_rss is not None), default=None)
+    return {
+        "stages_ms": _pooled(e2e),
+        "end_to_end": {"fps": _median(r.fps for r in e2e), "fps_runs": [r.fps for r in e2e],
+                       "frames_runs": [r.frames for r in e2e], "seconds_runs": [r.seconds for r in e2e],
+                       "detections_per_frame": sum(r.detections for r in e2e) / frames if frames else None,
+                       "cpu_cores_used": _median(r.cores_used for r in e2e)},
+        "model_only": {"fps": _median(m.fps for m in model), "fps_runs": [m.fps for m in model],
+                       "frames_runs": [m.frames for m in model], "seconds_runs": [m.seconds for m in model],
+                       "latency_ms": _ms(LatencySummary.of(latencies)),
+                       "cpu_cores_used": _median(m.cores_used for m in model)},
+        "e2e_over_model": _median(r.fps / m.fps if m.fps else None for r, m in zip(e2e, model)),
+        "peak_rss_mib": None if peak is None else peak / 2**20,
+        "rss_method": e2e[0].rss_method if e2e else "",
+        "gpu": "not measured",
+    }
+
+
+def _measure(pipeline: Pipeline, image, settings: BenchSettings) -> dict:
+    e2e, model = [], []
+    for _ in range(settings.repeats):
+        model.append(run_model_only(pipeline, image, frames=settings.frames, warmup=settings.warmup))
+        run = run_end_to_end(pipeline, source=settings.source, frames=settings.frames,
+                             warmup=settings.warmup, sink=settings.sink)
+        if run.frames == 0:
+            raise SourceError(f"{settings.source} has no frame left after the {settings.warmup} warm-up "
+                              f"frames: use a longer source or a smaller --warmup")
+        # Model-only uses as many calls as the pipeline really counted (a short clip may end early).
+        if run.frames and run.frames != model[-1].frames:
+            model[-1] = run_model_only(pipeline, image, frames=run.frames, warmup=settings.warmup)
+        e2e.append(run)
+    return _summarise(e2e, model)
+
+
+def measure_config(settings: BenchSettings, model_path: str, backend: str, precision: str, image) -> dict:
+    """The result record of one configuration: figures, or ``status: unavailable`` with the reason."""
+    record = {"backend": backend, "precision": precision, "load_avg_before": load_average()}
+    engine, reason = open_engine(model_path, backend=backend, precision=precision, imgsz=settings.imgsz,
+                                 threads=settings.threads)
+    if engine is None:
+        return {**record, "status": "unavailable", "reason": reason}
+    try:
+        config = PostprocessConfig(conf=settings.conf, iou=settings.iou, max_det=settings.max_det)
+        pipeline = Pipeline(engine, config)
+        record.update(status="ok", reason=None, engine=engine.name, input_hw=list(engine.input_hw),
+                      layout=pipeline.postprocess.decoder.layout, classes=len(pipeline.names),
+                      masks=pipeline.postprocess.has_masks)
+        record.update(_measure(pipeline, image, settings))
+    finally:
+        engine.close()
+    record["load_avg_after"] = load_average()
+    return record
+
+
+def run_bench(**options) -> dict:
+    """Measure every configuration; returns the report (the JSON document, see ``report.py``).
+
+    Keyword options are the fields of ``BenchSettings``: source (any ``--source``), model (zoo name,
+    .onnx or .pt), backends and precisions (their product is the list of configurations), imgsz (H, W),
+    frames (counted per repeat), warmup (frames and model calls not counted), repeats, conf, iou,
+    max_det, sink (``video`` | ``render`` | ``none``, see ``sinks.SINK_MODES``), threads (ONNX Runtime
+    intra-op threads; None = the engine's default).
+    """
+    settings = BenchSettings(**options)
+    model_path = resolve_model_path(settings.model, settings.imgsz)
+    image = first_frame(settings.source)
+    started = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    configs = [measure_config(settings, model_path, b, p, image) for b, p in settings.configs]
+    described = {k: v for k, v in asdict(settings).items() if k != "configs"}
+    described.update(model_path=model_path, sink_description=SINK_MODES[settings.sink],
+                     imgsz=list(settings.imgsz))
+    return {"schema": SCHEMA, "created": started, "host": host_info(), "settings": described,
+            "configs": configs}

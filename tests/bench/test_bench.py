@@ -1,0 +1,121 @@
+"""``rtdetect bench`` on a tiny real run: the JSON, Markdown and plot it writes, and the sanity of the figures.
+
+No assertion is about speed: only structure, ordering and internal consistency (FPS against frame times).
+"""
+import json
+import math
+
+import pytest
+
+from rtdetect.bench.report import ROW_NAMES, to_markdown
+from rtdetect.bench.runner import SCHEMA, BenchSettings
+from rtdetect.cli import main
+from rtdetect.metrics import STAGES
+
+FRAMES, WARMUP = 4, 1
+
+
+@pytest.fixture(scope="module")
+def bench_run(fall_detection_dir, tmp_path_factory):
+    """One CLI run on the bundled demo clip with two configurations, one of them unavailable here."""
+    out = tmp_path_factory.mktemp("bench")
+    paths = {ext: out / f"bench.{ext}" for ext in ("json", "md", "png")}
+    status = main(["bench", "--source", "demo", "--model", str(fall_detection_dir / "best_fp16.onnx"),
+                   "--backend", "onnxruntime,tensorrt", "--frames", str(FRAMES), "--warmup", str(WARMUP),
+                   "--json", str(paths["json"]), "--md", str(paths["md"]), "--plot", str(paths["png"])])
+    assert status == 0
+    return json.loads(paths["json"].read_text()), paths
+
+
+def _ok(report):
+    return [c for c in report["configs"] if c["status"] == "ok"]
+
+
+def test_report_says_what_and_where(bench_run):
+    report, _ = bench_run
+    assert report["schema"] == SCHEMA
+    host = report["host"]
+    assert host["cores"] >= 1 and host["cpu"] and host["gpu"] == "not measured"
+    assert set(host["libraries"]) == {"onnxruntime", "opencv-python", "numpy", "torch"}
+    settings = report["settings"]
+    assert settings["frames"] == FRAMES and settings["warmup"] == WARMUP
+    assert settings["conf"] == 0.25 and settings["iou"] == 0.45 and settings["imgsz"] == [640, 640]
+
+
+def test_unavailable_backend_is_reported_not_raised(bench_run):
+    report, _ = bench_run
+    by_backend = {c["backend"]: c for c in report["configs"]}
+    assert by_backend["onnxruntime"]["status"] == "ok"
+    trt = by_backend["tensorrt"]
+    assert trt["status"] == "unavailable" and trt["reason"]
+
+
+def test_stage_percentiles_are_ordered(bench_run):
+    config = _ok(bench_run[0])[0]
+    for stage in ("capture", "preprocess", "inference", "decode_nms", "render", "write"):
+        s = config["stages_ms"][stage]
+        assert s["count"] == FRAMES, stage
+        assert 0 <= s["p50"] <= s["p95"] <= s["p99"], stage
+        assert s["mean"] >= 0
+    assert set(config["stages_ms"]) <= set(STAGES)
+
+
+def test_fps_agrees_with_frame_times(bench_run):
+    config = _ok(bench_run[0])[0]
+    e2e, model = config["end_to_end"], config["model_only"]
+    for fps, frames, seconds in zip(e2e["fps_runs"], e2e["frames_runs"], e2e["seconds_runs"]):
+        assert frames == FRAMES and math.isclose(fps, frames / seconds, rel_tol=1e-9)
+    assert model["frames_runs"] == [FRAMES]
+    assert math.isclose(model["fps"], model["frames_runs"][0] / model["seconds_runs"][0], rel_tol=1e-9)
+    # Model-only wall time is the sum of its calls plus loop overhead: FPS at most 1000 / mean latency.
+    assert model["fps"] <= 1000.0 / model["latency_ms"]["mean"] * 1.0001
+    assert model["fps"] >= 1000.0 / model["latency_ms"]["mean"] * 0.9
+    # Overlapped stages still run one inference at a time: the counted window holds at least the
+    # inferences of all counted frames but the first, so FPS is bounded by the inference time.
+    slowest = config["stages_ms"]["inference"]["mean"] / 1000.0
+    assert e2e["fps"] <= FRAMES / ((FRAMES - 1) * slowest) * 1.5
+    assert math.isclose(config["e2e_over_model"], e2e["fps"] / model["fps"], rel_tol=1e-9)
+
+
+def test_cpu_and_memory_are_plausible(bench_run):
+    config = _ok(bench_run[0])[0]
+    report = bench_run[0]
+    assert 0 < config["end_to_end"]["cpu_cores_used"] <= report["host"]["cores"] * 1.2
+    assert 50 < config["peak_rss_mib"] < 24 * 1024
+    assert config["gpu"] == "not measured"
+
+
+def test_markdown_has_one_column_per_configuration(bench_run):
+    report, paths = bench_run
+    text = paths["md"].read_text()
+    assert text == to_markdown(report)
+    table = [line for line in text.splitlines() if line.startswith("|")]
+    assert table[0] == "| metric | onnxruntime fp32 | tensorrt fp32 |"
+    assert len(table) == 2 + len(ROW_NAMES)
+    assert all(line.count("|") == 4 for line in table)
+    assert "unavailable: " in table[2]
+    for fragment in (report["host"]["cpu"], "onnxruntime", "numpy", "conf > 0.25", "640x640"):
+        assert fragment in text
+
+
+def test_plot_is_a_png(bench_run):
+    assert bench_run[1]["png"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_missing_output_directory_fails_before_measuring(tmp_path, capsys):
+    status = main(["bench", "--source", "demo", "--json", str(tmp_path / "missing" / "out.json")])
+    assert status == 1
+    assert "output directory does not exist" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("options", [dict(frames=0), dict(warmup=-1), dict(repeats=0), dict(sink="screen"),
+                                     dict(backends=())])
+def test_settings_reject_nonsense(options):
+    with pytest.raises(ValueError):
+        BenchSettings(source="demo", **options)
+
+
+def test_configurations_are_the_product_of_backends_and_precisions():
+    settings = BenchSettings(source="demo", backends=("onnxruntime", "tensorrt"), precisions=("fp32", "int8"))
+    assert settings.configs == (("onnxruntime", "fp32"), ("onnxruntime", "int8"),
+                                ("tensorrt", "fp32"), ("tensorrt", "int8"))
