@@ -86,3 +86,12 @@ def test_missing_output_directory_is_a_clear_error(tmp_path, cls, name):
 def test_video_extension_checked(tmp_path):
     with pytest.raises(OutputError, match="must end with"):
         VideoSink(str(tmp_path / "out.gif"), 10)
+
+
+def test_show_without_a_display_is_a_clear_error(monkeypatch):
+    from rtdetect.sinks import DisplaySink
+
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    with pytest.raises(OutputError, match="needs a display"):
+        DisplaySink()
