@@ -105,6 +105,13 @@ def _python3_name(module: str, name: str) -> tuple[str, str]:
     return _compat_pickle.IMPORT_MAPPING.get(module, module), name
 
 
+def _latin1_bytes(text: Any, encoding: str = "utf-8") -> bytes:
+    """Protocol-2 pickles store ``bytes`` as ``_codecs.encode(text, "latin1")``; nothing else."""
+    if not isinstance(text, str) or encoding not in ("latin1", "latin-1"):
+        raise UnsafeCheckpointError(f"checkpoint calls _codecs.encode with {encoding!r}; refusing")
+    return text.encode("latin-1")
+
+
 def _placeholder_getattr(obj: Any, name: Any, *default: Any) -> AttributePlaceholder:
     return AttributePlaceholder(obj, str(name))
 
@@ -136,6 +143,7 @@ class SafeUnpickler(pickle.Unpickler):
             ("collections", "OrderedDict"): collections.OrderedDict,
             ("builtins", "set"): set, ("builtins", "frozenset"): frozenset,
             ("builtins", "getattr"): _placeholder_getattr,
+            ("_codecs", "encode"): _latin1_bytes,
             ("torch", "Size"): torch.Size, ("torch", "device"): torch.device,
             ("torch._utils", "_rebuild_tensor_v2"): self._rebuild_tensor_v2,
             ("torch._utils", "_rebuild_parameter"): _rebuild_parameter,
@@ -196,13 +204,14 @@ def read_storage(archive: zipfile.ZipFile, member: str, ref: StorageRef,
                  big_endian: bool) -> torch.Tensor:
     """One storage file as a 1-D tensor of ``ref.dtype`` (``ref.numel`` elements)."""
     try:
-        raw = archive.read(member)
+        declared = archive.getinfo(member).file_size
     except KeyError:
         raise CheckpointFormatError(f"checkpoint is missing tensor data {member!r}") from None
     itemsize = torch.empty((), dtype=ref.dtype).element_size()
-    if len(raw) != ref.numel * itemsize:
+    if declared != ref.numel * itemsize:  # checked before reading: no decompression bombs
         raise CheckpointFormatError(
-            f"tensor data {member!r} has {len(raw)} bytes, expected {ref.numel * itemsize}")
+            f"tensor data {member!r} has {declared} bytes, expected {ref.numel * itemsize}")
+    raw = archive.read(member)
     if not raw:
         return torch.empty(0, dtype=ref.dtype)
     flat = torch.frombuffer(bytearray(raw), dtype=torch.uint8)

@@ -157,3 +157,28 @@ def test_unknown_rtdetect_format_version_is_refused(tmp_path):
     torch.save({"rtdetect_format": 99, "config": {}, "state_dict": {}}, path)
     with pytest.raises(UnsupportedModelError, match="99"):
         load_model(path)
+
+
+def test_training_extras_load_as_inert_data(tmp_path):
+    """Trained YOLOv5 checkpoints carry NumPy scalars and option objects: kept inert, not refused."""
+    import argparse
+
+    import numpy as np
+
+    path = tmp_path / "extras.pt"
+    strided = torch.arange(12.0).view(3, 4).t()
+    torch.save({"best_fitness": np.float64(0.5), "opt": argparse.Namespace(epochs=3),
+                "blob": b"\x00\xff", "t": strided}, path)
+    loaded = safe_load(str(path))
+    assert type(loaded["best_fitness"]).qualname().endswith("multiarray.scalar")
+    assert type(loaded["opt"]).qualname() == "argparse.Namespace"
+    assert loaded["blob"] == b"\x00\xff" and torch.equal(loaded["t"], strided)
+
+
+def test_codecs_other_than_latin1_are_refused(tmp_path):
+    blob = b"\x80\x02c_codecs\nencode\nX\x01\x00\x00\x00xX\x04\x00\x00\x00zlib\x86R."
+    path = tmp_path / "codec.pt"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("archive/data.pkl", blob)
+    with pytest.raises(UnsafeCheckpointError, match="zlib"):
+        safe_load(str(path))
