@@ -1,0 +1,18 @@
+"""Errors of the TensorRT backend; all are ``ModelError`` so the CLI prints them as one line."""
+from __future__ import annotations
+
+from ..errors import ModelError
+
+INSTALL_HINT = "pip install 'rtdetect[tensorrt]'"
+
+
+class TensorRTUnavailable(ModelError):
+    """TensorRT, pycuda or a CUDA device is missing."""
+
+
+class EngineBuildError(ModelError):
+    """TensorRT could not parse the ONNX or build an engine from it."""
+
+
+class EngineLoadError(ModelError):
+    """A serialised engine could not be deserialised (corrupt, or built by another TensorRT or GPU)."""

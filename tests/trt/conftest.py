@@ -1,0 +1,81 @@
+"""Fixtures for the TensorRT tests: tiny ONNX detectors made on the spot, and a fake TensorRT toolkit.
+
+The fake stands in for :class:`rtdetect.trt.toolkit.TensorRTToolkit` only to exercise rtdetect's own
+cache logic (keys, validation, rebuilds) on machines without a GPU; it proves nothing about TensorRT.
+"""
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+import pytest
+
+from rtdetect.trt.device import DeviceInfo
+from rtdetect.trt.errors import EngineLoadError
+
+FAKE_MAGIC = b"FAKEPLAN"
+
+
+def make_tiny_detector(path, *, batch=1, hw=(32, 32), weight_seed=0, metadata=None):
+    """A (batch, 3, H, W) → (batch, 6, N) float32 ONNX: Conv → Reshape, with ``metadata_props``.
+    ``batch=None`` makes the batch dimension symbolic."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    h, w = hw
+    rng = np.random.default_rng(weight_seed)
+    weight = numpy_helper.from_array(rng.standard_normal((6, 3, 1, 1)).astype(np.float32), "w")
+    shape = numpy_helper.from_array(np.array([0, 6, -1], dtype=np.int64), "shape")
+    nodes = [helper.make_node("Conv", ["images", "w"], ["feat"], name="conv"),
+             helper.make_node("Reshape", ["feat", "shape"], ["output0"], name="reshape")]
+    n = "batch" if batch is None else batch
+    graph = helper.make_graph(nodes, "tiny", [helper.make_tensor_value_info("images", TensorProto.FLOAT, [n, 3, h, w])],
+                              [helper.make_tensor_value_info("output0", TensorProto.FLOAT, [n, 6, h * w])],
+                              initializer=[weight, shape])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    for key, value in (metadata or {"rtdetect.names": '["a", "b"]', "rtdetect.layout": "v8"}).items():
+        entry = model.metadata_props.add()
+        entry.key, entry.value = key, value
+    onnx.save(model, str(path))
+    return path
+
+
+class FakeToolkit:
+    """Pretends to be TensorRT: ``serialize`` returns FAKE_MAGIC + a hash of its inputs and counts builds.
+    For testing rtdetect's cache logic only (no TensorRT, no GPU)."""
+
+    def __init__(self, trt_version="10.13.3.9", gpu=("Fake GPU 4090", (8, 9))):
+        self.trt_version = trt_version
+        self.device_info = DeviceInfo(0, gpu[0], gpu[1])
+        self.builds = []
+
+    def serialize(self, onnx_path, plan, input_name, shapes, timing_cache):
+        self.builds.append((onnx_path, plan, input_name, tuple(shapes), timing_cache))
+        timing_cache.write_bytes(timing_cache.read_bytes() + b"t" if timing_cache.exists() else b"t")
+        digest = hashlib.sha256(f"{onnx_path}|{plan}|{shapes}".encode()).digest()
+        return FAKE_MAGIC + digest * 8
+
+    def can_deserialize(self, data):
+        return data.startswith(FAKE_MAGIC)
+
+
+def fake_load(data: bytes):
+    """Stands in for EngineRunner: 'deserialises' only fake plans (TensorRT returns None otherwise)."""
+    if not data.startswith(FAKE_MAGIC):
+        raise EngineLoadError("TensorRT could not deserialise the engine (fake)")
+    return {"plan": data}
+
+
+@pytest.fixture
+def tiny_onnx(tmp_path):
+    return make_tiny_detector(tmp_path / "tiny.onnx")
+
+
+@pytest.fixture
+def tiny_dynamic_onnx(tmp_path):
+    return make_tiny_detector(tmp_path / "tiny_dyn.onnx", batch=None)
+
+
+@pytest.fixture
+def messages():
+    return []
