@@ -1,0 +1,209 @@
+"""Engine build with a cache: the precision plan, the derived ONNX, the key, the build, the rebuild.
+
+``build_engine(onnx_path, precision=..., batch=..., imgsz=..., calib_source=...)`` returns the cached
+engine when everything in its key matches and its files check out; otherwise it builds (minutes on a
+Jetson, hence the cache and the shared timing cache) and stores it atomically. A cached engine that is
+corrupt or incompatible is reported on stderr, discarded and rebuilt; it never crashes the run.
+
+The orchestration (:class:`EngineBuilder`, :func:`open_engine`) takes a *toolkit* object for the three
+things only TensorRT can do (version/device facts, ``serialize``, ``can_deserialize``), so the cache logic
+is tested on the CPU with a fake toolkit; :class:`rtdetect.trt.toolkit.TensorRTToolkit` is the real one.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import sys
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Callable, Protocol, Sequence, TypeVar
+
+from ..errors import ModelError
+from .cache import (EngineKey, EnginePaths, build_lock, discard, engine_paths, engines_dir, file_sha256,
+                    timing_cache_path, validate, write_engine)
+from .calibration import DEFAULT_CALIB_FRAMES, calibration_fingerprint, calibration_frames
+from .device import DeviceInfo
+from .errors import EngineLoadError
+from .onnx_variants import OnnxInfo, inspect_onnx, profile_shapes, write_fp16_variant
+from .plan import ONNX_FP16, ONNX_QDQ_INT8, ONNX_SOURCE, Plan, precision_plan
+from .quantize import RECIPE, progress_printer, write_int8_qdq
+
+T = TypeVar("T")
+
+
+def stderr_log(message: str) -> None:
+    """The default reporter: one ``rtdetect: ...`` line on stderr."""
+    print(f"rtdetect: {message}", file=sys.stderr, flush=True)
+
+
+class Toolkit(Protocol):
+    """What the builder needs from TensorRT (see :class:`rtdetect.trt.toolkit.TensorRTToolkit`)."""
+
+    trt_version: str
+    device_info: DeviceInfo
+
+    def serialize(self, onnx_path: Path, plan: Plan, input_name: str,
+                  shapes: Sequence[tuple[int, ...]], timing_cache: Path) -> bytes: ...
+
+    def can_deserialize(self, data: bytes) -> bool: ...
+
+
+@dataclass(frozen=True)
+class BuildRequest:
+    """What to build. onnx_path: a float32 ONNX (or a float16 one for fp16); precision: fp32 | fp16 |
+    int8; batch: max batch (dynamic-batch models only above 1); imgsz: (H, W); calib_source: video,
+    image folder or both (int8 only); calib_frames: how many frames to calibrate on."""
+
+    onnx_path: Path
+    precision: str = "fp16"
+    batch: int = 1
+    imgsz: tuple[int, int] = (640, 640)
+    calib_source: str | None = None
+    calib_frames: int = DEFAULT_CALIB_FRAMES
+
+
+@dataclass(frozen=True)
+class Resolved:
+    paths: EnginePaths
+    plan: Plan
+    info: OnnxInfo
+    shapes: tuple[tuple[int, ...], ...]
+
+
+class EngineBuilder:
+    """Builds engines into ``cache_dir/engines`` (default :func:`rtdetect.trt.cache.cache_root`) with
+    ``toolkit``; ``log`` receives one-line reports (rebuilds, builds, calibration progress)."""
+
+    def __init__(self, toolkit: Toolkit, *, cache_dir: str | os.PathLike | None = None,
+                 log: Callable[[str], None] = stderr_log) -> None:
+        self.toolkit = toolkit
+        self.folder = engines_dir(cache_dir)
+        self.log = log
+
+    def resolve(self, request: BuildRequest) -> Resolved:
+        """The plan, the key and the paths for ``request`` (no build, no TensorRT call)."""
+        source = Path(request.onnx_path)
+        if not source.is_file():
+            raise ModelError(f"model file not found: {source}")
+        plan = precision_plan(self.toolkit.trt_version, request.precision)
+        info = inspect_onnx(source)
+        shapes = profile_shapes(info, request.imgsz, request.batch)
+        device = self.toolkit.device_info
+        key = EngineKey(file_sha256(source), self.toolkit.trt_version, device.name, device.compute_capability,
+                        request.precision, info.input_name, *shapes, calibration=self._calibration(request, plan))
+        return Resolved(engine_paths(self.folder, source.stem, key), plan, info, shapes)
+
+    def _calibration(self, request: BuildRequest, plan: Plan) -> str:
+        if not plan.needs_calibration:
+            return ""
+        if not request.calib_source:
+            raise ModelError("--precision int8 needs --calib-source VIDEO|DIR: hundreds of frames like the ones "
+                             "the model will see (calibrating on a handful collapses accuracy)")
+        if request.calib_frames < 1:
+            raise ModelError(f"--calib-frames must be >= 1, got {request.calib_frames}")
+        return calibration_fingerprint(request.calib_source, request.calib_frames, request.imgsz, RECIPE)
+
+    def ensure(self, request: BuildRequest, *, rebuild: bool = False, verify: bool = False) -> EnginePaths:
+        """The engine for ``request``: from the cache when valid (``verify`` also deserialises it), else
+        built now. ``rebuild`` discards any cached engine first."""
+        resolved = self.resolve(request)
+        reason = "rebuild requested" if rebuild else self._problem(resolved.paths, verify)
+        if reason is None:
+            return resolved.paths
+        with build_lock(resolved.paths):
+            if not rebuild and self._problem(resolved.paths, verify) is None:  # built meanwhile by another process
+                return resolved.paths
+            if resolved.paths.engine.exists() or resolved.paths.sidecar.exists():
+                self.log(f"cached engine {resolved.paths.engine.name} is unusable ({reason}): rebuilding")
+            discard(resolved.paths)
+            return self._build(request, resolved)
+
+    def _problem(self, paths: EnginePaths, verify: bool) -> str | None:
+        reason = validate(paths)
+        if reason is None and verify and not self.toolkit.can_deserialize(paths.engine.read_bytes()):
+            reason = "TensorRT cannot deserialise it (built by another TensorRT or for another GPU, or corrupt)"
+        return reason
+
+    def _build(self, request: BuildRequest, resolved: Resolved) -> EnginePaths:
+        onnx_path = self.model_for_plan(request, resolved.plan, resolved.info)
+        self.log(f"building TensorRT engine {resolved.paths.engine.name}: {resolved.plan.describe()}, "
+                 f"input {resolved.info.input_name} {resolved.shapes[0]}..{resolved.shapes[2]} (this takes minutes)")
+        device = self.toolkit.device_info
+        start = time.perf_counter()
+        data = self.toolkit.serialize(onnx_path, resolved.plan, resolved.info.input_name, resolved.shapes,
+                                      timing_cache_path(self.folder, self.toolkit.trt_version, device.name,
+                                                        device.compute_capability))
+        seconds = time.perf_counter() - start
+        metadata = {**resolved.info.metadata, "rtdetect.precision": request.precision}
+        extra = {"plan": dataclasses.asdict(resolved.plan), "built_from": str(onnx_path),
+                 "source_onnx": str(Path(request.onnx_path).resolve()), "build_seconds": round(seconds, 3),
+                 "device": dataclasses.asdict(device)}
+        write_engine(resolved.paths, data, metadata, extra)
+        self.log(f"engine built in {seconds:.1f} s: {resolved.paths.engine}")
+        return replace(resolved.paths, built=True)
+
+    def model_for_plan(self, request: BuildRequest, plan: Plan, info: OnnxInfo) -> Path:
+        """The ONNX TensorRT parses for ``plan``: the source, or a derived fp16 / Q/DQ file (cached)."""
+        source = Path(request.onnx_path)
+        if info.input_dtype == "float16":
+            if request.precision != "fp16":
+                raise ModelError(f"{source} is a float16 model: build it with --precision fp16, or give the "
+                                 f"float32 ONNX for {request.precision}")
+            return source
+        if plan.onnx_variant == ONNX_SOURCE:
+            return source
+        digest = file_sha256(source)[:16]
+        if plan.onnx_variant == ONNX_FP16:
+            return self._derive(self.folder / "onnx" / f"{source.stem}-fp16-{digest}.onnx",
+                                lambda target: write_fp16_variant(source, target))
+        if plan.onnx_variant == ONNX_QDQ_INT8:
+            fingerprint = calibration_fingerprint(request.calib_source, request.calib_frames, request.imgsz, RECIPE)
+            return self._derive(self.folder / "onnx" / f"{source.stem}-int8-{digest}-{fingerprint}.onnx",
+                                lambda target: self._calibrate(request, target))
+        raise ModelError(f"unknown ONNX variant {plan.onnx_variant!r}")
+
+    def _calibrate(self, request: BuildRequest, target: Path) -> Path:
+        self.log(f"calibrating INT8 on {request.calib_frames} frames from {request.calib_source}")
+        frames = calibration_frames(request.calib_source, request.calib_frames)
+        return write_int8_qdq(request.onnx_path, target, frames, imgsz=request.imgsz,
+                              on_frame=progress_printer(request.calib_frames))
+
+    @staticmethod
+    def _derive(target: Path, make: Callable[[Path], Path]) -> Path:
+        if not target.is_file():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            make(target)
+        return target
+
+
+def open_engine(builder: EngineBuilder, request: BuildRequest, load: Callable[[bytes], T]) -> tuple[T, EnginePaths]:
+    """Ensure the engine and ``load`` its plan bytes. When a *cached* engine fails to load (``load`` raises
+    EngineLoadError: deserialisation returned None or raised), report it, rebuild once and load again."""
+    paths = builder.ensure(request)
+    try:
+        return load(paths.engine.read_bytes()), paths
+    except EngineLoadError as exc:
+        if paths.built:
+            raise
+        builder.log(f"cached engine {paths.engine.name} cannot be loaded ({exc}): rebuilding")
+    paths = builder.ensure(request, rebuild=True)
+    return load(paths.engine.read_bytes()), paths
+
+
+def build_engine(onnx_path: str | os.PathLike, *, precision: str = "fp16", batch: int = 1,
+                 imgsz: tuple[int, int] = (640, 640), calib_source: str | None = None,
+                 calib_frames: int = DEFAULT_CALIB_FRAMES, cache_dir: str | os.PathLike | None = None,
+                 device: int = 0, workspace_gb: float | None = None, rebuild: bool = False,
+                 log: Callable[[str], None] = stderr_log) -> EnginePaths:
+    """Build (or find in the cache) the TensorRT engine of ``onnx_path``; returns its paths.
+
+    A cached engine is also deserialised once to be sure it loads here. Raises ModelError subclasses:
+    TensorRTUnavailable (no tensorrt/pycuda/GPU), EngineBuildError, or ModelError for bad options.
+    """
+    from .toolkit import DEFAULT_WORKSPACE_GB, TensorRTToolkit
+
+    request = BuildRequest(Path(onnx_path), precision, int(batch), (int(imgsz[0]), int(imgsz[1])),
+                           calib_source, int(calib_frames))
+    with TensorRTToolkit(device, workspace_gb=workspace_gb or DEFAULT_WORKSPACE_GB, log=log) as toolkit:
+        return EngineBuilder(toolkit, cache_dir=cache_dir, log=log).ensure(request, rebuild=rebuild, verify=True)

@@ -1,0 +1,117 @@
+"""The TensorRT calls of an engine build: parse the ONNX, configure, profile, timing cache, serialise.
+
+Written against the TensorRT 10 and 11 Python API (checked in the 10.13 and 11.4 bindings' docstrings):
+``Builder.create_network(flags)``, ``OnnxParser.parse_from_file`` / ``num_errors`` / ``get_error``,
+``IBuilderConfig.set_memory_pool_limit(MemoryPoolType.WORKSPACE, n)``, ``set_flag`` / ``clear_flag``,
+``Builder.create_optimization_profile`` + ``IOptimizationProfile.set_shape(name, min, opt, max)`` +
+``IBuilderConfig.add_optimization_profile``, ``IBuilderConfig.create_timing_cache(bytes)`` ("an empty cache
+is provided (b"") ... a new cache will be created") / ``set_timing_cache(cache, ignore_mismatch)`` /
+``get_timing_cache()`` + ``ITimingCache.serialize()``, ``Builder.build_serialized_network(network,
+config)`` and ``Runtime.deserialize_cuda_engine(buffer)`` ("None if it could not be deserialized").
+
+This module needs a GPU; the orchestration around it (:mod:`rtdetect.trt.builder`) does not, and is
+tested with a fake of this class.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Callable, Sequence
+
+from .cache import atomic_write_bytes
+from .deps import import_tensorrt
+from .device import DeviceInfo, PrimaryContext, query_device
+from .errors import EngineBuildError
+from .plan import Plan
+
+DEFAULT_WORKSPACE_GB = 4.0
+
+
+def _stderr(message: str) -> None:
+    print(f"rtdetect: {message}", file=sys.stderr, flush=True)
+
+
+class TensorRTToolkit:
+    """Real TensorRT on CUDA device ``device``. ``trt_version`` and ``device_info`` feed the cache key;
+    ``serialize`` builds a plan. Use as a context manager (it holds the device's primary context)."""
+
+    def __init__(self, device: int = 0, *, workspace_gb: float = DEFAULT_WORKSPACE_GB,
+                 log: Callable[[str], None] = _stderr) -> None:
+        self._trt = import_tensorrt()
+        self.trt_version = str(self._trt.__version__)
+        self.device_info: DeviceInfo = query_device(device)
+        self._context = PrimaryContext(device)
+        self._workspace = int(workspace_gb * (1 << 30))
+        self._log = log
+
+    def serialize(self, onnx_path: Path, plan: Plan, input_name: str,
+                  shapes: Sequence[tuple[int, ...]], timing_cache: Path) -> bytes:
+        """Build ``onnx_path`` per ``plan`` with the (min, opt, max) ``shapes`` for ``input_name``; the
+        timing cache at ``timing_cache`` is loaded first and written back after. Returns the plan bytes."""
+        trt = self._trt
+        with self._context.active():
+            logger = trt.Logger(trt.Logger.WARNING)
+            builder = trt.Builder(logger)
+            network, _parser = self._parse(builder, logger, onnx_path, plan)  # keep the parser alive during the build
+            config = self._config(builder, plan, input_name, shapes)
+            self._attach_timing_cache(config, timing_cache)
+            serialized = builder.build_serialized_network(network, config)
+            if serialized is None:
+                raise EngineBuildError(f"TensorRT could not build an engine from {onnx_path} ({plan.describe()}); "
+                                       "see the TensorRT messages above")
+            self._save_timing_cache(config, timing_cache)
+            return bytes(serialized)
+
+    def _parse(self, builder, logger, onnx_path: Path, plan: Plan):
+        trt = self._trt
+        flags = 1 << int(trt.NetworkDefinitionCreationFlag.STRONGLY_TYPED) if plan.strongly_typed else 0
+        network = builder.create_network(flags)
+        parser = trt.OnnxParser(network, logger)
+        if not parser.parse_from_file(str(onnx_path)):
+            errors = "; ".join(str(parser.get_error(i)) for i in range(parser.num_errors))
+            raise EngineBuildError(f"TensorRT cannot parse {onnx_path}: {errors or 'unknown error'}")
+        return network, parser
+
+    def _config(self, builder, plan: Plan, input_name: str, shapes: Sequence[tuple[int, ...]]):
+        trt = self._trt
+        config = builder.create_builder_config()
+        config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, self._workspace)
+        for name in plan.builder_flags:
+            config.set_flag(getattr(trt.BuilderFlag, name))
+        for name in plan.cleared_flags:
+            config.clear_flag(getattr(trt.BuilderFlag, name))
+        profile = builder.create_optimization_profile()
+        profile.set_shape(input_name, *(tuple(s) for s in shapes))
+        config.add_optimization_profile(profile)
+        return config
+
+    def _attach_timing_cache(self, config, path: Path) -> None:
+        data = path.read_bytes() if path.is_file() else b""
+        cache = config.create_timing_cache(data)
+        if cache is None or not config.set_timing_cache(cache, False):
+            self._log(f"timing cache {path.name} is unusable (other TensorRT or GPU?); starting a new one")
+            config.set_timing_cache(config.create_timing_cache(b""), False)
+
+    def _save_timing_cache(self, config, path: Path) -> None:
+        cache = config.get_timing_cache()
+        if cache is not None:
+            atomic_write_bytes(path, bytes(cache.serialize()))
+
+    def can_deserialize(self, data: bytes) -> bool:
+        """True when TensorRT here deserialises ``data`` (a quick check of a cached plan)."""
+        trt = self._trt
+        with self._context.active():
+            runtime = trt.Runtime(trt.Logger(trt.Logger.ERROR))
+            try:
+                return runtime.deserialize_cuda_engine(data) is not None
+            except (RuntimeError, ValueError, TypeError):  # pybind11's translation of a C++ failure
+                return False
+
+    def close(self) -> None:
+        self._context.close()
+
+    def __enter__(self) -> "TensorRTToolkit":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
