@@ -146,6 +146,8 @@ def resolve_arg(value: Any, config: Mapping[str, Any]) -> Any:
     if not isinstance(value, str):
         return value
     if value in ("nc", "anchors"):
+        if config.get(value) is None:
+            raise UnsupportedModelError(f"config layer args use {value!r} but the config has none")
         return config[value]
     try:
         return ast.literal_eval(value)
