@@ -17,6 +17,7 @@ $(STAMP): pyproject.toml
 	touch $@
 
 demo: $(STAMP)
+	mkdir -p demo_out
 	$(VENV)/bin/rtdetect --source demo --save demo_out/demo.mp4 --json demo_out/demo.jsonl
 
 test: $(STAMP)

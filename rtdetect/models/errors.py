@@ -5,9 +5,11 @@ what was not understood, so a user can tell a broken file from an unsupported on
 """
 from __future__ import annotations
 
+from ..errors import ModelError as _InputModelError
 
-class ModelError(Exception):
-    """Base class of all errors of ``rtdetect.models``."""
+
+class ModelError(_InputModelError):
+    """Base class of all errors of ``rtdetect.models``; an input error, so the CLI prints it as one line."""
 
 
 class UnsafeCheckpointError(ModelError):
