@@ -5,7 +5,11 @@ kernel, larger here because NumPy calls are what cost). Within a block the whole
 an (B, B) matrix and the greedy walk visits only the rows that suppress anything; the block's kept boxes
 then strike out, in one pass, every later candidate they suppress. The walk ends once ``max_det`` boxes
 are kept, so a flood of 30 000 candidates costs a few blocks, not 30 000 steps. The usual case after the
-confidence threshold (a few hundred candidates at most) is a single block.
+confidence threshold (a few hundred candidates at most) is a single block, taken without the block
+bookkeeping.
+
+Boxes are held as coordinate rows (4, N) so that every pairwise operation is one ``ufunc.outer`` call on
+contiguous rows. The float32 operations are those of ``reference.iou_one_to_many``, in the same order.
 """
 from __future__ import annotations
 
@@ -15,46 +19,97 @@ from .reference import check_inputs
 
 BLOCK = 256
 COLUMN_CHUNK = 4096  # bounds the (B, M) temporaries when striking out later candidates
+_ZERO = np.float32(0)
+
+
+def _areas(c: np.ndarray) -> np.ndarray:
+    """(N,) float32 areas of (4, N) coordinate rows x1, y1, x2, y2."""
+    return np.maximum(_ZERO, c[2] - c[0]) * np.maximum(_ZERO, c[3] - c[1])
+
+
+def _intersections(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(A, B) float32 intersection areas of (4, A) and (4, B) coordinate rows."""
+    w = np.minimum.outer(a[2], b[2])
+    w -= np.maximum.outer(a[0], b[0])
+    np.maximum(w, _ZERO, out=w)
+    h = np.minimum.outer(a[3], b[3])
+    h -= np.maximum.outer(a[1], b[1])
+    np.maximum(h, _ZERO, out=h)
+    w *= h
+    return w
 
 
 def pairwise_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """(A, B) float32 IoU of (A, 4) and (B, 4) boxes, with the operation order of ``reference.iou_one_to_many``."""
-    zero = np.float32(0)
-    w = np.maximum(zero, np.minimum(a[:, None, 2], b[None, :, 2]) - np.maximum(a[:, None, 0], b[None, :, 0]))
-    h = np.maximum(zero, np.minimum(a[:, None, 3], b[None, :, 3]) - np.maximum(a[:, None, 1], b[None, :, 1]))
-    inter = w * h
-    area_a = np.maximum(zero, a[:, 2] - a[:, 0]) * np.maximum(zero, a[:, 3] - a[:, 1])
-    area_b = np.maximum(zero, b[:, 2] - b[:, 0]) * np.maximum(zero, b[:, 3] - b[:, 1])
-    union = (area_a[:, None] + area_b[None, :]) - inter
+    ac, bc = np.ascontiguousarray(a.T), np.ascontiguousarray(b.T)
+    inter = _intersections(ac, bc)
+    union = np.add.outer(_areas(ac), _areas(bc)) - inter
     iou = np.zeros_like(inter)
     np.divide(inter, union, out=iou, where=union > 0)
     return iou
 
 
-def _suppression(a_boxes, a_cls, b_boxes, b_cls, thres) -> np.ndarray:
-    """(A, B) bool: box a suppresses box b (same class, IoU > thres)."""
-    return (pairwise_iou(a_boxes, b_boxes) > thres) & (a_cls[:, None] == b_cls[None, :])
+def _suppression(a: np.ndarray, a_cls: np.ndarray, b: np.ndarray, b_cls: np.ndarray, thres: np.float32) -> np.ndarray:
+    """(A, B) bool: box a suppresses box b (same class, IoU > thres); a, b are (4, n) coordinate rows.
+
+    For thres >= 0 the IoU is a plain division: a non-positive union only happens for two zero-area
+    boxes (inter = 0, so 0 / 0 = NaN), and NaN > thres is False, exactly like the rule's IoU of 0.
+    """
+    inter = _intersections(a, b)
+    union = np.add.outer(_areas(a), _areas(b))
+    union -= inter
+    if thres >= 0:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            np.divide(inter, union, out=union)
+        hit = union > thres
+    else:
+        iou = np.zeros_like(inter)
+        np.divide(inter, union, out=iou, where=union > 0)
+        hit = iou > thres
+    hit &= np.equal.outer(a_cls, b_cls)
+    return hit
 
 
-def _greedy_block(boxes: np.ndarray, class_ids: np.ndarray, thres: np.float32) -> np.ndarray:
-    """Kept positions of one block of boxes in score order, all of them live."""
-    n = len(boxes)
-    suppresses = _suppression(boxes, class_ids, boxes, class_ids, thres)
-    suppresses &= np.triu(np.ones((n, n), dtype=bool), k=1)  # only later (lower-scored) boxes
-    removed = np.zeros(n, dtype=bool)
-    for i in np.flatnonzero(suppresses.any(axis=1)):  # a row that suppresses nothing changes nothing
+def _greedy_block(coords: np.ndarray, class_ids: np.ndarray, thres: np.float32) -> np.ndarray:
+    """Kept positions of one block of boxes ((4, n) coordinate rows) in score order, all of them live."""
+    suppresses = _suppression(coords, class_ids, coords, class_ids, thres)
+    position = np.arange(len(class_ids))
+    suppresses &= np.less.outer(position, position)  # only later (lower-scored) boxes; cheaper than np.triu
+    rows = np.flatnonzero(suppresses.any(axis=1))  # a row that suppresses nothing changes nothing
+    if rows.size == 0:
+        return position
+    removed = np.zeros(len(class_ids), dtype=bool)
+    for i in rows.tolist():
         if not removed[i]:
             removed |= suppresses[i]
     return np.flatnonzero(~removed)
 
 
-def _strike_out(kept_boxes, kept_cls, boxes, class_ids, removed, start, thres) -> None:
+def _strike_out(kept_coords, kept_cls, coords, class_ids, removed, start, thres) -> None:
     """Mark every live candidate at position >= start that a kept box suppresses."""
-    for lo in range(start, len(boxes), COLUMN_CHUNK):
+    for lo in range(start, len(class_ids), COLUMN_CHUNK):
         live = lo + np.flatnonzero(~removed[lo:lo + COLUMN_CHUNK])
         if live.size:
-            hit = _suppression(kept_boxes, kept_cls, boxes[live], class_ids[live], thres).any(axis=0)
+            hit = _suppression(kept_coords, kept_cls, coords[:, live], class_ids[live], thres).any(axis=0)
             removed[live[hit]] = True
+
+
+def _blocks(coords: np.ndarray, class_ids: np.ndarray, thres: np.float32, max_det: int) -> np.ndarray:
+    """Kept positions (in score order) of more than one block of candidates."""
+    removed = np.zeros(len(class_ids), dtype=bool)
+    kept: list[np.ndarray] = []
+    count = 0
+    for start in range(0, len(class_ids), BLOCK):
+        live = start + np.flatnonzero(~removed[start:start + BLOCK])
+        if live.size == 0:
+            continue
+        block_kept = live[_greedy_block(coords[:, live], class_ids[live], thres)][:max_det - count]
+        kept.append(block_kept)
+        count += len(block_kept)
+        if count >= max_det:
+            break
+        _strike_out(coords[:, block_kept], class_ids[block_kept], coords, class_ids, removed, start + BLOCK, thres)
+    return np.concatenate(kept)
 
 
 def nms(boxes, scores, class_ids, iou_thres: float, max_det: int = 300) -> np.ndarray:
@@ -63,18 +118,9 @@ def nms(boxes, scores, class_ids, iou_thres: float, max_det: int = 300) -> np.nd
     if len(scores) == 0 or max_det <= 0:
         return np.zeros(0, dtype=np.int64)
     order = np.argsort(-scores, kind="stable")
-    boxes, class_ids, thres = boxes[order], class_ids[order], np.float32(iou_thres)
-    removed = np.zeros(len(order), dtype=bool)
-    kept: list[np.ndarray] = []
-    count = 0
-    for start in range(0, len(order), BLOCK):
-        live = start + np.flatnonzero(~removed[start:start + BLOCK])
-        if live.size == 0:
-            continue
-        block_kept = live[_greedy_block(boxes[live], class_ids[live], thres)][:max_det - count]
-        kept.append(block_kept)
-        count += len(block_kept)
-        if count >= max_det:
-            break
-        _strike_out(boxes[block_kept], class_ids[block_kept], boxes, class_ids, removed, start + BLOCK, thres)
-    return order[np.concatenate(kept)].astype(np.int64)
+    coords, class_ids, thres = np.ascontiguousarray(boxes[order].T), class_ids[order], np.float32(iou_thres)
+    if len(order) <= BLOCK:
+        kept = _greedy_block(coords, class_ids, thres)[:max_det]
+    else:
+        kept = _blocks(coords, class_ids, thres, max_det)
+    return order[kept].astype(np.int64)
