@@ -22,7 +22,8 @@ class AnchorBasedDecoder(Decoder):
             raise ValueError(f"YOLOv5 rows have {rows.shape[1]} values, expected 5 + {nc} + {nm}")
         conf32 = np.float32(conf)
         # score = obj * cls <= obj, so rows with objectness <= conf can never pass: drop them first.
-        rows = rows[rows[:, 4] > conf32].astype(np.float32, copy=False)
+        # (Indices + take: a boolean mask over the 2-D rows costs several times more.)
+        rows = rows.take(np.flatnonzero(rows[:, 4] > conf32), axis=0).astype(np.float32, copy=False)
         cls_scores, class_ids = best_class(rows[:, 5:5 + nc])
         scores = rows[:, 4] * cls_scores
         passed = scores > conf32
