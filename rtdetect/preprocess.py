@@ -34,6 +34,17 @@ def letterbox_params(source_hw: tuple[int, int], input_hw: tuple[int, int]) -> t
     return box, (new_h, new_w)
 
 
+def fill_padding(out: np.ndarray, top: int, left: int, new_h: int, new_w: int) -> None:
+    """Fill everything of ``out`` (1, 3, h, w) outside the picture rows [top, top + new_h) and columns
+    [left, left + new_w) with the pad value, strip by strip (the picture itself is not touched)."""
+    value = PAD_VALUE / 255.0
+    planes = out[0]
+    planes[:, :top] = value
+    planes[:, top + new_h:] = value
+    planes[:, top:top + new_h, :left] = value
+    planes[:, top:top + new_h, left + new_w:] = value
+
+
 class Preprocessor:
     """Letterbox + normalise with reused buffers (one instance per pipeline thread).
 
@@ -41,9 +52,11 @@ class Preprocessor:
     ``dtype`` (float32 or float16). The returned array is a fresh copy unless ``reuse_output`` is True,
     in which case it is overwritten by the next call.
 
-    Only the picture's part of the output is written per frame: the padding is filled once, when the
-    frame size changes. Resizing stays in interleaved uint8 (what cv2.resize is fastest at); the planes
-    are then split and scaled straight into the output, so no full-size float temporary is made.
+    With ``reuse_output`` only the picture's part of the output is written per frame: the padding is
+    filled once, when the frame size changes. Without it each call fills a fresh array's padding strips
+    and picture directly (no full-size copy of a reused buffer). Resizing stays in interleaved uint8
+    (what cv2.resize is fastest at); the planes are then split and scaled straight into the output, so
+    no full-size float temporary is made.
     """
 
     def __init__(self, input_hw: tuple[int, int], *, dtype=np.float32, reuse_output: bool = False) -> None:
@@ -62,21 +75,25 @@ class Preprocessor:
             raise ValueError(f"preprocess expects (H, W, 3) uint8 BGR, got {image.shape} {image.dtype}")
         box, (new_h, new_w) = letterbox_params(image.shape[:2], self.input_hw)
         top, left = int(box.pad_y), int(box.pad_x)
-        if (top, left, new_h, new_w) != self._slot:  # new geometry: repaint the padding once
-            self._out.fill(PAD_VALUE / 255.0)
+        out = self._out if self.reuse_output else np.empty_like(self._out)
+        if (top, left, new_h, new_w) != self._slot:  # new geometry: new buffers, repaint the padding once
             self._slot = (top, left, new_h, new_w)
             self._resized = np.empty((new_h, new_w, 3), dtype=np.uint8)
             self._planes = [np.empty((new_h, new_w), dtype=np.uint8) for _ in range(3)]
+            if self.reuse_output:
+                out.fill(PAD_VALUE / 255.0)
+        if not self.reuse_output:
+            fill_padding(out, top, left, new_h, new_w)
         if (new_h, new_w) == image.shape[:2]:
             resized = image
         else:
             resized = cv2.resize(image, (new_w, new_h), dst=self._resized, interpolation=cv2.INTER_LINEAR)
         scale = np.float32(1.0 / 255.0)
-        region = self._out[0, :, top:top + new_h, left:left + new_w]
+        region = out[0, :, top:top + new_h, left:left + new_w]
         # Splitting into preallocated planes is ~10x faster than letting cv2.split allocate them.
         for channel, plane in enumerate(reversed(cv2.split(resized, self._planes))):  # BGR → RGB order
             np.multiply(plane, scale, out=region[channel], casting="unsafe")
-        return (self._out if self.reuse_output else self._out.copy()), box
+        return out, box
 
 
 def letterbox(image: np.ndarray, input_hw: tuple[int, int]) -> tuple[np.ndarray, Letterbox]:
