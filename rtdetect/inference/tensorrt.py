@@ -65,6 +65,7 @@ class TensorRTEngine:
         self.input_hw = (int(spec.max_shape[2]), int(spec.max_shape[3]))
         self.input_dtype = np.dtype(spec.dtype)
         self.max_batch = self.runner.max_batch
+        self.device = int(device)
         self.path = str(model_path)
 
     def infer(self, tensor: np.ndarray) -> list[np.ndarray]:

@@ -1,0 +1,272 @@
+"""The zero-copy GPU pipeline: a BGR frame in, ``Detections`` in frame pixels out, all between on the device.
+
+    host frame ─(pinned, copy stream)─▶ device frame ─letterbox kernel─▶ engine input buffer
+      ─TensorRT─▶ engine output buffers ─decode kernel─▶ candidates ─NMS kernels─▶ kept detections
+      ─(masks kernels)─▶ masks ─▶ only the kept rows (and their masks) back to pinned host memory
+
+The kernels and their launchers are ``rtdetect.gpu`` (GpuPreprocess, GpuDecode, GpuNms, GpuMasks on a
+``CudaRuntime``), here pointed straight at the TensorRT engine's own device buffers and run on the engine's
+stream. Uploads go on a second stream, double-buffered (:mod:`rtdetect.trt.gpu_slots`), so
+``process_stream`` uploads frame k + 1 while frame k is computed. Detection models need one host sync per
+frame; segmentation models two (the kept count decides how many masks come back).
+
+Timings (``stage_seconds``): GPU time from CUDA events, keys ``upload``, ``preprocess``, ``inference``,
+``decode_nms``, ``masks`` (segmentation), ``download``. With the CUDA graph on (default), the stages run as
+one graph and are reported together as ``gpu_graph``; pass ``use_graph=False`` for per-stage numbers.
+
+Semantics against the CPU pipeline (``rtdetect.pipeline.Pipeline``): same decode rules and NMS rule, but
+NMS runs on boxes already mapped to frame pixels (and clipped), so results agree to float rounding, not bit
+for bit; candidates beyond ``capacity`` are dropped (reported once); a ``classes`` filter applies after NMS
+(NMS is per class, so only the ``max_det`` cut can differ).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..decode import select_decoder
+from ..postprocess import PostprocessConfig
+from ..preprocess import letterbox_params
+from ..types import Detections
+from .builder import stderr_log
+from .gpu_graph import GraphCache
+from .gpu_slots import FrameSlot
+
+DEFAULT_CAPACITY = 8192
+
+
+class GpuPipeline:
+    """Runs a :class:`rtdetect.inference.tensorrt.TensorRTEngine` with rtdetect's CUDA kernels around it.
+
+    runtime: the ``rtdetect.gpu`` kernel runtime; by default a ``CudaRuntime`` on the engine's device and
+    stream (the CPU tests pass the kernel emulator's).
+
+    ``process_frame(image)`` → ``(Detections, stage_seconds)`` for one (H, W, 3) uint8 BGR frame;
+    ``process_stream(images)`` yields the same for an iterable of frames, overlapping uploads with compute.
+    ``names``: class names. ``configure(config)`` changes thresholds. ``close()`` frees the GPU stages
+    (and the engine when ``owns_engine``); use ``with``. Not thread-safe: one thread drives it.
+    """
+
+    def __init__(self, engine, config: PostprocessConfig | None = None, *,
+                 capacity: int = DEFAULT_CAPACITY, use_graph: bool = True, owns_engine: bool = False,
+                 runtime=None, log=stderr_log) -> None:
+        from ..gpu import CudaRuntime
+
+        self.engine, self.runner, self._owns_engine, self._log = engine, engine.runner, owns_engine, log
+        self.cuda, self.stream = self.runner.cuda, self.runner.stream
+        with self.runner.context.active():
+            self.runner.set_batch(1)
+            self._copy_stream = self.cuda.Stream()
+        self._owns_runtime = runtime is None
+        self._runtime = CudaRuntime(engine.device, stream=self.stream) if runtime is None else runtime
+        self.capacity = int(capacity)
+        self._masks, self._mask_host, self._overflow_reported = None, None, False
+        self._graphs = GraphCache(self.cuda, self.stream, log, enabled=use_graph)
+        self._slots, self._next = [], 0
+        try:
+            self._describe_outputs(engine.metadata)
+            self.configure(config or PostprocessConfig())
+        except BaseException:
+            self._owns_engine = False  # the caller still holds the engine it passed in
+            self.close()
+            raise
+
+    @classmethod
+    def open(cls, model_path: str, *, imgsz=(640, 640), config: PostprocessConfig | None = None,
+             use_graph: bool = True, **engine_options) -> "GpuPipeline":
+        """Build or load the engine of ``model_path`` (see TensorRTEngine) and a pipeline that owns it."""
+        from ..inference.tensorrt import TensorRTEngine
+
+        engine = TensorRTEngine(model_path, imgsz=imgsz, **engine_options)
+        try:
+            return cls(engine, config, use_graph=use_graph, owns_engine=True)
+        except BaseException:
+            engine.close()
+            raise
+
+    def _describe_outputs(self, metadata: dict[str, str]) -> None:
+        specs = self.runner.outputs
+        shapes = [self.runner.output_shapes[s.name] for s in specs]
+        decoder, roles, self.names = select_decoder(shapes, metadata)
+        self.layout, self.needs_nms = decoder.layout, decoder.needs_nms
+        self.num_classes, self.num_masks = decoder.num_classes, decoder.num_masks
+        self._prediction = specs[roles.prediction]
+        self._protos = specs[roles.protos] if roles.protos is not None and decoder.num_masks else None
+        pred_shape = shapes[roles.prediction]
+        self._num_candidates = int(pred_shape[2] if self.layout == "v8" else pred_shape[1])
+
+    def configure(self, config: PostprocessConfig) -> None:
+        """New thresholds / class filter / max_det; recreates what depends on them and drops the graphs."""
+        from ..gpu import GpuDecode, GpuNms, GpuPreprocess
+
+        self._close_stages()
+        self.config = config
+        classes = config.classes
+        self._class_filter = None if classes is None else np.asarray(sorted(set(classes)), np.int32)
+        self.has_masks = self._protos is not None and config.masks
+        rt, runner = self._runtime, self.runner
+        self._preprocess = GpuPreprocess(rt, self.engine.input_hw, dtype=runner.input.dtype)
+        self._decode = GpuDecode(rt, layout=self.layout, num_classes=self.num_classes,
+                                 num_candidates=self._num_candidates, num_masks=self.num_masks,
+                                 dtype=self._prediction.dtype, capacity=self.capacity)
+        self._nms = GpuNms(rt, capacity=self.capacity, max_det=config.max_det, num_masks=self.num_masks,
+                           num_classes=self.num_classes)
+        self._slots = [FrameSlot(self.cuda, i, config.max_det) for i in range(2)]
+        self._graphs.drop()
+
+    # -- the three steps of a frame: stage (upload), launch (compute + download), collect (results) -------
+    def _stage(self, image: np.ndarray) -> FrameSlot:
+        if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
+            raise ValueError(f"expected an (H, W, 3) uint8 BGR frame, got {getattr(image, 'shape', None)} "
+                             f"{getattr(image, 'dtype', type(image).__name__)}")
+        slot = self._slots[self._next]
+        if slot.busy:
+            raise RuntimeError("both upload slots hold uncollected frames: collect a result first")
+        self._next ^= 1
+        with self.runner.context.active():
+            if slot.stage(image, self._copy_stream):
+                self._graphs.drop(lambda key: key[0] == slot.index)  # its frame buffer moved
+        return slot
+
+    def _launch(self, slot: FrameSlot) -> FrameSlot:
+        slot.letterbox = letterbox_params(slot.frame_hw, self.engine.input_hw)[0]
+        with self.runner.context.active():
+            self.stream.wait_for_event(slot.upload_clock.last)
+            slot.clock.start(self.stream)
+            if self._graphs.enabled:
+                ran_as_graph = self._graphs.run((slot.index, slot.frame_hw), lambda: self._enqueue(slot, None))
+                slot.clock.lap("gpu_graph" if ran_as_graph else "gpu_eager", self.stream)
+            else:
+                self._enqueue(slot, slot.clock)
+            self._enqueue_download(slot)
+            slot.clock.lap("download", self.stream)
+        return slot
+
+    def _enqueue(self, slot: FrameSlot, clock) -> None:
+        """Queue preprocess → TensorRT → decode → NMS (→ masks) for the frame in ``slot`` (no host sync)."""
+        lap = (lambda name: clock.lap(name, self.stream)) if clock is not None else (lambda name: None)
+        runner, box = self.runner, slot.letterbox
+        self._preprocess.run(int(slot.device), slot.frame_hw, 3 * slot.frame_hw[1],
+                             int(runner.device[runner.input.name]), stream=self.stream)
+        lap("preprocess")
+        runner.enqueue()
+        lap("inference")
+        prediction = int(runner.device[self._prediction.name])
+        candidates = self._decode.run(prediction, box, self.config.conf, stream=self.stream)
+        # End-to-end models: IoU > 1 never holds, so NMS only orders by score and cuts at max_det.
+        iou = self.config.iou if self.needs_nms else 1.0
+        detections = self._nms.run(candidates, iou, stream=self.stream)
+        lap("decode_nms")
+        if self.has_masks:
+            self._masks_for(slot.frame_hw).run(detections, int(runner.device[self._protos.name]), box,
+                                               stream=self.stream)
+            lap("masks")
+
+    def _enqueue_download(self, slot: FrameSlot) -> None:
+        det, results = self._nms.detections(), slot.results
+        copy = self.cuda.memcpy_dtoh_async
+        copy(results["count"], det.count, self.stream)
+        copy(results["candidates"], self._decode.candidates().count, self.stream)
+        copy(results["boxes"], det.boxes, self.stream)
+        copy(results["scores"], det.scores, self.stream)
+        copy(results["classes"], det.class_ids, self.stream)
+
+    def _collect(self, slot: FrameSlot) -> tuple[Detections, dict[str, float]]:
+        with self.runner.context.active():
+            slot.clock.last.synchronize()  # the one host wait of a detection frame
+            results = slot.results
+            n = min(int(results["count"][0]), self.config.max_det)
+            self._report_overflow(int(results["candidates"][0]))
+            masks = self._download_masks(n, slot.frame_hw) if self.has_masks else None
+            timings = {**slot.upload_clock.seconds(), **slot.clock.seconds()}
+        slot.busy = False
+        detections = Detections(results["boxes"][:n].copy(), results["scores"][:n].copy(),
+                                results["classes"][:n].copy(), masks)
+        if self._class_filter is not None:
+            detections = detections[np.isin(detections.class_ids, self._class_filter)]
+        return detections, timings
+
+    def _download_masks(self, n: int, frame_hw: tuple[int, int]) -> np.ndarray:
+        """(n, H, W) bool masks of the kept detections (second host wait; segmentation models only)."""
+        height, width = frame_hw
+        if n == 0:
+            return np.zeros((0, height, width), dtype=bool)
+        nbytes = n * height * width
+        if self._mask_host is None or self._mask_host.size < nbytes:
+            self._mask_host = self.cuda.pagelocked_empty((nbytes,), np.uint8)
+        staged = self._mask_host[:nbytes]
+        self.cuda.memcpy_dtoh_async(staged, self._masks.masks, self.stream)
+        self.stream.synchronize()
+        return staged.reshape(n, height, width).astype(bool)
+
+    def _masks_for(self, frame_hw: tuple[int, int]):
+        from ..gpu import GpuMasks
+
+        if self._masks is None or self._masks.frame_hw != tuple(frame_hw):
+            if self._masks is not None:
+                self._masks.close()
+                self._graphs.drop()  # graphs hold the old masks buffer
+            proto_hw = tuple(int(d) for d in self.runner.output_shapes[self._protos.name][2:4])
+            self._masks = GpuMasks(self._runtime, max_det=self.config.max_det, num_masks=self.num_masks,
+                                   proto_hw=proto_hw, frame_hw=frame_hw, dtype=self._protos.dtype)
+        return self._masks
+
+    def _report_overflow(self, candidates: int) -> None:
+        if candidates > self.capacity and not self._overflow_reported:
+            self._overflow_reported = True
+            self._log(f"{candidates} candidates passed conf={self.config.conf} but the GPU list holds "
+                      f"{self.capacity}: the rest were dropped (raise conf or capacity)")
+
+    # -- public ----------------------------------------------------------------------------------------
+    def process_frame(self, image: np.ndarray) -> tuple[Detections, dict[str, float]]:
+        """Detections (frame pixels) and GPU seconds per stage for one (H, W, 3) uint8 BGR frame."""
+        return self._collect(self._launch(self._stage(image)))
+
+    def process_stream(self, images):
+        """Yield ``(Detections, stage_seconds)`` per frame of ``images``, in order; frame k + 1 is uploaded
+        (copy stream) while frame k computes. Detection models also launch k + 1 before reading k."""
+        iterator = iter(images)
+        first = next(iterator, None)
+        if first is None:
+            return
+        current = self._launch(self._stage(first))
+        for image in iterator:
+            staged = self._stage(image)
+            if self.has_masks:  # masks of frame k live in one device buffer: read them before k + 1 computes
+                result = self._collect(current)
+                current = self._launch(staged)
+            else:
+                following = self._launch(staged)
+                result = self._collect(current)
+                current = following
+            yield result
+        yield self._collect(current)
+
+    def _close_stages(self) -> None:
+        for stage in (getattr(self, name, None) for name in ("_preprocess", "_decode", "_nms", "_masks")):
+            if stage is not None:
+                stage.close()
+        self._masks = None
+        if getattr(self, "_slots", None):
+            with self.runner.context.active():
+                for slot in self._slots:
+                    slot.close()
+        self._slots = []
+
+    def close(self) -> None:
+        """Free the GPU stages, the slots and the runtime; close the engine when this pipeline owns it."""
+        if self._runtime is None:
+            return
+        self._graphs.drop()
+        self._close_stages()
+        self._mask_host = None
+        if self._owns_runtime:
+            self._runtime.close()
+        self._runtime = None
+        if self._owns_engine:
+            self.engine.close()
+
+    def __enter__(self) -> "GpuPipeline":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

@@ -1,0 +1,104 @@
+"""The zero-copy GPU pipeline's wiring, on the CPU: rtdetect's real CUDA kernels under the kernel emulator,
+a fake pycuda and an ONNX Runtime stand-in for the TensorRT engine (tests/trt/fake_gpu.py: they test
+rtdetect's orchestration only, not TensorRT or a GPU). The needs_cuda tests run the real thing."""
+import numpy as np
+import pytest
+
+from rtdetect.inference.onnxruntime import OnnxRuntimeEngine
+from rtdetect.pipeline import Pipeline
+from rtdetect.postprocess import PostprocessConfig
+from rtdetect.types import Frame
+
+from .fake_gpu import FakeCudaDriver, FakeEngine, OrtRunner, device_view
+from .helpers import match, unmatched_scores, video_frames
+
+pytest.importorskip("rtdetect.gpu", reason="rtdetect.gpu (the CUDA kernel launchers) is not in this tree")
+emulator = pytest.importorskip("kernels_emulator", reason="tools/kernels_emulator.py is not in this tree")
+
+
+@pytest.fixture(scope="module")
+def emulated_runtime():
+    library = emulator.KernelLibrary(emulator.build_library())
+    return emulator.EmulatedRuntime(library, block_threads=64, grid_blocks=4)
+
+
+@pytest.fixture(scope="module")
+def yolov8(fall_detection_dir):
+    return fall_detection_dir / "best_fp16.onnx"
+
+
+@pytest.fixture(scope="module")
+def cpu_pipeline(yolov8):
+    with OnnxRuntimeEngine(str(yolov8)) as engine:
+        yield Pipeline(engine, PostprocessConfig(conf=0.25), warmup_runs=1)
+
+
+@pytest.fixture(scope="module")
+def fake_engine(yolov8):
+    return FakeEngine(OrtRunner(yolov8, FakeCudaDriver()))
+
+
+@pytest.fixture
+def gpu_pipeline(fake_engine, emulated_runtime):
+    from rtdetect.trt.gpu_pipeline import GpuPipeline
+
+    engine = fake_engine
+    pipeline = GpuPipeline(engine, PostprocessConfig(conf=0.25), use_graph=False, runtime=emulated_runtime,
+                           log=lambda message: None)
+    yield pipeline
+    pipeline.close()
+
+
+# The letterbox kernel blends in float32 where cv2 uses 11-bit fixed point (inputs differ by <= 1 grey
+# level), so the network sees a slightly different image: scores move by ~3e-3, box corners by ~1 px.
+SCORE_TOL, BOX_TOL_PX = 0.01, 2.0
+
+
+def assert_same_detections(reference, got, conf=0.25):
+    """Matched detections agree within the tolerances; any left unmatched sat at the threshold."""
+    matched, deltas, box_error = match(reference, got, iou=0.9)
+    assert matched >= len(reference) - 1 and len(reference) > 0
+    assert np.abs(deltas).max(initial=0) < SCORE_TOL and box_error < BOX_TOL_PX
+    for scores in unmatched_scores(reference, got, iou=0.9):
+        assert np.all(scores < conf + SCORE_TOL), scores
+
+
+def test_frames_go_through_the_engine_buffers_and_match_the_cpu_pipeline(gpu_pipeline, cpu_pipeline, data_dir):
+    frames = video_frames(data_dir / "vtest_3s.mp4")[::15]
+    before = gpu_pipeline.runner.enqueues
+    for i, image in enumerate(frames):
+        detections, seconds = gpu_pipeline.process_frame(image)
+        assert_same_detections(cpu_pipeline.process(Frame(image, i, None, "t")).detections, detections)
+        assert {"upload", "preprocess", "inference", "decode_nms", "download"} <= set(seconds)
+    assert gpu_pipeline.names == ["Normal", "Fall"]
+    runner = gpu_pipeline.runner
+    assert runner.enqueues == before + len(frames)  # one engine run per frame
+    tensor = device_view(runner.device["images"], (1, 3, 640, 640), np.float32)
+    assert np.allclose(tensor[0, :, 0, 0], 114 / 255, atol=1 / 255)  # the kernel wrote the engine's own input
+
+
+def test_stream_order_double_buffering_and_class_filter(gpu_pipeline, cpu_pipeline, data_dir):
+    frames = video_frames(data_dir / "vtest_3s.mp4")[:3]
+    expected = [cpu_pipeline.process(Frame(f, i, None, "t")).detections for i, f in enumerate(frames)]
+    results = list(gpu_pipeline.process_stream(frames))
+    assert len(results) == 3
+    for reference, (got, _) in zip(expected, results, strict=True):
+        assert_same_detections(reference, got)
+    assert not any(slot.busy for slot in gpu_pipeline._slots)
+    gpu_pipeline.configure(PostprocessConfig(conf=0.25, classes=(1,)))
+    filtered, _ = gpu_pipeline.process_frame(frames[0])
+    assert len(filtered) == int((expected[0].class_ids == 1).sum())
+
+
+def test_a_third_frame_needs_a_collected_slot(gpu_pipeline, data_dir):
+    image = video_frames(data_dir / "vtest_3s.mp4")[0]
+    first, second = gpu_pipeline._stage(image), gpu_pipeline._stage(image)
+    with pytest.raises(RuntimeError, match="collect a result first"):
+        gpu_pipeline._stage(image)
+    for slot in (first, second):
+        gpu_pipeline._collect(gpu_pipeline._launch(slot))
+
+
+def test_bad_frames_are_refused(gpu_pipeline):
+    with pytest.raises(ValueError, match=r"\(H, W, 3\) uint8"):
+        gpu_pipeline.process_frame(np.zeros((10, 10), np.uint8))
