@@ -170,11 +170,41 @@ def run_bench(argv: list[str]) -> int:
 
 
 # Subcommands: name → runner(argv) -> exit status. "detect" is also what a bare `rtdetect --source ...` runs.
+def _build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="rtdetect build", description="Build a TensorRT engine (or find it in the engine cache).")
+    parser.add_argument("--model", default="yolov5s-seg", help="zoo name, .onnx file or official .pt checkpoint (default: yolov5s-seg)")
+    parser.add_argument("--precision", choices=("fp32", "fp16", "int8"), default="fp16", help="engine precision (default: fp16)")
+    parser.add_argument("--calib-source", metavar="VIDEO|DIR", help="int8: a video or a folder of images/videos like the ones the model will see")
+    parser.add_argument("--calib-frames", type=int, default=500, metavar="N", help="int8: frames to calibrate on, spread over the source (default: 500)")
+    parser.add_argument("--batch", type=int, default=1, metavar="N", help="largest batch; above 1 needs a dynamic-batch model (.pt and zoo models are exported so)")
+    parser.add_argument("--imgsz", type=int, nargs="+", default=[640], metavar="N", help="network input: N or H W (default: 640)")
+    parser.add_argument("--device", type=int, default=0, help="CUDA device ordinal (default: 0)")
+    parser.add_argument("--workspace", type=float, default=4.0, metavar="GB", help="TensorRT builder workspace (default: 4)")
+    parser.add_argument("--cache-dir", metavar="DIR", help="cache root (default: $RTDETECT_CACHE, else $XDG_CACHE_HOME/rtdetect, else ~/.cache/rtdetect)")
+    parser.add_argument("--rebuild", action="store_true", help="build even when a valid cached engine exists")
+    return parser
+
+
+def run_build(argv: list[str]) -> int:
+    args = _build_parser().parse_args(argv)
+    from .trt.builder import build_engine
+    from .trt.models import onnx_for_build
+
+    imgsz = _imgsz(args.imgsz)
+    onnx_path = onnx_for_build(args.model, imgsz=imgsz, batch=args.batch, cache_dir=args.cache_dir)
+    paths = build_engine(onnx_path, precision=args.precision, batch=args.batch, imgsz=imgsz,
+                         calib_source=args.calib_source, calib_frames=args.calib_frames, cache_dir=args.cache_dir,
+                         device=args.device, workspace_gb=args.workspace, rebuild=args.rebuild)
+    print(f"{'built' if paths.built else 'cached'} {paths.engine} (metadata: {paths.sidecar.name})", file=sys.stderr)
+    return 0
+
+
 RUNNERS = {
     "detect": run_detect,
     "export": run_export,
     "models": run_models,
     "bench": run_bench,
+    "build": run_build,
 }
 
 

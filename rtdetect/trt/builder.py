@@ -26,10 +26,12 @@ from .calibration import DEFAULT_CALIB_FRAMES, calibration_fingerprint, calibrat
 from .device import DeviceInfo
 from .errors import EngineLoadError
 from .onnx_variants import OnnxInfo, inspect_onnx, profile_shapes, write_fp16_variant
-from .plan import ONNX_FP16, ONNX_QDQ_INT8, ONNX_SOURCE, Plan, precision_plan
+from .plan import ONNX_FP16, ONNX_QDQ_INT8, ONNX_SOURCE, PRECISIONS, Plan, precision_plan
 from .quantize import RECIPE, progress_printer, write_int8_qdq
 
 T = TypeVar("T")
+INT8_NEEDS_CALIBRATION = ("--precision int8 needs --calib-source VIDEO|DIR: hundreds of frames like the ones the "
+                          "model will see (calibrating on a handful collapses accuracy)")
 
 
 def stderr_log(message: str) -> None:
@@ -83,9 +85,8 @@ class EngineBuilder:
 
     def resolve(self, request: BuildRequest) -> Resolved:
         """The plan, the key and the paths for ``request`` (no build, no TensorRT call)."""
+        check_request(request)
         source = Path(request.onnx_path)
-        if not source.is_file():
-            raise ModelError(f"model file not found: {source}")
         plan = precision_plan(self.toolkit.trt_version, request.precision)
         info = inspect_onnx(source)
         shapes = profile_shapes(info, request.imgsz, request.batch)
@@ -97,11 +98,6 @@ class EngineBuilder:
     def _calibration(self, request: BuildRequest, plan: Plan) -> str:
         if not plan.needs_calibration:
             return ""
-        if not request.calib_source:
-            raise ModelError("--precision int8 needs --calib-source VIDEO|DIR: hundreds of frames like the ones "
-                             "the model will see (calibrating on a handful collapses accuracy)")
-        if request.calib_frames < 1:
-            raise ModelError(f"--calib-frames must be >= 1, got {request.calib_frames}")
         return calibration_fingerprint(request.calib_source, request.calib_frames, request.imgsz, RECIPE)
 
     def ensure(self, request: BuildRequest, *, rebuild: bool = False, verify: bool = False) -> EnginePaths:
@@ -177,6 +173,21 @@ class EngineBuilder:
         return target
 
 
+def check_request(request: BuildRequest) -> None:
+    """ModelError for options that no TensorRT could build: unknown precision, batch < 1, int8 without
+    calibration frames, a missing model file."""
+    if request.precision not in PRECISIONS:
+        raise ModelError(f"unknown precision {request.precision!r}: choose one of {', '.join(PRECISIONS)}")
+    if request.batch < 1:
+        raise ModelError(f"--batch must be >= 1, got {request.batch}")
+    if request.precision == "int8" and not request.calib_source:
+        raise ModelError(INT8_NEEDS_CALIBRATION)
+    if request.calib_frames < 1:
+        raise ModelError(f"--calib-frames must be >= 1, got {request.calib_frames}")
+    if not Path(request.onnx_path).is_file():
+        raise ModelError(f"model file not found: {request.onnx_path}")
+
+
 def open_engine(builder: EngineBuilder, request: BuildRequest, load: Callable[[bytes], T]) -> tuple[T, EnginePaths]:
     """Ensure the engine and ``load`` its plan bytes. When a *cached* engine fails to load (``load`` raises
     EngineLoadError: deserialisation returned None or raised), report it, rebuild once and load again."""
@@ -205,5 +216,6 @@ def build_engine(onnx_path: str | os.PathLike, *, precision: str = "fp16", batch
 
     request = BuildRequest(Path(onnx_path), precision, int(batch), (int(imgsz[0]), int(imgsz[1])),
                            calib_source, int(calib_frames))
+    check_request(request)  # option errors first, before TensorRT is even imported
     with TensorRTToolkit(device, workspace_gb=workspace_gb or DEFAULT_WORKSPACE_GB, log=log) as toolkit:
         return EngineBuilder(toolkit, cache_dir=cache_dir, log=log).ensure(request, rebuild=rebuild, verify=True)

@@ -1,0 +1,44 @@
+"""``rtdetect build`` on a machine without TensorRT: option errors and the missing-extra error are one line."""
+import pytest
+
+from rtdetect.cli import RUNNERS, main
+from rtdetect.errors import ModelError
+from rtdetect.trt.models import onnx_for_build
+
+
+def run(argv, capsys):
+    status = main(argv)
+    err = capsys.readouterr().err.strip().splitlines()
+    return status, err
+
+
+def test_build_is_a_subcommand():
+    assert "build" in RUNNERS
+
+
+def test_build_without_tensorrt_says_what_to_install(tiny_onnx, capsys):
+    status, err = run(["build", "--model", str(tiny_onnx), "--imgsz", "32"], capsys)
+    assert status == 1 and len(err) == 1
+    assert err[0].startswith("rtdetect: error:") and "pip install 'rtdetect[tensorrt]'" in err[0]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--precision", "int8"], "--calib-source"),
+    (["--batch", "0"], "--batch must be >= 1"),
+    (["--precision", "int8", "--calib-source", "x", "--calib-frames", "0"], "--calib-frames must be >= 1"),
+])
+def test_option_errors_come_before_any_tensorrt_import(tiny_onnx, capsys, args, message):
+    status, err = run(["build", "--model", str(tiny_onnx), "--imgsz", "32", *args], capsys)
+    assert status == 1 and len(err) == 1 and message in err[0]
+
+
+def test_unknown_precision_is_refused_by_the_parser(tiny_onnx, capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["build", "--model", str(tiny_onnx), "--precision", "bf16"])
+    assert info.value.code == 2
+
+
+def test_onnx_models_are_built_from_as_they_are(tiny_onnx, tmp_path):
+    assert onnx_for_build(tiny_onnx, batch=4) == tiny_onnx
+    with pytest.raises(ModelError, match="not found"):
+        onnx_for_build(tmp_path / "missing.onnx")
