@@ -17,7 +17,7 @@ import queue
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -143,13 +143,13 @@ class Pipeline:
         size = 1 if source.is_live else 4
         queues = [queue.Queue(maxsize=size) for _ in range(4)]
         errors: list[BaseException] = []
-        threads = [threading.Thread(target=self._capture, args=(source, queues[0], stop, errors, max_frames),
-                                    name="rtdetect:capture", daemon=True)]
+        producers = [("capture", self._captured(source, stop, max_frames), queues[0])]
         for name, fn, inbox, outbox in (("preprocess", self._stage_preprocess, queues[0], queues[1]),
                                          ("inference", self._stage_inference, queues[1], queues[2]),
                                          (None, self._stage_postprocess, queues[2], queues[3])):
-            threads.append(threading.Thread(target=self._worker, args=(name, fn, inbox, outbox, stop, errors),
-                                            name=f"rtdetect:{name or 'postprocess'}", daemon=True))
+            producers.append((name or "postprocess", self._staged(name, fn, inbox, stop), outbox))
+        threads = [threading.Thread(target=self._pump, args=(items, outbox, stop, errors), name=f"rtdetect:{label}",
+                                    daemon=True) for label, items, outbox in producers]
         summary = RunSummary()
         start = time.perf_counter()
         for thread in threads:
@@ -172,32 +172,35 @@ class Pipeline:
         summary.frames_dropped = getattr(source, "frames_dropped", 0)
         return summary
 
-    def _capture(self, source: Source, outbox: queue.Queue, stop: threading.Event, errors: list, max_frames) -> None:
-        try:
-            frames = iter(source)
-            count = 0
-            while not stop.is_set() and (max_frames is None or count < max_frames):
-                start = time.perf_counter()
-                frame = next(frames, None)
-                if frame is None:
-                    break
-                count += 1
-                if not _put(outbox, WorkItem(frame, {"capture": time.perf_counter() - start}), stop):
-                    return
-        except BaseException as exc:  # handed to the calling thread, which re-raises it
-            errors.append(exc)
-            stop.set()
-        finally:
-            _put(outbox, _END, stop)
+    @staticmethod
+    def _captured(source: Source, stop: threading.Event, max_frames: int | None) -> Iterator[WorkItem]:
+        """Frames of ``source`` as work items, timing each read."""
+        frames = iter(source)
+        count = 0
+        while not stop.is_set() and (max_frames is None or count < max_frames):
+            start = time.perf_counter()
+            frame = next(frames, None)
+            if frame is None:
+                return
+            count += 1
+            yield WorkItem(frame, {"capture": time.perf_counter() - start})
 
     @staticmethod
-    def _worker(name: str | None, fn, inbox: queue.Queue, outbox: queue.Queue, stop: threading.Event, errors: list) -> None:
+    def _staged(name: str | None, fn: Callable[[WorkItem], None], inbox: queue.Queue,
+                stop: threading.Event) -> Iterator[WorkItem]:
+        """Items of ``inbox`` after ``fn`` filled its part, timed as stage ``name`` (None: fn times itself)."""
+        while (item := _get(inbox, stop)) is not _END:
+            start = time.perf_counter()
+            fn(item)
+            if name is not None:
+                item.timings[name] = time.perf_counter() - start
+            yield item
+
+    @staticmethod
+    def _pump(items: Iterator[WorkItem], outbox: queue.Queue, stop: threading.Event, errors: list) -> None:
+        """A stage thread's body: forward ``items`` downstream, then the end marker, whatever happens."""
         try:
-            while (item := _get(inbox, stop)) is not _END:
-                start = time.perf_counter()
-                fn(item)
-                if name is not None:
-                    item.timings[name] = time.perf_counter() - start
+            for item in items:
                 if not _put(outbox, item, stop):
                     return
         except BaseException as exc:  # handed to the calling thread, which re-raises it
