@@ -134,6 +134,8 @@ def _bench_parser() -> argparse.ArgumentParser:
     parser.add_argument("--repeats", type=int, default=1, help="measure each configuration N times, report medians (default: 1)")
     parser.add_argument("--sink", choices=("video", "render", "none"), default="video", help="video: render + encode to a temporary mp4 (default); render: render only; none")
     parser.add_argument("--threads", type=int, help="ONNX Runtime intra-op threads (default: the engine's)")
+    parser.add_argument("--calib-source", help="INT8 calibration frames from this video/image/folder (default: --source)")
+    parser.add_argument("--calib-frames", type=int, default=200, help="INT8 calibration frames, spread over the source (default: 200)")
     parser.add_argument("--conf", type=float, default=0.25, help="score threshold (default: 0.25)")
     parser.add_argument("--iou", type=float, default=0.45, help="NMS IoU threshold (default: 0.45)")
     parser.add_argument("--max-det", type=int, default=300, help="detections kept per frame (default: 300)")
@@ -154,7 +156,8 @@ def run_bench(argv: list[str]) -> int:
     try:
         report = bench(source=args.source, model=args.model, backends=args.backend, precisions=args.precision,
                        imgsz=_imgsz(args.imgsz), frames=args.frames, warmup=args.warmup, repeats=args.repeats,
-                       sink=args.sink, threads=args.threads, conf=args.conf, iou=args.iou, max_det=args.max_det)
+                       sink=args.sink, threads=args.threads, calib_source=args.calib_source,
+                       calib_frames=args.calib_frames, conf=args.conf, iou=args.iou, max_det=args.max_det)
     except ValueError as exc:
         raise RtdetectError(str(exc)) from None
     print(to_markdown(report))

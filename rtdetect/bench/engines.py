@@ -3,21 +3,27 @@ from __future__ import annotations
 
 import importlib.util
 
+from ..errors import RtdetectError
 from ..inference import create_engine, tensorrt_available
 
 PRECISIONS = ("fp32", "fp16", "int8")
 INT8_HOOK = "rtdetect.trt.quantize"
 
 
-def _int8_reason() -> str | None:
-    """None when the INT8 Q/DQ quantizer (issue 5) is importable, else why INT8 cannot run."""
+def _tensorrt_reason() -> str:
+    """Why the TensorRT backend cannot run here, in the backend's own words where it has them."""
+    if importlib.util.find_spec("rtdetect.inference.tensorrt") is None:
+        return "the TensorRT backend (rtdetect.inference.tensorrt) is not in this build"
     try:
-        found = importlib.util.find_spec(INT8_HOOK) is not None
-    except ModuleNotFoundError:
-        found = False
-    if not found:
-        return f"INT8 needs the Q/DQ ONNX quantizer ({INT8_HOOK}), which is not in this build"
-    return None
+        from ..trt.deps import import_cuda_driver, import_tensorrt
+
+        import_tensorrt()
+        import_cuda_driver()
+    except RtdetectError as exc:
+        return str(exc)
+    except ImportError as exc:
+        return f"the TensorRT backend cannot be imported: {exc}"
+    return "no CUDA device"
 
 
 def unavailable_reason(backend: str, precision: str) -> str | None:
@@ -25,29 +31,35 @@ def unavailable_reason(backend: str, precision: str) -> str | None:
     if precision not in PRECISIONS:
         return f"unknown precision {precision!r} (choose {', '.join(PRECISIONS)})"
     if backend == "tensorrt" and not tensorrt_available():
-        if importlib.util.find_spec("rtdetect.inference.tensorrt") is None:
-            return "the TensorRT backend (rtdetect.inference.tensorrt) is not in this build"
-        return "TensorRT, pycuda or a CUDA device is missing on this machine"
+        return _tensorrt_reason()
     if backend in ("onnxruntime", "auto") and precision == "fp16":
         return "fp16 on the CPU needs an fp16 ONNX export; ONNX Runtime's CPU provider runs fp32 kernels"
-    if precision == "int8":
-        return _int8_reason()
+    if backend in ("onnxruntime", "auto") and precision == "int8" and importlib.util.find_spec(INT8_HOOK) is None:
+        return f"INT8 needs the Q/DQ ONNX quantizer ({INT8_HOOK}), which is not in this build"
     return None
 
 
 def open_engine(model_path: str, *, backend: str, precision: str, imgsz: tuple[int, int],
-                threads: int | None = None):
+                threads: int | None = None, calib_source: str | None = None, calib_frames: int = 200):
     """``(engine, None)`` for a configuration that runs here, ``(None, reason)`` for one that does not.
 
-    Errors caused by the configuration (a backend that cannot load, a missing library) become the
-    reason; errors caused by the model file itself propagate as ``RtdetectError``.
+    INT8 on ONNX Runtime runs the cached Q/DQ ONNX of ``int8.int8_model`` calibrated on ``calib_frames``
+    frames of ``calib_source``; TensorRT gets the precision (and calibration source) as build options.
+    Errors caused by the configuration (a missing library) become the reason; errors caused by the model
+    file itself propagate as ``RtdetectError``.
     """
     reason = unavailable_reason(backend, precision)
     if reason is not None:
         return None, reason
     options = {"threads": threads} if threads else {}
     if backend == "tensorrt":
-        options["precision"] = precision
+        options = {"precision": precision}
+        if precision == "int8":
+            options.update(calib_source=calib_source, calib_frames=calib_frames)
+    elif precision == "int8":
+        from .int8 import int8_model
+
+        model_path = str(int8_model(model_path, calib_source=calib_source, frames=calib_frames, imgsz=imgsz))
     try:
         return create_engine(model_path, backend=backend, imgsz=imgsz, **options), None
     except (ImportError, OSError) as exc:

@@ -40,6 +40,8 @@ class BenchSettings:
     max_det: int = 300
     sink: str = "video"
     threads: int | None = None
+    calib_source: str | None = None
+    calib_frames: int = 200
     configs: tuple[tuple[str, str], ...] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -112,7 +114,8 @@ def measure_config(settings: BenchSettings, model_path: str, backend: str, preci
     """The result record of one configuration: figures, or ``status: unavailable`` with the reason."""
     record = {"backend": backend, "precision": precision, "load_avg_before": load_average()}
     engine, reason = open_engine(model_path, backend=backend, precision=precision, imgsz=settings.imgsz,
-                                 threads=settings.threads)
+                                 threads=settings.threads, calib_source=settings.calib_source or settings.source,
+                                 calib_frames=settings.calib_frames)
     if engine is None:
         return {**record, "status": "unavailable", "reason": reason}
     try:
@@ -135,7 +138,8 @@ def run_bench(**options) -> dict:
     .onnx or .pt), backends and precisions (their product is the list of configurations), imgsz (H, W),
     frames (counted per repeat), warmup (frames and model calls not counted), repeats, conf, iou,
     max_det, sink (``video`` | ``render`` | ``none``, see ``sinks.SINK_MODES``), threads (ONNX Runtime
-    intra-op threads; None = the engine's default).
+    intra-op threads; None = the engine's default), calib_source / calib_frames (INT8 calibration frames,
+    spread over the source; default: the benchmark source, 200 frames).
     """
     settings = BenchSettings(**options)
     model_path = resolve_model_path(settings.model, settings.imgsz)

@@ -119,3 +119,28 @@ def test_configurations_are_the_product_of_backends_and_precisions():
     settings = BenchSettings(source="demo", backends=("onnxruntime", "tensorrt"), precisions=("fp32", "int8"))
     assert settings.configs == (("onnxruntime", "fp32"), ("onnxruntime", "int8"),
                                 ("tensorrt", "fp32"), ("tensorrt", "int8"))
+
+
+def test_precision_reasons():
+    from rtdetect.bench.engines import unavailable_reason
+
+    assert unavailable_reason("onnxruntime", "fp32") is None
+    assert "fp16" in unavailable_reason("onnxruntime", "fp16")
+    assert "unknown precision" in unavailable_reason("onnxruntime", "bf8")
+    # INT8 on ONNX Runtime runs the Q/DQ model of issue 5's quantizer when that module is present.
+    import importlib.util
+
+    expected_none = importlib.util.find_spec("rtdetect.trt.quantize") is not None
+    assert (unavailable_reason("onnxruntime", "int8") is None) == expected_none
+
+
+def test_int8_cache_key_follows_its_inputs(fall_detection_dir):
+    pytest.importorskip("rtdetect.trt.quantize")
+    from rtdetect.bench.int8 import _key, calibration_path
+
+    model = str(fall_detection_dir / "best_fp16.onnx")
+    key = _key(model, "a.mp4", 100, (640, 640), "r1")
+    assert key == _key(model, "a.mp4", 100, (640, 640), "r1")
+    assert len({key, _key(model, "b.mp4", 100, (640, 640), "r1"), _key(model, "a.mp4", 200, (640, 640), "r1"),
+                _key(model, "a.mp4", 100, (480, 640), "r1"), _key(model, "a.mp4", 100, (640, 640), "r2")}) == 5
+    assert calibration_path("demo").endswith("demo.mp4") and calibration_path("x.mp4") == "x.mp4"
