@@ -6,6 +6,8 @@ cache logic (keys, validation, rebuilds) on machines without a GPU; it proves no
 from __future__ import annotations
 
 import hashlib
+import sys
+import types
 
 import numpy as np
 import pytest
@@ -79,3 +81,28 @@ def tiny_dynamic_onnx(tmp_path):
 @pytest.fixture
 def messages():
     return []
+
+
+@pytest.fixture
+def cuda(monkeypatch):
+    """A fake ``pycuda.driver`` (tests/trt/fake_gpu.py) installed in sys.modules for the test."""
+    from .fake_gpu import FakeCudaDriver
+
+    driver = FakeCudaDriver()
+    package = types.ModuleType("pycuda")
+    package.driver = driver
+    monkeypatch.setitem(sys.modules, "pycuda", package)
+    monkeypatch.setitem(sys.modules, "pycuda.driver", driver)
+    return driver
+
+
+@pytest.fixture
+def install_trt(monkeypatch):
+    """``install_trt(version)`` puts a fake ``tensorrt`` (tests/trt/fake_trt.py) in sys.modules."""
+    from .fake_trt import make_fake_tensorrt
+
+    def install(version="10.13.3.9"):
+        trt = make_fake_tensorrt(version)
+        monkeypatch.setitem(sys.modules, "tensorrt", trt)
+        return trt
+    return install

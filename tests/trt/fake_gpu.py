@@ -70,13 +70,59 @@ def _memmove(dest: int, src: int, nbytes: int) -> None:
         ctypes.memmove(dest, src, nbytes)
 
 
-class FakeCudaDriver(types.SimpleNamespace):
-    """The subset of ``pycuda.driver`` used by rtdetect.trt's GPU pipeline, on host memory."""
+class FakeContext:
+    """A retained primary context: counts pushes, pops and detaches on its driver."""
 
-    def __init__(self):
-        super().__init__(Error=FakeError, Stream=FakeStream, Event=FakeEvent,
-                         capture_mode=types.SimpleNamespace(THREAD_LOCAL=1, GLOBAL=0))
+    def __init__(self, driver):
+        self._driver = driver
+
+    def push(self):
+        self._driver.context_depth += 1
+
+    def pop(self):
+        self._driver.context_depth -= 1
+
+    def detach(self):
+        self._driver.detached += 1
+
+
+class FakeCudaDriver(types.SimpleNamespace):
+    """The subset of ``pycuda.driver`` rtdetect.trt uses (device facts, primary context, streams, events,
+    pinned and device memory, async copies), on host memory."""
+
+    def __init__(self, device_count=1):
+        driver = self
+
+        class Device:
+            def __init__(self, index):
+                self.index = index
+
+            @staticmethod
+            def count():
+                return device_count
+
+            def name(self):
+                return "Fake GPU 4090"
+
+            def compute_capability(self):
+                return (8, 9)
+
+            def get_attribute(self, attribute):
+                return 0
+
+            def retain_primary_context(self):
+                return FakeContext(driver)
+
+        super().__init__(Error=FakeError, Stream=FakeStream, Event=FakeEvent, Device=Device,
+                         capture_mode=types.SimpleNamespace(THREAD_LOCAL=1, GLOBAL=0),
+                         device_attribute=types.SimpleNamespace(INTEGRATED="INTEGRATED"))
         self.allocations: list[FakeAllocation] = []
+        self.context_depth = 0
+        self.detached = 0
+
+    @staticmethod
+    def init():
+        return None
 
     def mem_alloc(self, nbytes):
         allocation = FakeAllocation(nbytes)

@@ -102,3 +102,30 @@ def test_a_third_frame_needs_a_collected_slot(gpu_pipeline, data_dir):
 def test_bad_frames_are_refused(gpu_pipeline):
     with pytest.raises(ValueError, match=r"\(H, W, 3\) uint8"):
         gpu_pipeline.process_frame(np.zeros((10, 10), np.uint8))
+
+
+def test_gpu_pipeline_on_the_real_engine_runner(cuda, install_trt, tiny_onnx, tmp_path, emulated_runtime, data_dir):
+    """TensorRTEngine and its EngineRunner (on the fake tensorrt and pycuda) under the GPU pipeline: the
+    device path (kernel letterbox into the runner's input buffer, decode/NMS on its output buffer) agrees
+    with the host path (Pipeline: CPU letterbox, ``infer``, CPU decode/NMS) on the same engine.
+
+    The fake engine's boxes overlap and spill over the frame; the GPU path clips boxes to the frame before
+    NMS and the CPU path after, which changes IoUs at the border, so NMS is neutralised here (iou=1: it
+    only orders and cuts). NMS parity itself is the kernel tests' job."""
+    from rtdetect.inference.tensorrt import TensorRTEngine
+    from rtdetect.trt.gpu_pipeline import GpuPipeline
+
+    install_trt()
+    image = video_frames(data_dir / "vtest_3s.mp4")[0]
+    config = PostprocessConfig(conf=0.25, iou=1.0)
+    with TensorRTEngine(str(tiny_onnx), imgsz=(32, 32), precision="fp32", cache_dir=str(tmp_path)) as engine:
+        host = Pipeline(engine, config, warmup_runs=1).process(Frame(image, 0, None, "t")).detections
+        with GpuPipeline(engine, config, use_graph=False, runtime=emulated_runtime, log=lambda m: None) as gpu:
+            device, seconds = gpu.process_frame(image)
+            assert gpu.names == ["a", "b"]
+    assert len(host) == len(device) == 10  # every anchor of the fake output passes conf
+    np.testing.assert_array_equal(host.class_ids, device.class_ids)
+    np.testing.assert_allclose(device.scores, host.scores, atol=SCORE_TOL)
+    np.testing.assert_allclose(device.xyxy, host.xyxy, atol=BOX_TOL_PX)
+    assert {"upload", "preprocess", "inference", "decode_nms", "download"} <= set(seconds)
+    assert cuda.context_depth == 0
