@@ -14,10 +14,16 @@ Modules, one job each:
 ``onnx_variants``  ONNX inspection, the detection-head node set, the fp16 variant
 ``calibration``    representative letterboxed frames from a video, an image folder or both
 ``quantize``       the INT8 Q/DQ ONNX (ONNX Runtime static quantization, symmetric, head kept float)
+``models``         which ONNX to build from for an .onnx file, a .pt checkpoint or a zoo name
 ``device``         CUDA device facts and the primary context (retain, push/pop)
-``builder``        ``build_engine(...) -> EnginePaths``: plan + cache + TensorRT builder
-``buffers``        pinned host and device buffers per engine I/O tensor
-``runtime``        deserialisation, named tensors, one stream, ``execute_async_v3``
-``gpu_pipeline``   frame in, ``Detections`` out, everything between on the device
+``toolkit``        the TensorRT build calls (parse, flags, profile, timing cache, serialise)
+``builder``        ``build_engine(...) -> EnginePaths``: plan + cache + toolkit, rebuild of bad engines
+``runtime``        ``EngineRunner``: deserialisation, named tensors, buffers once, one stream
+``gpu_pipeline``   ``GpuPipeline``: frame in, ``Detections`` out, everything between on the device
+``gpu_slots``      double-buffered frame upload
+``gpu_graph``      CUDA graph capture of the fixed-shape part, with eager fallback
+``gpu_timing``     CUDA events per GPU stage
 =================  =====================================================================================
+
+The ``Engine`` protocol implementation is :class:`rtdetect.inference.tensorrt.TensorRTEngine`.
 """

@@ -90,6 +90,12 @@ class EngineRunner:
         specs = [TensorSpec(n, n in inputs, np.dtype(trt.nptype(engine.get_tensor_dtype(n))),
                             tuple(engine.get_tensor_shape(n)), tuple(self.execution.get_tensor_shape(n)))
                  for n in names]
+        image = next(s for s in specs if s.is_input)
+        if len(image.max_shape) != 4 or image.max_shape[1] != 3:
+            raise EngineLoadError(f"engine input {image.name} is {image.max_shape}, not an image batch (B, 3, H, W)")
+        unknown = [s.name for s in specs if min(s.max_shape, default=0) < 0]
+        if unknown:
+            raise EngineLoadError(f"engine tensors {unknown} have data-dependent shapes; rtdetect needs fixed outputs")
         return [s for s in specs if s.is_input], [s for s in specs if not s.is_input]
 
     @property
