@@ -1,0 +1,49 @@
+// Helpers shared by the rtdetect kernels: index arithmetic, typed loads and stores, a block-wide scan.
+//
+// Every kernel is compiled three ways from the same text: nvcc for the CI architectures, nvcc (through
+// pycuda) on the user's machine, and g++ with kernels/emulation/cuda_emu.h for the CPU parity tests. So the
+// kernels use only what the emulator provides: no warp intrinsics, no dynamic shared memory, no
+// cooperative groups. Float maths relies on --fmad=false (nvcc) and -ffp-contract=off (g++) so that every
+// a * b + c is rounded twice, exactly like NumPy float32.
+#pragma once
+
+#if defined(__CUDACC__)
+#include <cuda_fp16.h>
+#endif
+
+// One thread's position in a 1-D grid, and the stride of a grid-stride loop.
+__device__ __forceinline__ unsigned rt_global_thread() { return blockIdx.x * blockDim.x + threadIdx.x; }
+__device__ __forceinline__ unsigned rt_grid_stride() { return gridDim.x * blockDim.x; }
+
+__device__ __forceinline__ int rt_min_i(int a, int b) { return a < b ? a : b; }
+__device__ __forceinline__ int rt_max_i(int a, int b) { return a > b ? a : b; }
+__device__ __forceinline__ unsigned rt_min_u(unsigned a, unsigned b) { return a < b ? a : b; }
+
+// Loads that widen the stored element type to float32 (exact for __half).
+__device__ __forceinline__ float rt_load(const float* p, long long i) { return p[i]; }
+__device__ __forceinline__ float rt_load(const __half* p, long long i) { return __half2float(p[i]); }
+
+// Stores that narrow a float32 to the element type (round to nearest even for __half).
+__device__ __forceinline__ void rt_store(float* p, long long i, float v) { p[i] = v; }
+__device__ __forceinline__ void rt_store(__half* p, long long i, float v) { p[i] = __float2half_rn(v); }
+
+// Exclusive prefix sum of one unsigned value per thread over the whole block (Hillis-Steele in shared
+// memory). `scratch` is a __shared__ array of at least blockDim.x entries; blockDim.x may be any size.
+// Every thread of the block must call it (it synchronises); on return *total holds the block's sum,
+// and `scratch` may be reused.
+__device__ __forceinline__ unsigned rt_block_exclusive_scan(unsigned value, unsigned* scratch, unsigned* total) {
+    const unsigned tid = threadIdx.x;
+    const unsigned n = blockDim.x;
+    scratch[tid] = value;
+    __syncthreads();
+    for (unsigned offset = 1; offset < n; offset <<= 1) {
+        const unsigned add = tid >= offset ? scratch[tid - offset] : 0u;
+        __syncthreads();
+        scratch[tid] += add;
+        __syncthreads();
+    }
+    const unsigned inclusive = scratch[tid];
+    *total = scratch[n - 1];
+    __syncthreads();
+    return inclusive - value;
+}

@@ -1,0 +1,163 @@
+// Decode raw detector outputs into a capped, compacted candidate list in original frame pixels.
+//
+// References: rtdetect/decode/{anchor_based,anchor_free,end_to_end}.py followed by Letterbox.to_original.
+// One thread per model candidate (grid-stride loop). A candidate passes when its score is strictly
+// greater than `conf`; its best class is the lowest class id among equal maxima. Passing candidates
+// take a slot from `counter` with atomicAdd: slots below `capacity` are written, the rest are only
+// counted, so the host reads overflow = counter - capacity (never silent). Slot order is whatever the
+// atomics give; `out_source` records each slot's model candidate index so the order can be restored.
+//
+// Outputs, all of length `capacity`: out_boxes (capacity, 4) float32 x1 y1 x2 y2 in frame pixels,
+// out_scores float32, out_classes int32, out_source int32, out_coefs (capacity, nm) float32 (unused
+// when nm == 0). `counter` (one uint32) must be zeroed before the launch.
+#include "common.cuh"
+
+// Where the letterbox put the frame: input = frame * scale + pad; the frame is frame_w x frame_h.
+struct RtLetterbox {
+    float scale, pad_x, pad_y, frame_w, frame_h;
+};
+
+// Input pixels -> frame pixels, exactly as Letterbox.to_original: subtract pad, divide, clip to frame.
+__device__ __forceinline__ float rt_unletterbox(float v, float pad, float scale, float limit) {
+    return fminf(fmaxf((v - pad) / scale, 0.0f), limit);
+}
+
+// Claim a slot and write one candidate. Coefficient k of the candidate is at coefs[k * coef_stride].
+template <typename T>
+__device__ __forceinline__ void rt_emit(float x1, float y1, float x2, float y2, float score, int cls, int source,
+                                        const T* coefs, long long coef_stride, int nm, RtLetterbox lb,
+                                        float* out_boxes, float* out_scores, int* out_classes, int* out_source,
+                                        float* out_coefs, unsigned* counter, unsigned capacity) {
+    const unsigned slot = atomicAdd(counter, 1u);
+    if (slot >= capacity) {
+        return;
+    }
+    out_boxes[4 * slot + 0] = rt_unletterbox(x1, lb.pad_x, lb.scale, lb.frame_w);
+    out_boxes[4 * slot + 1] = rt_unletterbox(y1, lb.pad_y, lb.scale, lb.frame_h);
+    out_boxes[4 * slot + 2] = rt_unletterbox(x2, lb.pad_x, lb.scale, lb.frame_w);
+    out_boxes[4 * slot + 3] = rt_unletterbox(y2, lb.pad_y, lb.scale, lb.frame_h);
+    out_scores[slot] = score;
+    out_classes[slot] = cls;
+    out_source[slot] = source;
+    for (int k = 0; k < nm; ++k) {
+        out_coefs[(long long)slot * nm + k] = rt_load(coefs, k * coef_stride);
+    }
+}
+
+// Centre-size to corners, as rtdetect.decode.xywh_to_xyxy: half = size * 0.5, corners = centre -+ half.
+__device__ __forceinline__ void rt_xywh_to_xyxy(float cx, float cy, float w, float h, float box[4]) {
+    const float half_w = w * 0.5f;
+    const float half_h = h * 0.5f;
+    box[0] = cx - half_w;
+    box[1] = cy - half_h;
+    box[2] = cx + half_w;
+    box[3] = cy + half_h;
+}
+
+// YOLOv8 / YOLO11: pred (4 + nc + nm, n) channels first.
+template <typename T>
+__device__ __forceinline__ void rt_decode_v8(const T* pred, int n, int nc, int nm, float conf, RtLetterbox lb,
+                                             float* out_boxes, float* out_scores, int* out_classes, int* out_source,
+                                             float* out_coefs, unsigned* counter, unsigned capacity) {
+    for (long long i = rt_global_thread(); i < n; i += rt_grid_stride()) {
+        float best = rt_load(pred, 4LL * n + i);
+        int cls = 0;
+        for (int c = 1; c < nc; ++c) {
+            const float s = rt_load(pred, (4LL + c) * n + i);
+            if (s > best) {
+                best = s;
+                cls = c;
+            }
+        }
+        if (!(best > conf)) {
+            continue;
+        }
+        float box[4];
+        rt_xywh_to_xyxy(rt_load(pred, i), rt_load(pred, (long long)n + i), rt_load(pred, 2LL * n + i),
+                        rt_load(pred, 3LL * n + i), box);
+        rt_emit(box[0], box[1], box[2], box[3], best, cls, (int)i, pred + (4LL + nc) * n + i, (long long)n, nm, lb,
+                out_boxes, out_scores, out_classes, out_source, out_coefs, counter, capacity);
+    }
+}
+
+// YOLOv5: pred (n, 5 + nc + nm) rows [cx, cy, w, h, obj, classes..., coefs...]; score = obj * best class.
+template <typename T>
+__device__ __forceinline__ void rt_decode_v5(const T* pred, int n, int nc, int nm, float conf, RtLetterbox lb,
+                                             float* out_boxes, float* out_scores, int* out_classes, int* out_source,
+                                             float* out_coefs, unsigned* counter, unsigned capacity) {
+    const long long width = 5LL + nc + nm;
+    for (long long i = rt_global_thread(); i < n; i += rt_grid_stride()) {
+        const T* row = pred + i * width;
+        const float obj = rt_load(row, 4);
+        if (!(obj > conf)) {
+            continue;
+        }
+        float best = rt_load(row, 5);
+        int cls = 0;
+        for (int c = 1; c < nc; ++c) {
+            const float s = rt_load(row, 5 + c);
+            if (s > best) {
+                best = s;
+                cls = c;
+            }
+        }
+        const float score = obj * best;
+        if (!(score > conf)) {
+            continue;
+        }
+        float box[4];
+        rt_xywh_to_xyxy(rt_load(row, 0), rt_load(row, 1), rt_load(row, 2), rt_load(row, 3), box);
+        rt_emit(box[0], box[1], box[2], box[3], score, cls, (int)i, row + 5 + nc, 1LL, nm, lb, out_boxes,
+                out_scores, out_classes, out_source, out_coefs, counter, capacity);
+    }
+}
+
+// End-to-end (YOLOv10 style): pred (n, 6 + nm) rows [x1, y1, x2, y2, score, class, coefs...].
+// The class is the float truncated toward zero, as NumPy's astype(int32).
+template <typename T>
+__device__ __forceinline__ void rt_decode_e2e(const T* pred, int n, int nm, float conf, RtLetterbox lb,
+                                              float* out_boxes, float* out_scores, int* out_classes, int* out_source,
+                                              float* out_coefs, unsigned* counter, unsigned capacity) {
+    const long long width = 6LL + nm;
+    for (long long i = rt_global_thread(); i < n; i += rt_grid_stride()) {
+        const T* row = pred + i * width;
+        const float score = rt_load(row, 4);
+        if (!(score > conf)) {
+            continue;
+        }
+        rt_emit(rt_load(row, 0), rt_load(row, 1), rt_load(row, 2), rt_load(row, 3), score, (int)rt_load(row, 5),
+                (int)i, row + 6, 1LL, nm, lb, out_boxes, out_scores, out_classes, out_source, out_coefs, counter,
+                capacity);
+    }
+}
+
+// The entry points share one parameter list (nc is ignored by the end-to-end layout):
+//   pred, n, nc, nm, conf, scale, pad_x, pad_y, frame_w, frame_h,
+//   out_boxes, out_scores, out_classes, out_source, out_coefs, counter, capacity
+#define RT_DECODE_PARAMS(T)                                                                                     \
+    const T *pred, int n, int nc, int nm, float conf, float scale, float pad_x, float pad_y, float frame_w,     \
+        float frame_h, float *out_boxes, float *out_scores, int *out_classes, int *out_source, float *out_coefs, \
+        unsigned *counter, unsigned capacity
+#define RT_DECODE_OUTPUTS out_boxes, out_scores, out_classes, out_source, out_coefs, counter, capacity
+#define RT_LETTERBOX RtLetterbox{scale, pad_x, pad_y, frame_w, frame_h}
+
+extern "C" __global__ void decode_v8_f32(RT_DECODE_PARAMS(float)) {
+    rt_decode_v8(pred, n, nc, nm, conf, RT_LETTERBOX, RT_DECODE_OUTPUTS);
+}
+extern "C" __global__ void decode_v8_f16(RT_DECODE_PARAMS(__half)) {
+    rt_decode_v8(pred, n, nc, nm, conf, RT_LETTERBOX, RT_DECODE_OUTPUTS);
+}
+extern "C" __global__ void decode_v5_f32(RT_DECODE_PARAMS(float)) {
+    rt_decode_v5(pred, n, nc, nm, conf, RT_LETTERBOX, RT_DECODE_OUTPUTS);
+}
+extern "C" __global__ void decode_v5_f16(RT_DECODE_PARAMS(__half)) {
+    rt_decode_v5(pred, n, nc, nm, conf, RT_LETTERBOX, RT_DECODE_OUTPUTS);
+}
+extern "C" __global__ void decode_e2e_f32(RT_DECODE_PARAMS(float)) {
+    (void)nc;
+    rt_decode_e2e(pred, n, nm, conf, RT_LETTERBOX, RT_DECODE_OUTPUTS);
+}
+extern "C" __global__ void decode_e2e_f16(RT_DECODE_PARAMS(__half)) {
+    (void)nc;
+    rt_decode_e2e(pred, n, nm, conf, RT_LETTERBOX, RT_DECODE_OUTPUTS);
+}

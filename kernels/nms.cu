@@ -1,0 +1,364 @@
+// Class-aware greedy NMS on the device, matching rtdetect/nms/reference.py exactly.
+//
+// The rule (rtdetect/nms/__init__.py): visit candidates by score descending, ties by lower index; keep a
+// candidate unless an already kept candidate of the same class overlaps it with IoU > iou_thres (float32,
+// exact operation order, union <= 0 gives IoU 0); stop after max_det kept.
+//
+// Five launches, all reading the candidate count from device memory (`count`, capped at `capacity`):
+//  1. nms_sort     (one block)  stable LSD radix sort of candidate indices on 4-bit digits: first by the
+//                               tie key (ascending), then by score (descending), which gives the visiting
+//                               order (`order`, and `rank` = position in it), then by class, which groups
+//                               each class into a contiguous segment still in visiting order (`sorted`).
+//  2. nms_segments (one block)  the class segments of `sorted` and how many 64x64 mask tiles each needs.
+//  3. nms_mask     (any grid, 64 threads) one 64x64 tile per step: bit j of row i is set when j comes after
+//                               i in the same class segment and IoU(i, j) > thr. Rows are segment-relative:
+//                               word w of row i covers segment positions 64w .. 64w + 63.
+//  4. nms_scan     (any grid)   one block per segment walks its rows in order, 64 rows per step: thread 0
+//                               settles the step's rows from the diagonal word, then all threads OR the kept
+//                               rows into the later words. Writes keep[rank] = 0 or 1.
+//  5. nms_select   (one block)  the first max_det kept candidates in visiting order -> out_index, out_count.
+// Classes are independent under the rule, so settling them per segment and then taking kept candidates
+// in visiting order gives exactly the reference's answer, max_det included.
+#include "common.cuh"
+
+#define RT_TILE 64
+#define RT_RADIX_BITS 4
+#define RT_RADIX 16
+#define RT_SORT_MAX_THREADS 256
+// nms_scan keeps one segment's "removed" bits in shared memory: segments (and so the capacity) are
+// limited to RT_SCAN_MAX_WORDS * 64 = 65536 candidates.
+#define RT_SCAN_MAX_WORDS 1024
+
+// IoU by the rule's exact operation order (see the file header); symmetric in a and b bit for bit.
+__device__ __forceinline__ float rt_iou(const float* a, const float* b) {
+    const float w = fmaxf(0.0f, fminf(a[2], b[2]) - fmaxf(a[0], b[0]));
+    const float h = fmaxf(0.0f, fminf(a[3], b[3]) - fmaxf(a[1], b[1]));
+    const float inter = w * h;
+    const float area_a = fmaxf(0.0f, a[2] - a[0]) * fmaxf(0.0f, a[3] - a[1]);
+    const float area_b = fmaxf(0.0f, b[2] - b[0]) * fmaxf(0.0f, b[3] - b[1]);
+    const float uni = (area_a + area_b) - inter;
+    return uni > 0.0f ? inter / uni : 0.0f;
+}
+
+// Score -> 32-bit key whose ascending order is descending score. -0 counts as +0 and every NaN sorts
+// last, as in NumPy's argsort(-scores).
+__device__ __forceinline__ unsigned rt_descending_score_key(float score) {
+    if (score != score) {
+        return 0xFFFFFFFFu;
+    }
+    const unsigned bits = score == 0.0f ? 0u : __float_as_uint(score);
+    const unsigned ascending = (bits & 0x80000000u) ? ~bits : (bits | 0x80000000u);
+    return ~ascending;
+}
+
+// Radix digit of candidate `item` for pass `pass`: tie passes, then 8 score passes, then class passes.
+__device__ __forceinline__ unsigned rt_sort_digit(unsigned item, int pass, int tie_passes, const float* scores,
+                                                  const int* classes, const int* tie_keys) {
+    unsigned key;
+    int shift;
+    if (pass < tie_passes) {
+        key = (unsigned)tie_keys[item];
+        shift = pass * RT_RADIX_BITS;
+    } else if (pass < tie_passes + 8) {
+        key = rt_descending_score_key(scores[item]);
+        shift = (pass - tie_passes) * RT_RADIX_BITS;
+    } else {
+        key = (unsigned)classes[item];
+        shift = (pass - tie_passes - 8) * RT_RADIX_BITS;
+    }
+    return (key >> shift) & (RT_RADIX - 1);
+}
+
+// One stable counting-sort pass: thread t owns positions [t * chunk, (t + 1) * chunk) of `src`.
+// hist is RT_RADIX x blockDim.x counters, digit-major, so its exclusive scan gives every (digit, thread)
+// its first output position; scratch has blockDim.x entries.
+__device__ __forceinline__ void rt_radix_pass(const unsigned* src, unsigned* dst, unsigned n, unsigned chunk, int pass,
+                                              int tie_passes, const float* scores, const int* classes,
+                                              const int* tie_keys, unsigned* hist, unsigned* scratch) {
+    const unsigned tid = threadIdx.x;
+    const unsigned threads = blockDim.x;
+    const unsigned begin = rt_min_u(tid * chunk, n);
+    const unsigned end = rt_min_u(begin + chunk, n);
+    for (int d = 0; d < RT_RADIX; ++d) {
+        hist[d * threads + tid] = 0;
+    }
+    for (unsigned p = begin; p < end; ++p) {
+        hist[rt_sort_digit(src[p], pass, tie_passes, scores, classes, tie_keys) * threads + tid] += 1;
+    }
+    __syncthreads();
+    // Scan the RT_RADIX * threads counters: thread t first sums its RT_RADIX consecutive entries.
+    unsigned local = 0;
+    for (int k = 0; k < RT_RADIX; ++k) {
+        local += hist[tid * RT_RADIX + k];
+    }
+    unsigned total;
+    unsigned running = rt_block_exclusive_scan(local, scratch, &total);
+    for (int k = 0; k < RT_RADIX; ++k) {
+        const unsigned count = hist[tid * RT_RADIX + k];
+        hist[tid * RT_RADIX + k] = running;
+        running += count;
+    }
+    __syncthreads();
+    for (unsigned p = begin; p < end; ++p) {
+        const unsigned item = src[p];
+        const unsigned d = rt_sort_digit(item, pass, tie_passes, scores, classes, tie_keys);
+        dst[hist[d * threads + tid]++] = item;
+    }
+    __syncthreads();
+}
+
+// Sort candidate indices 0 .. n-1 (one block of at most RT_SORT_MAX_THREADS threads).
+// tie_keys: per-candidate non-negative int32 tie-break keys (e.g. the model's candidate index) or null for
+// "the candidate index itself"; tie_bits / class_bits: how many low bits of the tie keys / class ids vary.
+// Outputs (length capacity): order[r] = candidate visited r-th, rank[i] = visiting position of candidate i,
+// sorted = candidates grouped by class, visiting order within a class. work is capacity scratch entries.
+extern "C" __global__ void nms_sort(const float* scores, const int* classes, const int* tie_keys, const unsigned* count,
+                                    unsigned capacity, int tie_bits, int class_bits, unsigned* order, unsigned* rank,
+                                    unsigned* sorted, unsigned* work) {
+    __shared__ unsigned hist[RT_RADIX * RT_SORT_MAX_THREADS];
+    __shared__ unsigned scratch[RT_SORT_MAX_THREADS];
+    const unsigned n = rt_min_u(*count, capacity);
+    const unsigned chunk = (n + blockDim.x - 1) / blockDim.x;
+    const int tie_passes = tie_keys ? (tie_bits + RT_RADIX_BITS - 1) / RT_RADIX_BITS : 0;
+    const int class_passes = (class_bits + RT_RADIX_BITS - 1) / RT_RADIX_BITS;
+    const int passes = tie_passes + 8 + class_passes;
+    // Ping-pong between `sorted` and `work` so that the last pass lands in `sorted`.
+    unsigned* src = (passes % 2 == 0) ? sorted : work;
+    unsigned* dst = (passes % 2 == 0) ? work : sorted;
+    for (unsigned p = threadIdx.x; p < n; p += blockDim.x) {
+        src[p] = p;
+    }
+    __syncthreads();
+    for (int pass = 0; pass < passes; ++pass) {
+        rt_radix_pass(src, dst, n, chunk, pass, tie_passes, scores, classes, tie_keys, hist, scratch);
+        unsigned* swap = src;
+        src = dst;
+        dst = swap;
+        if (pass == tie_passes + 7) {  // visiting order complete: score descending, ties by key
+            for (unsigned p = threadIdx.x; p < n; p += blockDim.x) {
+                order[p] = src[p];
+                rank[src[p]] = p;
+            }
+            __syncthreads();
+        }
+    }
+}
+
+// Class segments of `sorted` (one block): seg_start[s] for s < S and seg_start[S] = n; tile_offset[s] =
+// number of mask tiles of the segments before s (a segment of m rows has k = ceil(m / 64) tile rows and
+// k (k + 1) / 2 tiles on or above the diagonal); seg_info = {S, total tiles}. Arrays have capacity + 1.
+extern "C" __global__ void nms_segments(const int* classes, const unsigned* sorted, const unsigned* count,
+                                        unsigned capacity, unsigned* seg_start, unsigned* tile_offset,
+                                        unsigned* seg_info) {
+    __shared__ unsigned scratch[1024];
+    const unsigned n = rt_min_u(*count, capacity);
+    unsigned segments = 0;
+    for (unsigned base = 0; base < n; base += blockDim.x) {
+        const unsigned p = base + threadIdx.x;
+        const unsigned starts = (p < n && (p == 0 || classes[sorted[p]] != classes[sorted[p - 1]])) ? 1u : 0u;
+        unsigned total;
+        const unsigned before = rt_block_exclusive_scan(starts, scratch, &total);
+        if (starts) {
+            seg_start[segments + before] = p;
+        }
+        segments += total;
+    }
+    if (threadIdx.x == 0) {
+        seg_start[segments] = n;
+    }
+    __syncthreads();
+    unsigned tiles = 0;
+    for (unsigned base = 0; base < segments; base += blockDim.x) {
+        const unsigned s = base + threadIdx.x;
+        unsigned mine = 0;
+        if (s < segments) {
+            const unsigned k = (seg_start[s + 1] - seg_start[s] + RT_TILE - 1) / RT_TILE;
+            mine = k * (k + 1) / 2;
+        }
+        unsigned total;
+        const unsigned before = rt_block_exclusive_scan(mine, scratch, &total);
+        if (s < segments) {
+            tile_offset[s] = tiles + before;
+        }
+        tiles += total;
+    }
+    if (threadIdx.x == 0) {
+        tile_offset[segments] = tiles;
+        seg_info[0] = segments;
+        seg_info[1] = tiles;
+    }
+}
+
+// Segment holding global tile number `tile`: the last s with tile_offset[s] <= tile (binary search).
+__device__ __forceinline__ unsigned rt_find_segment(const unsigned* tile_offset, unsigned segments, unsigned tile) {
+    unsigned lo = 0, hi = segments;  // invariant: tile_offset[lo] <= tile < tile_offset[hi]
+    while (hi - lo > 1) {
+        const unsigned mid = (lo + hi) / 2;
+        if (tile_offset[mid] <= tile) {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    return lo;
+}
+
+// Tile number `local` of a k x k upper triangle enumerated row by row -> (row, column).
+__device__ __forceinline__ void rt_triangle_tile(unsigned local, unsigned k, unsigned* row, unsigned* col) {
+    unsigned r = 0;
+    unsigned first = 0;  // number of tiles in rows before r
+    // Rows shrink by one tile each; jump close with a float estimate, then settle exactly.
+    const float kf = (float)k + 0.5f;
+    const float est = kf - sqrtf(kf * kf - 2.0f * (float)local);
+    if (est > 1.0f) {
+        r = (unsigned)est - 1;
+        if (r >= k) {
+            r = k - 1;
+        }
+        first = r * k - r * (r - 1) / 2;
+        while (first > local) {
+            --r;
+            first -= k - r;
+        }
+    }
+    while (local >= first + (k - r)) {
+        first += k - r;
+        ++r;
+    }
+    *row = r;
+    *col = r + (local - first);
+}
+
+// 64 threads per block; blocks stride over the tiles listed by nms_segments. mask is (capacity, words)
+// uint64, row i at mask + i * words; only words on or right of a row's own tile are written (and read).
+extern "C" __global__ void nms_mask(const float* boxes, const unsigned* sorted, const unsigned* seg_start,
+                                    const unsigned* tile_offset, const unsigned* seg_info, unsigned words,
+                                    float iou_thres, unsigned long long* mask) {
+    __shared__ float column_boxes[RT_TILE * 4];
+    const unsigned segments = seg_info[0];
+    const unsigned tiles = seg_info[1];
+    const unsigned t = threadIdx.x;
+    for (unsigned tile = blockIdx.x; tile < tiles; tile += gridDim.x) {
+        const unsigned s = rt_find_segment(tile_offset, segments, tile);
+        const unsigned start = seg_start[s];
+        const unsigned end = seg_start[s + 1];
+        unsigned row_tile, col_tile;
+        rt_triangle_tile(tile - tile_offset[s], (end - start + RT_TILE - 1) / RT_TILE, &row_tile, &col_tile);
+        const unsigned col0 = start + col_tile * RT_TILE;
+        const unsigned i = start + row_tile * RT_TILE + t;
+        if (col0 + t < end) {
+            const unsigned item = sorted[col0 + t];
+            for (int c = 0; c < 4; ++c) {
+                column_boxes[4 * t + c] = boxes[4 * item + c];
+            }
+        }
+        __syncthreads();
+        if (i < end) {
+            float row_box[4];
+            const unsigned item = sorted[i];
+            for (int c = 0; c < 4; ++c) {
+                row_box[c] = boxes[4 * item + c];
+            }
+            const unsigned columns = rt_min_u(RT_TILE, end - col0);
+            unsigned long long bits = 0;
+            for (unsigned m = (col_tile == row_tile) ? t + 1 : 0; m < columns; ++m) {
+                if (rt_iou(row_box, column_boxes + 4 * m) > iou_thres) {
+                    bits |= 1ULL << m;
+                }
+            }
+            mask[(unsigned long long)i * words + col_tile] = bits;
+        }
+        __syncthreads();
+    }
+}
+
+// Blocks stride over the class segments; each settles its segment 64 rows at a time (see the header)
+// and writes keep[rank[candidate]] for every row.
+extern "C" __global__ void nms_scan(const unsigned long long* mask, const unsigned* sorted, const unsigned* rank,
+                                    const unsigned* seg_start, const unsigned* seg_info, unsigned words,
+                                    unsigned char* keep) {
+    __shared__ unsigned long long removed[RT_SCAN_MAX_WORDS];
+    __shared__ unsigned long long kept_rows;
+    const unsigned segments = seg_info[0];
+    for (unsigned s = blockIdx.x; s < segments; s += gridDim.x) {
+        const unsigned start = seg_start[s];
+        const unsigned size = seg_start[s + 1] - start;
+        const unsigned nwords = (size + RT_TILE - 1) / RT_TILE;
+        for (unsigned w = threadIdx.x; w < nwords; w += blockDim.x) {
+            removed[w] = 0;
+        }
+        __syncthreads();
+        for (unsigned step = 0; step < nwords; ++step) {
+            const unsigned row0 = start + step * RT_TILE;
+            const unsigned rows = rt_min_u(RT_TILE, size - step * RT_TILE);
+            if (threadIdx.x == 0) {
+                unsigned long long gone = removed[step];
+                unsigned long long kept = 0;
+                for (unsigned k = 0; k < rows; ++k) {
+                    if (!((gone >> k) & 1ULL)) {
+                        kept |= 1ULL << k;
+                        gone |= mask[(unsigned long long)(row0 + k) * words + step];
+                    }
+                }
+                kept_rows = kept;
+            }
+            __syncthreads();
+            const unsigned long long kept = kept_rows;
+            for (unsigned w = step + 1 + threadIdx.x; w < nwords; w += blockDim.x) {
+                unsigned long long acc = 0;
+                for (unsigned long long bits = kept; bits; bits &= bits - 1) {
+                    const unsigned k = (unsigned)__ffsll((long long)bits) - 1;
+                    acc |= mask[(unsigned long long)(row0 + k) * words + w];
+                }
+                removed[w] |= acc;
+            }
+            for (unsigned k = threadIdx.x; k < rows; k += blockDim.x) {
+                keep[rank[sorted[row0 + k]]] = (unsigned char)((kept >> k) & 1ULL);
+            }
+            __syncthreads();
+        }
+    }
+}
+
+// One block: walk keep[] in visiting order and write the first max_det kept candidates to out_index
+// (candidate indices) and their number to out_count.
+extern "C" __global__ void nms_select(const unsigned char* keep, const unsigned* order, const unsigned* count,
+                                      unsigned capacity, unsigned max_det, int* out_index, unsigned* out_count) {
+    __shared__ unsigned scratch[1024];
+    const unsigned n = rt_min_u(*count, capacity);
+    unsigned kept = 0;
+    for (unsigned base = 0; base < n && kept < max_det; base += blockDim.x) {
+        const unsigned r = base + threadIdx.x;
+        const unsigned flag = (r < n && keep[r]) ? 1u : 0u;
+        unsigned total;
+        const unsigned before = rt_block_exclusive_scan(flag, scratch, &total);
+        if (flag && kept + before < max_det) {
+            out_index[kept + before] = (int)order[r];
+        }
+        kept += total;
+    }
+    if (threadIdx.x == 0) {
+        *out_count = rt_min_u(kept, max_det);
+    }
+}
+
+// Copy the kept candidates (out_index[k], k < *kept_count) into detection arrays of max_det rows:
+// boxes (., 4) float32, scores float32, classes int32, source int32, coefs (., nm) float32.
+extern "C" __global__ void nms_gather(const int* index, const unsigned* kept_count, const float* boxes,
+                                      const float* scores, const int* classes, const int* source, const float* coefs,
+                                      int nm, float* det_boxes, float* det_scores, int* det_classes, int* det_source,
+                                      float* det_coefs) {
+    const unsigned n = *kept_count;
+    for (unsigned k = rt_global_thread(); k < n; k += rt_grid_stride()) {
+        const unsigned i = (unsigned)index[k];
+        for (int c = 0; c < 4; ++c) {
+            det_boxes[4 * k + c] = boxes[4 * i + c];
+        }
+        det_scores[k] = scores[i];
+        det_classes[k] = classes[i];
+        det_source[k] = source[i];
+        for (int m = 0; m < nm; ++m) {
+            det_coefs[(unsigned long long)k * nm + m] = coefs[(unsigned long long)i * nm + m];
+        }
+    }
+}

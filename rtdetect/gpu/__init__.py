@@ -1,0 +1,41 @@
+"""The GPU path: rtdetect's own CUDA kernels for preprocess, decode, NMS and masks, launched with pycuda.
+
+Tensors stay on the device from the raw frame to the kept detections: each stage takes and returns device
+addresses (ints; pycuda ``DeviceAllocation``s convert), so the TensorRT backend chains
+``GpuPreprocess -> engine -> GpuDecode -> GpuNms -> GpuMasks`` on one stream and copies back only the kept
+detections and their masks. Every stage also has a ``run_host`` for NumPy in, NumPy out.
+
+Design choices:
+
+* **Kernels ship as CUDA source and are compiled on the user's machine** by nvcc through pycuda
+  (``compile.py``), for exactly the device's architecture, once per process (``functools.lru_cache`` on a
+  pure loader) and across processes by pycuda's compiler cache. No binary per CUDA version and
+  architecture has to be built and shipped; the price is that nvcc (CUDA toolkit) must be on PATH.
+  CI proves every kernel compiles with nvcc for sm_75/86/87/89/90 (tests/kernels/test_nvcc_compile.py).
+* **Explicit context and stream**: ``CudaRuntime`` retains the device's primary context (shared with the
+  CUDA runtime, PyTorch and TensorRT) and pushes/pops it around each call; every stage method takes the
+  caller's ``stream``. Never ``pycuda.autoinit``.
+* **Lazy imports**: importing this package never imports pycuda; creating a ``CudaRuntime`` without pycuda
+  or a GPU raises ``CudaUnavailableError`` saying what to install.
+* **Proven without a GPU**: the same kernel sources and the same stage classes run on the CPU under an
+  emulator (``kernels/emulation``, ``tools/kernels_emulator.py``) in the parity tests.
+"""
+from __future__ import annotations
+
+from .catalog import KERNELS, KernelSpec
+from .cuda_runtime import CudaRuntime
+from .decode import DeviceCandidates, GpuDecode, HostCandidates, download_candidates
+from .errors import INSTALL_HINT, CudaUnavailableError
+from .masks import GpuMasks
+from .nms import DeviceDetections, GpuNms, HostDetections, download_detections
+from .preprocess import GpuPreprocess
+from .reference import blend_masks_reference
+from .runtime import KernelRuntime
+from .sources import kernel_source, kernels_dir
+
+__all__ = [
+    "INSTALL_HINT", "KERNELS", "CudaRuntime", "CudaUnavailableError", "DeviceCandidates", "DeviceDetections",
+    "GpuDecode", "GpuMasks", "GpuNms", "GpuPreprocess", "HostCandidates", "HostDetections", "KernelRuntime",
+    "KernelSpec", "blend_masks_reference", "download_candidates", "download_detections", "kernel_source",
+    "kernels_dir",
+]

@@ -1,0 +1,158 @@
+"""GPU decode: raw model output in device memory -> a capped candidate list in frame pixels.
+
+Kernels in kernels/decode.cu, one per layout (``v5``, ``v8``, ``e2e``) and input dtype (float32/float16).
+They apply the CPU decoders' rules (``rtdetect.decode``: strict ``score > conf``, lowest class id on ties)
+and undo the letterbox like ``Letterbox.to_original``. Passing candidates are compacted with an atomic
+counter: slot order is arbitrary, each slot records its model candidate index (``source``), and
+candidates beyond ``capacity`` are counted (``total``) but not stored (``overflow``).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..types import Letterbox
+from .runtime import DeviceBuffers, KernelRuntime, Stage, as_address, grid_for
+
+LAYOUTS = ("v5", "v8", "e2e")
+
+
+@dataclass(frozen=True)
+class DeviceCandidates:
+    """Device addresses of a candidate list (what ``GpuDecode.run`` fills and ``GpuNms.run`` reads).
+
+    boxes (capacity, 4) float32 xyxy frame pixels; scores (capacity,) float32; class_ids (capacity,) int32;
+    source (capacity,) int32 model candidate index; coefs (capacity, num_masks) float32;
+    count: one uint32, the number of candidates that passed (may exceed capacity: min(count, capacity)
+    slots are valid). source_bits: bits needed by the largest source index (the NMS tie-break key).
+    """
+
+    boxes: int
+    scores: int
+    class_ids: int
+    source: int
+    coefs: int
+    count: int
+    capacity: int
+    num_masks: int
+    source_bits: int
+
+
+@dataclass(frozen=True)
+class HostCandidates:
+    """A downloaded candidate list in slot order; ``total`` passed, ``overflow`` = total - stored."""
+
+    xyxy: np.ndarray
+    scores: np.ndarray
+    class_ids: np.ndarray
+    source: np.ndarray
+    mask_coefs: np.ndarray | None
+    total: int
+
+    @property
+    def overflow(self) -> int:
+        return max(0, self.total - len(self.scores))
+
+    def sorted_by_source(self) -> "HostCandidates":
+        """The same candidates ordered by model candidate index (the CPU decoders' order)."""
+        order = np.argsort(self.source, kind="stable")
+        coefs = None if self.mask_coefs is None else self.mask_coefs[order]
+        return HostCandidates(self.xyxy[order], self.scores[order], self.class_ids[order], self.source[order],
+                              coefs, self.total)
+
+
+class GpuDecode(Stage):
+    """Decode one output layout into a candidate list of at most ``capacity`` entries.
+
+    layout: ``v5`` (1, N, 5 + nc + nm), ``v8`` (1, 4 + nc + nm, N) or ``e2e`` (1, N, 6 + nm);
+    num_candidates: N; dtype: float32 or float16 of the model output.
+    """
+
+    def __init__(self, runtime: KernelRuntime, *, layout: str, num_classes: int, num_candidates: int,
+                 num_masks: int = 0, dtype=np.float32, capacity: int = 8192) -> None:
+        if layout not in LAYOUTS:
+            raise ValueError(f"layout must be one of {LAYOUTS}, got {layout!r}")
+        if num_classes < 1 or num_masks < 0 or num_candidates < 1:
+            raise ValueError(f"need num_classes >= 1, num_masks >= 0, num_candidates >= 1; got "
+                             f"{num_classes}, {num_masks}, {num_candidates}")
+        if not 1 <= capacity <= 2**31 - 1 or num_candidates > 2**31 - 1:
+            raise ValueError(f"capacity must be in [1, 2^31), got {capacity}")
+        self.dtype = np.dtype(dtype)
+        if self.dtype not in (np.dtype(np.float32), np.dtype(np.float16)):
+            raise ValueError(f"model output dtype must be float32 or float16, got {self.dtype}")
+        self.layout, self.num_classes, self.num_masks = layout, int(num_classes), int(num_masks)
+        self.num_candidates, self.capacity = int(num_candidates), int(capacity)
+        self._runtime = runtime
+        self._kernel = f"decode_{layout}_{'f32' if self.dtype == np.float32 else 'f16'}"
+        self._buffers = DeviceBuffers(runtime, {
+            "boxes": 16 * capacity, "scores": 4 * capacity, "class_ids": 4 * capacity, "source": 4 * capacity,
+            "coefs": 4 * capacity * max(num_masks, 1), "count": 4})
+        self._prediction: Any = None
+
+    @property
+    def prediction_shape(self) -> tuple[int, int, int]:
+        n, nc, nm = self.num_candidates, self.num_classes, self.num_masks
+        return {"v5": (1, n, 5 + nc + nm), "v8": (1, 4 + nc + nm, n), "e2e": (1, n, 6 + nm)}[self.layout]
+
+    def candidates(self) -> DeviceCandidates:
+        """The device candidate list this decoder writes."""
+        b = self._buffers
+        return DeviceCandidates(b["boxes"], b["scores"], b["class_ids"], b["source"], b["coefs"], b["count"],
+                                self.capacity, self.num_masks, max(1, (self.num_candidates - 1).bit_length()))
+
+    def run(self, prediction: int, letterbox: Letterbox, conf: float, *, stream: Any = None) -> DeviceCandidates:
+        """Decode the model output at ``prediction`` (``prediction_shape`` of ``dtype``); nothing waits."""
+        if not 0.0 <= float(conf) <= 1.0:
+            raise ValueError(f"conf must be in [0, 1], got {conf}")
+        out = self.candidates()
+        frame_h, frame_w = letterbox.source_hw
+        args = (as_address(prediction, "prediction"), self.num_candidates, self.num_classes, self.num_masks,
+                np.float32(conf), np.float32(letterbox.scale), np.float32(letterbox.pad_x),
+                np.float32(letterbox.pad_y), np.float32(frame_w), np.float32(frame_h),
+                out.boxes, out.scores, out.class_ids, out.source, out.coefs, out.count, self.capacity)
+        self._runtime.memset(out.count, 0, 4, stream)
+        grid = grid_for(self.num_candidates, self._runtime)
+        self._runtime.launch(self._kernel, (grid, 1), self._runtime.block_threads, args, stream)
+        return out
+
+    def run_host(self, prediction: np.ndarray, letterbox: Letterbox, conf: float, *,
+                 stream: Any = None) -> HostCandidates:
+        """Upload ``prediction``, decode, download the candidates (slot order; see ``sorted_by_source``)."""
+        prediction = np.ascontiguousarray(prediction)
+        if prediction.shape != self.prediction_shape or prediction.dtype != self.dtype:
+            raise ValueError(f"prediction must be {self.prediction_shape} {self.dtype}, got "
+                             f"{prediction.shape} {prediction.dtype}")
+        if self._prediction is None:
+            self._prediction = self._runtime.alloc(prediction.nbytes)
+        self._runtime.upload(int(self._prediction), prediction, stream)
+        out = self.run(int(self._prediction), letterbox, conf, stream=stream)
+        return download_candidates(self._runtime, out, stream)
+
+    def close(self) -> None:
+        self._buffers.close()
+        if self._prediction is not None:
+            self._runtime.free(self._prediction)
+            self._prediction = None
+
+
+def download_candidates(runtime: KernelRuntime, out: DeviceCandidates, stream: Any = None) -> HostCandidates:
+    """Copy a device candidate list to the host (waits for the stream)."""
+    count = np.zeros(1, np.uint32)
+    runtime.download(count, out.count, stream)
+    runtime.synchronize(stream)
+    total = int(count[0])
+    n = min(total, out.capacity)
+    boxes, scores = np.empty((n, 4), np.float32), np.empty(n, np.float32)
+    class_ids, source = np.empty(n, np.int32), np.empty(n, np.int32)
+    coefs = np.empty((n, out.num_masks), np.float32) if out.num_masks else None
+    if n:
+        runtime.download(boxes, out.boxes, stream)
+        runtime.download(scores, out.scores, stream)
+        runtime.download(class_ids, out.class_ids, stream)
+        runtime.download(source, out.source, stream)
+        if coefs is not None:
+            runtime.download(coefs, out.coefs, stream)
+        runtime.synchronize(stream)
+    return HostCandidates(boxes, scores, class_ids, source, coefs, total)
