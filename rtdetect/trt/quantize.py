@@ -12,8 +12,8 @@ calibrators are gone), and TensorRT 10 builds the same graph. The recipe:
   concats, pooling and resizes stay float between them.
 * The detection-head tail (:func:`rtdetect.trt.onnx_variants.head_node_names`: the last prediction convs,
   DFL, decode) is excluded. In a trial on the YOLOv8 test model, quantizing every op, head included,
-  moved per-anchor class scores by up to 0.72; with this recipe, detections keep 97.8% recall against
-  fp32 on held-out frames, mean |score drop| 0.03 (tests/trt/test_quantize.py prints the numbers).
+  moved per-anchor class scores by up to 0.72; with this recipe, detections keep 98-100% recall against
+  fp32 on held-out frames, mean |score drop| about 0.03 (tests/trt/test_quantize.py prints the numbers).
 * Calibration: min/max over the frames (``CalibMaxIntermediateOutputs`` bounds memory so hundreds of
   frames fit), frames letterboxed like inference (:mod:`rtdetect.trt.calibration`).
 

@@ -78,10 +78,10 @@ def test_frames_go_through_the_engine_buffers_and_match_the_cpu_pipeline(gpu_pip
 
 
 def test_stream_order_double_buffering_and_class_filter(gpu_pipeline, cpu_pipeline, data_dir):
-    frames = video_frames(data_dir / "vtest_3s.mp4")[:3]
+    frames = video_frames(data_dir / "vtest_3s.mp4")[:2]
     expected = [cpu_pipeline.process(Frame(f, i, None, "t")).detections for i, f in enumerate(frames)]
     results = list(gpu_pipeline.process_stream(frames))
-    assert len(results) == 3
+    assert len(results) == 2
     for reference, (got, _) in zip(expected, results, strict=True):
         assert_same_detections(reference, got)
     assert not any(slot.busy for slot in gpu_pipeline._slots)

@@ -28,7 +28,7 @@ def frames(data_dir):
     video = video_frames(data_dir / "vtest_3s.mp4")
     images = {name: read_image(str(data_dir / name)) for name in ("bus.jpg", "zidane.jpg", "dog.jpg", "person.jpg")}
     calibration = video[::2] + [images["bus.jpg"], images["zidane.jpg"]]      # 15 + 2 frames
-    held_out = video[1::5] + [images["dog.jpg"], images["person.jpg"]]       # 6 + 2 frames never calibrated on
+    held_out = video[1::6] + [images["dog.jpg"], images["person.jpg"]]       # 5 + 2 frames never calibrated on
     return calibration, held_out
 
 
