@@ -10,7 +10,7 @@ from rtdetect.postprocess import PostprocessConfig
 from rtdetect.types import Frame
 
 from .fake_gpu import FakeCudaDriver, FakeEngine, OrtRunner, device_view
-from .helpers import match, unmatched_scores, video_frames
+from .helpers import match, pairs, unmatched_scores, video_frames
 
 pytest.importorskip("rtdetect.gpu", reason="rtdetect.gpu (the CUDA kernel launchers) is not in this tree")
 emulator = pytest.importorskip("kernels_emulator", reason="tools/kernels_emulator.py is not in this tree")
@@ -129,3 +129,27 @@ def test_gpu_pipeline_on_the_real_engine_runner(cuda, install_trt, tiny_onnx, tm
     np.testing.assert_allclose(device.xyxy, host.xyxy, atol=BOX_TOL_PX)
     assert {"upload", "preprocess", "inference", "decode_nms", "download"} <= set(seconds)
     assert cuda.context_depth == 0
+
+
+def test_segmentation_masks_come_back_for_the_kept_boxes_only(emulated_runtime, data_dir):
+    """The default YOLOv5s-seg model: mask kernels read the engine's protos buffer in place, and only the
+    kept detections' masks are downloaded (the second host wait of a segmentation frame)."""
+    from rtdetect.models.zoo import resolve_model
+    from rtdetect.trt.gpu_pipeline import GpuPipeline
+
+    model = str(resolve_model("yolov5s-seg", imgsz=(640, 640)))
+    frames = video_frames(data_dir / "vtest_3s.mp4")[:2]
+    config = PostprocessConfig(conf=0.25)
+    with OnnxRuntimeEngine(model) as engine:
+        cpu = Pipeline(engine, config, warmup_runs=1)
+        expected = [cpu.process(Frame(f, i, None, "t")).detections for i, f in enumerate(frames)]
+    engine = FakeEngine(OrtRunner(model, FakeCudaDriver()))
+    with GpuPipeline(engine, config, use_graph=False, runtime=emulated_runtime, log=lambda m: None) as gpu:
+        results = list(gpu.process_stream(frames))
+    for reference, (got, seconds) in zip(expected, results, strict=True):
+        assert_same_detections(reference, got)
+        assert got.masks is not None and got.masks.shape == (len(got), 576, 768)
+        assert "masks" in seconds
+        for i, j in pairs(reference, got, iou=0.9):
+            union = np.logical_or(reference.masks[i], got.masks[j]).sum()
+            assert np.logical_and(reference.masks[i], got.masks[j]).sum() / max(union, 1) > 0.98
