@@ -147,40 +147,44 @@ extern "C" __global__ void nms_sort(const float* scores, const int* classes, con
 // Class segments of `sorted` (one block): seg_start[s] for s < S and seg_start[S] = n; tile_offset[s] =
 // number of mask tiles of the segments before s (a segment of m rows has k = ceil(m / 64) tile rows and
 // k (k + 1) / 2 tiles on or above the diagonal); seg_info = {S, total tiles}. Arrays have capacity + 1.
+// Each thread owns a contiguous chunk of positions (then of segments), so one block scan places them all.
 extern "C" __global__ void nms_segments(const int* classes, const unsigned* sorted, const unsigned* count,
                                         unsigned capacity, unsigned* seg_start, unsigned* tile_offset,
                                         unsigned* seg_info) {
     __shared__ unsigned scratch[1024];
     const unsigned n = rt_min_u(*count, capacity);
-    unsigned segments = 0;
-    for (unsigned base = 0; base < n; base += blockDim.x) {
-        const unsigned p = base + threadIdx.x;
-        const unsigned starts = (p < n && (p == 0 || classes[sorted[p]] != classes[sorted[p - 1]])) ? 1u : 0u;
-        unsigned total;
-        const unsigned before = rt_block_exclusive_scan(starts, scratch, &total);
-        if (starts) {
-            seg_start[segments + before] = p;
+    unsigned chunk = (n + blockDim.x - 1) / blockDim.x;
+    unsigned begin = rt_min_u(threadIdx.x * chunk, n);
+    unsigned end = rt_min_u(begin + chunk, n);
+    unsigned mine = 0;
+    for (unsigned p = begin; p < end; ++p) {
+        mine += (p == 0 || classes[sorted[p]] != classes[sorted[p - 1]]) ? 1u : 0u;
+    }
+    unsigned segments;
+    unsigned next = rt_block_exclusive_scan(mine, scratch, &segments);
+    for (unsigned p = begin; p < end; ++p) {
+        if (p == 0 || classes[sorted[p]] != classes[sorted[p - 1]]) {
+            seg_start[next++] = p;
         }
-        segments += total;
     }
     if (threadIdx.x == 0) {
         seg_start[segments] = n;
     }
     __syncthreads();
-    unsigned tiles = 0;
-    for (unsigned base = 0; base < segments; base += blockDim.x) {
-        const unsigned s = base + threadIdx.x;
-        unsigned mine = 0;
-        if (s < segments) {
-            const unsigned k = (seg_start[s + 1] - seg_start[s] + RT_TILE - 1) / RT_TILE;
-            mine = k * (k + 1) / 2;
-        }
-        unsigned total;
-        const unsigned before = rt_block_exclusive_scan(mine, scratch, &total);
-        if (s < segments) {
-            tile_offset[s] = tiles + before;
-        }
-        tiles += total;
+    chunk = (segments + blockDim.x - 1) / blockDim.x;
+    begin = rt_min_u(threadIdx.x * chunk, segments);
+    end = rt_min_u(begin + chunk, segments);
+    mine = 0;
+    for (unsigned s = begin; s < end; ++s) {
+        const unsigned k = (seg_start[s + 1] - seg_start[s] + RT_TILE - 1) / RT_TILE;
+        mine += k * (k + 1) / 2;
+    }
+    unsigned tiles;
+    unsigned offset = rt_block_exclusive_scan(mine, scratch, &tiles);
+    for (unsigned s = begin; s < end; ++s) {
+        tile_offset[s] = offset;
+        const unsigned k = (seg_start[s + 1] - seg_start[s] + RT_TILE - 1) / RT_TILE;
+        offset += k * (k + 1) / 2;
     }
     if (threadIdx.x == 0) {
         tile_offset[segments] = tiles;
@@ -320,22 +324,25 @@ extern "C" __global__ void nms_scan(const unsigned long long* mask, const unsign
     }
 }
 
-// One block: walk keep[] in visiting order and write the first max_det kept candidates to out_index
-// (candidate indices) and their number to out_count.
+// One block: the first max_det kept candidates in visiting order -> out_index (candidate indices), and
+// their number -> out_count. Each thread owns a contiguous chunk of visiting positions.
 extern "C" __global__ void nms_select(const unsigned char* keep, const unsigned* order, const unsigned* count,
                                       unsigned capacity, unsigned max_det, int* out_index, unsigned* out_count) {
     __shared__ unsigned scratch[1024];
     const unsigned n = rt_min_u(*count, capacity);
-    unsigned kept = 0;
-    for (unsigned base = 0; base < n && kept < max_det; base += blockDim.x) {
-        const unsigned r = base + threadIdx.x;
-        const unsigned flag = (r < n && keep[r]) ? 1u : 0u;
-        unsigned total;
-        const unsigned before = rt_block_exclusive_scan(flag, scratch, &total);
-        if (flag && kept + before < max_det) {
-            out_index[kept + before] = (int)order[r];
+    const unsigned chunk = (n + blockDim.x - 1) / blockDim.x;
+    const unsigned begin = rt_min_u(threadIdx.x * chunk, n);
+    const unsigned end = rt_min_u(begin + chunk, n);
+    unsigned mine = 0;
+    for (unsigned r = begin; r < end; ++r) {
+        mine += keep[r];
+    }
+    unsigned kept;
+    unsigned next = rt_block_exclusive_scan(mine, scratch, &kept);
+    for (unsigned r = begin; r < end && next < max_det; ++r) {
+        if (keep[r]) {
+            out_index[next++] = (int)order[r];
         }
-        kept += total;
     }
     if (threadIdx.x == 0) {
         *out_count = rt_min_u(kept, max_det);

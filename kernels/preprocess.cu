@@ -63,10 +63,15 @@ __device__ __forceinline__ void rt_letterbox(const unsigned char* src, long long
         const int x = (int)(idx - (long long)y * dst_w);
         const int rx = x - pad_x;
         const int ry = y - pad_y;
-        float bgr[3] = {RT_PAD_VALUE, RT_PAD_VALUE, RT_PAD_VALUE};
-        if (rx >= 0 && rx < new_w && ry >= 0 && ry < new_h) {
-            rt_sample_bgr(src, src_pitch, src_h, src_w, rx, ry, scale_y, scale_x, bgr);
+        if (rx < 0 || rx >= new_w || ry < 0 || ry >= new_h) {
+            const float pad = RT_PAD_VALUE / 255.0f;  // as the reference: 114 / 255 rounded once
+            rt_store(dst, idx, pad);
+            rt_store(dst, plane + idx, pad);
+            rt_store(dst, 2 * plane + idx, pad);
+            continue;
         }
+        float bgr[3];
+        rt_sample_bgr(src, src_pitch, src_h, src_w, rx, ry, scale_y, scale_x, bgr);
         rt_store(dst, idx, bgr[2] * inv255);
         rt_store(dst, plane + idx, bgr[1] * inv255);
         rt_store(dst, 2 * plane + idx, bgr[0] * inv255);
