@@ -9,7 +9,7 @@ from typing import Sequence
 from .capture import open_source
 from .errors import ModelError
 from .inference import create_engine
-from .pipeline import Pipeline, RunSummary, WorkItem
+from .pipeline import GpuFramePipeline, Pipeline, RunSummary, WorkItem
 from .postprocess import PostprocessConfig
 from .sinks import DisplaySink, JsonlSink, VideoSink
 
@@ -41,6 +41,17 @@ def class_ids_from(classes: Sequence[str] | None, names: Sequence[str]) -> tuple
     return tuple(ids)
 
 
+def make_pipeline(engine, config: PostprocessConfig, stack: ExitStack) -> Pipeline:
+    """The CPU pipeline, or on TensorRT the zero-copy GPU one (whose processor ``stack`` closes)."""
+    if engine.name != "tensorrt":
+        return Pipeline(engine, config)
+    from .trt.gpu_pipeline import GpuPipeline
+
+    processor = GpuPipeline(engine, config)
+    stack.callback(processor.close)
+    return GpuFramePipeline(processor)
+
+
 def _progress_callback(total: int | None, enabled: bool):
     """A tqdm bar on stderr (frames, FPS, ETA) for sources with a known length, or None."""
     if not enabled or total is None:
@@ -65,7 +76,7 @@ def detect(*, source: str, model: str = DEFAULT_MODEL, backend: str = "auto", co
     with ExitStack() as stack:
         stack.callback(engine.close)
         config = PostprocessConfig(conf=conf, iou=iou, max_det=max_det)
-        pipeline = Pipeline(engine, config)
+        pipeline = make_pipeline(engine, config, stack)
         if classes:
             pipeline.configure(replace(config, classes=class_ids_from(classes, pipeline.names)))
         src = stack.enter_context(open_source(source))

@@ -7,7 +7,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-STAGES = ("capture", "preprocess", "inference", "decode_nms", "masks", "render", "write")
+STAGES = ("capture", "preprocess", "inference", "decode_nms", "masks", "render", "write",
+          # the GPU path's own stages (CUDA-event times): host→device copy, the captured CUDA graph
+          # (preprocess + inference + decode + NMS + masks in one), device→host copy
+          "upload", "gpu_graph", "gpu_eager", "download")
 
 
 @dataclass(frozen=True)

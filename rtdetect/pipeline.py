@@ -120,14 +120,22 @@ class Pipeline:
         item.timings.update(timings)
         item.outputs = None
 
+    def stages(self) -> list[tuple[str, bool, Callable[[WorkItem], None]]]:
+        """The stages between capture and the sinks, in order: (name, timed here?, function).
+
+        A stage that is not timed here records its own finer timings (post-processing splits
+        decode+NMS from masks)."""
+        return [("preprocess", True, self._stage_preprocess), ("inference", True, self._stage_inference),
+                ("postprocess", False, self._stage_postprocess)]
+
     def process(self, frame: Frame) -> WorkItem:
         """All stages for one frame in the calling thread, timed."""
         item = WorkItem(frame)
-        for name, stage in (("preprocess", self._stage_preprocess), ("inference", self._stage_inference)):
+        for name, timed, stage in self.stages():
             start = time.perf_counter()
             stage(item)
-            item.timings[name] = time.perf_counter() - start
-        self._stage_postprocess(item)
+            if timed:
+                item.timings[name] = time.perf_counter() - start
         return item
 
     # -- threaded run ---------------------------------------------------------------------------
@@ -141,13 +149,12 @@ class Pipeline:
         """
         stop = stop or threading.Event()
         size = 1 if source.is_live else 4
-        queues = [queue.Queue(maxsize=size) for _ in range(4)]
+        stages = self.stages()
+        queues = [queue.Queue(maxsize=size) for _ in range(len(stages) + 1)]
         errors: list[BaseException] = []
         producers = [("capture", self._captured(source, stop, max_frames), queues[0])]
-        for name, fn, inbox, outbox in (("preprocess", self._stage_preprocess, queues[0], queues[1]),
-                                         ("inference", self._stage_inference, queues[1], queues[2]),
-                                         (None, self._stage_postprocess, queues[2], queues[3])):
-            producers.append((name or "postprocess", self._staged(name, fn, inbox, stop), outbox))
+        for k, (name, timed, fn) in enumerate(stages):
+            producers.append((name, self._staged(name if timed else None, fn, queues[k], stop), queues[k + 1]))
         threads = [threading.Thread(target=self._pump, args=(items, outbox, stop, errors), name=f"rtdetect:{label}",
                                     daemon=True) for label, items, outbox in producers]
         summary = RunSummary()
@@ -155,7 +162,7 @@ class Pipeline:
         for thread in threads:
             thread.start()
         try:
-            self._consume(queues[3], sinks, summary, stop, on_frame, show_fps)
+            self._consume(queues[-1], sinks, summary, stop, on_frame, show_fps)
         except KeyboardInterrupt:
             summary.interrupted = True
         finally:
@@ -228,3 +235,24 @@ class Pipeline:
                 on_frame(item)
             if any(getattr(s, "quit_requested", False) for s in sinks):
                 stop.set()
+
+
+class GpuFramePipeline(Pipeline):
+    """The same run loop around a fused GPU processor (``rtdetect.trt.gpu_pipeline.GpuPipeline``):
+    preprocess, inference, decode, NMS and masks happen on the device in one stage, and only the kept
+    detections come back. ``processor`` provides ``process_frame(image) -> (Detections, seconds by
+    stage)``, ``names``, ``configure(config)`` and ``close()``; the caller owns and closes it."""
+
+    def __init__(self, processor) -> None:
+        self.processor = processor
+        self.names = list(processor.names)
+
+    def configure(self, config: PostprocessConfig) -> None:
+        self.processor.configure(config)
+
+    def _stage_fused(self, item: WorkItem) -> None:
+        item.detections, timings = self.processor.process_frame(item.frame.image)
+        item.timings.update(timings)
+
+    def stages(self) -> list[tuple[str, bool, Callable[[WorkItem], None]]]:
+        return [("gpu", False, self._stage_fused)]

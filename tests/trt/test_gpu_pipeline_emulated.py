@@ -153,3 +153,23 @@ def test_segmentation_masks_come_back_for_the_kept_boxes_only(emulated_runtime, 
         for i, j in pairs(reference, got, iou=0.9):
             union = np.logical_or(reference.masks[i], got.masks[j]).sum()
             assert np.logical_and(reference.masks[i], got.masks[j]).sum() / max(union, 1) > 0.98
+
+
+def test_threaded_run_loop_drives_the_fused_gpu_stage(gpu_pipeline, cpu_pipeline, data_dir, tmp_path):
+    """rtdetect.pipeline's run loop (capture thread, fused GPU stage, sinks) around the GPU processor."""
+    from rtdetect.capture import open_source
+    from rtdetect.pipeline import GpuFramePipeline
+    from rtdetect.sinks import JsonlSink
+
+    pipeline = GpuFramePipeline(gpu_pipeline)
+    sink = JsonlSink(str(tmp_path / "gpu.jsonl"), pipeline.names)
+    with open_source(str(data_dir / "vtest_3s.mp4")) as source:
+        try:
+            summary = pipeline.run(source, [sink], max_frames=3)
+        finally:
+            sink.close()
+    assert summary.frames == 3 and len((tmp_path / "gpu.jsonl").read_text().splitlines()) == 3
+    assert {"upload", "download"} <= set(summary.stages.summary())
+    frames = video_frames(data_dir / "vtest_3s.mp4")[:1]
+    assert_same_detections(cpu_pipeline.process(Frame(frames[0], 0, None, "t")).detections,
+                           pipeline.process(Frame(frames[0], 0, None, "t")).detections)
