@@ -22,7 +22,7 @@ _EXPORTS = {
     "DEFAULT_MODEL": "zoo", "read_onnx_metadata": "export", "export_onnx": "export",
     "load_model": "loader", "save_model": "loader", "YoloModel": "model",
     "build_model": "build", "builtin_config": "configs", "builtin_names": "configs",
-    "detection_variant": "variants", "COCO80_NAMES": "coco", "default_cache_dir": "cache",
+    "detection_variant": "variants", "COCO80_NAMES": "coco", "cache_root": "cache",
     "ModelError": "errors", "UnsafeCheckpointError": "errors", "CheckpointFormatError": "errors",
     "UnsupportedModelError": "errors", "StateDictMismatchError": "errors",
     "ModelNotFoundError": "errors",

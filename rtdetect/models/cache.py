@@ -5,19 +5,9 @@ import contextlib
 import hashlib
 import os
 from pathlib import Path
-from typing import Callable, Iterator, Mapping, Sequence
+from typing import Callable, Iterator, Sequence
 
-CACHE_ENV = "RTDETECT_CACHE"
-
-
-def default_cache_dir(environ: Mapping[str, str] | None = None) -> Path:
-    """``$RTDETECT_CACHE``, else ``$XDG_CACHE_HOME/rtdetect``, else ``~/.cache/rtdetect``."""
-    env = os.environ if environ is None else environ
-    if env.get(CACHE_ENV):
-        return Path(env[CACHE_ENV]).expanduser()
-    base = env.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "rtdetect"
-
+from ..config import cache_root
 
 def file_sha256(path: Path, chunk: int = 1 << 20) -> str:
     """Hex SHA-256 of a file's bytes."""

