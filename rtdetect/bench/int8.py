@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 
 from ..capture import DEMO, demo_clip_path
-from ..models.cache import default_cache_dir
+from ..config import cache_root
 
 
 def calibration_path(source: str) -> str:
@@ -31,7 +31,7 @@ def int8_model(model_path: str, *, calib_source: str, frames: int, imgsz: tuple[
     from ..trt.quantize import RECIPE, progress_printer, write_int8_qdq
 
     source = calibration_path(calib_source)
-    target = default_cache_dir() / "bench-int8" / f"{Path(model_path).stem}-int8-{_key(model_path, source, frames, imgsz, RECIPE)}.onnx"
+    target = cache_root() / "bench-int8" / f"{Path(model_path).stem}-int8-{_key(model_path, source, frames, imgsz, RECIPE)}.onnx"
     if target.is_file():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
