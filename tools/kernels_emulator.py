@@ -27,9 +27,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+if __name__ == "__main__":  # run as a script from a checkout: make the rtdetect beside tools/ importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from rtdetect.gpu.catalog import KERNELS, SOURCE_FILES  # noqa: E402
 from rtdetect.gpu.sources import kernels_dir  # noqa: E402
@@ -53,14 +52,16 @@ def _compiler_version() -> str:
     return result.stdout.splitlines()[0]
 
 
-def unity_source(extra_sources: Sequence[Path] = (), extra_kernels: Sequence[str] = ()) -> str:
+def unity_source(extra_sources: Sequence[Path] = (), extra_kernels: Sequence[str] = (), *,
+                 rtdetect_kernels: bool = True) -> str:
     """The generated translation unit: emulation header, kernel sources, launcher, kernel table."""
     kdir = kernels_dir()
     lines = ['#include "cuda_emu.h"']
-    lines += [f'#include "{kdir / name}"' for name in SOURCE_FILES]
+    if rtdetect_kernels:
+        lines += [f'#include "{kdir / name}"' for name in SOURCE_FILES]
     lines += [f'#include "{Path(p).resolve()}"' for p in extra_sources]
     lines.append('#include "emu_launch.h"')
-    names = list(KERNELS) + list(extra_kernels)
+    names = (list(KERNELS) if rtdetect_kernels else []) + list(extra_kernels)
     lines.append("EMU_KERNEL_TABLE(" + ", ".join(f"EMU_KERNEL({n})" for n in names) + ")")
     return "\n".join(lines) + "\n"
 
@@ -78,11 +79,12 @@ def _inputs_digest(unity: str, extra_sources: Sequence[Path]) -> str:
     return digest.hexdigest()[:20]
 
 
-def build_library(extra_sources: Sequence[Path] = (), extra_kernels: Sequence[str] = (),
-                  cache_dir: Path | None = None) -> Path:
-    """Build (or find in the cache) the emulator library; returns its path. Raises RuntimeError with g++'s
-    output when the kernels do not compile."""
-    unity = unity_source(extra_sources, extra_kernels)
+def build_library(extra_sources: Sequence[Path] = (), extra_kernels: Sequence[str] = (), *,
+                  rtdetect_kernels: bool = True, cache_dir: Path | None = None) -> Path:
+    """Build (or find in the cache) the emulator library of rtdetect's kernels (unless ``rtdetect_kernels``
+    is False) plus ``extra_kernels`` defined in ``extra_sources``; returns its path. Raises RuntimeError
+    with g++'s output when the kernels do not compile."""
+    unity = unity_source(extra_sources, extra_kernels, rtdetect_kernels=rtdetect_kernels)
     target_dir = (cache_dir or cache_root()) / _inputs_digest(unity, extra_sources)
     library = target_dir / "libkernels_emu.so"
     if library.is_file():
@@ -197,6 +199,12 @@ class EmulatedRuntime:
 
     def free(self, buffer: EmulatedBuffer) -> None:
         self._live.discard(buffer)
+
+    def prepare(self, kernels: Sequence[str]) -> None:
+        compiled = self.library.signatures()
+        missing = [name for name in kernels if name not in compiled]
+        if missing:
+            raise KeyError(f"kernels {missing} are not in {self.library.path}")
 
     def launch(self, kernel: str, grid: tuple[int, int], block: int, args: Sequence, stream: Any = None) -> None:
         spec = KERNELS.get(kernel)

@@ -105,6 +105,11 @@ class CudaRuntime:
             self._functions[name] = function
         return function
 
+    def prepare(self, kernels) -> None:
+        with self.activated():
+            for name in kernels:
+                self._function(name)
+
     def launch(self, kernel: str, grid: tuple[int, int], block: int, args: Sequence, stream: Any = None) -> None:
         with self.activated():
             function = self._function(kernel)

@@ -86,6 +86,7 @@ class GpuDecode(Stage):
         self.num_candidates, self.capacity = int(num_candidates), int(capacity)
         self._runtime = runtime
         self._kernel = f"decode_{layout}_{'f32' if self.dtype == np.float32 else 'f16'}"
+        runtime.prepare([self._kernel])
         self._buffers = DeviceBuffers(runtime, {
             "boxes": 16 * capacity, "scores": 4 * capacity, "class_ids": 4 * capacity, "source": 4 * capacity,
             "coefs": 4 * capacity * max(num_masks, 1), "count": 4})

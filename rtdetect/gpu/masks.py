@@ -39,6 +39,7 @@ class GpuMasks(Stage):
         self.proto_hw = (int(proto_hw[0]), int(proto_hw[1]))
         self.frame_hw = (int(frame_hw[0]), int(frame_hw[1]))
         self._runtime = runtime
+        runtime.prepare([_LOGITS[self.dtype], "mask_rasterize", "mask_blend"])
         mh, mw = self.proto_hw
         height, width = self.frame_hw
         self._buffers = DeviceBuffers(runtime, {"logits": 4 * max_det * mh * mw,

@@ -19,6 +19,7 @@ from .runtime import DeviceBuffers, KernelRuntime, Stage, grid_for
 TILE = 64
 MAX_CAPACITY = 65536  # nms_scan keeps a class segment's removed-bits (capacity / 64 words) in shared memory
 SORT_MAX_THREADS = 256
+NMS_KERNELS = ("nms_sort", "nms_segments", "nms_mask", "nms_scan", "nms_select", "nms_gather")
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,7 @@ class GpuNms(Stage):
         self.class_bits = class_bits_for(num_classes)
         self.words = -(-self.capacity // TILE)
         self._runtime = runtime
+        runtime.prepare(NMS_KERNELS)
         cap, det = self.capacity, self.max_det
         self._buffers = DeviceBuffers(runtime, {
             "order": 4 * cap, "rank": 4 * cap, "sorted": 4 * cap, "work": 4 * cap,

@@ -33,6 +33,7 @@ class GpuPreprocess(Stage):
             raise ValueError(f"input_hw must be two positive sizes, got {input_hw}")
         self.input_hw = (int(input_hw[0]), int(input_hw[1]))
         self._runtime = runtime
+        runtime.prepare([_KERNELS[self.dtype]])
         self._staging: dict[str, Any] = {}
 
     @property

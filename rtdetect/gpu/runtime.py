@@ -31,6 +31,10 @@ class KernelRuntime(Protocol):
     def free(self, buffer: Any) -> None:
         """Release a buffer from ``alloc``."""
 
+    def prepare(self, kernels: Sequence[str]) -> None:
+        """Load (compile if needed) these kernels now, so that no launch has to: stages call it when they
+        are created (a CUDA graph capture must not load modules midway)."""
+
     def launch(self, kernel: str, grid: tuple[int, int], block: int, args: Sequence, stream: Any = None) -> None:
         """Launch ``kernel`` (a name in ``rtdetect.gpu.catalog``) on a (grid_x, grid_y) grid of 1-D blocks."""
 

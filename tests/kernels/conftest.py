@@ -19,12 +19,24 @@ SELFTEST_KERNELS = ("selftest_half", "selftest_block_reverse", "selftest_atomic_
                     "selftest_divergent_barrier", "selftest_scan", "selftest_out_of_bounds")
 
 
-@pytest.fixture(scope="session")
-def emulator_library() -> KernelLibrary:
-    """The kernels and the emulator self-test kernels built with g++ (cached across runs)."""
+def _require_gxx() -> None:
     if shutil.which("g++") is None:
         pytest.fail("g++ is needed to run the CUDA kernels on the CPU (apt-get install g++)", pytrace=False)
-    return KernelLibrary(build_library(extra_sources=[SELFTEST_SOURCE], extra_kernels=SELFTEST_KERNELS))
+
+
+@pytest.fixture(scope="session")
+def emulator_library() -> KernelLibrary:
+    """rtdetect's kernels built with g++ under the emulator (cached across runs, shared with tests/trt)."""
+    _require_gxx()
+    return KernelLibrary(build_library())
+
+
+@pytest.fixture(scope="session")
+def selftest_runtime() -> EmulatedRuntime:
+    """The emulator's own test kernels (tests/kernels/emu_selftest.cu) alone."""
+    _require_gxx()
+    library = KernelLibrary(build_library([SELFTEST_SOURCE], SELFTEST_KERNELS, rtdetect_kernels=False))
+    return EmulatedRuntime(library, block_threads=64, grid_blocks=3)
 
 
 @pytest.fixture(scope="session")

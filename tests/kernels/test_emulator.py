@@ -39,8 +39,8 @@ def _half_inputs() -> np.ndarray:
     return np.concatenate([specials, bits, scaled.astype(np.float32), ties, every_half])
 
 
-def test_half_conversion_matches_numpy_round_to_nearest_even(emulated_runtime):
-    rt = emulated_runtime
+def test_half_conversion_matches_numpy_round_to_nearest_even(selftest_runtime):
+    rt = selftest_runtime
     values = _half_inputs()
     n = len(values)
     every = np.arange(2**16, dtype=np.uint32).astype(np.uint16)
@@ -59,8 +59,8 @@ def test_half_conversion_matches_numpy_round_to_nearest_even(emulated_runtime):
     assert same.all()
 
 
-def test_shared_memory_is_shared_by_a_block_and_blocks_run_in_turn(emulated_runtime):
-    rt = emulated_runtime
+def test_shared_memory_is_shared_by_a_block_and_blocks_run_in_turn(selftest_runtime):
+    rt = selftest_runtime
     block, blocks = 128, 4
     values = np.arange(block * blocks, dtype=np.int32) * 3
     d_in, d_out = _device(rt, values), rt.alloc(values.nbytes)
@@ -69,16 +69,16 @@ def test_shared_memory_is_shared_by_a_block_and_blocks_run_in_turn(emulated_runt
     assert np.array_equal(got, values.reshape(blocks, block)[:, ::-1].reshape(-1))
 
 
-def test_atomics_do_not_lose_updates(emulated_runtime):
-    rt = emulated_runtime
+def test_atomics_do_not_lose_updates(selftest_runtime):
+    rt = selftest_runtime
     counter = _device(rt, np.zeros(1, np.uint32))
     _run(rt, "selftest_atomic_count", 3, 128, counter, 500)
     assert _download(rt, counter, 1, np.uint32)[0] == 3 * 128 * 500
 
 
 @pytest.mark.parametrize("threads", [1, 5, 64, 1000])
-def test_block_scan_helper(emulated_runtime, threads):
-    rt = emulated_runtime
+def test_block_scan_helper(selftest_runtime, threads):
+    rt = selftest_runtime
     values = np.random.default_rng(threads).integers(0, 100, threads).astype(np.uint32)
     d_in, d_out, d_total = _device(rt, values), rt.alloc(4 * threads), rt.alloc(4)
     _run(rt, "selftest_scan", 1, threads, d_in, d_out, d_total)
@@ -87,26 +87,27 @@ def test_block_scan_helper(emulated_runtime, threads):
     assert _download(rt, d_total, 1, np.uint32)[0] == values.sum()
 
 
-def test_divergent_barrier_is_reported(emulated_runtime):
-    rt = emulated_runtime
+def test_divergent_barrier_is_reported(selftest_runtime):
+    rt = selftest_runtime
     out = rt.alloc(4 * 64)
     with pytest.raises(RuntimeError, match="divergent barrier"):
         _run(rt, "selftest_divergent_barrier", 1, 64, out)
 
 
-def test_out_of_bounds_write_is_reported(emulated_runtime):
-    rt = emulated_runtime
+def test_out_of_bounds_write_is_reported(selftest_runtime):
+    rt = selftest_runtime
     buffer = rt.alloc(4 * 10)
     with pytest.raises(RuntimeError, match="wrote outside a buffer"):
         _run(rt, "selftest_out_of_bounds", 1, 32, buffer, 10)
     rt.free(buffer)
 
 
-def test_wrong_parameter_list_is_refused(emulator_library):
+def test_wrong_parameter_list_is_refused(selftest_runtime):
+    library = selftest_runtime.library
     with pytest.raises(RuntimeError, match="parameter 1 has 8 bytes"):
-        emulator_library.launch("selftest_atomic_count", "PP", (1,), (1,), [0, 0])
+        library.launch("selftest_atomic_count", "PP", (1,), (1,), [0, 0])
     with pytest.raises(RuntimeError, match="no such kernel"):
-        emulator_library.launch("no_such_kernel", "", (1,), (1,), [])
+        library.launch("no_such_kernel", "", (1,), (1,), [])
 
 
 def test_catalog_matches_compiled_signatures(emulator_library):
