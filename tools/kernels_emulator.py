@@ -11,7 +11,10 @@ memory (with guard bytes around every buffer, checked after each launch, so an o
 an error rather than silent corruption), launches are synchronous, streams are ignored. The GPU stage
 classes (``GpuPreprocess`` ...) run on it unchanged.
 
-Usage: ``python tools/kernels_emulator.py`` builds the library and prints its path.
+Usage: ``python tools/kernels_emulator.py [--sanitize thread]`` builds the library and prints its path. The
+ThreadSanitizer build finds races between a block's threads (a missing ``__syncthreads``); it needs
+``LD_PRELOAD=$(g++ -print-file-name=libtsan.so)`` in the process that loads it
+(tests/kernels/test_data_races.py does exactly that).
 """
 from __future__ import annotations
 
@@ -66,7 +69,23 @@ def unity_source(extra_sources: Sequence[Path] = (), extra_kernels: Sequence[str
     return "\n".join(lines) + "\n"
 
 
-def _inputs_digest(unity: str, extra_sources: Sequence[Path]) -> str:
+def compiler_flags(sanitize: str | None = None) -> tuple[str, ...]:
+    """g++ flags; ``sanitize="thread"`` builds with ThreadSanitizer (load it with LD_PRELOAD=libtsan)."""
+    if sanitize is None:
+        return CXXFLAGS
+    if sanitize != "thread":
+        raise ValueError(f"sanitize must be None or 'thread', got {sanitize!r}")
+    return tuple(f for f in CXXFLAGS if f != "-O2") + ("-O1", "-g", "-fsanitize=thread")
+
+
+def tsan_runtime() -> Path | None:
+    """The ThreadSanitizer runtime library g++ links against, or None when g++ has none."""
+    result = subprocess.run([CXX, "-print-file-name=libtsan.so"], capture_output=True, text=True)
+    path = Path(result.stdout.strip())
+    return path.resolve() if result.returncode == 0 and path.is_absolute() and path.exists() else None
+
+
+def _inputs_digest(unity: str, extra_sources: Sequence[Path], flags: Sequence[str]) -> str:
     kdir = kernels_dir()
     digest = hashlib.sha256()
     files = sorted(kdir.glob("*.cu")) + sorted(kdir.glob("*.cuh")) + sorted((kdir / "emulation").glob("*.h"))
@@ -74,18 +93,19 @@ def _inputs_digest(unity: str, extra_sources: Sequence[Path]) -> str:
         digest.update(str(path.name).encode())
         digest.update(path.read_bytes())
     digest.update(unity.encode())
-    digest.update(" ".join(CXXFLAGS).encode())
+    digest.update(" ".join(flags).encode())
     digest.update(_compiler_version().encode())
     return digest.hexdigest()[:20]
 
 
 def build_library(extra_sources: Sequence[Path] = (), extra_kernels: Sequence[str] = (), *,
-                  rtdetect_kernels: bool = True, cache_dir: Path | None = None) -> Path:
+                  rtdetect_kernels: bool = True, sanitize: str | None = None, cache_dir: Path | None = None) -> Path:
     """Build (or find in the cache) the emulator library of rtdetect's kernels (unless ``rtdetect_kernels``
     is False) plus ``extra_kernels`` defined in ``extra_sources``; returns its path. Raises RuntimeError
     with g++'s output when the kernels do not compile."""
+    flags = compiler_flags(sanitize)
     unity = unity_source(extra_sources, extra_kernels, rtdetect_kernels=rtdetect_kernels)
-    target_dir = (cache_dir or cache_root()) / _inputs_digest(unity, extra_sources)
+    target_dir = (cache_dir or cache_root()) / _inputs_digest(unity, extra_sources, flags)
     library = target_dir / "libkernels_emu.so"
     if library.is_file():
         return library
@@ -95,7 +115,7 @@ def build_library(extra_sources: Sequence[Path] = (), extra_kernels: Sequence[st
         unity_path = Path(tmp) / "kernels_emu.cpp"
         unity_path.write_text(unity)
         built = Path(tmp) / library.name
-        command = [CXX, *CXXFLAGS, f"-I{kdir}", f"-I{kdir / 'emulation'}", str(unity_path), "-o", str(built)]
+        command = [CXX, *flags, f"-I{kdir}", f"-I{kdir / 'emulation'}", str(unity_path), "-o", str(built)]
         result = subprocess.run(command, capture_output=True, text=True)
         if result.returncode != 0:
             raise RuntimeError(f"emulator build failed ({' '.join(command)}):\n{result.stderr}")
@@ -243,8 +263,13 @@ class EmulatedRuntime:
         return np.empty(shape, dtype)
 
 
-def main() -> int:
-    print(build_library())
+def main(argv: Sequence[str] | None = None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Build the CPU emulator library of rtdetect's CUDA kernels.")
+    parser.add_argument("--sanitize", choices=["thread"], help="build with ThreadSanitizer")
+    args = parser.parse_args(argv)
+    print(build_library(sanitize=args.sanitize))
     return 0
 
 
