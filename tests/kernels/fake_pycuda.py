@@ -1,0 +1,135 @@
+"""A stand-in for the parts of pycuda that ``CudaRuntime`` uses, executing kernels on the CPU emulator.
+
+It lets the CPU tests run ``rtdetect.gpu.cuda_runtime`` line by line (context push/pop, compile and module
+loading, prepared launches with pycuda's argument codes, memory and copies) with the real kernels behind
+it. It says nothing about pycuda or a GPU themselves: the ``needs_cuda`` tests do.
+"""
+from __future__ import annotations
+
+import ctypes
+import types
+
+import numpy as np
+
+from kernels_emulator import EmulatedBuffer
+
+
+class FakeError(Exception):
+    pass
+
+
+class FakeStream:
+    def __init__(self):
+        self.synchronized = 0
+
+    def synchronize(self):
+        self.synchronized += 1
+
+
+class FakeFunction:
+    def __init__(self, driver, library, name):
+        self._driver, self._library, self.name = driver, library, name
+        self.arg_types = None
+
+    def prepare(self, arg_types):
+        self.arg_types = arg_types
+
+    def prepared_async_call(self, grid, block, stream, *args):
+        self._driver.require_context()
+        if self.arg_types is None or not isinstance(stream, FakeStream):
+            raise FakeError("launch of an unprepared function or without a stream")
+        self._library.launch(self.name, self.arg_types, grid, block, args)
+        self._driver.launches.append((self.name, tuple(grid), tuple(block)))
+
+
+class FakeModule:
+    def __init__(self, driver, library, cubin):
+        self._driver, self._library, self.cubin = driver, library, cubin
+
+    def get_function(self, name):
+        self._driver.require_context()
+        return FakeFunction(self._driver, self._library, name)
+
+
+class FakeContext:
+    def __init__(self, driver):
+        self._driver = driver
+        self.detached = False
+
+    def push(self):
+        self._driver.depth += 1
+
+    def detach(self):
+        self.detached = True
+
+
+class FakeDevice:
+    def __init__(self, driver, index):
+        self._driver, self.index = driver, index
+
+    @staticmethod
+    def count():
+        return 1
+
+    def retain_primary_context(self):
+        return self._driver.context
+
+    def compute_capability(self):
+        return (8, 6)
+
+    def get_attribute(self, attribute):
+        return 4
+
+
+def make_fake_pycuda(library):
+    """``(pycuda, pycuda.driver, pycuda.compiler)`` fake modules running kernels from ``library``."""
+    driver = types.ModuleType("pycuda.driver")
+    driver.Error = FakeError
+    driver.depth = 0
+    driver.launches = []
+    driver.compiles = []
+    driver.context = FakeContext(driver)
+    driver.device_attribute = types.SimpleNamespace(MULTIPROCESSOR_COUNT="MULTIPROCESSOR_COUNT")
+
+    def require_context():
+        if driver.depth < 1:
+            raise FakeError("no current context")
+
+    def pop():
+        require_context()
+        driver.depth -= 1
+
+    def memmove(destination, source, nbytes):
+        require_context()
+        if nbytes:
+            ctypes.memmove(destination, source, nbytes)
+
+    driver.require_context = require_context
+    driver.init = lambda: None
+    driver.Device = lambda index: FakeDevice(driver, index)
+    driver.Device.count = FakeDevice.count
+    driver.Context = types.SimpleNamespace(pop=pop)
+    driver.Stream = FakeStream
+    driver.module_from_buffer = lambda cubin: FakeModule(driver, library, cubin)
+    driver.mem_alloc = lambda nbytes: (require_context(), _Allocation(nbytes))[1]
+    driver.memset_d8_async = lambda ptr, value, nbytes, stream: (require_context(), ctypes.memset(ptr, value, nbytes))
+    driver.memcpy_htod_async = lambda ptr, host, stream: memmove(ptr, host.ctypes.data, host.nbytes)
+    driver.memcpy_dtoh_async = lambda host, ptr, stream: memmove(host.ctypes.data, ptr, host.nbytes)
+    driver.pagelocked_empty = lambda shape, dtype: (require_context(), np.empty(shape, dtype))[1]
+
+    compiler = types.ModuleType("pycuda.compiler")
+
+    def compile(source, options=None, no_extern_c=False, arch=None, include_dirs=()):  # noqa: A001
+        driver.compiles.append({"options": list(options), "no_extern_c": no_extern_c, "arch": arch,
+                                "include_dirs": list(include_dirs)})
+        return b"fake cubin of " + source[:40].encode()
+
+    compiler.compile = compile
+    package = types.ModuleType("pycuda")
+    package.driver, package.compiler = driver, compiler
+    return package, driver, compiler
+
+
+class _Allocation(EmulatedBuffer):
+    def free(self):
+        self.freed = True
