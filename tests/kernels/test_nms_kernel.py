@@ -148,6 +148,6 @@ def test_input_checks(emulated_runtime):
             stage.run_host(np.zeros((11, 4)), np.zeros(11), np.zeros(11), 0.5)
         with pytest.raises(ValueError, match="class ids"):
             stage.run_host(np.zeros((2, 4)), np.zeros(2), np.array([0, 2]), 0.5)
-        before = len(emulated_runtime.launches)
+        before = emulated_runtime.launch_count
         assert len(stage.run_host(np.zeros((0, 4)), np.zeros(0), np.zeros(0), 0.5)) == 0
-        assert len(emulated_runtime.launches) == before  # empty input: no launch at all
+        assert emulated_runtime.launch_count == before  # empty input: no launch at all
