@@ -14,9 +14,9 @@ DATA = ROOT / "tests" / "data"
 sys.path.insert(0, str(ROOT / "tools"))
 
 
-def _cuda_missing_reason() -> str | None:
-    """None when a CUDA device, pycuda and TensorRT are usable; otherwise why not."""
-    for module in ("pycuda", "tensorrt"):
+def _cuda_missing_reason(extra_modules: tuple[str, ...] = ()) -> str | None:
+    """None when a CUDA device and pycuda (and ``extra_modules``, e.g. tensorrt) are usable; else why not."""
+    for module in ("pycuda", *extra_modules):
         if importlib.util.find_spec(module) is None:
             return f"{module} is not installed (pip install 'rtdetect[tensorrt]')"
     try:
@@ -31,9 +31,11 @@ def _cuda_missing_reason() -> str | None:
 
 
 def pytest_runtest_setup(item):
-    if item.get_closest_marker("needs_cuda") is None:
+    """``@pytest.mark.needs_cuda`` needs a GPU and pycuda; ``needs_cuda("tensorrt")`` TensorRT as well."""
+    marker = item.get_closest_marker("needs_cuda")
+    if marker is None:
         return
-    reason = _cuda_missing_reason()
+    reason = _cuda_missing_reason(tuple(marker.args))
     if reason is None:
         return
     if os.environ.get("RTDETECT_REQUIRE_CUDA") == "1":

@@ -29,7 +29,7 @@ from rtdetect.types import Frame
 
 from .helpers import match, pairs, unmatched_scores, video_frames
 
-pytestmark = pytest.mark.needs_cuda
+pytestmark = pytest.mark.needs_cuda("tensorrt")
 
 FP32_RTOL = FP32_ATOL = 1e-3
 FP16_SCORE_ATOL, FP16_BOX_ATOL_PX = 0.02, 2.0
