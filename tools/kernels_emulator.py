@@ -33,6 +33,7 @@ import numpy as np
 if __name__ == "__main__":  # run as a script from a checkout: make the rtdetect beside tools/ importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from rtdetect.config import cache_root  # noqa: E402
 from rtdetect.gpu.catalog import KERNELS, SOURCE_FILES  # noqa: E402
 from rtdetect.gpu.sources import kernels_dir  # noqa: E402
 
@@ -45,9 +46,8 @@ ALIGNMENT = 256
 _TYPE_CODES = {"P": ctypes.c_void_p, "i": ctypes.c_int32, "I": ctypes.c_uint32, "f": ctypes.c_float}
 
 
-def cache_root() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "rtdetect" / "kernels-emu"
+def emulator_cache() -> Path:
+    return cache_root() / "kernels-emu"
 
 
 def _compiler_version() -> str:
@@ -105,7 +105,7 @@ def build_library(extra_sources: Sequence[Path] = (), extra_kernels: Sequence[st
     with g++'s output when the kernels do not compile."""
     flags = compiler_flags(sanitize)
     unity = unity_source(extra_sources, extra_kernels, rtdetect_kernels=rtdetect_kernels)
-    target_dir = (cache_dir or cache_root()) / _inputs_digest(unity, extra_sources, flags)
+    target_dir = (cache_dir or emulator_cache()) / _inputs_digest(unity, extra_sources, flags)
     library = target_dir / "libkernels_emu.so"
     if library.is_file():
         return library
