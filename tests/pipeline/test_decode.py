@@ -2,6 +2,7 @@ import cv2
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings, strategies as st
 
 from rtdetect.decode import (AnchorBasedDecoder, AnchorFreeDecoder, EndToEndDecoder, UnsupportedModelError,
                              select_decoder)
@@ -114,3 +115,62 @@ def test_real_yolov8_output_against_independent_postprocess(fall_detection_dir, 
     np.testing.assert_allclose(cand.xyxy[kept], ref_xyxy[order], atol=1e-3)
     np.testing.assert_allclose(cand.scores[kept], ref_scores[order], atol=1e-6)
     np.testing.assert_array_equal(cand.class_ids[kept], ref_cls[order])
+
+
+def rowwise_reference(rows, nc, nm, conf, objectness):
+    """One row at a time, in plain Python: what each decoder's docstring says."""
+    out = []
+    for row in rows:
+        cls = [float(v) for v in row[(5 if objectness else 4):][:nc]]
+        best = max(range(nc), key=lambda k: (cls[k], -k))  # highest score, lowest id on ties
+        score = float(np.float32(row[4]) * np.float32(cls[best])) if objectness else cls[best]
+        if (not objectness or row[4] > conf) and score > np.float32(conf):
+            cx, cy, w, h = (float(v) for v in row[:4])
+            out.append((cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2, score, best))
+    return out
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**31), n=st.integers(0, 300), nc=st.integers(1, 6), nm=st.sampled_from([0, 4]),
+       conf=st.sampled_from([0.0, 0.25, 0.5]), layout=st.sampled_from(["v5", "v8"]))
+def test_decoders_match_rowwise_reference(seed, n, nc, nm, conf, layout):
+    rng = np.random.default_rng(seed)
+    objectness = layout == "v5"
+    width = (5 if objectness else 4) + nc + nm
+    rows = rng.uniform(0, 1, (n, width)).astype(np.float32)
+    rows[:, :4] *= 300
+    rows[:, (5 if objectness else 4):][:, :nc] = np.round(rows[:, (5 if objectness else 4):][:, :nc], 1)  # ties
+    decoder = AnchorBasedDecoder(nc, nm) if objectness else AnchorFreeDecoder(nc, nm)
+    got = decoder.decode(rows[None] if objectness else rows.T[None].copy(), conf)
+    expected = rowwise_reference(rows, nc, nm, conf, objectness)
+    assert len(got) == len(expected)
+    if expected:
+        np.testing.assert_allclose(got.xyxy, [e[:4] for e in expected], rtol=1e-5, atol=1e-4)
+        np.testing.assert_allclose(got.scores, [e[4] for e in expected], rtol=1e-6)
+        assert got.class_ids.tolist() == [e[5] for e in expected]
+
+
+def test_real_yolov5_seg_output_against_independent_postprocess(data_dir, tmp_path_factory):
+    """The default model's raw (1, 25200, 117) output: our decoder + NMS against torch + OpenCV."""
+    import onnxruntime as ort
+    from rtdetect.models.zoo import resolve_model
+
+    path = resolve_model("yolov5s-seg", cache_dir=tmp_path_factory.mktemp("zoo"))
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    tensor, _ = letterbox(cv2.imread(str(data_dir / "zidane.jpg")), (640, 640))
+    outputs = session.run(None, {"images": tensor})
+    decoder, roles, names = select_decoder([o.shape for o in outputs], dict(session.get_modelmeta().custom_metadata_map))
+    assert decoder.layout == "v5" and len(names) == 80 and decoder.num_masks == 32
+    cand = decoder.decode(outputs[roles.prediction], 0.25)
+    kept = nms(cand.xyxy, cand.scores, cand.class_ids, 0.45)
+
+    p = torch.from_numpy(outputs[roles.prediction][0])
+    p = p[p[:, 4] > 0.25]
+    scores, classes = (p[:, 5:85] * p[:, 4:5]).max(dim=1)
+    keep = scores > 0.25
+    p, scores, classes = p[keep], scores[keep], classes[keep]
+    xywh = torch.cat([p[:, :2] - p[:, 2:4] / 2, p[:, 2:4]], 1).double().numpy()
+    idx = np.asarray(cv2.dnn.NMSBoxesBatched(xywh.tolist(), scores.tolist(), classes.tolist(), 0.25, 0.45), np.int64).ravel()
+    assert sorted(cand.scores[kept].tolist()) == pytest.approx(sorted(scores.numpy()[idx].tolist()), abs=1e-6)
+    assert sorted(names[c] for c in cand.class_ids[kept]) == sorted(names[c] for c in classes.numpy()[idx])
+    assert {"person", "tie"} <= {names[c] for c in cand.class_ids[kept]}
