@@ -22,6 +22,7 @@ Modules, one job each:
 ``gpu_pipeline``   ``GpuPipeline``: frame in, ``Detections`` out, everything between on the device
 ``gpu_slots``      double-buffered frame upload
 ``gpu_graph``      CUDA graph capture of the fixed-shape part, with eager fallback
+``cuda_graphs``    the CUDA driver's graph calls through ctypes (pycuda has no graph API)
 ``gpu_timing``     CUDA events per GPU stage
 =================  =====================================================================================
 

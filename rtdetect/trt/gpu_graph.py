@@ -2,9 +2,8 @@
 
 One graph per key (upload slot and frame size: the kernels' arguments, the frame address and the letterbox,
 are baked into the graph). Replaying it costs one launch instead of a dozen kernel launches plus
-``execute_async_v3``. Capture uses pycuda's ``Stream.begin_capture(capture_mode)`` /
-``Stream.end_capture() -> Graph`` / ``Graph.instantiate() -> GraphExec`` / ``GraphExec.launch(stream)``
-(checked in pycuda's ``wrap_cudadrv.cpp`` and ``test/test_graph.py``).
+``execute_async_v3``. pycuda exposes no graph API (no ``Stream.begin_capture``, no ``Graph``), so capture
+goes through the CUDA driver on the pycuda stream's ``handle`` (:mod:`rtdetect.trt.cuda_graphs`).
 
 Conditions under which capture is valid, all met by rtdetect's GPU pipeline:
 
@@ -25,16 +24,26 @@ from __future__ import annotations
 
 from typing import Callable, Hashable
 
+from .cuda_graphs import CudaGraphError, DriverGraphApi
+
 
 class GraphCache:
-    """``run(key, enqueue)``: replay the graph captured from ``enqueue()`` for ``key`` on ``stream``,
-    capturing it on first use. ``enabled`` turns False (for good) after a failed capture."""
+    """``run(key, enqueue)``: replay the graph captured from ``enqueue()`` for ``key`` on ``stream`` (a pycuda
+    stream), capturing it on first use. ``api``: makes the driver calls object (by default
+    :class:`rtdetect.trt.cuda_graphs.DriverGraphApi`), on first capture; an OSError from it (no libcuda,
+    a driver without graphs) turns graphs off. ``errors``: the exception types a failed enqueue raises
+    (add ``pycuda.driver.Error``). ``enabled`` turns False (for good) after a failed capture. Call ``run``
+    and ``drop`` with the stream's context current.
+    """
 
-    def __init__(self, cuda, stream, log: Callable[[str], None], *, enabled: bool = True) -> None:
-        self._cuda = cuda
+    def __init__(self, stream, log: Callable[[str], None], *, api: Callable[[], object] = DriverGraphApi,
+                 errors: tuple = (RuntimeError,), enabled: bool = True) -> None:
         self._stream = stream
         self._log = log
-        self._graphs: dict[Hashable, object] = {}
+        self._make_api = api
+        self._api = None
+        self._errors = tuple(errors) + (CudaGraphError,)
+        self._graphs: dict[Hashable, int] = {}
         self.enabled = enabled
 
     def run(self, key: Hashable, enqueue: Callable[[], None]) -> bool:
@@ -42,44 +51,69 @@ class GraphCache:
         if not self.enabled:
             enqueue()
             return False
-        graph = self._graphs.get(key)
-        if graph is None:
-            graph = self._capture(enqueue)
-            if graph is None:
+        graph_exec = self._graphs.get(key)
+        if graph_exec is None:
+            graph_exec = self._capture(enqueue)
+            if graph_exec is None:
                 enqueue()
                 return False
-            self._graphs[key] = graph
-        graph.launch(self._stream)
+            self._graphs[key] = graph_exec
+        self._api.launch(graph_exec, int(self._stream.handle))
         return True
 
-    def _capture(self, enqueue: Callable[[], None]):
+    def _driver(self):
+        if self._api is None:
+            try:
+                self._api = self._make_api()
+            except OSError as exc:
+                self._disable(f"CUDA graphs are unavailable ({exc})")
+        return self._api
+
+    def _capture(self, enqueue: Callable[[], None]) -> int | None:
         enqueue()  # warm-up outside the capture: module loads and TensorRT's lazy set-up happen here
         self._stream.synchronize()
-        self._stream.begin_capture(self._cuda.capture_mode.THREAD_LOCAL)
+        api = self._driver()
+        if api is None:
+            return None
+        stream = int(self._stream.handle)
+        try:
+            api.begin_capture(stream)
+        except CudaGraphError as exc:
+            self._disable(f"the stream cannot be captured ({exc})")
+            return None
         try:
             enqueue()
-        except (RuntimeError, self._cuda.Error) as exc:
-            self._abandon(f"the work could not be captured ({exc})")
+        except self._errors as exc:
+            self._abandon(api, stream, f"the work could not be captured ({exc})")
             return None
         try:
-            return self._stream.end_capture().instantiate()
-        except self._cuda.Error as exc:
-            self._disable(f"the captured graph is invalid ({exc})")
+            graph = api.end_capture(stream)
+        except CudaGraphError as exc:
+            self._disable(f"the capture was invalidated ({exc})")
             return None
+        try:
+            return api.instantiate(graph)
+        except CudaGraphError as exc:
+            self._disable(f"the captured graph cannot be instantiated ({exc})")
+            return None
+        finally:
+            api.destroy_graph(graph)  # the executable graph does not need it
 
-    def _abandon(self, reason: str) -> None:
+    def _abandon(self, api, stream: int, reason: str) -> None:
         try:
-            self._stream.end_capture()
-        except self._cuda.Error:  # the capture was already invalidated: nothing to end
-            pass
+            graph = api.end_capture(stream)  # always end it: the stream must leave capture mode
+        except CudaGraphError:  # the capture was invalidated: ending it is all there is to do
+            graph = 0
+        if graph:
+            api.destroy_graph(graph)
         self._disable(reason)
 
     def _disable(self, reason: str) -> None:
         self.enabled = False
-        self._graphs.clear()
+        self.drop()
         self._log(f"CUDA graph capture disabled: {reason}; running the GPU stages without a graph")
 
     def drop(self, predicate: Callable[[Hashable], bool] | None = None) -> None:
-        """Forget the graphs whose key matches ``predicate`` (all when None)."""
+        """Destroy the graphs whose key matches ``predicate`` (all when None)."""
         for key in [k for k in self._graphs if predicate is None or predicate(k)]:
-            del self._graphs[key]
+            self._api.destroy_exec(self._graphs.pop(key))

@@ -60,7 +60,7 @@ class GpuPipeline:
         self._runtime = CudaRuntime(engine.device, stream=self.stream) if runtime is None else runtime
         self.capacity = int(capacity)
         self._masks, self._mask_host, self._overflow_reported = None, None, False
-        self._graphs = GraphCache(self.cuda, self.stream, log, enabled=use_graph)
+        self._graphs = GraphCache(self.stream, log, errors=(RuntimeError, self.cuda.Error), enabled=use_graph)
         self._slots, self._next = [], 0
         try:
             self._describe_outputs(engine.metadata)
@@ -110,8 +110,9 @@ class GpuPipeline:
                                  dtype=self._prediction.dtype, capacity=self.capacity)
         self._nms = GpuNms(rt, capacity=self.capacity, max_det=config.max_det, num_masks=self.num_masks,
                            num_classes=self.num_classes)
-        self._slots = [FrameSlot(self.cuda, i, config.max_det) for i in range(2)]
-        self._graphs.drop()
+        with self.runner.context.active():
+            self._slots = [FrameSlot(self.cuda, i, config.max_det) for i in range(2)]
+            self._graphs.drop()
 
     # -- the three steps of a frame: stage (upload), launch (compute + download), collect (results) -------
     def _stage(self, image: np.ndarray) -> FrameSlot:
@@ -242,28 +243,45 @@ class GpuPipeline:
         yield self._collect(current)
 
     def _close_stages(self) -> None:
+        """Free the kernel stages (on the runtime's context) and the upload slots (on the engine's)."""
         for stage in (getattr(self, name, None) for name in ("_preprocess", "_decode", "_nms", "_masks")):
             if stage is not None:
                 stage.close()
         self._masks = None
-        if getattr(self, "_slots", None):
-            with self.runner.context.active():
+        if getattr(self, "_slots", None) and self.runner.context is not None:
+            with self.runner.context.active():  # the slots' buffers and events are freed here, not later
                 for slot in self._slots:
                     slot.close()
+                self._slots = []
         self._slots = []
 
     def close(self) -> None:
-        """Free the GPU stages, the slots and the runtime; close the engine when this pipeline owns it."""
+        """Wait for queued work, then free the graphs, the GPU stages, the slots, the copy stream and the
+        runtime; close the engine when this pipeline owns it."""
         if self._runtime is None:
             return
-        self._graphs.drop()
+        if self.runner.context is not None:  # the engine may have been closed first by its owner
+            with self.runner.context.active():
+                self._settle()
         self._close_stages()
+        self._runtime_close()
+        if self._owns_engine:
+            self.engine.close()
+
+    def _settle(self) -> None:
+        """With the context current: finish in-flight work (a buffer must not be freed under a running
+        kernel), destroy the graphs and release the host buffers and the copy stream (pycuda objects
+        freed after their context is released leak)."""
+        self._copy_stream.synchronize()
+        self.stream.synchronize()
+        self._graphs.drop()
         self._mask_host = None
+        self._copy_stream = None
+
+    def _runtime_close(self) -> None:
         if self._owns_runtime:
             self._runtime.close()
         self._runtime = None
-        if self._owns_engine:
-            self.engine.close()
 
     def __enter__(self) -> "GpuPipeline":
         return self

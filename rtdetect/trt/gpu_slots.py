@@ -67,3 +67,5 @@ class FrameSlot:
             self.device.free()
             self.device = None
         self.host, self.results, self.capacity = None, {}, 0
+        self.upload_clock.close()
+        self.clock.close()

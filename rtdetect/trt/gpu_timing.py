@@ -37,6 +37,10 @@ class EventClock:
         """The event of the latest mark (what a host thread waits on, or another stream waits for)."""
         return self._events[self._order[-1]]
 
+    def close(self) -> None:
+        """Drop the events (do it with their context current: pycuda cannot free them after it is gone)."""
+        self._events, self._order = {}, []
+
     def seconds(self) -> dict[str, float]:
         timings, previous = {}, None
         for name in self._order:

@@ -27,13 +27,20 @@ class FakeError(RuntimeError):
 
 
 class FakeStream:
-    handle = 0
+    """pycuda's ``Stream``: ``synchronize``, ``is_done``, ``wait_for_event``, ``handle`` and nothing else
+    (pycuda has no graph capture methods)."""
+
+    handle = 0x7000
 
     def synchronize(self):
         return None
 
+    def is_done(self):
+        return True
+
     def wait_for_event(self, event):
-        return None
+        if not isinstance(event, FakeEvent) or event.stamp is None:
+            raise FakeError("wait_for_event needs a recorded pycuda Event")
 
 
 class FakeEvent:
@@ -48,6 +55,8 @@ class FakeEvent:
         return self
 
     def time_since(self, other):
+        if self.stamp is None or other.stamp is None:
+            raise FakeError("cuEventElapsedTime: an event was never recorded")
         return (self.stamp - other.stamp) * 1e3
 
 
@@ -114,7 +123,6 @@ class FakeCudaDriver(types.SimpleNamespace):
                 return FakeContext(driver)
 
         super().__init__(Error=FakeError, Stream=FakeStream, Event=FakeEvent, Device=Device,
-                         capture_mode=types.SimpleNamespace(THREAD_LOCAL=1, GLOBAL=0),
                          device_attribute=types.SimpleNamespace(INTEGRATED="INTEGRATED"))
         self.allocations: list[FakeAllocation] = []
         self.context_depth = 0

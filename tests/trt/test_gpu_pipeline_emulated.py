@@ -173,3 +173,22 @@ def test_threaded_run_loop_drives_the_fused_gpu_stage(gpu_pipeline, cpu_pipeline
     frames = video_frames(data_dir / "vtest_3s.mp4")[:1]
     assert_same_detections(cpu_pipeline.process(Frame(frames[0], 0, None, "t")).detections,
                            pipeline.process(Frame(frames[0], 0, None, "t")).detections)
+
+
+def test_graphs_unavailable_fall_back_to_eager_with_one_message(fake_engine, emulated_runtime, data_dir,
+                                                                 monkeypatch):
+    """Without a loadable libcuda (pycuda itself has no graph API) the default pipeline runs eagerly."""
+    from rtdetect.trt import cuda_graphs
+    from rtdetect.trt.gpu_pipeline import GpuPipeline
+
+    def no_libcuda():
+        raise OSError("libcuda.so.1: cannot open shared object file")
+
+    monkeypatch.setattr(cuda_graphs, "load_driver_library", no_libcuda)
+    messages = []
+    frames = video_frames(data_dir / "vtest_3s.mp4")[:2]
+    with GpuPipeline(fake_engine, PostprocessConfig(conf=0.25), runtime=emulated_runtime,
+                     log=messages.append) as gpu:
+        results = [gpu.process_frame(image) for image in frames]
+    assert len(messages) == 1 and "libcuda" in messages[0]
+    assert "gpu_eager" in results[0][1] and "preprocess" in results[1][1]  # then per-stage timings
