@@ -52,6 +52,7 @@ class CudaRuntime:
         self._device = driver.Device(device)
         self._context = self._device.retain_primary_context()
         self._functions: dict[str, Any] = {}
+        self._max_threads: dict[str, int] = {}
         self._modules: dict[str, Any] = {}
         major, minor = self._device.compute_capability()
         self.arch = f"sm_{major}{minor}"
@@ -102,6 +103,9 @@ class CudaRuntime:
                 self._modules[spec.source] = module
             function = module.get_function(name)
             function.prepare(spec.arg_types)
+            # What this build of the kernel can launch with (registers per thread cap it below 1024).
+            self._max_threads[name] = int(function.get_attribute(
+                self._driver.function_attribute.MAX_THREADS_PER_BLOCK))
             self._functions[name] = function
         return function
 
@@ -113,6 +117,9 @@ class CudaRuntime:
     def launch(self, kernel: str, grid: tuple[int, int], block: int, args: Sequence, stream: Any = None) -> None:
         with self.activated():
             function = self._function(kernel)
+            if int(block) > self._max_threads[kernel]:
+                raise ValueError(f"kernel {kernel} launches with at most {self._max_threads[kernel]} threads per "
+                                 f"block on {self.arch}, asked for {block}: lower block_threads")
             function.prepared_async_call((int(grid[0]), int(grid[1]), 1), (int(block), 1, 1),
                                          stream or self._stream, *args)
 

@@ -86,9 +86,10 @@ class EngineRunner:
         if len(inputs) != 1:
             raise EngineLoadError(f"expected an engine with one image input, found inputs {inputs}")
         for name in inputs:  # the largest profile shape fixes every buffer size
-            self.execution.set_input_shape(name, tuple(engine.get_tensor_profile_shape(name, 0)[2]))
-        specs = [TensorSpec(n, n in inputs, np.dtype(trt.nptype(engine.get_tensor_dtype(n))),
-                            tuple(engine.get_tensor_shape(n)), tuple(self.execution.get_tensor_shape(n)))
+            if not self.execution.set_input_shape(name, self._profile(name)[2]):
+                raise EngineLoadError(f"TensorRT rejected the largest profile shape of input {name}")
+        specs = [TensorSpec(n, n in inputs, self._numpy_dtype(n), tuple(engine.get_tensor_shape(n)),
+                            tuple(self.execution.get_tensor_shape(n)))
                  for n in names]
         image = next(s for s in specs if s.is_input)
         if len(image.max_shape) != 4 or image.max_shape[1] != 3:
@@ -98,13 +99,31 @@ class EngineRunner:
             raise EngineLoadError(f"engine tensors {unknown} have data-dependent shapes; rtdetect needs fixed outputs")
         return [s for s in specs if s.is_input], [s for s in specs if not s.is_input]
 
+    def _profile(self, name: str) -> tuple[tuple[int, ...], ...]:
+        """(min, opt, max) shapes of input ``name`` under profile 0; a static input is its own profile
+        (no profile query: an engine built without a profile, e.g. by trtexec, need not have one)."""
+        shape = tuple(int(d) for d in self.engine.get_tensor_shape(name))
+        if -1 not in shape:
+            return shape, shape, shape
+        profile = self.engine.get_tensor_profile_shape(name, 0)
+        if len(profile) != 3:
+            raise EngineLoadError(f"engine input {name} is dynamic {shape} but has no optimisation profile")
+        return tuple(tuple(int(d) for d in dims) for dims in profile)
+
+    def _numpy_dtype(self, name: str) -> np.dtype:
+        kind = self.engine.get_tensor_dtype(name)
+        try:
+            return np.dtype(self._trt.nptype(kind))
+        except TypeError:  # bfloat16, fp8, int4: no NumPy type
+            raise EngineLoadError(f"engine tensor {name} is {kind}, which rtdetect cannot read or write") from None
+
     @property
     def input(self) -> TensorSpec:
         return self.inputs[0]
 
     @property
     def min_batch(self) -> int:
-        return int(self.engine.get_tensor_profile_shape(self.input.name, 0)[0][0])
+        return int(self._profile(self.input.name)[0][0])
 
     @property
     def max_batch(self) -> int:
@@ -160,6 +179,8 @@ class EngineRunner:
             context.close()
 
     def _release(self) -> None:
+        if getattr(self, "stream", None) is not None:
+            self.stream.synchronize()  # no buffer is freed under work still queued on it
         for allocation in getattr(self, "device", {}).values():
             allocation.free()
         self.device, self.host = {}, {}

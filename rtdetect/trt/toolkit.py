@@ -52,15 +52,18 @@ class TensorRTToolkit:
         with self._context.active():
             logger = trt.Logger(trt.Logger.WARNING)
             builder = trt.Builder(logger)
-            network, _parser = self._parse(builder, logger, onnx_path, plan)  # keep the parser alive during the build
-            config = self._config(builder, plan, input_name, shapes)
-            self._attach_timing_cache(config, timing_cache)
-            serialized = builder.build_serialized_network(network, config)
-            if serialized is None:
-                raise EngineBuildError(f"TensorRT could not build an engine from {onnx_path} ({plan.describe()}); "
-                                       "see the TensorRT messages above")
-            self._save_timing_cache(config, timing_cache)
-            return bytes(serialized)
+            try:
+                network, parser = self._parse(builder, logger, onnx_path, plan)  # the parser outlives the build
+                config = self._config(builder, plan, input_name, shapes)
+                self._attach_timing_cache(config, timing_cache)
+                serialized = builder.build_serialized_network(network, config)
+                if serialized is None:
+                    raise EngineBuildError(f"TensorRT could not build an engine from {onnx_path} "
+                                           f"({plan.describe()}); see the TensorRT messages above")
+                self._save_timing_cache(config, timing_cache)
+                return bytes(serialized)
+            finally:  # TensorRT objects are destroyed here, with the context still current
+                network = parser = config = serialized = builder = None
 
     def _parse(self, builder, logger, onnx_path: Path, plan: Plan):
         trt = self._trt

@@ -33,11 +33,22 @@ class FakeFunction:
 
     def prepare(self, arg_types):
         self.arg_types = arg_types
+        return self
 
-    def prepared_async_call(self, grid, block, stream, *args):
+    def get_attribute(self, attribute):
+        if attribute != "MAX_THREADS_PER_BLOCK":
+            raise FakeError(f"unknown function attribute {attribute!r}")
+        return self._driver.max_threads_per_block
+
+    def prepared_async_call(self, grid, block, stream, *args, shared_size=0):
         self._driver.require_context()
         if self.arg_types is None or not isinstance(stream, FakeStream):
             raise FakeError("launch of an unprepared function or without a stream")
+        # pycuda takes a block tuple (a non-tuple is the deprecated pre-2011 form that shifts the arguments)
+        if not isinstance(block, tuple) or len(block) != 3 or not isinstance(grid, tuple) or not 1 <= len(grid) <= 3:
+            raise FakeError(f"grid {grid!r} / block {block!r} must be tuples (block of 3)")
+        if block[0] * block[1] * block[2] > self._driver.max_threads_per_block:
+            raise FakeError("cuLaunchKernel failed: too many resources requested for launch")
         self._library.launch(self.name, self.arg_types, grid, block, args)
         self._driver.launches.append((self.name, tuple(grid), tuple(block)))
 
@@ -90,6 +101,8 @@ def make_fake_pycuda(library):
     driver.compiles = []
     driver.context = FakeContext(driver)
     driver.device_attribute = types.SimpleNamespace(MULTIPROCESSOR_COUNT="MULTIPROCESSOR_COUNT")
+    driver.function_attribute = types.SimpleNamespace(MAX_THREADS_PER_BLOCK="MAX_THREADS_PER_BLOCK")
+    driver.max_threads_per_block = 1024
 
     def require_context():
         if driver.depth < 1:

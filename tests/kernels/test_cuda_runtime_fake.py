@@ -85,3 +85,12 @@ def test_bad_geometry_and_missing_device(fake):
 
     with pytest.raises(CudaUnavailableError, match="device 3 does not exist"):
         CudaRuntime(3)
+
+
+def test_a_block_larger_than_the_kernel_allows_is_refused_before_launch(fake):
+    fake.max_threads_per_block = 512  # e.g. a kernel built with more than 64 registers per thread
+    with CudaRuntime(block_threads=1024, grid_blocks=2) as runtime, \
+            GpuDecode(runtime, layout="v8", num_classes=3, num_candidates=100) as decode:
+        with pytest.raises(ValueError, match="at most 512 threads per block"):
+            decode.run(16, letterbox_params((480, 640), (640, 640))[0], 0.25)
+        assert fake.launches == [] and fake.depth == 0

@@ -27,7 +27,7 @@ def make_fake_tensorrt(version: str = "10.13.3.9", *, log: list | None = None):
         __version__=version,
         Logger=_logger_class(),
         BuilderFlag=types.SimpleNamespace(**flags),
-        NetworkDefinitionCreationFlag=types.SimpleNamespace(STRONGLY_TYPED=0),
+        NetworkDefinitionCreationFlag=types.SimpleNamespace(STRONGLY_TYPED=1),  # not 0: the flag word is 1 << value
         MemoryPoolType=types.SimpleNamespace(WORKSPACE="WORKSPACE"),
         TensorIOMode=types.SimpleNamespace(INPUT="INPUT", OUTPUT="OUTPUT"),
         nptype=lambda dtype: np.dtype(dtype),
@@ -196,11 +196,15 @@ class FakeExecutionContext:
         return (self.input_shape[0], OUTPUT_CHANNELS, OUTPUT_ANCHORS)
 
     def set_tensor_address(self, name, address):
+        if not isinstance(address, int):  # the binding takes an int, not a pycuda DeviceAllocation
+            raise TypeError(f"set_tensor_address(): incompatible address {type(address).__name__}")
         self.engine.calls.append(("set_tensor_address", name))
-        self.addresses[name] = int(address)
+        self.addresses[name] = address
         return True
 
     def execute_async_v3(self, stream_handle):
+        if not isinstance(stream_handle, int):  # the binding takes the stream's handle, not the Stream
+            raise TypeError(f"execute_async_v3(): incompatible stream_handle {type(stream_handle).__name__}")
         self.engine.calls.append(("execute_async_v3", self.input_shape[0]))
         count = int(np.prod(self.input_shape))
         source = (ctypes.c_float * count).from_address(self.addresses[self.engine.input_name])
