@@ -11,13 +11,17 @@ def _ok(report: dict) -> list[dict]:
 
 
 def _stage_axis(ax, configs: list[dict]) -> None:
+    """Grouped p50 bars for the stages any configuration measured (GPU stages only on GPU runs); log scale
+    so that milliseconds of post-processing stay visible beside hundreds of inference."""
+    stages = [s for s in STAGES if any(c["stages_ms"].get(s, {}).get("count") for c in configs)]
     width = 0.8 / max(1, len(configs))
-    x = np.arange(len(STAGES))
+    x = np.arange(len(stages))
     for i, config in enumerate(configs):
-        p50 = [config["stages_ms"].get(s, {}).get("p50") or 0.0 for s in STAGES]
+        p50 = [config["stages_ms"].get(s, {}).get("p50") or 0.0 for s in stages]
         ax.bar(x + i * width, p50, width, label=f"{config['backend']} {config['precision']}")
-    ax.set_xticks(x + width * (len(configs) - 1) / 2, STAGES, rotation=30)
-    ax.set_ylabel("p50 latency (ms)")
+    ax.set_xticks(x + width * (len(configs) - 1) / 2, stages, rotation=30)
+    ax.set_yscale("log")
+    ax.set_ylabel("p50 latency (ms, log scale)")
     ax.set_title("per-stage latency")
     ax.legend(fontsize="small")
 
