@@ -20,12 +20,15 @@ class OnnxRuntimeEngine:
     """An ``onnxruntime.InferenceSession`` tuned for one-frame-at-a-time latency.
 
     threads: intra-op threads (default: all cores); graph optimisations all on; sequential execution.
-    ``imgsz`` is used only when the model's input H/W are dynamic.
+    ``imgsz`` is used only when the model's input H/W are dynamic. ``spinning``: whether idle intra-op
+    threads busy-wait for work (``session.intra_op.allow_spinning``; None keeps ONNX Runtime's default,
+    which spins). Not spinning leaves the cores to the pipeline's other stages between parallel sections.
     """
 
     name = "onnxruntime"
 
-    def __init__(self, model_path: str, *, threads: int | None = None, imgsz: tuple[int, int] = (640, 640)) -> None:
+    def __init__(self, model_path: str, *, threads: int | None = None, imgsz: tuple[int, int] = (640, 640),
+                 spinning: bool | None = None) -> None:
         import onnxruntime as ort
 
         if not os.path.isfile(model_path):
@@ -36,6 +39,8 @@ class OnnxRuntimeEngine:
         options.intra_op_num_threads = threads or os.cpu_count() or 1
         options.inter_op_num_threads = 1
         options.log_severity_level = 3
+        if spinning is not None:
+            options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spinning else "0")
         try:
             self._session = ort.InferenceSession(model_path, options, providers=["CPUExecutionProvider"])
         except Exception as exc:  # ORT raises its own exception types for every kind of bad file
