@@ -2,24 +2,17 @@
 import json
 from collections import Counter
 
-import cv2
 import pytest
 
 from rtdetect.app import detect
 from rtdetect.sinks.rle import decode_mask
 
+from .helpers import decoded_frame_count
+
 
 @pytest.fixture(scope="module")
 def model_cache(tmp_path_factory):
     return tmp_path_factory.mktemp("model-cache")
-
-
-def frame_count(path):
-    capture = cv2.VideoCapture(str(path))
-    count = 0
-    while capture.read()[0]:
-        count += 1
-    return count
 
 
 def test_vtest_clip_people_and_cars_with_masks(data_dir, tmp_path, monkeypatch, model_cache):
@@ -28,7 +21,7 @@ def test_vtest_clip_people_and_cars_with_masks(data_dir, tmp_path, monkeypatch, 
     summary, name = detect(source=str(clip), save=str(tmp_path / "out.mp4"), json_path=str(tmp_path / "out.jsonl"),
                            max_frames=12, progress=False)
     records = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
-    assert summary.frames == 12 == len(records) == frame_count(tmp_path / "out.mp4")
+    assert summary.frames == 12 == len(records) == decoded_frame_count(tmp_path / "out.mp4")
     assert name == "vtest_3s.mp4" and [r["frame"] for r in records] == list(range(12))
     labels = Counter(d["label"] for r in records for d in r["detections"])
     assert labels["person"] >= 12 * 3, labels   # several pedestrians are in view the whole time

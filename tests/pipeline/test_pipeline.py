@@ -15,6 +15,8 @@ from rtdetect.render import Renderer
 from rtdetect.sinks import JsonlSink, VideoSink
 from rtdetect.types import Frame
 
+from .helpers import decoded_frame_count
+
 
 @pytest.fixture(scope="module")
 def fall_engine(fall_detection_dir):
@@ -26,14 +28,6 @@ def fall_engine(fall_detection_dir):
 @pytest.fixture(scope="module")
 def fall_pipeline(fall_engine):
     return Pipeline(fall_engine)
-
-
-def count_frames(path):
-    cap = cv2.VideoCapture(str(path))
-    n = 0
-    while cap.read()[0]:
-        n += 1
-    return n
 
 
 def run_into(pipeline, source, tmp_path, **kwargs):
@@ -51,7 +45,7 @@ def run_into(pipeline, source, tmp_path, **kwargs):
 def test_threaded_run_matches_sequential_and_keeps_every_frame(fall_pipeline, data_dir, tmp_path):
     clip = str(data_dir / "vtest_3s.mp4")
     summary, lines = run_into(fall_pipeline, clip, tmp_path, max_frames=8)
-    assert summary.frames == 8 == len(lines) == count_frames(tmp_path / "out.mp4")
+    assert summary.frames == 8 == len(lines) == decoded_frame_count(tmp_path / "out.mp4")
     assert [l["frame"] for l in lines] == list(range(8))
     with open_source(clip) as src:
         for frame, line in zip(src, lines):
@@ -71,7 +65,7 @@ def test_interrupt_finalises_outputs(fall_pipeline, data_dir, tmp_path):
 
     summary, lines = run_into(fall_pipeline, str(data_dir / "vtest_3s.mp4"), tmp_path, on_frame=interrupt_after_three)
     assert summary.interrupted and summary.frames == 3
-    assert len(lines) == 3 and count_frames(tmp_path / "out.mp4") == 3
+    assert len(lines) == 3 and decoded_frame_count(tmp_path / "out.mp4") == 3
 
 
 def test_stop_event_and_errors_in_a_stage(fall_engine, data_dir, tmp_path):
