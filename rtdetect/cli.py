@@ -17,14 +17,8 @@ import sys
 
 from .errors import RtdetectError
 
-
-class CommandUnavailable(RtdetectError):
-    pass
-
-
 EXIT_ERROR = 1
 EXIT_INTERRUPTED = 130
-COMMANDS = ("detect", "export", "models", "build", "bench")
 
 
 def _imgsz(values: list[int]) -> tuple[int, int]:
@@ -36,9 +30,13 @@ def _imgsz(values: list[int]) -> tuple[int, int]:
 
 
 def _add_model_options(parser: argparse.ArgumentParser) -> None:
+    """--model and --imgsz, shared by detect, bench and build."""
     parser.add_argument("--model", default="yolov5s-seg", help="zoo name, .onnx file or official .pt checkpoint (default: yolov5s-seg)")
-    parser.add_argument("--backend", default="auto", help="auto | onnxruntime | tensorrt (default: auto)")
     parser.add_argument("--imgsz", type=int, nargs="+", default=[640], metavar="N", help="network input: N or H W (default: 640)")
+
+
+def _add_threshold_options(parser: argparse.ArgumentParser) -> None:
+    """--conf, --iou and --max-det, shared by detect and bench."""
     parser.add_argument("--conf", type=float, default=0.25, help="score threshold (default: 0.25)")
     parser.add_argument("--iou", type=float, default=0.45, help="NMS IoU threshold (default: 0.45)")
     parser.add_argument("--max-det", type=int, default=300, help="detections kept per frame (default: 300)")
@@ -46,9 +44,11 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
 
 def _detect_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rtdetect", description="Real-time object detection and segmentation.",
-                                     epilog=f"other commands: {', '.join(COMMANDS[1:])} (rtdetect COMMAND --help)")
+                                     epilog="other commands: export, models, build, bench (rtdetect COMMAND --help)")
     parser.add_argument("--source", required=True, help="webcam, a camera index, demo, a video file, a stream URL, an image, a folder or a glob")
     _add_model_options(parser)
+    parser.add_argument("--backend", default="auto", help="auto | onnxruntime | tensorrt (default: auto)")
+    _add_threshold_options(parser)
     parser.add_argument("--classes", nargs="+", metavar="CLASS", help="keep only these class ids or names")
     parser.add_argument("--show", action="store_true", help="open a window (q or Esc quits)")
     parser.add_argument("--save", metavar="OUT.mp4", help="write the annotated video")
@@ -111,7 +111,7 @@ def run_models(argv: list[str]) -> int:
     from .models.zoo import list_models
 
     for info in list_models():
-        print(info.describe() if hasattr(info, "describe") else info)
+        print(info.describe())
     return 0
 
 
@@ -125,10 +125,9 @@ def _names(value: str) -> tuple[str, ...]:
 def _bench_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rtdetect bench", description="Per-stage latency, end-to-end and model-only FPS, CPU and memory, side by side.")
     parser.add_argument("--source", required=True, help="video file, demo, image folder... (as for detection)")
-    parser.add_argument("--model", default="yolov5s-seg", help="zoo name, .onnx file or .pt checkpoint (default: yolov5s-seg)")
+    _add_model_options(parser)
     parser.add_argument("--backend", type=_names, default=("onnxruntime",), help="comma-separated: onnxruntime,tensorrt (default: onnxruntime)")
     parser.add_argument("--precision", type=_names, default=("fp32",), help="comma-separated: fp32,fp16,int8 (default: fp32)")
-    parser.add_argument("--imgsz", type=int, nargs="+", default=[640], metavar="N", help="network input: N or H W (default: 640)")
     parser.add_argument("--frames", type=int, default=100, help="frames counted per repeat (default: 100)")
     parser.add_argument("--warmup", type=int, default=10, help="frames and model calls run first and never counted (default: 10)")
     parser.add_argument("--repeats", type=int, default=1, help="measure each configuration N times, report medians (default: 1)")
@@ -136,9 +135,7 @@ def _bench_parser() -> argparse.ArgumentParser:
     parser.add_argument("--threads", type=int, help="ONNX Runtime intra-op threads (default: the engine's)")
     parser.add_argument("--calib-source", help="INT8 calibration frames from this video/image/folder (default: --source)")
     parser.add_argument("--calib-frames", type=int, default=200, help="INT8 calibration frames, spread over the source (default: 200)")
-    parser.add_argument("--conf", type=float, default=0.25, help="score threshold (default: 0.25)")
-    parser.add_argument("--iou", type=float, default=0.45, help="NMS IoU threshold (default: 0.45)")
-    parser.add_argument("--max-det", type=int, default=300, help="detections kept per frame (default: 300)")
+    _add_threshold_options(parser)
     parser.add_argument("--json", metavar="OUT.json", help="write the full report as JSON")
     parser.add_argument("--md", metavar="OUT.md", help="write the table as Markdown")
     parser.add_argument("--plot", metavar="OUT.png", help="plot per-stage latency and FPS (needs matplotlib)")
@@ -172,15 +169,13 @@ def run_bench(argv: list[str]) -> int:
     return 0
 
 
-# Subcommands: name → runner(argv) -> exit status. "detect" is also what a bare `rtdetect --source ...` runs.
 def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rtdetect build", description="Build a TensorRT engine (or find it in the engine cache).")
-    parser.add_argument("--model", default="yolov5s-seg", help="zoo name, .onnx file or official .pt checkpoint (default: yolov5s-seg)")
+    _add_model_options(parser)
     parser.add_argument("--precision", choices=("fp32", "fp16", "int8"), default="fp16", help="engine precision (default: fp16)")
     parser.add_argument("--calib-source", metavar="VIDEO|DIR", help="int8: a video or a folder of images/videos like the ones the model will see")
     parser.add_argument("--calib-frames", type=int, default=500, metavar="N", help="int8: frames to calibrate on, spread over the source (default: 500)")
     parser.add_argument("--batch", type=int, default=1, metavar="N", help="largest batch; above 1 needs a dynamic-batch model (.pt and zoo models are exported so)")
-    parser.add_argument("--imgsz", type=int, nargs="+", default=[640], metavar="N", help="network input: N or H W (default: 640)")
     parser.add_argument("--device", type=int, default=0, help="CUDA device ordinal (default: 0)")
     parser.add_argument("--workspace", type=float, default=4.0, metavar="GB", help="TensorRT builder workspace (default: 4)")
     parser.add_argument("--cache-dir", metavar="DIR", help="cache root (default: $RTDETECT_CACHE, else $XDG_CACHE_HOME/rtdetect, else ~/.cache/rtdetect)")
@@ -202,6 +197,7 @@ def run_build(argv: list[str]) -> int:
     return 0
 
 
+# Subcommands: name → runner(argv) -> exit status. "detect" is also what a bare `rtdetect --source ...` runs.
 RUNNERS = {
     "detect": run_detect,
     "export": run_export,
@@ -214,8 +210,6 @@ RUNNERS = {
 def _dispatch(argv: list[str]) -> int:
     if argv and argv[0] in RUNNERS:
         return RUNNERS[argv[0]](argv[1:])
-    if argv and argv[0] in COMMANDS:
-        raise CommandUnavailable(f"'{argv[0]}' is not available in this version of rtdetect")
     return run_detect(argv)
 
 
