@@ -1,14 +1,40 @@
 import cv2
 import numpy as np
+import pytest
 from hypothesis import given, settings, strategies as st
 
 from rtdetect.masks import box_pixel_range, process_masks
 from rtdetect.preprocess import letterbox_params
 
 
-def independent_masks(coefs, protos, boxes, box):
+def definition_masks(coefs, protos, boxes, box):
+    """The definition in rtdetect/masks.py's docstring, written out pixel by pixel in float64.
+
+    Returns (masks (N, H, W) bool, logits (N, H, W) float64 with NaN outside the boxes)."""
+    nm, mh, mw = protos.shape
+    in_h, in_w = box.input_hw
+    h, w = box.source_hw
+    grid = np.einsum("nk,khw->nhw", coefs.astype(np.float64), protos.astype(np.float64))
+    logits = np.full((len(boxes), h, w), np.nan)
+    for i, (x1, y1, x2, y2) in enumerate(boxes.astype(np.float64)):
+        for y in range(h):
+            if not y1 <= y + 0.5 < y2:
+                continue
+            v = min(max(((y + 0.5) * box.scale + box.pad_y) * mh / in_h - 0.5, 0.0), mh - 1.0)
+            v0 = int(np.floor(v)); v1 = min(v0 + 1, mh - 1)
+            row = grid[i, v0] * (1 - (v - v0)) + grid[i, v1] * (v - v0)
+            for x in range(w):
+                if not x1 <= x + 0.5 < x2:
+                    continue
+                u = min(max(((x + 0.5) * box.scale + box.pad_x) * mw / in_w - 0.5, 0.0), mw - 1.0)
+                u0 = int(np.floor(u)); u1 = min(u0 + 1, mw - 1)
+                logits[i, y, x] = row[u0] * (1 - (u - u0)) + row[u1] * (u - u0)
+    return np.nan_to_num(logits, nan=-1.0) > 0, logits
+
+
+def full_frame_route(coefs, protos, boxes, box):
     """Full-frame route, as a plain loop would do it: sigmoid, upsample to the input, un-pad, resize to
-    the frame, then crop to the box."""
+    the frame, then crop to the box. Two resamplings instead of one, so it differs near mask edges."""
     nm, mh, mw = protos.shape
     in_h, in_w = box.input_hw
     h, w = box.source_hw
@@ -31,26 +57,50 @@ def smooth_protos(rng, nm=8, mh=40, mw=40):
     return np.stack([cv2.resize(p, (mw, mh), interpolation=cv2.INTER_CUBIC) for p in small])
 
 
-@settings(max_examples=30, deadline=None)
-@given(seed=st.integers(0, 2**31), h=st.integers(60, 500), w=st.integers(60, 500))
-def test_agrees_with_full_frame_route(seed, h, w):
+def random_case(seed, h, w):
     rng = np.random.default_rng(seed)
     box, _ = letterbox_params((h, w), (160, 160))
     protos = smooth_protos(rng)
     coefs = rng.normal(size=(4, 8)).astype(np.float32)
     xy = rng.uniform(0, [w * 0.5, h * 0.5], (4, 2))
     boxes = np.hstack([xy, xy + rng.uniform(20, [w * 0.5, h * 0.5], (4, 2))]).astype(np.float32)
+    return coefs, protos, boxes, box
+
+
+@settings(max_examples=30, deadline=None, derandomize=True)
+@given(seed=st.integers(0, 2**31), h=st.integers(60, 240), w=st.integers(60, 240))
+def test_equals_the_definition(seed, h, w):
+    """Pixel for pixel the definition, except where the float64 logit is within 1e-4 of the threshold
+    (float32 rounding may fall either way there). No statistical tolerance, so no flakes."""
+    coefs, protos, boxes, box = random_case(seed, h, w)
     ours = process_masks(coefs, protos, boxes, box)
-    theirs = independent_masks(coefs, protos, boxes, box)
+    expected, logits = definition_masks(coefs, protos, boxes, box)
     assert ours.shape == (4, h, w) and ours.dtype == bool
+    differ = ours != expected
+    assert not differ[~(np.abs(np.nan_to_num(logits, nan=1.0)) < 1e-4)].any()
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_agrees_with_full_frame_route_up_to_the_edge(seed):
+    """Against the common two-resize route: pixels may differ only near the mask's edge, at most
+    3 proto cells away (the two routes interpolate differently; measured worst 2.5 cells over 400 seeds).
+    Fixed seeds: deterministic."""
+    rng = np.random.default_rng(seed)
+    h, w = (int(v) for v in rng.integers(60, 500, 2))
+    coefs, protos, boxes, box = random_case(seed, h, w)
+    ours = process_masks(coefs, protos, boxes, box)
+    theirs = full_frame_route(coefs, protos, boxes, box)
+    cell_px = box.input_hw[1] / protos.shape[2] / box.scale  # frame pixels per proto cell
     for a, b in zip(ours, theirs):
-        union = (a | b).sum()
-        if union > 200:  # tiny masks are all boundary: sampling details dominate
-            assert (a & b).sum() / union > 0.9
+        if not (a ^ b).any():
+            continue
+        inside = cv2.distanceTransform(a.astype(np.uint8), cv2.DIST_L2, 5)
+        outside = cv2.distanceTransform((~a).astype(np.uint8), cv2.DIST_L2, 5)
+        assert np.maximum(inside, outside)[a ^ b].max() <= 3 * cell_px + 1
+        assert (a & b).sum() >= 0.8 * (a | b).sum() or (a | b).sum() < 200
 
 
 def test_masks_stay_inside_their_boxes():
-    rng = np.random.default_rng(3)
     box, _ = letterbox_params((300, 400), (640, 640))
     protos = np.ones((2, 160, 160), np.float32)  # every logit positive: the mask is exactly the box
     boxes = np.array([[10.2, 20.7, 100.5, 200.0], [390, 290, 400, 300], [50, 50, 50, 80]], np.float32)
