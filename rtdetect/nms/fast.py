@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..boxes import row_areas, row_intersections
 from .reference import check_inputs
 
 BLOCK = 256
@@ -24,41 +25,14 @@ PER_CLASS_ABOVE = 2048  # measured: per-class splitting pays from ~3000 candidat
 _ZERO = np.float32(0)
 
 
-def _areas(c: np.ndarray) -> np.ndarray:
-    """(N,) float32 areas of (4, N) coordinate rows x1, y1, x2, y2."""
-    return np.maximum(_ZERO, c[2] - c[0]) * np.maximum(_ZERO, c[3] - c[1])
-
-
-def _intersections(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """(A, B) float32 intersection areas of (4, A) and (4, B) coordinate rows."""
-    w = np.minimum.outer(a[2], b[2])
-    w -= np.maximum.outer(a[0], b[0])
-    np.maximum(w, _ZERO, out=w)
-    h = np.minimum.outer(a[3], b[3])
-    h -= np.maximum.outer(a[1], b[1])
-    np.maximum(h, _ZERO, out=h)
-    w *= h
-    return w
-
-
-def pairwise_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """(A, B) float32 IoU of (A, 4) and (B, 4) boxes, with the operation order of ``reference.iou_one_to_many``."""
-    ac, bc = np.ascontiguousarray(a.T), np.ascontiguousarray(b.T)
-    inter = _intersections(ac, bc)
-    union = np.add.outer(_areas(ac), _areas(bc)) - inter
-    iou = np.zeros_like(inter)
-    np.divide(inter, union, out=iou, where=union > 0)
-    return iou
-
-
 def _suppression(a: np.ndarray, a_cls: np.ndarray, b: np.ndarray, b_cls: np.ndarray, thres: np.float32) -> np.ndarray:
     """(A, B) bool: box a suppresses box b (same class, IoU > thres); a, b are (4, n) coordinate rows.
 
     For thres >= 0 the IoU is a plain division: a non-positive union only happens for two zero-area
     boxes (inter = 0, so 0 / 0 = NaN), and NaN > thres is False, exactly like the rule's IoU of 0.
     """
-    inter = _intersections(a, b)
-    union = np.add.outer(_areas(a), _areas(b))
+    inter = row_intersections(a, b)
+    union = np.add.outer(row_areas(a), row_areas(b))
     union -= inter
     if thres >= 0:
         with np.errstate(invalid="ignore", divide="ignore"):
