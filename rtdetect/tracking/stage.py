@@ -1,0 +1,43 @@
+"""The tracking stage of the pipeline: ByteTrack identities, then line crossings counted.
+
+Runs after masks and before render, in one thread (frames arrive in order). The running counts of every
+line travel with the frame's detections in ``Detections.extra[COUNTS_KEY]`` (a list of
+``LineCounter.totals`` dicts), read by the renderer and the JSONL sink.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+from ..types import Detections, Frame
+from .bytetrack import ByteTracker
+from .counting import LineCounter
+
+COUNTS_KEY = "line_counts"
+
+
+class TrackingStage:
+    """``__call__(frame, detections) -> Detections`` with track ids (and running line counts in ``extra``)."""
+
+    name = "track"
+
+    def __init__(self, names: Sequence[str], *, frame_rate: float | None = None,
+                 lines: Sequence[tuple[float, float, float, float]] = ()) -> None:
+        self.names = list(names)
+        self.tracker = ByteTracker(frame_rate=frame_rate or 30.0)
+        self.counters = [LineCounter(tuple(line)) for line in lines]
+
+    def __call__(self, frame: Frame, detections: Detections) -> Detections:
+        tracked = self.tracker.update(detections, frame.index)
+        for counter in self.counters:
+            counter.update(tracked)
+        if self.counters:
+            tracked.extra[COUNTS_KEY] = self.totals()
+        return tracked
+
+    def totals(self) -> list[dict]:
+        return [counter.totals(self.names) for counter in self.counters]
+
+    def reset(self) -> None:
+        self.tracker.reset()
+        for counter in self.counters:
+            counter.reset()
