@@ -69,8 +69,12 @@ def _progress_callback(total: int | None, enabled: bool):
 def detect(*, source: str, model: str = DEFAULT_MODEL, backend: str = "auto", conf: float = 0.25, iou: float = 0.45,
            imgsz: tuple[int, int] = (640, 640), classes: Sequence[str] | None = None, max_det: int = 300,
            show: bool = False, save: str | None = None, json_path: str | None = None,
-           max_frames: int | None = None, progress: bool = True) -> tuple[RunSummary, str]:
-    """Run detection on ``source``; returns the summary and the source's display name."""
+           max_frames: int | None = None, progress: bool = True, track: bool = False,
+           count_lines: Sequence[tuple[float, float, float, float]] = ()) -> tuple[RunSummary, str]:
+    """Run detection on ``source``; returns the summary and the source's display name.
+
+    track: follow objects across frames (ByteTrack); count_lines: segments (x1, y1, x2, y2) in frame pixels
+    whose crossings are counted (implies ``track``)."""
     model_path = resolve_model_path(model, imgsz)
     engine = create_engine(model_path, backend=backend, imgsz=imgsz)
     with ExitStack() as stack:
@@ -80,6 +84,12 @@ def detect(*, source: str, model: str = DEFAULT_MODEL, backend: str = "auto", co
         if classes:
             pipeline.configure(replace(config, classes=class_ids_from(classes, pipeline.names)))
         src = stack.enter_context(open_source(source))
+        tracking = None
+        if track or count_lines:
+            from .tracking import TrackingStage
+
+            tracking = TrackingStage(pipeline.names, frame_rate=src.fps, lines=count_lines)
+            pipeline.add_detection_stage(tracking)
         sinks = []
         # Sinks are closed (finalised, renamed into place) on every exit path, errors and Ctrl-C included.
         if save:
@@ -95,4 +105,6 @@ def detect(*, source: str, model: str = DEFAULT_MODEL, backend: str = "auto", co
         if bar is not None:
             stack.callback(bar.close)
         summary = pipeline.run(src, sinks, max_frames=max_frames, on_frame=on_frame, show_fps=show)
+        if tracking is not None:
+            summary.line_counts = tracking.totals()
     return summary, src.name

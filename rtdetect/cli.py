@@ -29,6 +29,15 @@ def _imgsz(values: list[int]) -> tuple[int, int]:
     raise argparse.ArgumentTypeError("--imgsz takes one size or H W")
 
 
+def _count_line(value: str) -> tuple[float, float, float, float]:
+    from .tracking.counting import parse_line
+
+    try:
+        return parse_line(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _add_model_options(parser: argparse.ArgumentParser) -> None:
     """--model and --imgsz, shared by detect, bench and build."""
     parser.add_argument("--model", default="yolov5s-seg", help="zoo name, .onnx file or official .pt checkpoint (default: yolov5s-seg)")
@@ -54,6 +63,9 @@ def _detect_parser() -> argparse.ArgumentParser:
     parser.add_argument("--save", metavar="OUT.mp4", help="write the annotated video")
     parser.add_argument("--json", metavar="OUT.jsonl", help="write detections, one JSON line per frame")
     parser.add_argument("--max-frames", type=int, help="stop after N frames")
+    parser.add_argument("--track", action="store_true", help="follow objects across frames (ByteTrack): track ids in outputs, trails on video")
+    parser.add_argument("--count-line", action="append", type=_count_line, default=[], metavar="X1,Y1,X2,Y2",
+                        help="count tracks crossing this segment (frame pixels), per direction and class; repeatable; implies --track")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("--verbose", action="store_true", help="keep OpenCV/FFmpeg log messages")
     return parser
@@ -84,13 +96,17 @@ def run_detect(argv: list[str]) -> int:
     summary, name = detect(source=args.source, model=args.model, backend=args.backend, conf=args.conf, iou=args.iou,
                            imgsz=_imgsz(args.imgsz), classes=args.classes, max_det=args.max_det, show=args.show,
                            save=args.save, json_path=args.json, max_frames=args.max_frames,
-                           progress=not args.no_progress)
+                           progress=not args.no_progress, track=args.track, count_lines=args.count_line)
     line = f"{name}: {summary.frames} frames in {summary.seconds:.2f} s ({summary.fps:.1f} FPS), {summary.detections} detections"
     if summary.frames_lost:
         line += f"; {summary.frames_lost} frames could not be decoded (truncated or damaged input)"
     if summary.frames_dropped:
         line += f"; {summary.frames_dropped} stale live frames dropped"
     print(line, file=sys.stderr)
+    for totals in summary.line_counts:
+        fmt = lambda counts: ", ".join(f"{n} {label}" for label, n in counts.items()) or "none"  # noqa: E731
+        print(f"line {','.join(f'{v:g}' for v in totals['line'])}: in {fmt(totals['in'])}; out {fmt(totals['out'])}",
+              file=sys.stderr)
     if summary.interrupted:
         print("rtdetect: interrupted; outputs hold every frame processed before the stop", file=sys.stderr)
         return EXIT_INTERRUPTED

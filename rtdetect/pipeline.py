@@ -1,6 +1,6 @@
 """The pipeline: the only module that knows the order of the stages, the threads and the queues.
 
-    capture ─▶ preprocess ─▶ inference ─▶ decode+NMS+masks ─▶ render+sinks (calling thread)
+    capture ─▶ preprocess ─▶ inference ─▶ decode+NMS+masks ─▶ [tracker] ─▶ render+sinks (calling thread)
 
 Each stage runs in its own thread joined by bounded FIFO queues, so capture, preprocess, inference and
 post-processing overlap (OpenCV, NumPy and ONNX Runtime release the GIL). Files are throughput first:
@@ -17,7 +17,7 @@ import queue
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Iterator, Sequence
+from typing import Callable, Iterator, Protocol, Sequence
 
 import numpy as np
 
@@ -31,6 +31,15 @@ from .render import Renderer
 from .types import Detections, Frame, Letterbox
 
 _END = object()
+
+
+class DetectionStage(Protocol):
+    """A stage after the model: ``stage(frame, detections) -> detections``; ``name`` labels its timing."""
+
+    name: str
+
+    def __call__(self, frame: Frame, detections: Detections) -> Detections: ...
+
 _POLL_S = 0.05
 
 
@@ -55,6 +64,7 @@ class RunSummary:
     frames_dropped: int = 0
     interrupted: bool = False
     stages: StageTimes = field(default_factory=StageTimes)
+    line_counts: list[dict] = field(default_factory=list)  # final count-line totals, when counting
 
     @property
     def fps(self) -> float:
@@ -86,6 +96,8 @@ class Pipeline:
     """Runs an ``Engine`` over frames. ``process(frame)`` is the sequential form; ``run(source, sinks)``
     the threaded one. The decoder is chosen from the engine's metadata and real output shapes, found by a
     warm-up inference at construction (so the first timed frame is never a cold one)."""
+
+    _detection_stages: tuple[DetectionStage, ...] = ()  # replaced, never mutated, by add_detection_stage
 
     def __init__(self, engine: Engine, config: PostprocessConfig = PostprocessConfig(), *, warmup_runs: int = 2) -> None:
         self.engine = engine
@@ -120,13 +132,23 @@ class Pipeline:
         item.timings.update(timings)
         item.outputs = None
 
-    def stages(self) -> list[tuple[str, bool, Callable[[WorkItem], None]]]:
-        """The stages between capture and the sinks, in order: (name, timed here?, function).
-
-        A stage that is not timed here records its own finer timings (post-processing splits
-        decode+NMS from masks)."""
+    def model_stages(self) -> list[tuple[str, bool, Callable[[WorkItem], None]]]:
+        """From the frame to its detections: (name, timed here?, function). A stage that is not timed here
+        records its own finer timings (post-processing splits decode+NMS from masks)."""
         return [("preprocess", True, self._stage_preprocess), ("inference", True, self._stage_inference),
                 ("postprocess", False, self._stage_postprocess)]
+
+    def add_detection_stage(self, stage: DetectionStage) -> None:
+        """Run ``stage`` on every frame's detections after the model's stages (e.g. the tracker)."""
+        self._detection_stages = (*self._detection_stages, stage)
+
+    def stages(self) -> list[tuple[str, bool, Callable[[WorkItem], None]]]:
+        """The stages between capture and the sinks, in order: the model's, then the detection stages."""
+        def applied(stage: DetectionStage) -> Callable[[WorkItem], None]:
+            def run(item: WorkItem) -> None:
+                item.detections = stage(item.frame, item.detections)
+            return run
+        return self.model_stages() + [(s.name, True, applied(s)) for s in self._detection_stages]
 
     def process(self, frame: Frame) -> WorkItem:
         """All stages for one frame in the calling thread, timed."""
@@ -254,5 +276,5 @@ class GpuFramePipeline(Pipeline):
         item.detections, timings = self.processor.process_frame(item.frame.image)
         item.timings.update(timings)
 
-    def stages(self) -> list[tuple[str, bool, Callable[[WorkItem], None]]]:
+    def model_stages(self) -> list[tuple[str, bool, Callable[[WorkItem], None]]]:
         return [("gpu", False, self._stage_fused)]

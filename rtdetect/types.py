@@ -76,6 +76,10 @@ class Letterbox:
         return boxes
 
 
+# Detections.extra keys written by stages and read by renderers and sinks.
+EXTRA_LINE_COUNTS = "line_counts"  # list of {"line": [x1, y1, x2, y2], "in": {label: n}, "out": {label: n}}
+
+
 def _as(name: str, value, dtype, shape_tail: tuple[int, ...]) -> np.ndarray:
     arr = np.ascontiguousarray(value, dtype=dtype)
     if arr.ndim != 1 + len(shape_tail) or tuple(arr.shape[1:]) != shape_tail:
@@ -91,6 +95,7 @@ class Detections:
     xyxy: (N, 4) float32; scores: (N,) float32; class_ids: (N,) int32;
     masks: (N, H, W) bool in frame pixels, or None for detection-only models;
     track_ids: (N,) int64, or None when no tracker ran.
+    extra: per-frame results of later stages, by the ``EXTRA_*`` keys above (not compared, not indexed).
     """
 
     xyxy: np.ndarray

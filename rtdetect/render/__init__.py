@@ -5,9 +5,10 @@ from typing import Sequence
 
 import numpy as np
 
-from ..types import Detections
+from ..types import EXTRA_LINE_COUNTS, Detections
 from .annotators import BoxAnnotator, FpsAnnotator, LabelAnnotator, MaskAnnotator
 from .palette import class_color, class_colors
+from .tracks import LineCountAnnotator, TraceAnnotator
 
 
 class Renderer:
@@ -18,15 +19,21 @@ class Renderer:
         self.boxes = BoxAnnotator()
         self.labels = LabelAnnotator(names)
         self.fps = FpsAnnotator()
+        self.traces = TraceAnnotator()
+        self.line_counts = LineCountAnnotator()
 
     def render(self, image: np.ndarray, detections: Detections, fps: float | None = None) -> np.ndarray:
         canvas = image.copy()
         self.masks.annotate(canvas, detections)
         self.boxes.annotate(canvas, detections)
         self.labels.annotate(canvas, detections)
+        self.traces.annotate(canvas, detections)
+        if EXTRA_LINE_COUNTS in detections.extra:
+            self.line_counts.annotate(canvas, detections.extra[EXTRA_LINE_COUNTS])
         if fps is not None:
             self.fps.annotate(canvas, fps)
         return canvas
 
 
-__all__ = ["BoxAnnotator", "FpsAnnotator", "LabelAnnotator", "MaskAnnotator", "Renderer", "class_color", "class_colors"]
+__all__ = ["BoxAnnotator", "FpsAnnotator", "LabelAnnotator", "LineCountAnnotator", "MaskAnnotator", "Renderer",
+           "TraceAnnotator", "class_color", "class_colors"]

@@ -28,15 +28,17 @@ class LabelAnnotator:
     def __init__(self, names: Sequence[str]) -> None:
         self.names = list(names)
 
-    def label(self, class_id: int, score: float) -> str:
+    def label(self, class_id: int, score: float, track_id: int | None = None) -> str:
         name = self.names[class_id] if 0 <= class_id < len(self.names) else str(class_id)
-        return f"{name} {score:.2f}"
+        return f"{name} {score:.2f}" if track_id is None else f"#{track_id} {name} {score:.2f}"
 
     def annotate(self, image: np.ndarray, detections: Detections) -> np.ndarray:
         t = _thickness(image)
         font_scale = t / 3
-        for (x1, y1, _, _), score, cid in zip(detections.xyxy.astype(int), detections.scores, detections.class_ids):
-            text = self.label(int(cid), float(score))
+        track_ids = detections.track_ids if detections.track_ids is not None else [None] * len(detections)
+        for (x1, y1, _, _), score, cid, tid in zip(detections.xyxy.astype(int), detections.scores,
+                                                   detections.class_ids, track_ids):
+            text = self.label(int(cid), float(score), None if tid is None else int(tid))
             (w, h), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, font_scale, max(1, t - 1))
             top = y1 - h - base - 2 if y1 - h - base - 2 >= 0 else y1
             cv2.rectangle(image, (x1, top), (x1 + w + 2, top + h + base + 2), class_color(cid), -1)

@@ -1,15 +1,16 @@
 """JSONL of detections: one line per processed frame, flushed as it goes, renamed into place on close.
 
 Line schema: ``{"source", "frame", "pts", "detections": [{"box": [x1, y1, x2, y2], "score", "class_id",
-"label", "mask": {"size": [h, w], "counts": "<COCO RLE>"}}]}``; boxes in frame pixels; ``mask`` only for
-segmentation models.
+"label", "track_id", "mask": {"size": [h, w], "counts": "<COCO RLE>"}}], "counts": [...]}``; boxes in frame
+pixels; ``track_id`` only when tracking, ``mask`` only for segmentation models, ``counts`` (running line-crossing
+counts, see ``rtdetect.tracking.counting``) only with count lines.
 """
 from __future__ import annotations
 
 import json
 from typing import Sequence
 
-from ..types import Detections, Frame
+from ..types import EXTRA_LINE_COUNTS, Detections, Frame
 from .atomic import check_output_path, commit, partial_path
 from .rle import encode_mask
 
@@ -24,10 +25,15 @@ def frame_record(frame: Frame, detections: Detections, names: Sequence[str]) -> 
             "class_id": cid,
             "label": names[cid] if 0 <= cid < len(names) else str(cid),
         }
+        if detections.track_ids is not None:
+            item["track_id"] = int(detections.track_ids[i])
         if detections.masks is not None:
             item["mask"] = encode_mask(detections.masks[i])
         items.append(item)
-    return {"source": frame.source, "frame": frame.index, "pts": frame.pts, "detections": items}
+    record = {"source": frame.source, "frame": frame.index, "pts": frame.pts, "detections": items}
+    if EXTRA_LINE_COUNTS in detections.extra:
+        record["counts"] = detections.extra[EXTRA_LINE_COUNTS]
+    return record
 
 
 class JsonlSink:

@@ -4,11 +4,12 @@ Each ``update`` with one frame's detections:
 
 1. predicts every live track to this frame (a gap of k frames — dropped frames on a live source — is k
    Kalman steps, so uncertainty grows with the real time elapsed);
-2. matches the confirmed and recently lost tracks to the *high*-score detections (cost ``1 - IoU * score``,
-   optimal assignment, same class only);
-3. matches the tracks still unmatched and tracked (not lost) to the *low*-score detections (cost ``1 - IoU``):
-   the step that keeps identities through occlusion, where scores drop;
-4. matches unconfirmed (one-frame-old) tracks to the remaining high detections; unmatched ones are removed;
+2. matches the confirmed tracks, lost ones included, to the *high*-score detections (cost ``1 - IoU * score``
+   plus a penalty growing with the frames a track has been lost; optimal assignment; same class only);
+3. matches the confirmed tracks still unmatched (recently lost ones included) to the *low*-score detections
+   (cost ``1 - IoU``): the step that keeps identities through occlusion, where scores drop;
+4. matches unconfirmed (one-frame-old) tracks to the remaining high, then low, detections; unmatched ones are
+   removed;
 5. starts a track for every remaining detection above ``new_track_thresh``; on the tracker's first frame it is
    confirmed at once, later it is confirmed when matched again on the next frame;
 6. forgets tracks lost for more than ``track_buffer`` frames at 30 FPS (scaled to ``frame_rate``).
@@ -28,8 +29,6 @@ from ..boxes import pairwise_iou
 from ..types import Detections
 from . import kalman
 
-_TRACKED, _LOST = 0, 1
-
 
 @dataclass
 class ByteTrackConfig:
@@ -42,7 +41,10 @@ class ByteTrackConfig:
     low_match_thresh: float = 0.5  # second association: largest accepted cost 1 - IoU
     unconfirmed_match_thresh: float = 0.7
     track_buffer: int = 30         # frames at 30 FPS a lost track is kept
-    duplicate_iou: float = 0.85    # a lost and a tracked track overlapping this much are one object
+    fuse_score: bool = True        # first association cost 1 - IoU * score (else 1 - IoU)
+    # A lost track's cost rises by lost_penalty * (frames unseen / frames kept): its prediction drifts, so a
+    # track seen recently wins a detection both could take (chosen on the TUD sequences, benchmarks/tracking.py).
+    lost_penalty: float = 1.0
 
     def __post_init__(self) -> None:
         if not 0 <= self.low_thresh <= self.high_thresh <= 1:
@@ -59,15 +61,13 @@ class _Tracks:
         self.cov = np.zeros((0, 8, 8))
         self.class_ids = np.zeros(0, np.int32)
         self.ids = np.zeros(0, np.int64)           # 0 while unconfirmed
-        self.state = np.zeros(0, np.int8)          # _TRACKED or _LOST
         self.last_seen = np.zeros(0, np.int64)     # frame index of the last match
-        self.first_seen = np.zeros(0, np.int64)
 
     def __len__(self) -> int:
         return len(self.ids)
 
     def keep(self, which: np.ndarray) -> None:
-        for name in ("mean", "cov", "class_ids", "ids", "state", "last_seen", "first_seen"):
+        for name in ("mean", "cov", "class_ids", "ids", "last_seen"):
             setattr(self, name, getattr(self, name)[which])
 
     def add(self, mean, cov, class_ids, ids, frame: int) -> None:
@@ -76,9 +76,7 @@ class _Tracks:
         self.cov = np.concatenate([self.cov, cov])
         self.class_ids = np.concatenate([self.class_ids, class_ids.astype(np.int32)])
         self.ids = np.concatenate([self.ids, ids.astype(np.int64)])
-        self.state = np.concatenate([self.state, np.full(n, _TRACKED, np.int8)])
         self.last_seen = np.concatenate([self.last_seen, np.full(n, frame, np.int64)])
-        self.first_seen = np.concatenate([self.first_seen, np.full(n, frame, np.int64)])
 
     def boxes(self) -> np.ndarray:
         """(T, 4) float32 xyxy predicted boxes."""
@@ -139,6 +137,7 @@ class ByteTracker:
         def associate(track_idx, det_idx, thresh, with_scores):
             cost = _cost(boxes[track_idx], t.class_ids[track_idx], det_boxes[det_idx], det_cls[det_idx],
                          scores[det_idx] if with_scores else None)
+            cost += cfg.lost_penalty * ((frame - 1 - t.last_seen[track_idx]) / self.max_lost)[:, None]
             pairs = _match(track_idx, det_idx, cost, thresh)
             matched.update(pairs)
             used = {d for _, d in pairs}
@@ -146,11 +145,11 @@ class ByteTracker:
 
         confirmed = t.ids > 0
         pool = np.flatnonzero(confirmed)  # tracked and lost confirmed tracks
-        high_left = associate(pool, high, cfg.match_thresh, True)
-        still_tracked = np.array([i for i in pool if i not in matched and t.state[i] == _TRACKED], np.int64)
-        associate(still_tracked, low, cfg.low_match_thresh, False)
+        high_left = associate(pool, high, cfg.match_thresh, cfg.fuse_score)
+        low_left = associate(np.array([i for i in pool if i not in matched], np.int64), low, cfg.low_match_thresh, False)
         unconfirmed = np.flatnonzero(~confirmed)
-        high_left = associate(unconfirmed, high_left, cfg.unconfirmed_match_thresh, True)
+        high_left = associate(unconfirmed, high_left, cfg.unconfirmed_match_thresh, cfg.fuse_score)
+        associate(np.array([i for i in unconfirmed if i not in matched], np.int64), low_left, cfg.low_match_thresh, False)
 
         self._apply_matches(matched, det_boxes, det_cls, frame)
         new_dets = high_left[scores[high_left] >= cfg.new_track_thresh] if len(high_left) else high_left
@@ -191,39 +190,19 @@ class ByteTracker:
         t.mean[idx], t.cov[idx] = kalman.update(t.mean[idx], t.cov[idx], kalman.xyxy_to_xyah(det_boxes[dets]))
         newly = idx[t.ids[idx] == 0]
         t.ids[newly] = self._new_ids(len(newly))  # an unconfirmed track matched again: confirmed now
-        t.state[idx] = _TRACKED
         t.last_seen[idx] = frame
 
     def _retire(self, matched: dict[int, int], unconfirmed: np.ndarray, frame: int) -> None:
-        """Unmatched tracked → lost; unmatched unconfirmed → removed; lost too long → removed; duplicates merged."""
+        """Remove unconfirmed tracks not matched again and tracks unseen for more than ``max_lost`` frames;
+        ``matched`` (track index → detection) is re-indexed to the tracks that remain."""
         t = self._tracks
-        hit = np.zeros(len(t), bool)
-        hit[list(matched)] = True
-        t.state[~hit & (t.ids > 0)] = _LOST
-        keep = ~(np.isin(np.arange(len(t)), unconfirmed) & ~hit)
-        keep &= ~((t.state == _LOST) & (frame - t.last_seen > self.max_lost))
-        keep &= ~self._duplicates()
+        keep = frame - t.last_seen <= self.max_lost
+        keep[unconfirmed] &= t.last_seen[unconfirmed] == frame
         remap = np.cumsum(keep) - 1
-        kept_matches = {int(remap[k]): v for k, v in matched.items() if keep[k]}
+        kept = {int(remap[k]): d for k, d in matched.items()}  # matched tracks were seen now: all kept
         matched.clear()
-        matched.update(kept_matches)
+        matched.update(kept)
         t.keep(keep)
-
-    def _duplicates(self) -> np.ndarray:
-        """(T,) bool: the younger of a lost/tracked pair that overlap above ``duplicate_iou`` (same class)."""
-        t = self._tracks
-        drop = np.zeros(len(t), bool)
-        tracked, lost = np.flatnonzero(t.state == _TRACKED), np.flatnonzero((t.state == _LOST) & (t.ids > 0))
-        if len(tracked) == 0 or len(lost) == 0:
-            return drop
-        boxes = t.boxes()
-        iou = pairwise_iou(boxes[tracked], boxes[lost])
-        iou[t.class_ids[tracked][:, None] != t.class_ids[lost][None, :]] = 0
-        for a, b in zip(*np.nonzero(iou > self.config.duplicate_iou)):
-            i, j = tracked[a], lost[b]
-            age_i, age_j = t.last_seen[i] - t.first_seen[i], t.last_seen[j] - t.first_seen[j]
-            drop[j if age_i > age_j else i] = True
-        return drop
 
     def _output(self, matched: dict[int, int]) -> tuple[np.ndarray, np.ndarray]:
         """Detection indices matched to confirmed tracks, and those tracks' ids."""

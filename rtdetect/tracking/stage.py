@@ -1,18 +1,16 @@
 """The tracking stage of the pipeline: ByteTrack identities, then line crossings counted.
 
 Runs after masks and before render, in one thread (frames arrive in order). The running counts of every
-line travel with the frame's detections in ``Detections.extra[COUNTS_KEY]`` (a list of
+line travel with the frame's detections in ``Detections.extra[EXTRA_LINE_COUNTS]`` (a list of
 ``LineCounter.totals`` dicts), read by the renderer and the JSONL sink.
 """
 from __future__ import annotations
 
 from typing import Sequence
 
-from ..types import Detections, Frame
+from ..types import EXTRA_LINE_COUNTS, Detections, Frame
 from .bytetrack import ByteTracker
 from .counting import LineCounter
-
-COUNTS_KEY = "line_counts"
 
 
 class TrackingStage:
@@ -31,10 +29,11 @@ class TrackingStage:
         for counter in self.counters:
             counter.update(tracked)
         if self.counters:
-            tracked.extra[COUNTS_KEY] = self.totals()
+            tracked.extra[EXTRA_LINE_COUNTS] = self.totals()
         return tracked
 
     def totals(self) -> list[dict]:
+        """Per line: ``{"line": [...], "in": {label: n}, "out": {label: n}}`` so far."""
         return [counter.totals(self.names) for counter in self.counters]
 
     def reset(self) -> None:
