@@ -3,15 +3,16 @@ from __future__ import annotations
 
 import sys
 from contextlib import ExitStack
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Sequence
 
-from .capture import open_source
+from . import options
+from .capture import ImageSource, open_source
 from .errors import ModelError
 from .inference import create_engine
+from .outputs import describe_written, open_sinks, plan_outputs
 from .pipeline import GpuFramePipeline, Pipeline, RunSummary, WorkItem
 from .postprocess import PostprocessConfig
-from .sinks import DisplaySink, JsonlSink, VideoSink
 
 DEFAULT_MODEL = "yolov5s-seg"
 
@@ -66,40 +67,75 @@ def _progress_callback(total: int | None, enabled: bool):
     return bar, on_frame
 
 
+@dataclass
+class DetectRun:
+    """What ``detect`` did: the run's summary, the source's display name, whether the source was still
+    images (one frame per image), and one phrase per output file written."""
+
+    summary: RunSummary
+    name: str
+    images: bool
+    written: list[str]
+
+
+def _checked_config(conf: float, iou: float, max_det: int, max_frames: int | None) -> PostprocessConfig:
+    """The thresholds as a config, every value checked (UsageError naming the option)."""
+    if max_frames is not None:
+        options.at_least("--max-frames", max_frames, 1)
+    return PostprocessConfig(conf=options.fraction("--conf", conf), iou=options.fraction("--iou", iou),
+                             max_det=options.at_least("--max-det", max_det, 1))
+
+
+def _note_fixed_input(engine, imgsz: tuple[int, int] | None, model: str) -> None:
+    """Say once when a fixed-shape ONNX file ignores the requested input size."""
+    if imgsz is not None and tuple(engine.input_hw) != tuple(imgsz):
+        h, w = engine.input_hw
+        print(f"rtdetect: note: {model} has a fixed {h}x{w} input; --imgsz {imgsz[0]} {imgsz[1]} is ignored "
+              f"(export a dynamic model to choose the size)", file=sys.stderr)
+
+
+def _tracked(pipeline: Pipeline, names, fps: float | None, track: bool, count_lines):
+    """Add the tracking stage when asked for (``count_lines`` implies tracking); returns it or None."""
+    if not (track or count_lines):
+        return None
+    from .tracking import TrackingStage
+
+    tracking = TrackingStage(names, frame_rate=fps, lines=count_lines)
+    pipeline.add_detection_stage(tracking)
+    return tracking
+
+
 def detect(*, source: str, model: str = DEFAULT_MODEL, backend: str = "auto", conf: float = 0.25, iou: float = 0.45,
-           imgsz: tuple[int, int] = (640, 640), classes: Sequence[str] | None = None, max_det: int = 300,
+           imgsz: tuple[int, int] | None = None, classes: Sequence[str] | None = None, max_det: int = 300,
            show: bool = False, save: str | None = None, json_path: str | None = None,
            max_frames: int | None = None, progress: bool = True, track: bool = False,
-           count_lines: Sequence[tuple[float, float, float, float]] = ()) -> tuple[RunSummary, str]:
-    """Run detection on ``source``; returns the summary and the source's display name.
+           count_lines: Sequence[tuple[float, float, float, float]] = ()) -> DetectRun:
+    """Run detection on ``source``. ``imgsz`` None: the model's own input size, else 640x640.
 
     track: follow objects across frames (ByteTrack); count_lines: segments (x1, y1, x2, y2) in frame pixels
-    whose crossings are counted (implies ``track``)."""
-    model_path = resolve_model_path(model, imgsz)
-    engine = create_engine(model_path, backend=backend, imgsz=imgsz)
+    whose crossings are counted (implies ``track``). Every value, the source (file, camera, URL) and the
+    outputs are checked before the model is loaded or converted; see ``outputs`` for what ``save`` and
+    ``json_path`` accept.
+    """
+    config = _checked_config(conf, iou, max_det, max_frames)
+    size = options.DEFAULT_IMGSZ if imgsz is None else options.imgsz(imgsz)
     with ExitStack() as stack:
+        src = stack.enter_context(open_source(source))
+        plan = plan_outputs(src, save=save, json_path=json_path, show=show)
+        engine = create_engine(resolve_model_path(model, size), backend=backend, imgsz=size)
         stack.callback(engine.close)
-        config = PostprocessConfig(conf=conf, iou=iou, max_det=max_det)
+        _note_fixed_input(engine, imgsz, model)
         pipeline = make_pipeline(engine, config, stack)
         if classes:
             pipeline.configure(replace(config, classes=class_ids_from(classes, pipeline.names)))
-        src = stack.enter_context(open_source(source))
-        tracking = None
-        if track or count_lines:
-            from .tracking import TrackingStage
-
-            tracking = TrackingStage(pipeline.names, frame_rate=src.fps, lines=count_lines)
-            pipeline.add_detection_stage(tracking)
-        sinks = []
+        tracking = _tracked(pipeline, pipeline.names, src.fps, track, count_lines)
         # Sinks are closed (finalised, renamed into place) on every exit path, errors and Ctrl-C included.
-        if save:
-            sinks.append(VideoSink(save, src.fps))
-        if json_path:
-            sinks.append(JsonlSink(json_path, pipeline.names))
-        if show:
-            sinks.append(DisplaySink())
+        sinks = open_sinks(plan, src.fps, pipeline.names)
         for sink in sinks:
             stack.callback(sink.close)
+        if not sinks:
+            print("rtdetect: warning: no --save, --json or --show: detections are counted but nothing is written",
+                  file=sys.stderr)
         total = src.frame_count if max_frames is None or src.frame_count is None else min(max_frames, src.frame_count)
         bar, on_frame = _progress_callback(None if src.is_live else total, progress)
         if bar is not None:
@@ -107,4 +143,4 @@ def detect(*, source: str, model: str = DEFAULT_MODEL, backend: str = "auto", co
         summary = pipeline.run(src, sinks, max_frames=max_frames, on_frame=on_frame, show_fps=show)
         if tracking is not None:
             summary.line_counts = tracking.totals()
-    return summary, src.name
+    return DetectRun(summary, src.name, isinstance(src, ImageSource), describe_written(sinks))

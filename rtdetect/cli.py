@@ -6,27 +6,62 @@
     rtdetect build --model M ...             build a TensorRT engine
     rtdetect bench --source SRC ...          per-stage FPS report
 
-Every input error is one line on stderr (``rtdetect: error: ...``) and exit status 1; Ctrl-C finalises
-the outputs and exits with 130.
+Exit status: 0 done; 1 any error (a wrong option or value included: one line ``rtdetect: error: ...`` on
+stderr, no usage block, no traceback); 130 Ctrl-C (outputs finalised). Every option value is checked
+before any model work.
 """
 from __future__ import annotations
 
 import argparse
 import os
 import sys
+from functools import partial
 
-from .errors import RtdetectError
+from . import options
+from .errors import RtdetectError, UsageError
+from .version import rtdetect_version
 
 EXIT_ERROR = 1
 EXIT_INTERRUPTED = 130
 
 
-def _imgsz(values: list[int]) -> tuple[int, int]:
-    if len(values) == 1:
-        return values[0], values[0]
-    if len(values) == 2:
-        return values[0], values[1]
-    raise argparse.ArgumentTypeError("--imgsz takes one size or H W")
+class _Parser(argparse.ArgumentParser):
+    """argparse with this project's error convention: one line and exit status 1 (see the module doc)."""
+
+    def error(self, message: str):
+        raise UsageError(f"{message} (see {self.prog} --help)")
+
+
+def _number(kind, check, *args):
+    """An argparse ``type``: parse with ``kind``, then ``check(option, value, *args)``; the option name is
+    filled in by ``_option``."""
+    def parse(text: str, option: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise UsageError(f"{option} expects {'an integer' if kind is int else 'a number'}, got {text!r}") from None
+        return check(option, value, *args)
+    return parse
+
+
+def _option(parser: argparse.ArgumentParser, name: str, parse, **kwargs) -> None:
+    """``add_argument(name, type=...)`` with ``parse`` told which option it checks."""
+    parser.add_argument(name, type=partial(parse, option=name), **kwargs)
+
+
+_FRACTION = _number(float, options.fraction)
+
+
+def _count(minimum: int):
+    return _number(int, options.at_least, minimum)
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
+def _add_version(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--version", action="version", version=f"rtdetect {rtdetect_version()}")
 
 
 def _count_line(value: str) -> tuple[float, float, float, float]:
@@ -41,28 +76,38 @@ def _count_line(value: str) -> tuple[float, float, float, float]:
 def _add_model_options(parser: argparse.ArgumentParser) -> None:
     """--model and --imgsz, shared by detect, bench and build."""
     parser.add_argument("--model", default="yolov5s-seg", help="zoo name, .onnx file or official .pt checkpoint (default: yolov5s-seg)")
-    parser.add_argument("--imgsz", type=int, nargs="+", default=[640], metavar="N", help="network input: N or H W (default: 640)")
+    parser.add_argument("--imgsz", type=int, nargs="+", metavar="N",
+                        help=f"network input: N or H W, multiples of {options.STRIDE} up to {options.MAX_IMGSZ} "
+                             "(default: 640; a fixed-shape ONNX file uses its own)")
+
+
+def _imgsz(values: list[int] | None) -> tuple[int, int] | None:
+    """The checked --imgsz, or None when it was not given (the model's own or the default size)."""
+    return None if values is None else options.imgsz(values)
 
 
 def _add_threshold_options(parser: argparse.ArgumentParser) -> None:
     """--conf, --iou and --max-det, shared by detect and bench."""
-    parser.add_argument("--conf", type=float, default=0.25, help="score threshold (default: 0.25)")
-    parser.add_argument("--iou", type=float, default=0.45, help="NMS IoU threshold (default: 0.45)")
-    parser.add_argument("--max-det", type=int, default=300, help="detections kept per frame (default: 300)")
+    _option(parser, "--conf", _FRACTION, default=0.25, help="score threshold in [0, 1] (default: 0.25)")
+    _option(parser, "--iou", _FRACTION, default=0.45, help="NMS IoU threshold in [0, 1] (default: 0.45)")
+    _option(parser, "--max-det", _count(1), default=300, help="detections kept per frame, >= 1 (default: 300)")
 
 
 def _detect_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="rtdetect", description="Real-time object detection and segmentation.",
-                                     epilog="other commands: export, models, build, bench (rtdetect COMMAND --help)")
+    parser = _Parser(prog="rtdetect", description="Real-time object detection and segmentation.",
+                     epilog="other commands: export, models, build, bench (rtdetect COMMAND --help). "
+                            "Exit status: 0 done, 1 error (one line on stderr), 130 interrupted.")
+    _add_version(parser)
     parser.add_argument("--source", required=True, help="webcam, a camera index, demo, a video file, a stream URL, an image, a folder or a glob")
     _add_model_options(parser)
     parser.add_argument("--backend", default="auto", help="auto | onnxruntime | tensorrt (default: auto)")
     _add_threshold_options(parser)
     parser.add_argument("--classes", nargs="+", metavar="CLASS", help="keep only these class ids or names")
     parser.add_argument("--show", action="store_true", help="open a window (q or Esc quits)")
-    parser.add_argument("--save", metavar="OUT.mp4", help="write the annotated video")
-    parser.add_argument("--json", metavar="OUT.jsonl", help="write detections, one JSON line per frame")
-    parser.add_argument("--max-frames", type=int, help="stop after N frames")
+    parser.add_argument("--save", metavar="OUT", help="annotated output: a video file for videos, cameras and streams; "
+                                                      "a folder (DIR/) for images, or OUT.jpg for a single image")
+    parser.add_argument("--json", metavar="OUT.jsonl", help="detections as JSON Lines, one per frame (.jsonl or .ndjson; - for stdout)")
+    _option(parser, "--max-frames", _count(1), help="stop after N frames (N >= 1)")
     parser.add_argument("--track", action="store_true", help="follow objects across frames (ByteTrack): track ids in outputs, trails on video")
     parser.add_argument("--count-line", action="append", type=_count_line, default=[], metavar="X1,Y1,X2,Y2",
                         help="count tracks crossing this segment (frame pixels), per direction and class; repeatable; implies --track")
@@ -72,10 +117,12 @@ def _detect_parser() -> argparse.ArgumentParser:
 
 
 def _export_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="rtdetect export", description="Convert a YOLO checkpoint (.pt) or zoo model to ONNX.")
+    parser = _Parser(prog="rtdetect export", description="Convert a YOLO checkpoint (.pt) or zoo model to ONNX.")
+    _add_version(parser)
     parser.add_argument("model", help="official .pt checkpoint or zoo name")
-    parser.add_argument("-o", "--output", required=True, help="output .onnx path")
-    parser.add_argument("--imgsz", type=int, nargs="+", default=[640], metavar="N", help="input size: N or H W")
+    parser.add_argument("-o", "--output", required=True, help="output .onnx path (never the checkpoint itself)")
+    parser.add_argument("--imgsz", type=int, nargs="+", default=[640], metavar="N",
+                        help=f"input size: N or H W, multiples of {options.STRIDE} up to {options.MAX_IMGSZ} (default: 640)")
     parser.add_argument("--dynamic", action="store_true", help="dynamic batch and input size")
     parser.add_argument("--half", action="store_true", help="float16 weights and input")
     return parser
@@ -87,27 +134,39 @@ def _quiet_video_logs() -> None:
     os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
 
 
+def _summary_line(result) -> str:
+    """``name: N frames in S s (F FPS), D detections[; ...]`` for the end of a detection run."""
+    summary, unit = result.summary, "image" if result.images else "frame"
+    line = (f"{result.name}: {_plural(summary.frames, unit)} in {summary.seconds:.2f} s ({summary.fps:.1f} FPS), "
+            f"{_plural(summary.detections, 'detection')}")
+    if summary.frames_lost and result.images:
+        line += f"; {_plural(summary.frames_lost, 'image')} skipped (could not be decoded)"
+    elif summary.frames_lost:
+        line += f"; {_plural(summary.frames_lost, 'frame')} could not be decoded (truncated or damaged input)"
+    if summary.frames_dropped:
+        line += f"; {_plural(summary.frames_dropped, 'stale live frame')} dropped"
+    return line
+
+
 def run_detect(argv: list[str]) -> int:
     args = _detect_parser().parse_args(argv)
+    imgsz = _imgsz(args.imgsz)
     if not args.verbose:
         _quiet_video_logs()
     from .app import detect
 
-    summary, name = detect(source=args.source, model=args.model, backend=args.backend, conf=args.conf, iou=args.iou,
-                           imgsz=_imgsz(args.imgsz), classes=args.classes, max_det=args.max_det, show=args.show,
-                           save=args.save, json_path=args.json, max_frames=args.max_frames,
-                           progress=not args.no_progress, track=args.track, count_lines=args.count_line)
-    line = f"{name}: {summary.frames} frames in {summary.seconds:.2f} s ({summary.fps:.1f} FPS), {summary.detections} detections"
-    if summary.frames_lost:
-        line += f"; {summary.frames_lost} frames could not be decoded (truncated or damaged input)"
-    if summary.frames_dropped:
-        line += f"; {summary.frames_dropped} stale live frames dropped"
-    print(line, file=sys.stderr)
-    for totals in summary.line_counts:
+    result = detect(source=args.source, model=args.model, backend=args.backend, conf=args.conf, iou=args.iou,
+                    imgsz=imgsz, classes=args.classes, max_det=args.max_det, show=args.show, save=args.save,
+                    json_path=args.json, max_frames=args.max_frames, progress=not args.no_progress,
+                    track=args.track, count_lines=args.count_line)
+    print(_summary_line(result), file=sys.stderr)
+    for totals in result.summary.line_counts:
         fmt = lambda counts: ", ".join(f"{n} {label}" for label, n in counts.items()) or "none"  # noqa: E731
         print(f"line {','.join(f'{v:g}' for v in totals['line'])}: in {fmt(totals['in'])}; out {fmt(totals['out'])}",
               file=sys.stderr)
-    if summary.interrupted:
+    for written in result.written:
+        print(f"rtdetect: wrote {written}", file=sys.stderr)
+    if result.summary.interrupted:
         print("rtdetect: interrupted; outputs hold every frame processed before the stop", file=sys.stderr)
         return EXIT_INTERRUPTED
     return 0
@@ -115,15 +174,16 @@ def run_detect(argv: list[str]) -> int:
 
 def run_export(argv: list[str]) -> int:
     args = _export_parser().parse_args(argv)
+    imgsz = options.imgsz(args.imgsz)
     from .models.zoo import export_model
 
-    out = export_model(args.model, args.output, imgsz=_imgsz(args.imgsz), dynamic=args.dynamic, half=args.half)
+    out = export_model(args.model, args.output, imgsz=imgsz, dynamic=args.dynamic, half=args.half)
     print(f"wrote {out}", file=sys.stderr)
     return 0
 
 
 def run_models(argv: list[str]) -> int:
-    argparse.ArgumentParser(prog="rtdetect models", description="List the model zoo.").parse_args(argv)
+    _Parser(prog="rtdetect models", description="List the model zoo.").parse_args(argv)
     from .models.zoo import list_models
 
     for info in list_models():
@@ -134,23 +194,24 @@ def run_models(argv: list[str]) -> int:
 def _names(value: str) -> tuple[str, ...]:
     names = tuple(v.strip() for v in value.split(",") if v.strip())
     if not names:
-        raise argparse.ArgumentTypeError("expected a comma-separated list")
+        raise UsageError(f"expected a comma-separated list, got {value!r}")
     return names
 
 
 def _bench_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="rtdetect bench", description="Per-stage latency, end-to-end and model-only FPS, CPU and memory, side by side.")
+    parser = _Parser(prog="rtdetect bench", description="Per-stage latency, end-to-end and model-only FPS, CPU and memory, side by side.")
+    _add_version(parser)
     parser.add_argument("--source", required=True, help="video file, demo, image folder... (as for detection)")
     _add_model_options(parser)
     parser.add_argument("--backend", type=_names, default=("onnxruntime",), help="comma-separated: onnxruntime,tensorrt (default: onnxruntime)")
     parser.add_argument("--precision", type=_names, default=("fp32",), help="comma-separated: fp32,fp16,int8 (default: fp32)")
-    parser.add_argument("--frames", type=int, default=100, help="frames counted per repeat (default: 100)")
-    parser.add_argument("--warmup", type=int, default=10, help="frames and model calls run first and never counted (default: 10)")
-    parser.add_argument("--repeats", type=int, default=1, help="measure each configuration N times, report medians (default: 1)")
+    _option(parser, "--frames", _count(1), default=100, help="frames counted per repeat (default: 100)")
+    _option(parser, "--warmup", _count(0), default=10, help="frames and model calls run first and never counted (default: 10)")
+    _option(parser, "--repeats", _count(1), default=1, help="measure each configuration N times, report medians (default: 1)")
     parser.add_argument("--sink", choices=("video", "render", "none"), default="video", help="video: render + encode to a temporary mp4 (default); render: render only; none")
-    parser.add_argument("--threads", type=int, help="ONNX Runtime intra-op threads (default: the engine's)")
+    _option(parser, "--threads", _count(1), help="ONNX Runtime intra-op threads (default: the engine's)")
     parser.add_argument("--calib-source", help="INT8 calibration frames from this video/image/folder (default: --source)")
-    parser.add_argument("--calib-frames", type=int, default=200, help="INT8 calibration frames, spread over the source (default: 200)")
+    _option(parser, "--calib-frames", _count(1), default=200, help="INT8 calibration frames, spread over the source (default: 200)")
     _add_threshold_options(parser)
     parser.add_argument("--json", metavar="OUT.json", help="write the full report as JSON")
     parser.add_argument("--md", metavar="OUT.md", help="write the table as Markdown")
@@ -160,17 +221,22 @@ def _bench_parser() -> argparse.ArgumentParser:
 
 def run_bench(argv: list[str]) -> int:
     args = _bench_parser().parse_args(argv)
+    imgsz = _imgsz(args.imgsz) or options.DEFAULT_IMGSZ
     _quiet_video_logs()
     from .bench import run_bench as bench
     from .bench.report import check_output_dirs, to_markdown, write_json, write_markdown
 
     check_output_dirs([args.json, args.md, args.plot])
 
+    def progress(message: str) -> None:
+        print(f"rtdetect bench: {message}", file=sys.stderr, flush=True)
+
     try:
         report = bench(source=args.source, model=args.model, backends=args.backend, precisions=args.precision,
-                       imgsz=_imgsz(args.imgsz), frames=args.frames, warmup=args.warmup, repeats=args.repeats,
+                       imgsz=imgsz, frames=args.frames, warmup=args.warmup, repeats=args.repeats,
                        sink=args.sink, threads=args.threads, calib_source=args.calib_source,
-                       calib_frames=args.calib_frames, conf=args.conf, iou=args.iou, max_det=args.max_det)
+                       calib_frames=args.calib_frames, conf=args.conf, iou=args.iou, max_det=args.max_det,
+                       progress=progress)
     except ValueError as exc:
         raise RtdetectError(str(exc)) from None
     print(to_markdown(report))
@@ -186,14 +252,15 @@ def run_bench(argv: list[str]) -> int:
 
 
 def _build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="rtdetect build", description="Build a TensorRT engine (or find it in the engine cache).")
+    parser = _Parser(prog="rtdetect build", description="Build a TensorRT engine (or find it in the engine cache).")
+    _add_version(parser)
     _add_model_options(parser)
     parser.add_argument("--precision", choices=("fp32", "fp16", "int8"), default="fp16", help="engine precision (default: fp16)")
     parser.add_argument("--calib-source", metavar="VIDEO|DIR", help="int8: a video or a folder of images/videos like the ones the model will see")
-    parser.add_argument("--calib-frames", type=int, default=500, metavar="N", help="int8: frames to calibrate on, spread over the source (default: 500)")
-    parser.add_argument("--batch", type=int, default=1, metavar="N", help="largest batch; above 1 needs a dynamic-batch model (.pt and zoo models are exported so)")
-    parser.add_argument("--device", type=int, default=0, help="CUDA device ordinal (default: 0)")
-    parser.add_argument("--workspace", type=float, default=4.0, metavar="GB", help="TensorRT builder workspace (default: 4)")
+    _option(parser, "--calib-frames", _count(1), default=500, metavar="N", help="int8: frames to calibrate on, spread over the source (default: 500)")
+    _option(parser, "--batch", _count(1), default=1, metavar="N", help="largest batch; above 1 needs a dynamic-batch model (.pt and zoo models are exported so)")
+    _option(parser, "--device", _count(0), default=0, help="CUDA device ordinal (default: 0)")
+    _option(parser, "--workspace", _number(float, options.positive), default=4.0, metavar="GB", help="TensorRT builder workspace (default: 4)")
     parser.add_argument("--cache-dir", metavar="DIR", help="cache root (default: $RTDETECT_CACHE, else $XDG_CACHE_HOME/rtdetect, else ~/.cache/rtdetect)")
     parser.add_argument("--rebuild", action="store_true", help="build even when a valid cached engine exists")
     return parser
@@ -204,7 +271,7 @@ def run_build(argv: list[str]) -> int:
     from .trt.builder import build_engine
     from .trt.models import onnx_for_build
 
-    imgsz = _imgsz(args.imgsz)
+    imgsz = _imgsz(args.imgsz) or options.DEFAULT_IMGSZ
     onnx_path = onnx_for_build(args.model, imgsz=imgsz, batch=args.batch, cache_dir=args.cache_dir)
     paths = build_engine(onnx_path, precision=args.precision, batch=args.batch, imgsz=imgsz,
                          calib_source=args.calib_source, calib_frames=args.calib_frames, cache_dir=args.cache_dir,
@@ -230,11 +297,14 @@ def _dispatch(argv: list[str]) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-
     try:
         return _dispatch(sys.argv[1:] if argv is None else argv)
     except RtdetectError as exc:
         print(f"rtdetect: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except OSError as exc:  # a file system refusal on an output or the cache: say what and where, in one line
+        where = f": {exc.filename}" if exc.filename else ""
+        print(f"rtdetect: error: {exc.strerror or exc}{where}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
         print("rtdetect: interrupted", file=sys.stderr)

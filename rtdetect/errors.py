@@ -15,3 +15,7 @@ class ModelError(RtdetectError):
 
 class OutputError(RtdetectError):
     """An output cannot be written: missing directory, unsupported extension, no display for a window."""
+
+
+class UsageError(RtdetectError):
+    """A command-line option is missing, unknown or has a value outside its range."""

@@ -197,7 +197,7 @@ class Pipeline:
             summary.seconds = time.perf_counter() - start
         if errors:
             raise errors[0]
-        summary.frames_lost = source.frames_lost
+        summary.frames_lost = source.frames_lost_within(max_frames)
         summary.frames_dropped = getattr(source, "frames_dropped", 0)
         return summary
 

@@ -10,6 +10,11 @@ def _ok(report: dict) -> list[dict]:
     return [c for c in report["configs"] if c["status"] == "ok"]
 
 
+def _legend_outside(ax) -> None:
+    """The legend below the axes (under the tick labels), where it can never cover a bar."""
+    ax.legend(fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.28), ncol=2, frameon=False)
+
+
 def _stage_axis(ax, configs: list[dict]) -> None:
     """Grouped p50 bars for the stages any configuration measured (GPU stages only on GPU runs); log scale
     so that milliseconds of post-processing stay visible beside hundreds of inference."""
@@ -23,7 +28,7 @@ def _stage_axis(ax, configs: list[dict]) -> None:
     ax.set_yscale("log")
     ax.set_ylabel("p50 latency (ms, log scale)")
     ax.set_title("per-stage latency")
-    ax.legend(fontsize="small")
+    _legend_outside(ax)
 
 
 def _fps_axis(ax, configs: list[dict]) -> None:
@@ -34,17 +39,17 @@ def _fps_axis(ax, configs: list[dict]) -> None:
     ax.set_xticks(x, names)
     ax.set_ylabel("frames per second")
     ax.set_title("throughput")
-    ax.legend(fontsize="small")
+    _legend_outside(ax)
 
 
-def write_plot(report: dict, path: str) -> None:
-    """A PNG (or any format matplotlib infers from ``path``) of the report's measured configurations."""
+def plot_figure(report: dict):
+    """The matplotlib Figure (on an Agg canvas) of the report's measured configurations."""
     # The Agg canvas is chosen here, for this figure only: no pyplot, no global backend switch, no display.
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
     configs = _ok(report)
-    fig = Figure(figsize=(12, 4.5))
+    fig = Figure(figsize=(12, 5.5))
     FigureCanvasAgg(fig)
     stages_ax, fps_ax = fig.subplots(1, 2)
     if configs:
@@ -56,4 +61,9 @@ def write_plot(report: dict, path: str) -> None:
     title = f"rtdetect bench: {report['settings']['model']} on {report['settings']['source']}"
     fig.suptitle(title + ("\n" + "; ".join(skipped) if skipped else ""), fontsize="medium")
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    return fig
+
+
+def write_plot(report: dict, path: str) -> None:
+    """A PNG (or any format matplotlib infers from ``path``) of ``plot_figure(report)``."""
+    plot_figure(report).savefig(path, dpi=100)

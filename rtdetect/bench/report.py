@@ -37,13 +37,29 @@ def _stats(ms: dict | None) -> str:
     return f"{ms['mean']:.2f} / {ms['p50']:.2f} / {ms['p95']:.2f} / {ms['p99']:.2f}"
 
 
-def _rows(config: dict) -> list[str]:
-    """One column of the table (one configuration), in the order of ``ROW_NAMES``."""
+def _stage_row(stage: str) -> str:
+    return f"{stage} ms (mean / p50 / p95 / p99)"
+
+
+GPU_ROWS = ("GPU memory", "GPU stage times (CUDA events)")
+ROW_NAMES = (
+    "status", "network input",
+    "end-to-end FPS (stages overlapped)", "model-only FPS", "end-to-end / model-only",
+    *[_stage_row(stage) for stage in STAGES],
+    "model-only latency ms (mean / p50 / p95 / p99)",
+    "CPU use end to end (CPU time / wall)", "CPU use model-only (cores)", "peak RSS MiB",
+    *GPU_ROWS,
+    "detections per frame", "load average 1/5/15 min before → after",
+)
+
+
+def _values(config: dict) -> dict[str, str]:
+    """One column of the table (one configuration): row name → cell (missing rows are dashes)."""
     if config["status"] != "ok":
-        return [f"unavailable: {config['reason']}"] + [DASH] * (len(ROW_NAMES) - 1)
+        return {"status": f"unavailable: {config['reason']}"}
     e2e, model, stages = config["end_to_end"], config["model_only"], config["stages_ms"]
     cores = e2e["cpu_cores_used"]
-    return [
+    values = [
         "ok",
         f"{config['input_hw'][0]}x{config['input_hw'][1]} {config['layout']}, {config['classes']} classes"
         + (", masks" if config["masks"] else ""),
@@ -57,17 +73,17 @@ def _rows(config: dict) -> list[str]:
         _num(e2e["detections_per_frame"], 2),
         f"{config['load_avg_before']} → {config.get('load_avg_after')}",
     ]
+    return dict(zip(ROW_NAMES, values))
 
 
-ROW_NAMES = (
-    "status", "network input",
-    "end-to-end FPS (stages overlapped)", "model-only FPS", "end-to-end / model-only",
-    *[f"{stage} ms (mean / p50 / p95 / p99)" for stage in STAGES],
-    "model-only latency ms (mean / p50 / p95 / p99)",
-    "CPU use end to end (CPU time / wall)", "CPU use model-only (cores)", "peak RSS MiB",
-    "GPU memory", "GPU stage times (CUDA events)",
-    "detections per frame", "load average 1/5/15 min before → after",
-)
+def row_names(report: dict) -> list[str]:
+    """The rows that say something for this report: stages that some configuration measured, and the
+    GPU rows only when a configuration ran on the GPU."""
+    ok = [c for c in report["configs"] if c["status"] == "ok"]
+    measured = {s for c in ok for s, ms in c["stages_ms"].items() if ms.get("count")}
+    on_gpu = any(c.get("engine") == "tensorrt" for c in ok)
+    skipped = {_stage_row(s) for s in STAGES if s not in measured} | (set() if on_gpu else set(GPU_ROWS))
+    return [row for row in ROW_NAMES if row not in skipped]
 
 
 def _header(report: dict) -> list[str]:
@@ -91,12 +107,12 @@ def to_markdown(report: dict) -> str:
     """The report as Markdown: a header of what and where, then one column per configuration."""
     configs = report["configs"]
     names = [f"{c['backend']} {c['precision']}" for c in configs]
-    columns = [_rows(c) for c in configs]
+    columns = [_values(c) for c in configs]
     lines = _header(report)
     lines.append("| metric | " + " | ".join(names) + " |")
     lines.append("| --- |" + " --- |" * len(names))
-    for i, row in enumerate(ROW_NAMES):
-        lines.append(f"| {row} | " + " | ".join(col[i] for col in columns) + " |")
+    for row in row_names(report):
+        lines.append(f"| {row} | " + " | ".join(col.get(row, DASH) for col in columns) + " |")
     return "\n".join(lines) + "\n"
 
 

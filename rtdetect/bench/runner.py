@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as _dt
 import statistics
 from dataclasses import asdict, dataclass, field
+from typing import Callable
 
 from ..errors import SourceError
 from ..app import DEFAULT_MODEL, resolve_model_path
@@ -94,9 +95,10 @@ def _summarise(e2e: list[EndToEnd], model: list[ModelOnly]) -> dict:
     }
 
 
-def _measure(pipeline: Pipeline, image, settings: BenchSettings) -> dict:
+def _measure(pipeline: Pipeline, image, settings: BenchSettings, say: Callable[[str], None], label: str) -> dict:
     e2e, model = [], []
-    for _ in range(settings.repeats):
+    for repeat in range(settings.repeats):
+        say(f"{label}: measuring, repeat {repeat + 1} of {settings.repeats} ({settings.frames} frames)")
         model.append(run_model_only(pipeline, image, frames=settings.frames, warmup=settings.warmup))
         run = run_end_to_end(pipeline, source=settings.source, frames=settings.frames,
                              warmup=settings.warmup, sink=settings.sink)
@@ -110,13 +112,22 @@ def _measure(pipeline: Pipeline, image, settings: BenchSettings) -> dict:
     return _summarise(e2e, model)
 
 
-def measure_config(settings: BenchSettings, model_path: str, backend: str, precision: str, image) -> dict:
-    """The result record of one configuration: figures, or ``status: unavailable`` with the reason."""
+def _quiet(message: str) -> None:
+    """The default progress callback: say nothing."""
+
+
+def measure_config(settings: BenchSettings, model_path: str, backend: str, precision: str, image,
+                   say: Callable[[str], None] = _quiet) -> dict:
+    """The result record of one configuration: figures, or ``status: unavailable`` with the reason.
+    ``say`` receives a line of progress before each slow step."""
+    label = f"{backend} {precision}"
     record = {"backend": backend, "precision": precision, "load_avg_before": load_average()}
+    say(f"{label}: opening the engine")
     engine, reason = open_engine(model_path, backend=backend, precision=precision, imgsz=settings.imgsz,
                                  threads=settings.threads, calib_source=settings.calib_source or settings.source,
                                  calib_frames=settings.calib_frames)
     if engine is None:
+        say(f"{label}: unavailable here ({reason})")
         return {**record, "status": "unavailable", "reason": reason}
     try:
         config = PostprocessConfig(conf=settings.conf, iou=settings.iou, max_det=settings.max_det)
@@ -124,14 +135,14 @@ def measure_config(settings: BenchSettings, model_path: str, backend: str, preci
         record.update(status="ok", reason=None, engine=engine.name, input_hw=list(engine.input_hw),
                       layout=pipeline.postprocess.decoder.layout, classes=len(pipeline.names),
                       masks=pipeline.postprocess.has_masks)
-        record.update(_measure(pipeline, image, settings))
+        record.update(_measure(pipeline, image, settings, say, label))
     finally:
         engine.close()
     record["load_avg_after"] = load_average()
     return record
 
 
-def run_bench(**options) -> dict:
+def run_bench(*, progress: Callable[[str], None] = _quiet, **options) -> dict:
     """Measure every configuration; returns the report (the JSON document, see ``report.py``).
 
     Keyword options are the fields of ``BenchSettings``: source (any ``--source``), model (zoo name,
@@ -139,13 +150,15 @@ def run_bench(**options) -> dict:
     frames (counted per repeat), warmup (frames and model calls not counted), repeats, conf, iou,
     max_det, sink (``video`` | ``render`` | ``none``, see ``sinks.SINK_MODES``), threads (ONNX Runtime
     intra-op threads; None = the engine's default), calib_source / calib_frames (INT8 calibration frames,
-    spread over the source; default: the benchmark source, 200 frames).
+    spread over the source; default: the benchmark source, 200 frames). ``progress`` receives one line
+    before each slow step (model conversion, each engine, each measurement).
     """
     settings = BenchSettings(**options)
-    model_path = resolve_model_path(settings.model, settings.imgsz)
     image = first_frame(settings.source)
+    progress(f"preparing the model {settings.model} (converted on first use)")
+    model_path = resolve_model_path(settings.model, settings.imgsz)
     started = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
-    configs = [measure_config(settings, model_path, b, p, image) for b, p in settings.configs]
+    configs = [measure_config(settings, model_path, b, p, image, progress) for b, p in settings.configs]
     described = {k: v for k, v in asdict(settings).items() if k != "configs"}
     described.update(model_path=model_path, sink_description=SINK_MODES[settings.sink],
                      imgsz=list(settings.imgsz))

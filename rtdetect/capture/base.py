@@ -47,9 +47,19 @@ class Source:
     @property
     def frames_lost(self) -> int:
         """Frames the container announced but that could not be decoded (0 when unknown or not at the end)."""
+        return self.frames_lost_within(None)
+
+    def frames_lost_within(self, limit: int | None) -> int:
+        """Like ``frames_lost`` for a run asked to stop after ``limit`` frames (None: no limit): only the
+        first ``limit`` announced frames were wanted, so only those can be lost."""
         if self.frame_count is None or self.is_live or not self.exhausted:
             return 0
-        return max(0, self.frame_count - self.frames_read)
+        wanted = self.frame_count if limit is None else min(limit, self.frame_count)
+        return max(0, wanted - self.frames_read)
+
+    def input_files(self) -> list[str]:
+        """The files this source reads (outputs must never be one of them); none for cameras and streams."""
+        return []
 
     def _open(self) -> None:
         raise NotImplementedError

@@ -35,40 +35,74 @@ def read_image(path: str) -> np.ndarray:
         raise SourceError(f"{path}: {exc}") from None
 
 
+def _glob_root(pattern: str) -> str:
+    """The folder part of ``pattern`` before its first wildcard (``photos/*/x.jpg`` → ``photos``)."""
+    parts = []
+    for part in os.path.normpath(pattern).split(os.sep):
+        if glob.has_magic(part):
+            break
+        parts.append(part)
+    return os.sep.join(parts) or os.curdir
+
+
 class ImageSource(Source):
-    """Images from a file, a directory (sorted, non-recursive) or a glob pattern."""
+    """Images from a file, a directory (sorted, non-recursive) or a glob pattern.
+
+    Each image is one frame (index 0, pts 0.0) whose ``source`` is its path relative to the folder or
+    to the glob's root (the folder before the first wildcard), so images in different subfolders stay
+    distinct. An image that cannot be decoded is skipped with a line naming it (``skipped`` lists them);
+    when none can be decoded the source raises SourceError. A single image that cannot be decoded is an
+    error at once.
+    """
 
     def __init__(self, spec: str) -> None:
         super().__init__(spec)
         self.spec = spec
         self.paths: list[str] = []
+        self.root = os.curdir
+        self.skipped: list[str] = []
+
+    def input_files(self) -> list[str]:
+        return list(self.paths)
+
+    def relative_name(self, path: str) -> str:
+        """``path`` as it appears in ``Frame.source``: relative to the folder or the glob's root."""
+        return os.path.relpath(path, self.root)
 
     def _open(self) -> None:
         if os.path.isdir(self.spec):
             paths = [os.path.join(self.spec, n) for n in sorted(os.listdir(self.spec)) if is_image_path(n)]
             if not paths:
                 raise SourceError(f"no images ({', '.join(IMAGE_EXTENSIONS)}) in folder: {self.spec}")
+            self.root = self.spec
         elif glob.has_magic(self.spec):
             paths = sorted(p for p in glob.glob(self.spec) if is_image_path(p))
             if not paths:
                 raise SourceError(f"no images match: {self.spec}")
+            self.root = _glob_root(self.spec)
         else:
             check_readable_file(self.spec, "image")
             paths = [self.spec]
+            self.root = os.path.dirname(self.spec) or os.curdir
         self.paths = paths
         self.frame_count = len(paths)
 
     def _frames(self) -> Iterator[Frame]:
-        single = len(self.paths) == 1
+        single = len(self.paths) == 1 and not os.path.isdir(self.spec)
+        decoded = 0
         for path in self.paths:
             try:
                 image = read_image(path)
             except SourceError as exc:
                 if single:
                     raise
-                print(f"rtdetect: skipping {exc}", file=sys.stderr)  # one bad file must not stop a folder
+                self.skipped.append(path)
+                print(f"rtdetect: skipping {exc}", file=sys.stderr, flush=True)  # one bad file must not stop a folder
                 continue
-            yield Frame(image, 0, None, os.path.basename(path))
+            decoded += 1
+            yield Frame(image, 0, 0.0, self.relative_name(path))
+        if self.paths and not decoded:
+            raise SourceError(f"none of the {len(self.paths)} images in {self.spec} could be decoded")
 
     def _release(self) -> None:
         self.paths = []

@@ -31,6 +31,9 @@ class VideoFileSource(Source):
         self._capture: cv2.VideoCapture | None = None
         self._first = None
 
+    def input_files(self) -> list[str]:
+        return [self.path]
+
     def _open(self) -> None:
         check_readable_file(self.path, "video file")
         capture = cv2.VideoCapture(self.path)

@@ -7,7 +7,9 @@ import os
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
-from ..config import cache_root
+from ..config import CACHE_ENV, cache_root
+from .errors import ModelError
+
 
 def file_sha256(path: Path, chunk: int = 1 << 20) -> str:
     """Hex SHA-256 of a file's bytes."""
@@ -45,12 +47,17 @@ def build_once(target: Path, build: Callable[[Path], Path]) -> Path:
     """Return ``target``, calling ``build(target)`` first if it does not exist yet.
 
     ``build`` must write atomically (temp file + ``os.replace``). Concurrent callers, threads or
-    processes, serialise on ``<target>.lock`` so the conversion runs once.
+    processes, serialise on ``<target>.lock`` so the conversion runs once. A cache folder that cannot
+    be created or written raises ModelError naming it (and ``$RTDETECT_CACHE``).
     """
     if target.is_file():
         return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with exclusive_lock(target.with_name(target.name + ".lock")):
-        if not target.is_file():
-            build(target)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with exclusive_lock(target.with_name(target.name + ".lock")):
+            if not target.is_file():
+                build(target)
+    except OSError as exc:
+        raise ModelError(f"cannot write the model cache {target.parent}: {exc.strerror or exc}; set "
+                         f"{CACHE_ENV} to a writable folder") from None
     return target

@@ -30,3 +30,7 @@ class StateDictMismatchError(ModelError):
 
 class ModelNotFoundError(ModelError):
     """A zoo name or path that does not resolve to a model file."""
+
+
+class ExportArgumentError(ModelError, ValueError):
+    """An export argument out of range for this model (input size, opset); a ValueError for API callers."""

@@ -22,14 +22,15 @@ from __future__ import annotations
 import json
 import os
 import warnings
-from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import Any, Sequence
 
 import torch
 
+from ..version import rtdetect_version
 from .atomic import atomic_path
-from .errors import ModelError
+from .errors import ExportArgumentError, ModelError
+from .sizes import check_imgsz
 from .fuse import fused_copy
 from .model import YoloModel
 
@@ -37,24 +38,6 @@ DEFAULT_OPSET = 17
 METADATA_KEYS = ("rtdetect.family", "rtdetect.task", "rtdetect.layout", "rtdetect.names",
                  "rtdetect.num_classes", "rtdetect.num_masks", "rtdetect.stride",
                  "rtdetect.imgsz", "rtdetect.dynamic", "rtdetect.version")
-
-
-def rtdetect_version() -> str:
-    """The installed rtdetect version, or ``0+unknown`` when running from a source tree."""
-    try:
-        return importlib_metadata.version("rtdetect")
-    except importlib_metadata.PackageNotFoundError:
-        return "0+unknown"
-
-
-def check_imgsz(imgsz: Sequence[int], stride: int) -> tuple[int, int]:
-    """(H, W) as ints; each must be a positive multiple of ``stride``."""
-    if len(imgsz) != 2:
-        raise ValueError(f"imgsz must be (H, W), got {imgsz!r}")
-    h, w = (int(v) for v in imgsz)
-    if h <= 0 or w <= 0 or h % stride or w % stride:
-        raise ValueError(f"imgsz {h}x{w} must be positive multiples of the model stride {stride}")
-    return h, w
 
 
 def model_metadata(model: YoloModel, imgsz: tuple[int, int], dynamic: bool) -> dict[str, str]:
@@ -124,7 +107,7 @@ def export_onnx(model_or_checkpoint: YoloModel | str | os.PathLike[str],
     to a temporary name in the same directory and renamed, so readers never see a partial file.
     """
     if not 13 <= int(opset) <= 20:
-        raise ValueError(f"opset {opset} is outside 13..20 (17 suits TensorRT 10 and ONNX Runtime)")
+        raise ExportArgumentError(f"opset {opset} is outside 13..20 (17 suits TensorRT 10 and ONNX Runtime)")
     model = _as_model(model_or_checkpoint)
     h, w = check_imgsz(imgsz, model.max_stride)
     dtype = torch.float16 if half else torch.float32

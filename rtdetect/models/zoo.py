@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Sequence
 
 from .cache import build_once, cache_key, cache_root, file_sha256
-from .errors import ModelNotFoundError
+from .errors import ModelError, ModelNotFoundError
 
 DEFAULT_MODEL = "yolov5s-seg"
 
@@ -116,7 +116,7 @@ def _convert(source: Path, target: Path, variant: str, imgsz: tuple[int, int]) -
 def cached_onnx(source: Path, *, variant: str = "as-is", imgsz: Sequence[int] = (640, 640),
                 cache_dir: str | os.PathLike[str] | None = None, label: str | None = None) -> Path:
     """The cached ONNX conversion of ``source`` (converting on first use, see module docstring)."""
-    from .export import rtdetect_version
+    from ..version import rtdetect_version
 
     h, w = (int(v) for v in imgsz)
     root = Path(cache_dir) if cache_dir is not None else cache_root()
@@ -128,7 +128,7 @@ def cached_onnx(source: Path, *, variant: str = "as-is", imgsz: Sequence[int] = 
 def resolve_model(name_or_path: str | os.PathLike[str], *, imgsz: Sequence[int] = (640, 640),
                   cache_dir: str | os.PathLike[str] | None = None) -> Path:
     """An ONNX path for a zoo name, an ``.onnx`` file or a ``.pt`` checkpoint (see module doc)."""
-    from .export import check_imgsz
+    from .sizes import check_imgsz
 
     size = check_imgsz(imgsz, 32)
     entry = _entry(str(name_or_path))
@@ -151,12 +151,18 @@ def resolve_model(name_or_path: str | os.PathLike[str], *, imgsz: Sequence[int] 
 def export_model(src: str | os.PathLike[str], out: str | os.PathLike[str], *,
                  imgsz: Sequence[int] = (640, 640), dynamic: bool = False, half: bool = False,
                  opset: int = 17) -> Path:
-    """``rtdetect export``: a zoo name or ``.pt`` checkpoint to an ONNX file at ``out``."""
-    from .export import export_onnx
+    """``rtdetect export``: a zoo name or ``.pt`` checkpoint to an ONNX file at ``out`` (which must end
+    with ``.onnx`` and must not be the checkpoint itself)."""
+    from ..files import refuse_input_as_output
+
+    entry = _entry(str(src))
+    refuse_input_as_output(out, [entry_weights(entry) if entry is not None else src], "-o")
+    if Path(out).suffix.lower() != ".onnx":
+        raise ModelError(f"export writes ONNX: the output must end with .onnx, got {out}")
+    from .export import export_onnx  # torch: imported only once the arguments are known to be usable
     from .loader import load_model
     from .variants import detection_variant
 
-    entry = _entry(str(src))
     if entry is not None:
         model = load_model(entry_weights(entry))
         if entry.variant == "detect":

@@ -7,7 +7,10 @@ import cv2
 import numpy as np
 
 from ..types import Detections
+from .labels import LabelAnnotator
 from .palette import class_color, class_colors
+
+__all__ = ["BoxAnnotator", "FpsAnnotator", "LabelAnnotator", "MaskAnnotator"]
 
 
 def _thickness(image: np.ndarray) -> int:
@@ -19,31 +22,6 @@ class BoxAnnotator:
         t = _thickness(image)
         for (x1, y1, x2, y2), cid in zip(detections.xyxy.astype(int), detections.class_ids):
             cv2.rectangle(image, (x1, y1), (x2, y2), class_color(cid), t, cv2.LINE_AA)
-        return image
-
-
-class LabelAnnotator:
-    """"name 0.87" on a filled tag above each box (inside it when the box touches the top edge)."""
-
-    def __init__(self, names: Sequence[str]) -> None:
-        self.names = list(names)
-
-    def label(self, class_id: int, score: float, track_id: int | None = None) -> str:
-        name = self.names[class_id] if 0 <= class_id < len(self.names) else str(class_id)
-        return f"{name} {score:.2f}" if track_id is None else f"#{track_id} {name} {score:.2f}"
-
-    def annotate(self, image: np.ndarray, detections: Detections) -> np.ndarray:
-        t = _thickness(image)
-        font_scale = t / 3
-        track_ids = detections.track_ids if detections.track_ids is not None else [None] * len(detections)
-        for (x1, y1, _, _), score, cid, tid in zip(detections.xyxy.astype(int), detections.scores,
-                                                   detections.class_ids, track_ids):
-            text = self.label(int(cid), float(score), None if tid is None else int(tid))
-            (w, h), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, font_scale, max(1, t - 1))
-            top = y1 - h - base - 2 if y1 - h - base - 2 >= 0 else y1
-            cv2.rectangle(image, (x1, top), (x1 + w + 2, top + h + base + 2), class_color(cid), -1)
-            cv2.putText(image, text, (x1 + 1, top + h + 1), cv2.FONT_HERSHEY_SIMPLEX, font_scale, (255, 255, 255),
-                        max(1, t - 1), cv2.LINE_AA)
         return image
 
 

@@ -3,7 +3,8 @@
 ``needs_render`` tells the pipeline whether the sink wants the annotated image.
 """
 from .display import DisplaySink
+from .images import ImageSink
 from .jsonl import JsonlSink, frame_record
 from .video import VideoSink
 
-__all__ = ["DisplaySink", "JsonlSink", "VideoSink", "frame_record"]
+__all__ = ["DisplaySink", "ImageSink", "JsonlSink", "VideoSink", "frame_record"]

@@ -1,4 +1,10 @@
-"""Annotated video file: the source's size and frame rate, written atomically (renamed into place on close)."""
+"""Annotated video file: the source's size and frame rate, written atomically (renamed into place on close).
+
+Codec: H.264 (``avc1``, plays in browsers) for .mp4/.m4v/.mov when this OpenCV build can encode it, else
+MPEG-4 Part 2 (``mp4v``); MJPG for .avi/.mkv. ``VideoSink.codec`` says which one was used. FFmpeg's
+writers need even sizes (OpenCV would cut an odd last column or row), so an odd-sized frame is padded by
+repeating its last column/row: every source pixel is kept.
+"""
 from __future__ import annotations
 
 import os
@@ -10,12 +16,20 @@ from ..errors import OutputError
 from ..types import Frame
 from .atomic import check_output_path, commit, partial_path
 
-FOURCC = {".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v", ".avi": "MJPG", ".mkv": "MJPG"}
+FOURCC = {".mp4": ("avc1", "mp4v"), ".m4v": ("avc1", "mp4v"), ".mov": ("avc1", "mp4v"), ".avi": ("MJPG",),
+          ".mkv": ("MJPG",)}  # preferred codec first
+CODEC_NAMES = {"avc1": "H.264", "mp4v": "MPEG-4 Part 2 (mp4v)", "MJPG": "Motion JPEG"}
+
+
+def even_size(width: int, height: int) -> tuple[int, int]:
+    """The writer's frame size for a ``width`` x ``height`` picture: rounded up to even numbers."""
+    return width + width % 2, height + height % 2
 
 
 class VideoSink:
-    """Opens its writer on the first frame (its size fixes the video's); later frames of another size
-    (an image folder) are resized to it. ``fps`` defaults to 30 when the source has no clock."""
+    """Opens its writer on the first frame (its size, made even, fixes the video's); a later frame of
+    another size (a stream that changes resolution) is resized to it. ``fps`` defaults to 30 when the
+    source has no clock."""
 
     needs_render = True
 
@@ -25,20 +39,25 @@ class VideoSink:
         self._partial = partial_path(self.path)
         self._writer: cv2.VideoWriter | None = None
         self._size: tuple[int, int] | None = None
+        self.codec: str | None = None  # the fourcc in use, once the first frame opened the writer
         self.frames = 0
 
     def _open(self, width: int, height: int) -> None:
-        fourcc = cv2.VideoWriter_fourcc(*FOURCC[os.path.splitext(self.path)[1].lower()])
-        writer = cv2.VideoWriter(self._partial, fourcc, self.fps, (width, height))
-        if not writer.isOpened():
-            raise OutputError(f"cannot open a video writer for {self.path} ({width}x{height})")
-        self._writer, self._size = writer, (width, height)
+        for fourcc in FOURCC[os.path.splitext(self.path)[1].lower()]:
+            writer = cv2.VideoWriter(self._partial, cv2.VideoWriter_fourcc(*fourcc), self.fps, (width, height))
+            if writer.isOpened():
+                self._writer, self._size, self.codec = writer, (width, height), fourcc
+                return
+            writer.release()
+        raise OutputError(f"cannot open a video writer for {self.path} ({width}x{height})")
 
     def write(self, frame: Frame, detections, rendered: np.ndarray) -> None:
         h, w = rendered.shape[:2]
         if self._writer is None:
-            self._open(w, h)
-        if (w, h) != self._size:
+            self._open(*even_size(w, h))
+        if (w, h) != self._size and even_size(w, h) == self._size:
+            rendered = cv2.copyMakeBorder(rendered, 0, h % 2, 0, w % 2, cv2.BORDER_REPLICATE)
+        elif (w, h) != self._size:
             rendered = cv2.resize(rendered, self._size, interpolation=cv2.INTER_AREA)
         self._writer.write(rendered)
         self.frames += 1

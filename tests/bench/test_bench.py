@@ -2,12 +2,14 @@
 
 No assertion is about speed: only structure, ordering and internal consistency (FPS against frame times).
 """
+import contextlib
+import io
 import json
 import math
 
 import pytest
 
-from rtdetect.bench.report import ROW_NAMES, to_markdown
+from rtdetect.bench.report import GPU_ROWS, row_names, to_markdown
 from rtdetect.bench.runner import SCHEMA, BenchSettings
 from rtdetect.cli import main
 from rtdetect.metrics import STAGES
@@ -20,10 +22,13 @@ def bench_run(fall_detection_dir, tmp_path_factory):
     """One CLI run on the bundled demo clip with two configurations, one of them unavailable here."""
     out = tmp_path_factory.mktemp("bench")
     paths = {ext: out / f"bench.{ext}" for ext in ("json", "md", "png")}
-    status = main(["bench", "--source", "demo", "--model", str(fall_detection_dir / "best_fp16.onnx"),
+    stderr = io.StringIO()
+    with contextlib.redirect_stderr(stderr):
+        status = main(["bench", "--source", "demo", "--model", str(fall_detection_dir / "best_fp16.onnx"),
                    "--backend", "onnxruntime,tensorrt", "--frames", str(FRAMES), "--warmup", str(WARMUP),
-                   "--json", str(paths["json"]), "--md", str(paths["md"]), "--plot", str(paths["png"])])
+                       "--json", str(paths["json"]), "--md", str(paths["md"]), "--plot", str(paths["png"])])
     assert status == 0
+    paths["stderr"] = stderr.getvalue()
     return json.loads(paths["json"].read_text()), paths
 
 
@@ -91,7 +96,7 @@ def test_markdown_has_one_column_per_configuration(bench_run):
     assert text == to_markdown(report)
     table = [line for line in text.splitlines() if line.startswith("|")]
     assert table[0] == "| metric | onnxruntime fp32 | tensorrt fp32 |"
-    assert len(table) == 2 + len(ROW_NAMES)
+    assert len(table) == 2 + len(row_names(report))
     assert all(line.count("|") == 4 for line in table)
     assert "unavailable: " in table[2]
     for fragment in (report["host"]["cpu"], "onnxruntime", "numpy", "conf > 0.25", "640x640"):
@@ -100,6 +105,40 @@ def test_markdown_has_one_column_per_configuration(bench_run):
 
 def test_plot_is_a_png(bench_run):
     assert bench_run[1]["png"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_cpu_only_run_has_no_gpu_rows(bench_run):
+    report, paths = bench_run
+    rows = [line.split("|")[1].strip() for line in paths["md"].read_text().splitlines() if line.startswith("|")]
+    for absent in (*GPU_ROWS, "upload ms", "gpu_graph ms", "gpu_eager ms", "download ms"):
+        assert not any(row.startswith(absent) for row in rows), absent
+    for present in ("inference ms", "decode_nms ms", "render ms", "write ms"):
+        assert any(row.startswith(present) for row in rows), present
+
+
+def test_progress_is_said_before_each_slow_step(bench_run):
+    lines = bench_run[1]["stderr"].splitlines()
+    steps = [line for line in lines if line.startswith("rtdetect bench: ")]
+    assert "preparing the model" in steps[0]
+    assert any("onnxruntime fp32: measuring, repeat 1 of 1" in line for line in steps)
+    assert any("tensorrt fp32: unavailable here" in line for line in steps)
+
+
+def test_plot_legends_cover_no_bar(bench_run):
+    from matplotlib.patches import Rectangle
+
+    from rtdetect.bench.plot import plot_figure
+
+    figure = plot_figure(bench_run[0])
+    renderer = figure.canvas.get_renderer()
+    for ax in figure.axes:
+        legend = ax.get_legend().get_window_extent(renderer)
+        bars = [p.get_window_extent(renderer) for p in ax.patches if isinstance(p, Rectangle) and p.get_height() > 0]
+        assert bars
+        for bar in bars:
+            overlap_w = min(legend.x1, bar.x1) - max(legend.x0, bar.x0)
+            overlap_h = min(legend.y1, bar.y1) - max(legend.y0, bar.y0)
+            assert overlap_w <= 0 or overlap_h <= 0, (legend, bar)
 
 
 def test_missing_output_directory_fails_before_measuring(tmp_path, capsys):

@@ -1,31 +1,18 @@
 """The command line as a user meets it: one-line errors with a non-zero exit, and nothing half-written."""
 import json
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
 from rtdetect.cli import main
 
-
-def run_cli(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "rtdetect.cli", *map(str, args)], capture_output=True, text=True,
-                          cwd=cwd, timeout=300)
+from .cli_helpers import assert_one_line_error, run_cli
 
 
 @pytest.fixture(scope="module")
 def onnx_model(fall_detection_dir):
     return str(fall_detection_dir / "best_fp16.onnx")
-
-
-def assert_one_line_error(result, *fragments):
-    assert result.returncode == 1, result.stderr
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("rtdetect: error: "), result.stderr
-    for fragment in fragments:
-        assert fragment in lines[0]
 
 
 def test_missing_source_file(onnx_model, tmp_path):
@@ -79,4 +66,4 @@ def test_images_folder_to_jsonl(onnx_model, data_dir, tmp_path, capsys):
     for d in bus:
         x1, y1, x2, y2 = d["box"]
         assert 0 <= x1 < x2 <= 810 and 0 <= y1 < y2 <= 1080
-    assert "4 frames" in capsys.readouterr().err
+    assert "4 images in" in capsys.readouterr().err

@@ -18,8 +18,9 @@ def model_cache(tmp_path_factory):
 def test_vtest_clip_people_and_cars_with_masks(data_dir, tmp_path, monkeypatch, model_cache):
     monkeypatch.setenv("RTDETECT_CACHE", str(model_cache))
     clip = data_dir / "vtest_3s.mp4"
-    summary, name = detect(source=str(clip), save=str(tmp_path / "out.mp4"), json_path=str(tmp_path / "out.jsonl"),
-                           max_frames=12, progress=False)
+    run = detect(source=str(clip), save=str(tmp_path / "out.mp4"), json_path=str(tmp_path / "out.jsonl"),
+                 max_frames=12, progress=False)
+    summary, name = run.summary, run.name
     records = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
     assert summary.frames == 12 == len(records) == decoded_frame_count(tmp_path / "out.mp4")
     assert name == "vtest_3s.mp4" and [r["frame"] for r in records] == list(range(12))

@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 
 from rtdetect.render import MaskAnnotator, Renderer, class_color
 from rtdetect.types import Detections
@@ -29,3 +30,48 @@ def test_renderer_draws_on_a_copy():
     brightest = edge[edge.sum(axis=1).argmax()]
     color = np.array(class_color(0), float)
     np.testing.assert_allclose(brightest / brightest.max(), color / color.max(), atol=0.05)
+
+
+def _overlap(a, b):
+    return max(0, min(a[2], b[2]) - max(a[0], b[0])) * max(0, min(a[3], b[3]) - max(a[1], b[1]))
+
+
+def test_label_tags_stay_inside_the_frame():
+    from rtdetect.render.labels import LabelAnnotator
+
+    # Boxes touching the right, top, bottom and left edges, with a long class name.
+    det = Detections([[600, 0, 640, 40], [0, 440, 30, 480], [300, 0, 340, 480]], [0.9, 0.8, 0.7], [0, 0, 0])
+    for text, (x1, y1, x2, y2) in LabelAnnotator(["a-rather-long-class-name"]).layout((480, 640, 3), det):
+        assert 0 <= x1 < x2 <= 640 and 0 <= y1 < y2 <= 480, (text, (x1, y1, x2, y2))
+
+
+def test_label_tags_of_overlapping_boxes_do_not_cover_each_other():
+    from rtdetect.render.labels import LabelAnnotator
+
+    det = Detections([[200, 200, 300, 400], [205, 202, 305, 398], [210, 205, 300, 390]], [0.9, 0.8, 0.7], [0, 1, 2])
+    rects = [rect for _, rect in LabelAnnotator(["person", "car", "dog"]).layout((480, 640, 3), det)]
+    for i in range(3):
+        for j in range(i + 1, 3):
+            assert _overlap(rects[i], rects[j]) == 0, rects
+
+
+@pytest.mark.parametrize("height, width, minimum", [(480, 640, 12), (1080, 1920, 24), (2160, 3840, 48)])
+def test_label_text_scales_with_the_frame(height, width, minimum):
+    import cv2
+
+    from rtdetect.render.labels import FONT, text_style
+
+    scale, thickness = text_style(height, width)
+    (_, text_height), _ = cv2.getTextSize("person 0.87", FONT, scale, thickness)
+    assert minimum <= text_height <= minimum * 1.5
+
+
+def test_label_tag_is_drawn_where_it_was_laid_out():
+    from rtdetect.render.labels import LabelAnnotator
+
+    image = np.zeros((480, 640, 3), np.uint8)
+    det = Detections([[600, 100, 640, 200]], [0.9], [0])
+    annotator = LabelAnnotator(["person"])
+    ((_, (x1, y1, x2, y2)),) = annotator.layout(image.shape, det)
+    annotator.annotate(image, det)
+    assert image[y1:y2, x1:x2].any() and not image[:, :x1].any() and image[:, x2:].sum() == 0

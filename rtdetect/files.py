@@ -1,0 +1,45 @@
+"""Checks on the paths a user gives, made before any model work: an output must be writable and must
+never be one of the inputs (nothing the user gave as input is ever overwritten)."""
+from __future__ import annotations
+
+import os
+import tempfile
+from typing import Iterable
+
+from .errors import OutputError
+
+STDOUT_NAMES = ("-", "/dev/stdout")
+
+
+def is_stdout(path: str | None) -> bool:
+    """True for ``-`` and ``/dev/stdout``: stream to standard output instead of a file."""
+    return path is not None and str(path) in STDOUT_NAMES
+
+
+def same_file(a: str | os.PathLike[str], b: str | os.PathLike[str]) -> bool:
+    """True when ``a`` and ``b`` name the same file (hard links and symlinks included); a path that
+    does not exist yet is compared by its resolved name."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return os.path.realpath(a) == os.path.realpath(b)
+
+
+def refuse_input_as_output(output: str | os.PathLike[str], inputs: Iterable[str | os.PathLike[str]],
+                           option: str) -> None:
+    """Raise OutputError when ``output`` (the value of ``option``) is one of ``inputs``."""
+    for source in inputs:
+        if same_file(output, source):
+            raise OutputError(f"{option} {output} is the input {source}: refusing to overwrite it; "
+                              f"choose another output name")
+
+
+def probe_writable(folder: str | os.PathLike[str]) -> None:
+    """Raise OutputError unless a file can really be created in ``folder`` (creates and removes one:
+    ``os.access`` says yes to root even where the file system refuses)."""
+    try:
+        handle, probe = tempfile.mkstemp(prefix=".rtdetect-probe-", dir=folder)
+    except OSError as exc:
+        raise OutputError(f"cannot write to {folder}: {exc.strerror or exc}") from None
+    os.close(handle)
+    os.unlink(probe)

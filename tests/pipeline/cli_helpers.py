@@ -1,0 +1,20 @@
+"""Running the real command in a subprocess, and what every error must look like."""
+import os
+import subprocess
+import sys
+
+
+def run_cli(*args, cwd=None, env=None, input=None):
+    """``python -m rtdetect.cli ARGS`` with this interpreter; ``env`` entries are added to the environment."""
+    full_env = None if env is None else {**os.environ, **env}
+    return subprocess.run([sys.executable, "-m", "rtdetect.cli", *map(str, args)], capture_output=True, text=True,
+                          cwd=cwd, env=full_env, input=input, timeout=300)
+
+
+def assert_one_line_error(result, *fragments):
+    """Exit status 1 and exactly one stderr line ``rtdetect: error: ...`` holding every fragment."""
+    assert result.returncode == 1, result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("rtdetect: error: "), result.stderr
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
