@@ -302,6 +302,10 @@ def main(argv: list[str] | None = None) -> int:
     except RtdetectError as exc:
         print(f"rtdetect: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
+    except BrokenPipeError:  # the reader of `--json -` went away (`| head`): stop, and write nothing more there
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        print("rtdetect: error: standard output was closed by its reader; stopped", file=sys.stderr)
+        return EXIT_ERROR
     except OSError as exc:  # a file system refusal on an output or the cache: say what and where, in one line
         where = f": {exc.filename}" if exc.filename else ""
         print(f"rtdetect: error: {exc.strerror or exc}{where}", file=sys.stderr)

@@ -50,7 +50,9 @@ def test_classes_disagree_with_model(onnx_model, data_dir):
 
 
 def test_output_directory_missing(onnx_model, data_dir, tmp_path):
-    result = run_cli("--source", data_dir / "bus.jpg", "--model", onnx_model, "--save", tmp_path / "no" / "x.mp4")
+    result = run_cli("--source", data_dir / "vtest_3s.mp4", "--model", onnx_model, "--save", tmp_path / "no" / "x.mp4")
+    assert_one_line_error(result, "output directory does not exist")
+    result = run_cli("--source", data_dir / "bus.jpg", "--model", onnx_model, "--save", f"{tmp_path}/no/deeper/")
     assert_one_line_error(result, "output directory does not exist")
 
 

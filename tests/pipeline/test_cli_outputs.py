@@ -118,3 +118,18 @@ def test_json_streams_to_stdout(small_detector, data_dir, target):
     assert result.returncode == 0, result.stderr
     records = [json.loads(line) for line in result.stdout.splitlines()]
     assert [r["frame"] for r in records] == [0, 1] and "2 frames in" in result.stderr
+
+
+def test_json_reader_that_stops_early_ends_the_run_in_one_line(small_detector, data_dir):
+    import subprocess
+    import sys
+
+    process = subprocess.Popen([sys.executable, "-m", "rtdetect.cli", "--source", str(data_dir / "vtest_3s.mp4"),
+                                "--model", str(small_detector), "--json", "-", "--no-progress"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    first = process.stdout.readline()  # like `| head -1`: read one line, then close the pipe
+    process.stdout.close()
+    _, stderr = process.communicate(timeout=300)
+    assert json.loads(first)["frame"] == 0
+    assert process.returncode == 1 and "Traceback" not in stderr and "Exception ignored" not in stderr
+    assert stderr.strip().splitlines()[-1] == "rtdetect: error: standard output was closed by its reader; stopped"
