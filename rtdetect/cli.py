@@ -56,10 +56,6 @@ def _count(minimum: int):
     return _number(int, options.at_least, minimum)
 
 
-def _plural(count: int, noun: str) -> str:
-    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
-
-
 def _add_version(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--version", action="version", version=f"rtdetect {rtdetect_version()}")
 
@@ -136,6 +132,8 @@ def _quiet_video_logs() -> None:
 
 def _summary_line(result) -> str:
     """``name: N frames in S s (F FPS), D detections[; ...]`` for the end of a detection run."""
+    from .outputs import plural as _plural
+
     summary, unit = result.summary, "image" if result.images else "frame"
     line = (f"{result.name}: {_plural(summary.frames, unit)} in {summary.seconds:.2f} s ({summary.fps:.1f} FPS), "
             f"{_plural(summary.detections, 'detection')}")

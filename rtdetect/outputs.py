@@ -116,6 +116,11 @@ def open_sinks(plan: OutputPlan, fps: float | None, names: Sequence[str]) -> lis
     return sinks
 
 
+def plural(count: int, noun: str) -> str:
+    """``1 frame``, ``2 frames``."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
 def describe_written(sinks: Sequence) -> list[str]:
     """One phrase per file output that received something, e.g. ``out.mp4 (50 frames, H.264)``."""
     lines = []
@@ -123,10 +128,10 @@ def describe_written(sinks: Sequence) -> list[str]:
         if isinstance(sink, VideoSink) and sink.frames:
             codec = CODEC_NAMES.get(sink.codec, sink.codec)
             note = "" if sink.codec != "mp4v" else "; this OpenCV build has no H.264 encoder, so some browsers will not play it"
-            lines.append(f"{sink.path} ({sink.frames} frame{'s' * (sink.frames != 1)}, {codec}{note})")
+            lines.append(f"{sink.path} ({plural(sink.frames, 'frame')}, {codec}{note})")
         elif isinstance(sink, ImageSink) and sink.written:
             where = sink.target if sink.folder else sink.written[0]
-            lines.append(f"{where} ({len(sink.written)} annotated image{'s' * (len(sink.written) != 1)})")
+            lines.append(f"{where} ({plural(len(sink.written), 'annotated image')})")
         elif isinstance(sink, JsonlSink) and sink.lines and sink.path:
-            lines.append(f"{sink.path} ({sink.lines} line{'s' * (sink.lines != 1)})")
+            lines.append(f"{sink.path} ({plural(sink.lines, 'line')})")
     return lines
