@@ -1,10 +1,22 @@
-"""Shared fixtures: real media from tests/data, the cached test-only model packages, and the
-``needs_cuda`` marker (skips without a GPU, fails instead under ``RTDETECT_REQUIRE_CUDA=1``)."""
+"""Shared fixtures: real media from tests/data, the cached test-only model packages, the default
+model converted once per session, and two markers:
+
+* ``needs_cuda``: skips without a GPU, fails instead under ``RTDETECT_REQUIRE_CUDA=1``;
+* ``no_gpu``: the test asserts what happens where TensorRT cannot run (no tensorrt, pycuda or device),
+  so it skips on a machine where it can (``make test`` on a GPU machine with the [tensorrt] extra).
+
+The session gets a fresh, temporary rtdetect cache (``RTDETECT_CACHE``, seen by the CLI subprocesses
+too): tests never read or write the user's real cache. The kernel emulator's builds (test-only, keyed by
+their inputs) stay in ``RTDETECT_EMU_CACHE``, by default where they were, so they are not rebuilt
+every run; the test-asset cache of tools/fetch_test_assets.py is its own and untouched.
+"""
 from __future__ import annotations
 
 import importlib.util
 import os
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -12,6 +24,26 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "tests" / "data"
 sys.path.insert(0, str(ROOT / "tools"))
+SESSION_ENV = ("RTDETECT_CACHE", "RTDETECT_EMU_CACHE")
+
+
+def pytest_configure(config):
+    from rtdetect.config import cache_root
+
+    config.rtdetect_saved_env = {name: os.environ.get(name) for name in SESSION_ENV}
+    os.environ.setdefault("RTDETECT_EMU_CACHE", str(cache_root() / "kernels-emu"))
+    config.rtdetect_session_cache = tempfile.mkdtemp(prefix="rtdetect-test-cache-")
+    os.environ["RTDETECT_CACHE"] = config.rtdetect_session_cache
+
+
+def pytest_unconfigure(config):
+    for name, value in getattr(config, "rtdetect_saved_env", {}).items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+    if hasattr(config, "rtdetect_session_cache"):
+        shutil.rmtree(config.rtdetect_session_cache, ignore_errors=True)
 
 
 def _cuda_missing_reason(extra_modules: tuple[str, ...] = ()) -> str | None:
@@ -31,7 +63,10 @@ def _cuda_missing_reason(extra_modules: tuple[str, ...] = ()) -> str | None:
 
 
 def pytest_runtest_setup(item):
-    """``@pytest.mark.needs_cuda`` needs a GPU and pycuda; ``needs_cuda("tensorrt")`` TensorRT as well."""
+    """``@pytest.mark.needs_cuda`` needs a GPU and pycuda; ``needs_cuda("tensorrt")`` TensorRT as well.
+    ``@pytest.mark.no_gpu`` skips where TensorRT, pycuda and a device are all usable."""
+    if item.get_closest_marker("no_gpu") is not None and _cuda_missing_reason(("tensorrt",)) is None:
+        pytest.skip("no_gpu: TensorRT and a CUDA device are usable here; the test asserts the opposite")
     marker = item.get_closest_marker("needs_cuda")
     if marker is None:
         return
@@ -74,3 +109,20 @@ def small_detector(fall_detection_dir, tmp_path_factory) -> Path:
 
     path = tmp_path_factory.mktemp("small-detector") / "fall-160.onnx"
     return export_onnx(fall_detection_dir / "best.pt", path, imgsz=(160, 160))
+
+
+@pytest.fixture(scope="session")
+def zoo_cache() -> Path:
+    """The session's rtdetect cache root (temporary, see the module docstring)."""
+    from rtdetect.config import cache_root
+
+    return cache_root()
+
+
+@pytest.fixture(scope="session")
+def v5seg_onnx(zoo_cache) -> Path:
+    """The default model (YOLOv5s-seg, 640x640) converted into the session cache once: every test that
+    resolves ``yolov5s-seg`` at 640x640 without a ``cache_dir`` reuses this file."""
+    from rtdetect.models.zoo import resolve_model
+
+    return resolve_model("yolov5s-seg", cache_dir=zoo_cache)

@@ -3,8 +3,9 @@
 ``build_library()`` compiles one shared library from the unchanged ``kernels/*.cu`` sources (plus any extra
 sources, e.g. the emulator's own self-test kernels), with ``kernels/emulation/cuda_emu.h`` standing in for
 CUDA and a generated table of the kernels in ``rtdetect.gpu.catalog``. The library is cached in
-``$XDG_CACHE_HOME/rtdetect/kernels-emu/<hash>/`` keyed by the hash of every source, the flags and the
-compiler version, so it is rebuilt only when something that matters changed.
+``$RTDETECT_EMU_CACHE/<hash>/`` (default: ``kernels-emu`` under rtdetect's cache root) keyed by the hash of
+every source, the flags and the compiler version, so it is rebuilt only when something that matters
+changed. The test session keeps it out of its temporary rtdetect cache this way (tests/conftest.py).
 
 ``EmulatedRuntime`` implements ``rtdetect.gpu.runtime.KernelRuntime`` on top of it: device memory is host
 memory (with guard bytes around every buffer, checked after each launch, so an out-of-bounds write is
@@ -47,7 +48,8 @@ _TYPE_CODES = {"P": ctypes.c_void_p, "i": ctypes.c_int32, "I": ctypes.c_uint32, 
 
 
 def emulator_cache() -> Path:
-    return cache_root() / "kernels-emu"
+    """``$RTDETECT_EMU_CACHE``, else ``cache_root()/kernels-emu``."""
+    return Path(os.environ.get("RTDETECT_EMU_CACHE") or cache_root() / "kernels-emu")
 
 
 def _compiler_version() -> str:

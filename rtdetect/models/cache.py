@@ -3,12 +3,17 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import os
+from importlib import metadata
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
 from ..config import CACHE_ENV, cache_root
 from .errors import ModelError
+
+
+# What the exported bytes depend on besides the checkpoint: the conversion code (every module of this
+# package: unpickling, model building, fusing, the export itself) and the libraries that trace and write it.
+_EXPORT_LIBRARIES = ("torch", "onnx", "onnxscript")
 
 
 def file_sha256(path: Path, chunk: int = 1 << 20) -> str:
@@ -20,8 +25,26 @@ def file_sha256(path: Path, chunk: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
+def exporter_version(package_dir: Path | None = None) -> str:
+    """What changes a conversion's output besides its inputs: a SHA-256 of the source of every
+    ``rtdetect.models`` module (``package_dir``, default this package's folder) and the versions of
+    the export libraries. Hashing the code itself, not a version constant, means an edit to the
+    converter can never silently reuse a conversion made by the code before it."""
+    digest = hashlib.sha256()
+    for path in sorted(Path(package_dir or Path(__file__).parent).glob("*.py")):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    libraries = []
+    for name in _EXPORT_LIBRARIES:
+        try:
+            libraries.append(f"{name} {metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            libraries.append(f"{name} absent")
+    return f"code {digest.hexdigest()[:16]}; " + "; ".join(libraries)
+
+
 def cache_key(source_hash: str, variant: str, imgsz: Sequence[int], version: str) -> str:
-    """A short key that changes whenever the source bytes, variant, size or rtdetect change."""
+    """A short key that changes whenever the source bytes, variant, size or ``version`` (rtdetect's
+    version and :func:`exporter_version`) change."""
     text = f"{source_hash}|{variant}|{imgsz[0]}x{imgsz[1]}|{version}"
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 

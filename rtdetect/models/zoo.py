@@ -3,7 +3,9 @@
 ``resolve_model`` accepts a zoo name (``yolov5s-seg``, the default; ``yolov5s``), an ``.onnx``
 path (returned as is) or a ``.pt`` checkpoint (imported safely and converted). Conversions are
 cached under :func:`cache.cache_root`, keyed by the source file's hash, the variant, the
-input size and the rtdetect version; the first run converts, later runs reuse the file.
+input size, the rtdetect version and the converter itself (:func:`cache.exporter_version`: a hash
+of this package's code and the export libraries' versions); the first run converts, later runs
+reuse the file.
 """
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-from .cache import build_once, cache_key, cache_root, file_sha256
+from .cache import build_once, cache_key, cache_root, exporter_version, file_sha256
 from .errors import ModelError, ModelNotFoundError
 
 DEFAULT_MODEL = "yolov5s-seg"
@@ -120,7 +122,7 @@ def cached_onnx(source: Path, *, variant: str = "as-is", imgsz: Sequence[int] = 
 
     h, w = (int(v) for v in imgsz)
     root = Path(cache_dir) if cache_dir is not None else cache_root()
-    key = cache_key(file_sha256(source), variant, (h, w), rtdetect_version())
+    key = cache_key(file_sha256(source), variant, (h, w), f"{rtdetect_version()}; {exporter_version()}")
     target = root / f"{label or source.stem}-{h}x{w}-{key}.onnx"
     return build_once(target, lambda t: _convert(source, t, variant, (h, w)))
 

@@ -150,13 +150,11 @@ def test_decoders_match_rowwise_reference(seed, n, nc, nm, conf, layout):
         assert got.class_ids.tolist() == [e[5] for e in expected]
 
 
-def test_real_yolov5_seg_output_against_independent_postprocess(data_dir, tmp_path_factory):
+def test_real_yolov5_seg_output_against_independent_postprocess(data_dir, v5seg_onnx):
     """The default model's raw (1, 25200, 117) output: our decoder + NMS against torch + OpenCV."""
     import onnxruntime as ort
-    from rtdetect.models.zoo import resolve_model
 
-    path = resolve_model("yolov5s-seg", cache_dir=tmp_path_factory.mktemp("zoo"))
-    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    session = ort.InferenceSession(str(v5seg_onnx), providers=["CPUExecutionProvider"])
     tensor, _ = letterbox(cv2.imread(str(data_dir / "zidane.jpg")), (640, 640))
     outputs = session.run(None, {"images": tensor})
     decoder, roles, names = select_decoder([o.shape for o in outputs], dict(session.get_modelmeta().custom_metadata_map))

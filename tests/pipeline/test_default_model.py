@@ -2,21 +2,15 @@
 import json
 from collections import Counter
 
-import pytest
-
 from rtdetect.app import detect
 from rtdetect.sinks.rle import decode_mask
 
 from .helpers import decoded_frame_count
 
 
-@pytest.fixture(scope="module")
-def model_cache(tmp_path_factory):
-    return tmp_path_factory.mktemp("model-cache")
-
-
-def test_vtest_clip_people_and_cars_with_masks(data_dir, tmp_path, monkeypatch, model_cache):
-    monkeypatch.setenv("RTDETECT_CACHE", str(model_cache))
+def test_vtest_clip_people_and_cars_with_masks(data_dir, tmp_path, v5seg_onnx):
+    """``detect`` resolves the default model from the session cache (tests/conftest.py), where
+    ``v5seg_onnx`` has converted it."""
     clip = data_dir / "vtest_3s.mp4"
     run = detect(source=str(clip), save=str(tmp_path / "out.mp4"), json_path=str(tmp_path / "out.jsonl"),
                  max_frames=12, progress=False)
