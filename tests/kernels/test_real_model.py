@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
+import onnxruntime as ort
 import pytest
 
 from rtdetect.decode import AnchorFreeDecoder
 from rtdetect.gpu import GpuDecode, GpuNms, GpuPreprocess, download_detections
 from rtdetect.nms import nms_reference
 from rtdetect.preprocess import letterbox
-
-ort = pytest.importorskip("onnxruntime")
 
 
 @pytest.fixture(scope="module")

@@ -91,3 +91,27 @@ def test_export_model_for_the_cli(tmp_path):
     assert meta["rtdetect.task"] == "segment" and meta["rtdetect.num_classes"] == 4
     with pytest.raises(ModelNotFoundError):
         zoo.export_model(tmp_path / "absent.pt", tmp_path / "x.onnx")
+
+
+def test_conversion_key_follows_the_converter_code(tmp_path, monkeypatch):
+    """An edit to any rtdetect.models module gives a new key, so a conversion made by older code is never
+    reused: the next resolve converts again, into a new file."""
+    from pathlib import Path
+
+    from rtdetect.models import cache
+
+    code = tmp_path / "models"
+    code.mkdir()
+    for source_file in Path(cache.__file__).parent.glob("*.py"):
+        (code / source_file.name).write_bytes(source_file.read_bytes())
+    assert cache.exporter_version(code) == cache.exporter_version()
+    with open(code / "heads_v5.py", "a") as handle:
+        handle.write("\n# an edit\n")
+    edited = cache.exporter_version(code)
+    assert edited != cache.exporter_version() and "torch " in edited and "onnx " in edited
+
+    source = save_model(build_model("yolov8n", nc=2), tmp_path / "small.pt")
+    before = zoo.resolve_model(source, imgsz=(64, 64), cache_dir=tmp_path / "cache")
+    monkeypatch.setattr(zoo, "exporter_version", lambda: edited)
+    after = zoo.resolve_model(source, imgsz=(64, 64), cache_dir=tmp_path / "cache")
+    assert after != before and after.is_file() and before.is_file()

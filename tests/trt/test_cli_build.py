@@ -1,4 +1,5 @@
-"""``rtdetect build`` on a machine without TensorRT: option errors and the missing-extra error are one line."""
+"""``rtdetect build``: option errors come first and are one line; so is the missing-extra error (``no_gpu``:
+only where TensorRT cannot run)."""
 import pytest
 
 from rtdetect.cli import RUNNERS, main
@@ -16,6 +17,7 @@ def test_build_is_a_subcommand():
     assert "build" in RUNNERS
 
 
+@pytest.mark.no_gpu
 def test_build_without_tensorrt_says_what_to_install(tiny_onnx, capsys):
     status, err = run(["build", "--model", str(tiny_onnx), "--imgsz", "32"], capsys)
     assert status == 1 and len(err) == 1

@@ -1,4 +1,5 @@
-"""Without tensorrt or pycuda the backend says what to install, and the availability probe never raises."""
+"""Without tensorrt or pycuda the backend says what to install, and the availability probe never raises.
+Most tests take tensorrt/pycuda away themselves; the ``no_gpu`` ones check this machine as it is."""
 import sys
 import types
 
@@ -46,7 +47,8 @@ def test_engine_creation_fails_with_one_clear_line(request, setup, tiny_onnx):
         assert HINT in str(info.value) and "\n" not in str(info.value)
 
 
-@pytest.mark.parametrize("setup", [None, "no_tensorrt", "tensorrt_without_pycuda"])
+@pytest.mark.parametrize("setup", [pytest.param(None, marks=pytest.mark.no_gpu), "no_tensorrt",
+                                   "tensorrt_without_pycuda"])
 def test_cuda_device_available_is_false_here_without_raising(request, setup):
     if setup:
         request.getfixturevalue(setup)
@@ -54,6 +56,7 @@ def test_cuda_device_available_is_false_here_without_raising(request, setup):
     assert tensorrt_available() is False
 
 
+@pytest.mark.no_gpu
 def test_auto_backend_falls_back_to_onnxruntime(tiny_onnx):
     engine = create_engine(str(tiny_onnx), backend="auto", imgsz=(32, 32))
     try:

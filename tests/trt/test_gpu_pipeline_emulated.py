@@ -1,6 +1,7 @@
 """The zero-copy GPU pipeline's wiring, on the CPU: rtdetect's real CUDA kernels under the kernel emulator,
 a fake pycuda and an ONNX Runtime stand-in for the TensorRT engine (tests/trt/fake_gpu.py: they test
 rtdetect's orchestration only, not TensorRT or a GPU). The needs_cuda tests run the real thing."""
+import kernels_emulator as emulator
 import numpy as np
 import pytest
 
@@ -11,9 +12,6 @@ from rtdetect.types import Frame
 
 from .fake_gpu import FakeCudaDriver, FakeEngine, OrtRunner, device_view
 from .helpers import match, pairs, unmatched_scores, video_frames
-
-pytest.importorskip("rtdetect.gpu", reason="rtdetect.gpu (the CUDA kernel launchers) is not in this tree")
-emulator = pytest.importorskip("kernels_emulator", reason="tools/kernels_emulator.py is not in this tree")
 
 
 @pytest.fixture(scope="module")
