@@ -9,6 +9,10 @@ from rtdetect.cli import main
 
 from .cli_helpers import assert_one_line_error, run_cli
 
+# These runs use the default backend, auto: where TensorRT and a GPU are usable it builds an engine before
+# the run (progress lines on stderr, minutes), so the one-line CPU behaviour checked here needs no GPU.
+pytestmark = pytest.mark.no_gpu
+
 
 @pytest.fixture(scope="module")
 def onnx_model(fall_detection_dir):

@@ -10,10 +10,10 @@ from .helpers import decoded_frame_count
 
 def test_vtest_clip_people_and_cars_with_masks(data_dir, tmp_path, v5seg_onnx):
     """``detect`` resolves the default model from the session cache (tests/conftest.py), where
-    ``v5seg_onnx`` has converted it."""
+    ``v5seg_onnx`` has converted it; ONNX Runtime even where TensorRT could run (auto would pick it)."""
     clip = data_dir / "vtest_3s.mp4"
-    run = detect(source=str(clip), save=str(tmp_path / "out.mp4"), json_path=str(tmp_path / "out.jsonl"),
-                 max_frames=12, progress=False)
+    run = detect(source=str(clip), backend="onnxruntime", save=str(tmp_path / "out.mp4"),
+                 json_path=str(tmp_path / "out.jsonl"), max_frames=12, progress=False)
     summary, name = run.summary, run.name
     records = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
     assert summary.frames == 12 == len(records) == decoded_frame_count(tmp_path / "out.mp4")
