@@ -7,8 +7,8 @@ model converted once per session, and two markers:
 
 The session gets a fresh, temporary rtdetect cache (``RTDETECT_CACHE``, seen by the CLI subprocesses
 too): tests never read or write the user's real cache. The kernel emulator's builds (test-only, keyed by
-their inputs) stay in ``RTDETECT_EMU_CACHE``, by default where they were, so they are not rebuilt
-every run; the test-asset cache of tools/fetch_test_assets.py is its own and untouched.
+their inputs) go to ``RTDETECT_EMU_CACHE``, by default ``build/kernels-emu`` in this checkout (ignored by
+git), so they are not rebuilt every run; the test-asset cache of tools/fetch_test_assets.py is its own.
 """
 from __future__ import annotations
 
@@ -28,10 +28,8 @@ SESSION_ENV = ("RTDETECT_CACHE", "RTDETECT_EMU_CACHE")
 
 
 def pytest_configure(config):
-    from rtdetect.config import cache_root
-
     config.rtdetect_saved_env = {name: os.environ.get(name) for name in SESSION_ENV}
-    os.environ.setdefault("RTDETECT_EMU_CACHE", str(cache_root() / "kernels-emu"))
+    os.environ.setdefault("RTDETECT_EMU_CACHE", str(ROOT / "build" / "kernels-emu"))
     config.rtdetect_session_cache = tempfile.mkdtemp(prefix="rtdetect-test-cache-")
     os.environ["RTDETECT_CACHE"] = config.rtdetect_session_cache
 
