@@ -10,6 +10,7 @@ from . import options
 from .capture import ImageSource, open_source
 from .errors import ModelError
 from .inference import create_engine
+from .input_shape import Request, fixed_shape_note, network_input_hw
 from .outputs import describe_written, open_sinks, plan_outputs
 from .pipeline import GpuFramePipeline, Pipeline, RunSummary, WorkItem
 from .postprocess import PostprocessConfig
@@ -86,14 +87,6 @@ def _checked_config(conf: float, iou: float, max_det: int, max_frames: int | Non
                              max_det=options.at_least("--max-det", max_det, 1))
 
 
-def _note_fixed_input(engine, imgsz: tuple[int, int] | None, model: str) -> None:
-    """Say once when a fixed-shape ONNX file ignores the requested input size."""
-    if imgsz is not None and tuple(engine.input_hw) != tuple(imgsz):
-        h, w = engine.input_hw
-        print(f"rtdetect: note: {model} has a fixed {h}x{w} input; --imgsz {imgsz[0]} {imgsz[1]} is ignored "
-              f"(export a dynamic model to choose the size)", file=sys.stderr)
-
-
 def _tracked(pipeline: Pipeline, names, fps: float | None, track: bool, count_lines):
     """Add the tracking stage when asked for (``count_lines`` implies tracking); returns it or None."""
     if not (track or count_lines):
@@ -105,26 +98,38 @@ def _tracked(pipeline: Pipeline, names, fps: float | None, track: bool, count_li
     return tracking
 
 
+def open_engine_for(src, model: str, imgsz: Request, *, backend: str = "auto"):
+    """The engine for frames of ``src`` (opened): zoo and .pt models exported at the input shape
+    ``imgsz`` asks for (``input_shape``); an .onnx file as is (a fixed-shape one keeps its shape and
+    says so on stderr if ``imgsz`` asked for another)."""
+    input_hw = network_input_hw(imgsz, src.frame_hw)
+    engine = create_engine(resolve_model_path(model, input_hw), backend=backend, imgsz=input_hw)
+    note = fixed_shape_note(model, imgsz, engine.input_hw)
+    if note:
+        print(note, file=sys.stderr)
+    return engine
+
+
 def detect(*, source: str, model: str = DEFAULT_MODEL, backend: str = "auto", conf: float = 0.25, iou: float = 0.45,
-           imgsz: tuple[int, int] | None = None, classes: Sequence[str] | None = None, max_det: int = 300,
+           imgsz: Request = None, classes: Sequence[str] | None = None, max_det: int = 300,
            show: bool = False, save: str | None = None, json_path: str | None = None,
            max_frames: int | None = None, progress: bool = True, track: bool = False,
            count_lines: Sequence[tuple[float, float, float, float]] = ()) -> DetectRun:
-    """Run detection on ``source``. ``imgsz`` None: the model's own input size, else 640x640.
+    """Run detection on ``source``.
 
     track: follow objects across frames (ByteTrack); count_lines: segments (x1, y1, x2, y2) in frame pixels
-    whose crossings are counted (implies ``track``). Every value, the source (file, camera, URL) and the
-    outputs are checked before the model is loaded or converted; see ``outputs`` for what ``save`` and
-    ``json_path`` accept.
+    whose crossings are counted (implies ``track``). ``imgsz``: None or N (long side, default 640) for an
+    input following the source's aspect ratio, (H, W) for exactly that shape (see ``input_shape``).
+    Every value, the source (file, camera, URL) and the outputs are checked before the model is loaded
+    or converted (the source's frame size decides the shape the model is exported at); see ``outputs``
+    for what ``save`` and ``json_path`` accept.
     """
     config = _checked_config(conf, iou, max_det, max_frames)
-    size = options.DEFAULT_IMGSZ if imgsz is None else options.imgsz(imgsz)
     with ExitStack() as stack:
         src = stack.enter_context(open_source(source))
         plan = plan_outputs(src, save=save, json_path=json_path, show=show)
-        engine = create_engine(resolve_model_path(model, size), backend=backend, imgsz=size)
+        engine = open_engine_for(src, model, imgsz, backend=backend)
         stack.callback(engine.close)
-        _note_fixed_input(engine, imgsz, model)
         pipeline = make_pipeline(engine, config, stack)
         if classes:
             pipeline.configure(replace(config, classes=class_ids_from(classes, pipeline.names)))

@@ -69,12 +69,21 @@ def _count_line(value: str) -> tuple[float, float, float, float]:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _requested_imgsz(values: list[int] | None) -> int | tuple[int, int] | None:
+    """Detection's --imgsz: None (not given), N (the long side; the short one follows the source) or (H, W)."""
+    checked = _imgsz(values)
+    if checked is None:
+        return None
+    return checked[0] if len(values) == 1 else checked
+
+
 def _add_model_options(parser: argparse.ArgumentParser) -> None:
     """--model and --imgsz, shared by detect, bench and build."""
     parser.add_argument("--model", default="yolov5s-seg", help="zoo name, .onnx file or official .pt checkpoint (default: yolov5s-seg)")
     parser.add_argument("--imgsz", type=int, nargs="+", metavar="N",
                         help=f"network input: N or H W, multiples of {options.STRIDE} up to {options.MAX_IMGSZ} "
-                             "(default: 640; a fixed-shape ONNX file uses its own)")
+                             "(default: 640; detection: N is the long side, the short one follows the source; "
+                             "a fixed-shape ONNX file uses its own)")
 
 
 def _imgsz(values: list[int] | None) -> tuple[int, int] | None:
@@ -148,7 +157,7 @@ def _summary_line(result) -> str:
 
 def run_detect(argv: list[str]) -> int:
     args = _detect_parser().parse_args(argv)
-    imgsz = _imgsz(args.imgsz)
+    imgsz = _requested_imgsz(args.imgsz)
     if not args.verbose:
         _quiet_video_logs()
     from .app import detect

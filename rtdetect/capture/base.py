@@ -10,7 +10,9 @@ class Source:
     """A frame source. Subclasses implement ``_open``, ``_frames`` and ``_release``.
 
     Attributes after opening: ``name`` (str), ``fps`` (float or None), ``frame_count`` (int or None when
-    unknown or live), ``is_live`` (True: latency first, stale frames dropped; False: every frame in order).
+    unknown or live), ``is_live`` (True: latency first, stale frames dropped; False: every frame in order),
+    ``frame_hw`` ((H, W) of the frames, from the first frame or the stream's announced size; None when
+    unknown, or when frames may differ in size, as in a folder of images).
     """
 
     is_live = False
@@ -19,6 +21,7 @@ class Source:
         self.name = name
         self.fps: float | None = None
         self.frame_count: int | None = None
+        self.frame_hw: tuple[int, int] | None = None
         self.frames_read = 0
         self.exhausted = False  # True once the source ran to its end (not stopped early)
         self._opened = False

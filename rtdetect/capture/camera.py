@@ -23,6 +23,7 @@ class CameraSource(LiveSource):
             raise SourceError(f"camera {self.index} is not available (no such device, or it delivers no frames)")
         fps = capture.get(cv2.CAP_PROP_FPS)
         self.fps = fps if 0 < fps < 1000 else None
+        self.frame_hw = first.shape[:2]
         self._capture = capture
         self._start_reader()
 

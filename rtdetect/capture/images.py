@@ -52,7 +52,10 @@ class ImageSource(Source):
     to the glob's root (the folder before the first wildcard), so images in different subfolders stay
     distinct. An image that cannot be decoded is skipped with a line naming it (``skipped`` lists them);
     when none can be decoded the source raises SourceError. A single image that cannot be decoded is an
-    error at once.
+    error at once, at open.
+
+    A single file is decoded at open, so ``frame_hw`` is known; several images may differ in size, so
+    their ``frame_hw`` stays None.
     """
 
     def __init__(self, spec: str) -> None:
@@ -61,6 +64,7 @@ class ImageSource(Source):
         self.paths: list[str] = []
         self.root = os.curdir
         self.skipped: list[str] = []
+        self._first: np.ndarray | None = None
 
     def input_files(self) -> list[str]:
         return list(self.paths)
@@ -81,7 +85,8 @@ class ImageSource(Source):
                 raise SourceError(f"no images match: {self.spec}")
             self.root = _glob_root(self.spec)
         else:
-            check_readable_file(self.spec, "image")
+            self._first = read_image(self.spec)
+            self.frame_hw = self._first.shape[:2]
             paths = [self.spec]
             self.root = os.path.dirname(self.spec) or os.curdir
         self.paths = paths
@@ -92,7 +97,7 @@ class ImageSource(Source):
         decoded = 0
         for path in self.paths:
             try:
-                image = read_image(path)
+                image = self._first if self._first is not None else read_image(path)
             except SourceError as exc:
                 if single:
                     raise
@@ -106,3 +111,4 @@ class ImageSource(Source):
 
     def _release(self) -> None:
         self.paths = []
+        self._first = None

@@ -41,6 +41,8 @@ class StreamSource(LiveSource):
             raise SourceError(f"cannot open stream: {self.url} (unreachable, or not a stream OpenCV can decode)")
         fps = self._capture.get(cv2.CAP_PROP_FPS)
         self.fps = fps if 0 < fps < 1000 else None
+        size = (int(self._capture.get(cv2.CAP_PROP_FRAME_HEIGHT)), int(self._capture.get(cv2.CAP_PROP_FRAME_WIDTH)))
+        self.frame_hw = size if min(size) > 0 else None
         self._start_reader()
 
     def _read(self) -> np.ndarray | None:

@@ -48,6 +48,7 @@ class VideoFileSource(Source):
         count = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
         self.fps = fps if fps and fps > 0 and fps < 1000 else None
         self.frame_count = count if count > 0 else None
+        self.frame_hw = first.shape[:2]
         self._capture, self._first = capture, first
 
     def _frames(self) -> Iterator[Frame]:

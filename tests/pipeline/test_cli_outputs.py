@@ -108,7 +108,7 @@ def test_fixed_shape_onnx_says_once_that_imgsz_is_ignored(small_detector, data_d
     result = run_cli("--source", data_dir / "bus.jpg", "--model", small_detector, "--imgsz", "320",
                      "--json", tmp_path / "o.jsonl")
     assert result.returncode == 0, result.stderr
-    assert result.stderr.count("fixed 160x160 input; --imgsz 320 320 is ignored") == 1
+    assert result.stderr.count("fixed 160x160 input; --imgsz 320 is ignored") == 1
 
 
 @pytest.mark.parametrize("target", ["-", "/dev/stdout"])

@@ -52,6 +52,7 @@ def test_stream_reconnects_with_backoff_and_says_so(mjpeg_url, capsys):
     assert len(frames) == wanted and source.is_live
     assert [f.index for f in frames] == sorted(f.index for f in frames)  # newest-first never goes back in time
     assert frames[0].image.shape == (48, 64, 3)
+    assert source.frame_hw == (48, 64)  # announced at open: decides the network input's aspect
     assert "reconnecting" in capsys.readouterr().err
 
 
