@@ -113,7 +113,7 @@ def test_engine_shape_for_each_source(fall_dynamic_onnx, data_dir, source, imgsz
     from rtdetect.capture import open_source
 
     with open_source(str(data_dir / source)) as src:
-        engine = open_engine_for(src, fall_dynamic_onnx, "onnxruntime", imgsz)
+        engine = open_engine_for(src, fall_dynamic_onnx, imgsz, backend="onnxruntime")
     with engine:
         assert engine.input_hw == expected
     assert capsys.readouterr().err == ""  # a dynamic model takes any shape: nothing to note
