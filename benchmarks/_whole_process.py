@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import shutil
 import subprocess
 import time
@@ -100,19 +101,23 @@ def output_dir(run: Run) -> Path:
     raise ValueError(run.name)
 
 
-def timed(run: Run) -> tuple[float, str]:
-    """Wall seconds of the whole process (start to exit) and its stderr; a failing run stops the benchmark."""
+def timed(run: Run) -> tuple[float, float, str]:
+    """Wall seconds of the whole process (start to exit), the CPU seconds (user + system) it and its
+    children used, and its stderr; a failing run stops the benchmark."""
     folder = output_dir(run)
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
     env = {**os.environ, **run.env}
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     # cwd: the output folder, so that ``python -m`` cannot import rtdetect from the caller's directory.
     result = subprocess.run(run.argv, env=env, capture_output=True, text=True, cwd=folder)
     seconds = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if result.returncode != 0:
         raise SystemExit(f"{run.name} failed ({result.returncode}):\n{result.stderr[-3000:]}")
-    return seconds, result.stderr
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return seconds, cpu, result.stderr
 
 
 def rtdetect_detections(folder: Path) -> dict[int, tuple[np.ndarray, np.ndarray]]:
