@@ -266,8 +266,8 @@ def _build_parser() -> argparse.ArgumentParser:
 
 def run_build(argv: list[str]) -> int:
     args = _build_parser().parse_args(argv)
-    from .trt.builder import build_engine
-    from .trt.models import onnx_for_build
+    from .inference.tensorrt.builder import build_engine
+    from .inference.tensorrt.models import onnx_for_build
 
     imgsz = _imgsz(args.imgsz) or options.DEFAULT_IMGSZ
     onnx_path = onnx_for_build(args.model, imgsz=imgsz, batch=args.batch, cache_dir=args.cache_dir)

@@ -260,7 +260,7 @@ class Pipeline:
 
 
 class GpuFramePipeline(Pipeline):
-    """The same run loop around a fused GPU processor (``rtdetect.trt.gpu_pipeline.GpuPipeline``):
+    """The same run loop around a fused GPU processor (``rtdetect.gpu.pipeline.GpuPipeline``):
     preprocess, inference, decode, NMS and masks happen on the device in one stage, and only the kept
     detections come back. ``processor`` provides ``process_frame(image) -> (Detections, seconds by
     stage)``, ``names``, ``configure(config)`` and ``close()``; the caller owns and closes it."""

@@ -187,12 +187,12 @@ def test_precision_reasons():
     # INT8 on ONNX Runtime runs the Q/DQ model of issue 5's quantizer when that module is present.
     import importlib.util
 
-    expected_none = importlib.util.find_spec("rtdetect.trt.quantize") is not None
+    expected_none = importlib.util.find_spec("rtdetect.inference.onnx_tools.quantize") is not None
     assert (unavailable_reason("onnxruntime", "int8") is None) == expected_none
 
 
 def test_int8_cache_key_follows_its_inputs(fall_detection_dir):
-    pytest.importorskip("rtdetect.trt.quantize")
+    pytest.importorskip("rtdetect.inference.onnx_tools.quantize")
     from rtdetect.bench.int8 import _key, calibration_path
 
     model = str(fall_detection_dir / "best_fp16.onnx")

@@ -1,6 +1,6 @@
 """Fixtures for the TensorRT tests: tiny ONNX detectors made on the spot, and a fake TensorRT toolkit.
 
-The fake stands in for :class:`rtdetect.trt.toolkit.TensorRTToolkit` only to exercise rtdetect's own
+The fake stands in for :class:`rtdetect.inference.tensorrt.toolkit.TensorRTToolkit` only to exercise rtdetect's own
 cache logic (keys, validation, rebuilds) on machines without a GPU; it proves nothing about TensorRT.
 """
 from __future__ import annotations
@@ -12,8 +12,8 @@ import types
 import numpy as np
 import pytest
 
-from rtdetect.trt.device import DeviceInfo
-from rtdetect.trt.errors import EngineLoadError
+from rtdetect.gpu.device import DeviceInfo
+from rtdetect.inference.tensorrt.errors import EngineLoadError
 
 FAKE_MAGIC = b"FAKEPLAN"
 

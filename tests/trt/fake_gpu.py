@@ -2,7 +2,7 @@
 
 * ``FakeCudaDriver`` has the few ``pycuda.driver`` calls the pipeline makes (streams, events, pinned and
   device memory, async copies) on host memory; streams execute immediately, events stamp the wall clock.
-* ``OrtRunner`` stands in for ``rtdetect.trt.runtime.EngineRunner``: the same attributes (named I/O tensor
+* ``OrtRunner`` stands in for ``rtdetect.inference.tensorrt.runner.EngineRunner``: the same attributes (named I/O tensor
   specs, device buffers, ``enqueue``), backed by ONNX Runtime reading its input from, and writing its
   outputs to, those "device" buffers in place.
 
@@ -19,7 +19,7 @@ import types
 
 import numpy as np
 
-from rtdetect.trt.runtime import TensorSpec
+from rtdetect.inference.tensorrt.runner import TensorSpec
 
 
 class FakeError(RuntimeError):
@@ -96,7 +96,7 @@ class FakeContext:
 
 
 class FakeCudaDriver(types.SimpleNamespace):
-    """The subset of ``pycuda.driver`` rtdetect.trt uses (device facts, primary context, streams, events,
+    """The subset of ``pycuda.driver`` rtdetect uses (device facts, primary context, streams, events,
     pinned and device memory, async copies), on host memory."""
 
     def __init__(self, device_count=1):
@@ -122,7 +122,11 @@ class FakeCudaDriver(types.SimpleNamespace):
             def retain_primary_context(self):
                 return FakeContext(driver)
 
+        def pop():
+            driver.context_depth -= 1
+
         super().__init__(Error=FakeError, Stream=FakeStream, Event=FakeEvent, Device=Device,
+                         Context=types.SimpleNamespace(pop=pop),
                          device_attribute=types.SimpleNamespace(INTEGRATED="INTEGRATED"))
         self.allocations: list[FakeAllocation] = []
         self.context_depth = 0

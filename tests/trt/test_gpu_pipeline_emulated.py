@@ -40,7 +40,7 @@ def fake_engine(yolov8):
 
 @pytest.fixture
 def gpu_pipeline(fake_engine, emulated_runtime):
-    from rtdetect.trt.gpu_pipeline import GpuPipeline
+    from rtdetect.gpu.pipeline import GpuPipeline
 
     engine = fake_engine
     pipeline = GpuPipeline(engine, PostprocessConfig(conf=0.25), use_graph=False, runtime=emulated_runtime,
@@ -113,7 +113,7 @@ def test_gpu_pipeline_on_the_real_engine_runner(cuda, install_trt, tiny_onnx, tm
     NMS and the CPU path after, which changes IoUs at the border, so NMS is neutralised here (iou=1: it
     only orders and cuts). NMS parity itself is the kernel tests' job."""
     from rtdetect.inference.tensorrt import TensorRTEngine
-    from rtdetect.trt.gpu_pipeline import GpuPipeline
+    from rtdetect.gpu.pipeline import GpuPipeline
 
     install_trt()
     image = video_frames(data_dir / "vtest_3s.mp4")[0]
@@ -135,7 +135,7 @@ def test_segmentation_masks_come_back_for_the_kept_boxes_only(emulated_runtime, 
     """The default YOLOv5s-seg model: mask kernels read the engine's protos buffer in place, and only the
     kept detections' masks are downloaded (the second host wait of a segmentation frame)."""
     from rtdetect.models.zoo import resolve_model
-    from rtdetect.trt.gpu_pipeline import GpuPipeline
+    from rtdetect.gpu.pipeline import GpuPipeline
 
     model = str(resolve_model("yolov5s-seg", imgsz=(640, 640)))
     frames = video_frames(data_dir / "vtest_3s.mp4")[:2]
@@ -178,13 +178,13 @@ def test_threaded_run_loop_drives_the_fused_gpu_stage(gpu_pipeline, cpu_pipeline
 def test_graphs_unavailable_fall_back_to_eager_with_one_message(fake_engine, emulated_runtime, data_dir,
                                                                  monkeypatch):
     """Without a loadable libcuda (pycuda itself has no graph API) the default pipeline runs eagerly."""
-    from rtdetect.trt import cuda_graphs
-    from rtdetect.trt.gpu_pipeline import GpuPipeline
+    from rtdetect.gpu import libcuda
+    from rtdetect.gpu.pipeline import GpuPipeline
 
     def no_libcuda():
         raise OSError("libcuda.so.1: cannot open shared object file")
 
-    monkeypatch.setattr(cuda_graphs, "load_driver_library", no_libcuda)
+    monkeypatch.setattr(libcuda, "load", no_libcuda)
     messages = []
     frames = video_frames(data_dir / "vtest_3s.mp4")[:2]
     with GpuPipeline(fake_engine, PostprocessConfig(conf=0.25), runtime=emulated_runtime,

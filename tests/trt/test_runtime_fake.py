@@ -5,11 +5,12 @@ context push per call, cache reuse and rebuild), not what TensorRT does: that is
 import numpy as np
 import pytest
 
-from rtdetect.inference.tensorrt import TensorRTEngine, cuda_device_available
-from rtdetect.trt.builder import BuildRequest, EngineBuilder
-from rtdetect.trt.cache import write_engine
-from rtdetect.trt.errors import EngineBuildError
-from rtdetect.trt.toolkit import TensorRTToolkit
+from rtdetect.inference.tensorrt import TensorRTEngine
+from rtdetect.inference.tensorrt.readiness import cuda_device_available
+from rtdetect.inference.tensorrt.builder import BuildRequest, EngineBuilder
+from rtdetect.inference.tensorrt.cache import write_engine
+from rtdetect.inference.tensorrt.errors import EngineBuildError
+from rtdetect.inference.tensorrt.toolkit import TensorRTToolkit
 
 from .fake_trt import OUTPUT_ANCHORS, OUTPUT_CHANNELS, FakeParser
 

@@ -9,26 +9,22 @@ is provided (b"") ... a new cache will be created") / ``set_timing_cache(cache, 
 ``get_timing_cache()`` + ``ITimingCache.serialize()``, ``Builder.build_serialized_network(network,
 config)`` and ``Runtime.deserialize_cuda_engine(buffer)`` ("None if it could not be deserialized").
 
-This module needs a GPU; the orchestration around it (:mod:`rtdetect.trt.builder`) does not, and is
+This module needs a GPU; the orchestration around it (:mod:`rtdetect.inference.tensorrt.builder`) does not, and is
 tested with a fake of this class.
 """
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Callable, Sequence
 
-from .cache import atomic_write_bytes
+from ...gpu.device import DeviceInfo, PrimaryContext, query_device
+from ...models.atomic import atomic_write_bytes
+from ...notes import note
 from .deps import import_tensorrt
-from .device import DeviceInfo, PrimaryContext, query_device
 from .errors import EngineBuildError
 from .plan import Plan
 
 DEFAULT_WORKSPACE_GB = 4.0
-
-
-def _stderr(message: str) -> None:
-    print(f"rtdetect: {message}", file=sys.stderr, flush=True)
 
 
 class TensorRTToolkit:
@@ -36,7 +32,7 @@ class TensorRTToolkit:
     ``serialize`` builds a plan. Use as a context manager (it holds the device's primary context)."""
 
     def __init__(self, device: int = 0, *, workspace_gb: float = DEFAULT_WORKSPACE_GB,
-                 log: Callable[[str], None] = _stderr) -> None:
+                 log: Callable[[str], None] = note) -> None:
         self._trt = import_tensorrt()
         self.trt_version = str(self._trt.__version__)
         self.device_info: DeviceInfo = query_device(device)
