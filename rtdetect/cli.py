@@ -5,6 +5,7 @@
     rtdetect models                          list the model zoo
     rtdetect build --model M ...             build a TensorRT engine
     rtdetect bench --source SRC ...          per-stage FPS report
+    rtdetect doctor                          NVIDIA driver, TensorRT build, whether they fit
 
 Exit status: 0 done; 1 any error (a wrong option or value included: one line ``rtdetect: error: ...`` on
 stderr, no usage block, no traceback); 130 Ctrl-C (outputs finalised). Every option value is checked
@@ -91,7 +92,7 @@ def _add_threshold_options(parser: argparse.ArgumentParser) -> None:
 
 def _detect_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="rtdetect", description="Real-time object detection and segmentation.",
-                     epilog="other commands: export, models, build, bench (rtdetect COMMAND --help). "
+                     epilog="other commands: export, models, build, bench, doctor (rtdetect COMMAND --help). "
                             "Exit status: 0 done, 1 error (one line on stderr), 130 interrupted.")
     _add_version(parser)
     parser.add_argument("--source", required=True, help="webcam, a camera index, demo, a video file, a stream URL, an image, a folder or a glob")
@@ -278,6 +279,15 @@ def run_build(argv: list[str]) -> int:
     return 0
 
 
+def run_doctor(argv: list[str]) -> int:
+    _Parser(prog="rtdetect doctor", description="What the GPU path needs here: the NVIDIA driver's CUDA version, TensorRT's build, whether they fit.").parse_args(argv)
+    from .inference.tensorrt.doctor import report
+
+    for line in report():
+        print(line)
+    return 0
+
+
 # Subcommands: name → runner(argv) -> exit status. "detect" is also what a bare `rtdetect --source ...` runs.
 RUNNERS = {
     "detect": run_detect,
@@ -285,6 +295,7 @@ RUNNERS = {
     "models": run_models,
     "bench": run_bench,
     "build": run_build,
+    "doctor": run_doctor,
 }
 
 

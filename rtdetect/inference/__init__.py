@@ -1,8 +1,6 @@
 """Inference backends behind one ``Engine`` protocol. Backends import their libraries lazily."""
 from __future__ import annotations
 
-import importlib.util
-
 from ..errors import ModelError
 from ..notes import note
 from .base import Engine
@@ -25,13 +23,17 @@ def choose_backend(backend: str) -> str:
         raise ModelError(f"unknown backend {backend!r}: choose one of {', '.join(BACKENDS)}")
     if backend != "auto":
         return backend
+    from .tensorrt.deps import import_tensorrt
     from .tensorrt.readiness import gpu_path_problem
 
+    try:
+        import_tensorrt()
+    except ModelError:  # a CPU-only install: nothing to say
+        return "onnxruntime"
     problem = gpu_path_problem()
     if problem is None:
         return "tensorrt"
-    if importlib.util.find_spec("tensorrt") is not None:  # a CPU-only install needs no note
-        note(f"running on the CPU (ONNX Runtime): the GPU path cannot start: {problem}")
+    note(f"running on the CPU (ONNX Runtime): the GPU path cannot start: {problem}")
     return "onnxruntime"
 
 

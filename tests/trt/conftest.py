@@ -85,14 +85,17 @@ def messages():
 
 @pytest.fixture
 def cuda(monkeypatch):
-    """A fake ``pycuda.driver`` (tests/trt/fake_gpu.py) installed in sys.modules for the test."""
+    """A fake ``pycuda.driver`` (tests/trt/fake_gpu.py) installed in sys.modules, with its fake libcuda."""
     from .fake_gpu import FakeCudaDriver
+
+    from rtdetect.gpu import libcuda
 
     driver = FakeCudaDriver()
     package = types.ModuleType("pycuda")
     package.driver = driver
     monkeypatch.setitem(sys.modules, "pycuda", package)
     monkeypatch.setitem(sys.modules, "pycuda.driver", driver)
+    monkeypatch.setattr(libcuda, "load", lambda: driver.libcuda)
     return driver
 
 
@@ -101,8 +104,8 @@ def install_trt(monkeypatch):
     """``install_trt(version)`` puts a fake ``tensorrt`` (tests/trt/fake_trt.py) in sys.modules."""
     from .fake_trt import make_fake_tensorrt
 
-    def install(version="10.13.3.9"):
-        trt = make_fake_tensorrt(version)
+    def install(version="10.13.3.9", **options):
+        trt = make_fake_tensorrt(version, **options)
         monkeypatch.setitem(sys.modules, "tensorrt", trt)
         return trt
     return install

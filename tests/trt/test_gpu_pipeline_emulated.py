@@ -9,7 +9,7 @@ from rtdetect.pipeline import Pipeline
 from rtdetect.postprocess import PostprocessConfig
 from rtdetect.types import Frame
 
-from .fake_gpu import FakeCudaDriver, FakeEngine, OrtRunner, device_view
+from .fake_gpu import FakeCudaDriver, FakeEngine, OrtRunner, QueuedRuntime, device_view
 from .helpers import match, pairs, unmatched_scores, video_frames
 
 pytest.importorskip("rtdetect.gpu", reason="rtdetect.gpu (the CUDA kernel launchers) is not in this tree")
@@ -19,7 +19,7 @@ emulator = pytest.importorskip("kernels_emulator", reason="tools/kernels_emulato
 @pytest.fixture(scope="module")
 def emulated_runtime():
     library = emulator.KernelLibrary(emulator.build_library())
-    return emulator.EmulatedRuntime(library, block_threads=64, grid_blocks=4)
+    return QueuedRuntime(emulator.EmulatedRuntime(library, block_threads=64, grid_blocks=4))
 
 
 @pytest.fixture(scope="module")
@@ -192,3 +192,42 @@ def test_graphs_unavailable_fall_back_to_eager_with_one_message(fake_engine, emu
         results = [gpu.process_frame(image) for image in frames]
     assert len(messages) == 1 and "libcuda" in messages[0]
     assert "gpu_eager" in results[0][1] and "preprocess" in results[1][1]  # then per-stage timings
+
+
+def test_file_runs_drive_the_streaming_form(gpu_pipeline, data_dir, monkeypatch):
+    """Issue 10 item 7: on a file the run loop uses ``process_stream``, so frame k + 1 is staged (uploaded
+    on the copy stream) before frame k's results are collected; ``process_frame`` would alternate."""
+    from rtdetect.capture import open_source
+    from rtdetect.pipeline import GpuFramePipeline
+
+    order = []
+    stage, collect = gpu_pipeline._stage, gpu_pipeline._collect
+    monkeypatch.setattr(gpu_pipeline, "_stage", lambda image: (order.append("stage"), stage(image))[1])
+    monkeypatch.setattr(gpu_pipeline, "_collect", lambda slot: (order.append("collect"), collect(slot))[1])
+    with open_source(str(data_dir / "vtest_3s.mp4")) as source:
+        summary = GpuFramePipeline(gpu_pipeline).run(source, [], max_frames=3)
+    assert summary.frames == 3
+    assert order == ["stage", "stage", "collect", "stage", "collect", "collect"]
+
+
+def test_bench_tensorrt_measures_the_fused_gpu_pipeline(cuda, install_trt, tiny_onnx, tmp_path, data_dir,
+                                                        emulated_runtime, monkeypatch):
+    """Issue 10 item 8: `rtdetect bench --backend tensorrt` measures what `rtdetect --backend tensorrt`
+    runs, the fused GPU pipeline, with its CUDA-event stage times (kernels on the emulator here)."""
+    from rtdetect.bench import run_bench
+    from rtdetect.gpu import cuda_runtime
+
+    install_trt()
+    monkeypatch.setattr(cuda_runtime, "CudaRuntime", lambda **options: emulated_runtime)
+    monkeypatch.setenv("RTDETECT_CACHE", str(tmp_path / "cache"))
+    (tmp_path / "nvcc").write_text("#!/bin/sh\n")
+    (tmp_path / "nvcc").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}:{__import__('os').environ['PATH']}")
+    report = run_bench(source=str(data_dir / "vtest_3s.mp4"), model=str(tiny_onnx), backends=("tensorrt",),
+                       precisions=("fp32",), imgsz=(32, 32), frames=3, warmup=1, sink="none")
+    (record,) = report["configs"]
+    assert record["status"] == "ok", record.get("reason")
+    assert {"upload", "download"} <= set(record["stages_ms"])  # the CPU pipeline has neither
+    assert record["gpu"].startswith("GPU stage times from CUDA events")
+    assert record["end_to_end"]["frames_runs"] == [3] and record["layout"] == "v8"
+    assert cuda.context_depth == 0

@@ -1,9 +1,9 @@
 """Whether the GPU path can run here, said in one line: what ``--backend auto`` checks before choosing it.
 
-The GPU path needs, in this order: the ``tensorrt`` bindings, pycuda, an NVIDIA driver, a CUDA device, and
-TensorRT able to start on them (``trt.Builder`` / ``trt.Runtime`` return nullptr, surfacing as a
-``TypeError`` from pybind11, when TensorRT cannot initialise CUDA: no device, or a CUDA 13 build of TensorRT
-on a CUDA 12 driver). Each check is cheap; none compiles or builds anything.
+The GPU path needs, in this order: the ``tensorrt`` bindings, pycuda, an NVIDIA driver, a CUDA device,
+TensorRT able to start on them (``trt.Runtime`` returns nullptr, surfacing as pybind11's ``TypeError``, when
+TensorRT cannot initialise CUDA: no device, or a CUDA 13 build of TensorRT on a CUDA 12 driver), and a
+way to load rtdetect's kernels (today nvcc on PATH). Each check is cheap; none compiles or builds anything.
 """
 from __future__ import annotations
 
@@ -11,18 +11,19 @@ from ...errors import RtdetectError
 
 
 def gpu_path_problem(device: int = 0) -> str | None:
-    """None when TensorRT and the GPU path can start on CUDA device ``device``; else what is missing
-    (one line, the same text ``--backend tensorrt`` would fail with). Never raises."""
+    """None when TensorRT and rtdetect's GPU path can start on CUDA device ``device``; else what is
+    missing, in one line (the text ``--backend tensorrt`` would fail with). Never raises."""
+    from ...gpu.compile import compiler_problem
     from ...gpu.device import PrimaryContext
-    from .deps import import_tensorrt
+    from .deps import create_runtime, import_tensorrt
 
     try:
-        import_tensorrt()
-        with PrimaryContext(device):
-            pass
+        trt = import_tensorrt()
+        with PrimaryContext(device) as context, context.active():
+            create_runtime(trt, trt.Logger(trt.Logger.ERROR))
     except RtdetectError as exc:
         return str(exc)
-    return None
+    return compiler_problem()
 
 
 def cuda_device_available(device: int = 0) -> bool:

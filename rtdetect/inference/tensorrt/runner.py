@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ...gpu.device import PrimaryContext
-from .deps import import_tensorrt
+from .deps import create_runtime, import_tensorrt
 from .errors import EngineLoadError
 
 
@@ -60,7 +60,7 @@ class EngineRunner:
     def _load(self, plan: bytes) -> None:
         trt, cuda = self._trt, self.cuda
         self._logger = trt.Logger(trt.Logger.WARNING)
-        self._runtime = trt.Runtime(self._logger)
+        self._runtime = create_runtime(trt, self._logger)
         try:
             engine = self._runtime.deserialize_cuda_engine(plan)
         except (RuntimeError, ValueError, TypeError) as exc:  # pybind11's translation of a C++ failure
