@@ -120,9 +120,10 @@ class PrimaryContext:
         if context is None:
             return
         stack = _driver_stack()
-        before = stack.current() if stack is not None else 0
+        before = _current(stack)
         context.detach()
-        if stack is not None and stack.current() != before:
+        after = _current(stack)
+        if before is not None and after is not None and after != before:
             stack.pop()  # the push pycuda's detach made and cuDevicePrimaryCtxRelease left behind
 
     def __enter__(self) -> "PrimaryContext":
@@ -136,5 +137,15 @@ def _driver_stack() -> libcuda.ContextStack | None:
     """The driver-level context stack, or None where libcuda's context calls cannot be reached."""
     try:
         return libcuda.ContextStack()
+    except OSError:
+        return None
+
+
+def _current(stack: libcuda.ContextStack | None) -> int | None:
+    """The thread's current context handle, or None when the driver cannot say (then nothing is popped)."""
+    if stack is None:
+        return None
+    try:
+        return stack.current()
     except OSError:
         return None

@@ -6,6 +6,7 @@ cache logic (keys, validation, rebuilds) on machines without a GPU; it proves no
 from __future__ import annotations
 
 import hashlib
+import os
 import sys
 import types
 
@@ -109,3 +110,15 @@ def install_trt(monkeypatch):
         monkeypatch.setitem(sys.modules, "tensorrt", trt)
         return trt
     return install
+
+
+@pytest.fixture
+def fake_nvcc(tmp_path, monkeypatch):
+    """An ``nvcc`` first on PATH (never run: the readiness check only looks for it), so the tests of
+    ``--backend auto`` do not depend on the machine's CUDA toolkit."""
+    folder = tmp_path / "fake-nvcc"
+    folder.mkdir()
+    (folder / "nvcc").write_text("#!/bin/sh\nexit 1\n")
+    (folder / "nvcc").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{folder}:{os.environ.get('PATH', '')}")
+    return folder / "nvcc"

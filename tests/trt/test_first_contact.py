@@ -70,11 +70,8 @@ def test_auto_without_nvcc_falls_back_to_the_cpu(cuda, install_trt, monkeypatch,
     assert "nvcc" in capfd.readouterr().err
 
 
-def test_auto_picks_tensorrt_when_everything_is_there(cuda, install_trt, monkeypatch, tmp_path, capfd):
+def test_auto_picks_tensorrt_when_everything_is_there(cuda, install_trt, fake_nvcc, capfd):
     install_trt()
-    (tmp_path / "nvcc").write_text("#!/bin/sh\n")
-    (tmp_path / "nvcc").chmod(0o755)
-    monkeypatch.setenv("PATH", str(tmp_path))
     assert choose_backend("auto") == "tensorrt" and capfd.readouterr().err == ""
     assert cuda.context_depth == 0
 

@@ -210,8 +210,8 @@ def test_file_runs_drive_the_streaming_form(gpu_pipeline, data_dir, monkeypatch)
     assert order == ["stage", "stage", "collect", "stage", "collect", "collect"]
 
 
-def test_bench_tensorrt_measures_the_fused_gpu_pipeline(cuda, install_trt, tiny_onnx, tmp_path, data_dir,
-                                                        emulated_runtime, monkeypatch):
+def test_bench_tensorrt_measures_the_fused_gpu_pipeline(cuda, install_trt, fake_nvcc, tiny_onnx, tmp_path,
+                                                        data_dir, emulated_runtime, monkeypatch):
     """Issue 10 item 8: `rtdetect bench --backend tensorrt` measures what `rtdetect --backend tensorrt`
     runs, the fused GPU pipeline, with its CUDA-event stage times (kernels on the emulator here)."""
     from rtdetect.bench import run_bench
@@ -220,9 +220,6 @@ def test_bench_tensorrt_measures_the_fused_gpu_pipeline(cuda, install_trt, tiny_
     install_trt()
     monkeypatch.setattr(cuda_runtime, "CudaRuntime", lambda **options: emulated_runtime)
     monkeypatch.setenv("RTDETECT_CACHE", str(tmp_path / "cache"))
-    (tmp_path / "nvcc").write_text("#!/bin/sh\n")
-    (tmp_path / "nvcc").chmod(0o755)
-    monkeypatch.setenv("PATH", f"{tmp_path}:{__import__('os').environ['PATH']}")
     report = run_bench(source=str(data_dir / "vtest_3s.mp4"), model=str(tiny_onnx), backends=("tensorrt",),
                        precisions=("fp32",), imgsz=(32, 32), frames=3, warmup=1, sink="none")
     (record,) = report["configs"]

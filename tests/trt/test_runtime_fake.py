@@ -25,7 +25,7 @@ def calls_named(trt, name):
     return [c for c in trt.calls if c[0] == name]
 
 
-def test_device_probe_sees_the_fake_gpu(cuda, install_trt):
+def test_device_probe_sees_the_fake_gpu(cuda, install_trt, fake_nvcc):
     install_trt()
     assert cuda_device_available()
 
