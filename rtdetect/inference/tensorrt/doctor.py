@@ -12,8 +12,8 @@ from ...gpu.errors import INSTALL_HINT
 def _driver_line() -> tuple[str, tuple[int, int] | None]:
     try:
         version = libcuda.driver_version()
-    except OSError as exc:
-        return f"NVIDIA driver: not found ({exc})", None
+    except OSError:
+        return "NVIDIA driver: not installed (its library, libcuda, cannot be loaded)", None
     return f"NVIDIA driver: supports CUDA {version[0]}.{version[1]} (cuDriverGetVersion)", version
 
 
@@ -25,12 +25,13 @@ def _package_version(name: str) -> str | None:
 
 
 def _tensorrt_line() -> tuple[str, str | None, int | None]:
-    from .deps import tensorrt_cuda_major
+    from .deps import import_tensorrt, tensorrt_cuda_major
+    from .errors import TensorRTUnavailable
 
     try:
-        import tensorrt
-    except ImportError as exc:
-        return f"TensorRT: not importable ({exc})", None, None
+        tensorrt = import_tensorrt()
+    except TensorRTUnavailable:
+        return "TensorRT: not installed", None, None
     major = tensorrt_cuda_major()
     build = f"built for CUDA {major}" if major else "CUDA build unknown (not a PyPI tensorrt-cu12/-cu13 install)"
     return f"TensorRT: {tensorrt.__version__}, {build}", str(tensorrt.__version__), major
