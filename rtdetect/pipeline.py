@@ -299,7 +299,7 @@ class GpuFramePipeline(Pipeline):
         return [("gpu", False, self._stage_fused)]
 
     def _stage_items(self, name, fn, inbox, stop, *, live: bool) -> Iterator[WorkItem]:
-        if live:
+        if live or fn != self._stage_fused:  # detection stages after it (the tracker) go item by item
             return super()._stage_items(name, fn, inbox, stop, live=live)
         return self._streamed(inbox, stop)
 

@@ -204,10 +204,22 @@ def test_file_runs_drive_the_streaming_form(gpu_pipeline, data_dir, monkeypatch)
     stage, collect = gpu_pipeline._stage, gpu_pipeline._collect
     monkeypatch.setattr(gpu_pipeline, "_stage", lambda image: (order.append("stage"), stage(image))[1])
     monkeypatch.setattr(gpu_pipeline, "_collect", lambda slot: (order.append("collect"), collect(slot))[1])
+    seen = []
+
+    class DetectionSpy:  # a detection stage after the fused one (as the tracker is) runs item by item
+        name = "spy"
+
+        def __call__(self, frame, detections):
+            seen.append((frame.index, len(detections)))
+            return detections
+
+    pipeline = GpuFramePipeline(gpu_pipeline)
+    pipeline.add_detection_stage(DetectionSpy())
     with open_source(str(data_dir / "vtest_3s.mp4")) as source:
-        summary = GpuFramePipeline(gpu_pipeline).run(source, [], max_frames=3)
+        summary = pipeline.run(source, [], max_frames=3)
     assert summary.frames == 3
     assert order == ["stage", "stage", "collect", "stage", "collect", "collect"]
+    assert [index for index, _ in seen] == [0, 1, 2] and all(count > 0 for _, count in seen)
 
 
 def test_bench_tensorrt_measures_the_fused_gpu_pipeline(cuda, install_trt, fake_nvcc, tiny_onnx, tmp_path,
