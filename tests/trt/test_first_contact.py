@@ -162,11 +162,12 @@ def test_cli_on_a_cuda12_driver_with_a_cuda13_tensorrt(tmp_path, data_dir, tiny_
         "rtdetect: error: TensorRT 11.4.0.106 (built for CUDA 13) cannot start: the NVIDIA driver supports "
         "CUDA 12.4 only; update the driver or pip install 'rtdetect[tensorrt-cu12]'"]
     auto = run_fake_cli(*fakes, "--source", data_dir / "bus.jpg", "--model", tiny_onnx, "--imgsz", "32",
-                        "--backend", "auto", "--no-progress", cwd=tmp_path)
+                        "--backend", "auto", "--no-progress", "--json", tmp_path / "out.jsonl", cwd=tmp_path)
     lines = error_lines(auto.stderr)
-    assert auto.returncode == 0 and len(lines) == 2, auto.stderr
-    assert lines[0].startswith("rtdetect: running on the CPU (ONNX Runtime): the GPU path cannot start")
-    assert "1 frames" in lines[1]
+    assert auto.returncode == 0 and lines[0].startswith(
+        "rtdetect: running on the CPU (ONNX Runtime): the GPU path cannot start: TensorRT 11.4.0.106")
+    assert sum("running on the CPU" in line for line in lines) == 1 and "error" not in auto.stderr
+    assert len((tmp_path / "out.jsonl").read_text().splitlines()) == 1
     doctor = run_fake_cli(*fakes, "doctor", cwd=tmp_path)
     assert doctor.returncode == 0 and "fit: NO" in doctor.stdout and "tensorrt-cu12" in doctor.stdout
     assert "NVIDIA driver: supports CUDA 12.4" in doctor.stdout
