@@ -3,8 +3,8 @@
     /work/venv/bin/python benchmarks/int8_cpu.py [--model best.pt] [--imgsz 480 640] [--calib-frames 200]
 
 Two INT8 recipes, both calibrated (min/max) on frames spread over vtest.avi and letterboxed as at
-inference, detection-head tail kept in float (as ``rtdetect.trt.quantize`` does):
-* ``s8s8``: rtdetect's TensorRT recipe (``rtdetect.trt.quantize.write_int8_qdq``: signed symmetric);
+inference, detection-head tail kept in float (as ``rtdetect.inference.onnx_tools.quantize`` does):
+* ``s8s8``: rtdetect's TensorRT recipe (``rtdetect.inference.onnx_tools.quantize.write_int8_qdq``: signed symmetric);
 * ``u8s8``: unsigned activations, signed per-channel weights: the combination ONNX Runtime's x86 CPU
   kernels are built for (VNNI or AVX2 u8 x s8 dot products).
 Reported: model-only latency against float32 (interleaved, medians), and detection agreement with the
@@ -42,8 +42,8 @@ def write_u8s8(source: Path, target: Path, imgsz, frames: int) -> Path:
     import onnx
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
 
-    from rtdetect.trt.calibration import LetterboxReader, calibration_frames
-    from rtdetect.trt.onnx_variants import head_node_names, name_unnamed_nodes
+    from rtdetect.inference.onnx_tools.calibration import LetterboxReader, calibration_frames
+    from rtdetect.inference.onnx_tools.variants import head_node_names, name_unnamed_nodes
 
     model = onnx.load(str(source))
     name_unnamed_nodes(model)
@@ -60,8 +60,8 @@ def write_u8s8(source: Path, target: Path, imgsz, frames: int) -> Path:
 
 def models(args) -> dict[str, str]:
     from rtdetect.models.zoo import resolve_model
-    from rtdetect.trt.calibration import calibration_frames
-    from rtdetect.trt.quantize import write_int8_qdq
+    from rtdetect.inference.onnx_tools.calibration import calibration_frames
+    from rtdetect.inference.onnx_tools.quantize import write_int8_qdq
 
     fp32 = Path(resolve_model(args.model, imgsz=tuple(args.imgsz)))
     CACHE.mkdir(parents=True, exist_ok=True)

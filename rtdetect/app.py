@@ -47,7 +47,7 @@ def make_pipeline(engine, config: PostprocessConfig, stack: ExitStack) -> Pipeli
     """The CPU pipeline, or on TensorRT the zero-copy GPU one (whose processor ``stack`` closes)."""
     if engine.name != "tensorrt":
         return Pipeline(engine, config)
-    from .trt.gpu_pipeline import GpuPipeline
+    from .gpu.pipeline import GpuPipeline
 
     processor = GpuPipeline(engine, config)
     stack.callback(processor.close)

@@ -5,6 +5,7 @@
     rtdetect models                          list the model zoo
     rtdetect build --model M ...             build a TensorRT engine
     rtdetect bench --source SRC ...          per-stage FPS report
+    rtdetect doctor                          NVIDIA driver, TensorRT build, whether they fit
 
 Exit status: 0 done; 1 any error (a wrong option or value included: one line ``rtdetect: error: ...`` on
 stderr, no usage block, no traceback); 130 Ctrl-C (outputs finalised). Every option value is checked
@@ -100,7 +101,7 @@ def _add_threshold_options(parser: argparse.ArgumentParser) -> None:
 
 def _detect_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="rtdetect", description="Real-time object detection and segmentation.",
-                     epilog="other commands: export, models, build, bench (rtdetect COMMAND --help). "
+                     epilog="other commands: export, models, build, bench, doctor (rtdetect COMMAND --help). "
                             "Exit status: 0 done, 1 error (one line on stderr), 130 interrupted.")
     _add_version(parser)
     parser.add_argument("--source", required=True, help="webcam, a camera index, demo, a video file, a stream URL, an image, a folder or a glob")
@@ -275,8 +276,8 @@ def _build_parser() -> argparse.ArgumentParser:
 
 def run_build(argv: list[str]) -> int:
     args = _build_parser().parse_args(argv)
-    from .trt.builder import build_engine
-    from .trt.models import onnx_for_build
+    from .inference.tensorrt.builder import build_engine
+    from .inference.tensorrt.models import onnx_for_build
 
     imgsz = _imgsz(args.imgsz) or options.DEFAULT_IMGSZ
     onnx_path = onnx_for_build(args.model, imgsz=imgsz, batch=args.batch, cache_dir=args.cache_dir)
@@ -287,6 +288,15 @@ def run_build(argv: list[str]) -> int:
     return 0
 
 
+def run_doctor(argv: list[str]) -> int:
+    _Parser(prog="rtdetect doctor", description="What the GPU path needs here: the NVIDIA driver's CUDA version, TensorRT's build, whether they fit.").parse_args(argv)
+    from .inference.tensorrt.doctor import report
+
+    for line in report():
+        print(line)
+    return 0
+
+
 # Subcommands: name → runner(argv) -> exit status. "detect" is also what a bare `rtdetect --source ...` runs.
 RUNNERS = {
     "detect": run_detect,
@@ -294,6 +304,7 @@ RUNNERS = {
     "models": run_models,
     "bench": run_bench,
     "build": run_build,
+    "doctor": run_doctor,
 }
 
 

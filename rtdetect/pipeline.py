@@ -16,6 +16,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Callable, Iterator, Protocol, Sequence
 
@@ -110,6 +111,10 @@ class Pipeline:
         """Change thresholds or the class filter (validated against this model's classes)."""
         self.postprocess = Postprocessor(self._decoder, self._roles, self.names, config)
 
+    def describe(self) -> dict:
+        """The model as this pipeline runs it: output ``layout``, number of ``classes``, ``masks`` or not."""
+        return {"layout": self._decoder.layout, "classes": len(self.names), "masks": self.postprocess.has_masks}
+
     def warmup(self, runs: int) -> list[np.ndarray]:
         """Run the engine ``runs`` (>= 1) times on a padding-grey input; returns the last outputs."""
         blank = np.full((*self.engine.input_hw, 3), 114, dtype=np.uint8)
@@ -176,7 +181,8 @@ class Pipeline:
         errors: list[BaseException] = []
         producers = [("capture", self._captured(source, stop, max_frames), queues[0])]
         for k, (name, timed, fn) in enumerate(stages):
-            producers.append((name, self._staged(name if timed else None, fn, queues[k], stop), queues[k + 1]))
+            items = self._stage_items(name if timed else None, fn, queues[k], stop, live=source.is_live)
+            producers.append((name, items, queues[k + 1]))
         threads = [threading.Thread(target=self._pump, args=(items, outbox, stop, errors), name=f"rtdetect:{label}",
                                     daemon=True) for label, items, outbox in producers]
         summary = RunSummary()
@@ -213,6 +219,11 @@ class Pipeline:
                 return
             count += 1
             yield WorkItem(frame, {"capture": time.perf_counter() - start})
+
+    def _stage_items(self, name: str | None, fn: Callable[[WorkItem], None], inbox: queue.Queue,
+                     stop: threading.Event, *, live: bool) -> Iterator[WorkItem]:
+        """The items a stage thread forwards: ``fn`` applied to each item of ``inbox`` (see ``_staged``)."""
+        return self._staged(name, fn, inbox, stop)
 
     @staticmethod
     def _staged(name: str | None, fn: Callable[[WorkItem], None], inbox: queue.Queue,
@@ -260,10 +271,15 @@ class Pipeline:
 
 
 class GpuFramePipeline(Pipeline):
-    """The same run loop around a fused GPU processor (``rtdetect.trt.gpu_pipeline.GpuPipeline``):
+    """The same run loop around a fused GPU processor (``rtdetect.gpu.pipeline.GpuPipeline``):
     preprocess, inference, decode, NMS and masks happen on the device in one stage, and only the kept
     detections come back. ``processor`` provides ``process_frame(image) -> (Detections, seconds by
-    stage)``, ``names``, ``configure(config)`` and ``close()``; the caller owns and closes it."""
+    stage)``, ``process_stream(images)`` (the same per frame, in order, uploading frame k + 1 while frame k
+    computes), ``names``, ``configure(config)`` and ``close()``; the caller owns and closes it.
+
+    ``run`` drives the streaming form on files (throughput first: the double-buffered upload overlaps the
+    copy of the next frame with this frame's compute) and ``process_frame`` on live sources (latency first:
+    the streaming form would hold each result until the next frame arrives)."""
 
     def __init__(self, processor) -> None:
         self.processor = processor
@@ -272,9 +288,32 @@ class GpuFramePipeline(Pipeline):
     def configure(self, config: PostprocessConfig) -> None:
         self.processor.configure(config)
 
+    def describe(self) -> dict:
+        return {"layout": self.processor.layout, "classes": len(self.names), "masks": self.processor.has_masks}
+
     def _stage_fused(self, item: WorkItem) -> None:
         item.detections, timings = self.processor.process_frame(item.frame.image)
         item.timings.update(timings)
 
     def model_stages(self) -> list[tuple[str, bool, Callable[[WorkItem], None]]]:
         return [("gpu", False, self._stage_fused)]
+
+    def _stage_items(self, name, fn, inbox, stop, *, live: bool) -> Iterator[WorkItem]:
+        if live or fn != self._stage_fused:  # detection stages after it (the tracker) go item by item
+            return super()._stage_items(name, fn, inbox, stop, live=live)
+        return self._streamed(inbox, stop)
+
+    def _streamed(self, inbox: queue.Queue, stop: threading.Event) -> Iterator[WorkItem]:
+        """The items of ``inbox`` through ``processor.process_stream``, each with its detections and timings."""
+        pending: deque[WorkItem] = deque()
+
+        def images() -> Iterator[np.ndarray]:
+            while (item := _get(inbox, stop)) is not _END:
+                pending.append(item)
+                yield item.frame.image
+
+        for detections, timings in self.processor.process_stream(images()):
+            item = pending.popleft()
+            item.detections = detections
+            item.timings.update(timings)
+            yield item

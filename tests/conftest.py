@@ -48,7 +48,7 @@ def _cuda_missing_reason(extra_modules: tuple[str, ...] = ()) -> str | None:
     """None when a CUDA device and pycuda (and ``extra_modules``, e.g. tensorrt) are usable; else why not."""
     for module in ("pycuda", *extra_modules):
         if importlib.util.find_spec(module) is None:
-            return f"{module} is not installed (pip install 'rtdetect[tensorrt]')"
+            return f"{module} is not installed (pip install 'rtdetect[tensorrt-cu12]' or '[tensorrt-cu13]')"
     try:
         import pycuda.driver as cuda
 

@@ -3,35 +3,22 @@ from __future__ import annotations
 
 import importlib.util
 
-from ..errors import RtdetectError
-from ..inference import create_engine, tensorrt_available
+from ..inference import create_engine
 
 PRECISIONS = ("fp32", "fp16", "int8")
-INT8_HOOK = "rtdetect.trt.quantize"
-
-
-def _tensorrt_reason() -> str:
-    """Why the TensorRT backend cannot run here, in the backend's own words where it has them."""
-    if importlib.util.find_spec("rtdetect.inference.tensorrt") is None:
-        return "the TensorRT backend (rtdetect.inference.tensorrt) is not in this build"
-    try:
-        from ..trt.deps import import_cuda_driver, import_tensorrt
-
-        import_tensorrt()
-        import_cuda_driver()
-    except RtdetectError as exc:
-        return str(exc)
-    except ImportError as exc:
-        return f"the TensorRT backend cannot be imported: {exc}"
-    return "no CUDA device"
+INT8_HOOK = "rtdetect.inference.onnx_tools.quantize"
 
 
 def unavailable_reason(backend: str, precision: str) -> str | None:
     """Why ``backend`` x ``precision`` cannot run on this machine, or None when it should."""
     if precision not in PRECISIONS:
         return f"unknown precision {precision!r} (choose {', '.join(PRECISIONS)})"
-    if backend == "tensorrt" and not tensorrt_available():
-        return _tensorrt_reason()
+    if backend == "tensorrt":
+        from ..inference.tensorrt.readiness import gpu_path_problem
+
+        problem = gpu_path_problem()
+        if problem is not None:
+            return problem
     if backend in ("onnxruntime", "auto") and precision == "fp16":
         return "fp16 on the CPU needs an fp16 ONNX export; ONNX Runtime's CPU provider runs fp32 kernels"
     if backend in ("onnxruntime", "auto") and precision == "int8" and importlib.util.find_spec(INT8_HOOK) is None:

@@ -8,8 +8,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..capture import open_source
+from ..inference.base import Engine
 from ..metrics import LatencySummary, StageTimes
 from ..pipeline import Pipeline, WorkItem
+from ..preprocess import Preprocessor
 from .resources import CpuWindow, PeakRss
 from .sinks import open_sinks
 
@@ -96,10 +98,10 @@ def first_frame(source: str) -> np.ndarray:
     raise ValueError(f"source {source!r} gave no frame")
 
 
-def run_model_only(pipeline: Pipeline, image: np.ndarray, *, frames: int, warmup: int) -> ModelOnly:
-    """``engine.infer`` ``warmup`` times untimed, then ``frames`` times timed, on ``image`` preprocessed once."""
-    tensor, _ = pipeline.preprocess(image)
-    engine = pipeline.engine
+def run_model_only(engine: Engine, image: np.ndarray, *, frames: int, warmup: int) -> ModelOnly:
+    """``engine.infer`` ``warmup`` times untimed, then ``frames`` times timed, on ``image`` preprocessed once
+    on the CPU (host tensor in, host outputs out, whatever the backend)."""
+    tensor, _ = Preprocessor(engine.input_hw, dtype=engine.input_dtype)(image)
     for _ in range(warmup):
         engine.infer(tensor)
     latencies, cpu = [], CpuWindow()

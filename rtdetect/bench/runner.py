@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import datetime as _dt
 import statistics
+from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
 from typing import Callable
 
+from ..app import DEFAULT_MODEL, make_pipeline, resolve_model_path
 from ..errors import SourceError
-from ..app import DEFAULT_MODEL, resolve_model_path
 from ..metrics import LatencySummary, StageTimes
-from ..pipeline import Pipeline
+from ..pipeline import GpuFramePipeline, Pipeline
 from ..postprocess import PostprocessConfig
 from .engines import open_engine
 from .host import host_info, load_average
@@ -95,11 +96,12 @@ def _summarise(e2e: list[EndToEnd], model: list[ModelOnly]) -> dict:
     }
 
 
-def _measure(pipeline: Pipeline, image, settings: BenchSettings, say: Callable[[str], None], label: str) -> dict:
+def _measure(pipeline: Pipeline, engine, image, settings: BenchSettings, say: Callable[[str], None],
+             label: str) -> dict:
     e2e, model = [], []
     for repeat in range(settings.repeats):
         say(f"{label}: measuring, repeat {repeat + 1} of {settings.repeats} ({settings.frames} frames)")
-        model.append(run_model_only(pipeline, image, frames=settings.frames, warmup=settings.warmup))
+        model.append(run_model_only(engine, image, frames=settings.frames, warmup=settings.warmup))
         run = run_end_to_end(pipeline, source=settings.source, frames=settings.frames,
                              warmup=settings.warmup, sink=settings.sink)
         if run.frames == 0:
@@ -107,7 +109,7 @@ def _measure(pipeline: Pipeline, image, settings: BenchSettings, say: Callable[[
                               f"frames: use a longer source or a smaller --warmup")
         # Model-only uses as many calls as the pipeline really counted (a short clip may end early).
         if run.frames and run.frames != model[-1].frames:
-            model[-1] = run_model_only(pipeline, image, frames=run.frames, warmup=settings.warmup)
+            model[-1] = run_model_only(engine, image, frames=run.frames, warmup=settings.warmup)
         e2e.append(run)
     return _summarise(e2e, model)
 
@@ -129,15 +131,15 @@ def measure_config(settings: BenchSettings, model_path: str, backend: str, preci
     if engine is None:
         say(f"{label}: unavailable here ({reason})")
         return {**record, "status": "unavailable", "reason": reason}
-    try:
+    with ExitStack() as stack:
+        stack.callback(engine.close)
         config = PostprocessConfig(conf=settings.conf, iou=settings.iou, max_det=settings.max_det)
-        pipeline = Pipeline(engine, config)
+        pipeline = make_pipeline(engine, config, stack)  # what `rtdetect --backend X` runs
         record.update(status="ok", reason=None, engine=engine.name, input_hw=list(engine.input_hw),
-                      layout=pipeline.postprocess.decoder.layout, classes=len(pipeline.names),
-                      masks=pipeline.postprocess.has_masks)
-        record.update(_measure(pipeline, image, settings, say, label))
-    finally:
-        engine.close()
+                      **pipeline.describe())
+        record.update(_measure(pipeline, engine, image, settings, say, label))
+        if isinstance(pipeline, GpuFramePipeline):
+            record["gpu"] = "GPU stage times from CUDA events (upload, gpu_graph or per stage, download)"
     record["load_avg_after"] = load_average()
     return record
 

@@ -193,7 +193,7 @@ def test_precision_reasons():
     assert unavailable_reason("onnxruntime", "fp32") is None
     assert "fp16" in unavailable_reason("onnxruntime", "fp16")
     assert "unknown precision" in unavailable_reason("onnxruntime", "bf8")
-    assert unavailable_reason("onnxruntime", "int8") is None  # the Q/DQ model of rtdetect.trt.quantize
+    assert unavailable_reason("onnxruntime", "int8") is None  # the Q/DQ model of rtdetect.inference.onnx_tools.quantize
 
 
 def test_int8_cache_key_follows_its_inputs(fall_detection_dir):

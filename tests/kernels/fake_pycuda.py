@@ -18,6 +18,14 @@ class FakeError(Exception):
     pass
 
 
+class FakeCompileError(FakeError):
+    """pycuda.driver.CompileError(msg, command_line, stdout=None, stderr=None), raised by pycuda.compiler."""
+
+    def __init__(self, msg, command_line, stdout=None, stderr=None):
+        super().__init__(msg)
+        self.msg, self.command_line, self.stdout, self.stderr = msg, command_line, stdout, stderr
+
+
 class FakeStream:
     def __init__(self):
         self.synchronized = 0
@@ -86,7 +94,7 @@ class FakeDevice:
         return self._driver.context
 
     def compute_capability(self):
-        return (8, 6)
+        return self._driver.capability
 
     def get_attribute(self, attribute):
         return 4
@@ -96,6 +104,9 @@ def make_fake_pycuda(library):
     """``(pycuda, pycuda.driver, pycuda.compiler)`` fake modules running kernels from ``library``."""
     driver = types.ModuleType("pycuda.driver")
     driver.Error = FakeError
+    driver.CompileError = FakeCompileError
+    driver.capability = (8, 6)
+    driver.nvcc_archs = {"sm_75", "sm_80", "sm_86", "sm_87", "sm_89", "sm_90"}  # what nvcc 13 accepts of ours
     driver.depth = 0
     driver.launches = []
     driver.compiles = []
@@ -135,6 +146,10 @@ def make_fake_pycuda(library):
     def compile(source, options=None, no_extern_c=False, arch=None, include_dirs=()):  # noqa: A001
         driver.compiles.append({"options": list(options), "no_extern_c": no_extern_c, "arch": arch,
                                 "include_dirs": list(include_dirs)})
+        if arch not in driver.nvcc_archs:  # nvcc's own words for an architecture it dropped
+            raise FakeCompileError("nvcc compilation of /tmp/kernel.cu failed", ["nvcc", f"-arch={arch}"],
+                                   stdout="", stderr=f"nvcc fatal   : Unsupported gpu architecture "
+                                                     f"'compute_{arch[3:]}'\n")
         return b"fake cubin of " + source[:40].encode()
 
     compiler.compile = compile

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from fake_pycuda import make_fake_pycuda
-from rtdetect.gpu import CudaRuntime, GpuDecode, GpuMasks, GpuNms, download_detections
+from rtdetect.gpu import CudaRuntime, CudaUnavailableError, GpuDecode, GpuMasks, GpuNms, download_detections
 from rtdetect.gpu.compile import compile_cubin
 from rtdetect.gpu.sources import kernels_dir
 from rtdetect.nms import nms_reference
@@ -94,3 +94,16 @@ def test_a_block_larger_than_the_kernel_allows_is_refused_before_launch(fake):
         with pytest.raises(ValueError, match="at most 512 threads per block"):
             decode.run(16, letterbox_params((480, 640), (640, 640))[0], 0.25)
         assert fake.launches == [] and fake.depth == 0
+
+
+def test_nvcc_refusing_the_architecture_is_one_clear_line(fake):
+    """nvcc 13 has no sm_72 (Jetson Xavier): its CompileError (not an OSError) becomes one line."""
+    from rtdetect.gpu import GpuPreprocess
+
+    fake.capability = (7, 2)
+    with CudaRuntime() as runtime:
+        with pytest.raises(CudaUnavailableError) as info:
+            GpuPreprocess(runtime, (32, 32))
+    text = str(info.value)
+    assert "\n" not in text and "sm_72" in text and "Unsupported gpu architecture" in text
+    assert fake.depth == 0

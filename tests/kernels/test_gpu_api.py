@@ -23,9 +23,9 @@ def test_importing_rtdetect_gpu_does_not_import_pycuda():
 def test_runtime_without_pycuda_says_what_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "pycuda", None)  # import pycuda now raises ImportError
     monkeypatch.setitem(sys.modules, "pycuda.driver", None)
-    with pytest.raises(CudaUnavailableError, match=r"pip install 'rtdetect\[tensorrt\]'"):
+    with pytest.raises(CudaUnavailableError, match=r"pycuda is not installed: pip install 'rtdetect\[tensorrt-cu12\]'"):
         CudaRuntime()
-    assert "pycuda" in INSTALL_HINT and "NVIDIA driver" in INSTALL_HINT
+    assert "tensorrt-cu12" in INSTALL_HINT and "tensorrt-cu13" in INSTALL_HINT and "doctor" in INSTALL_HINT
 
 
 def test_compiling_without_pycuda_says_what_to_install(monkeypatch):

@@ -1,19 +1,20 @@
 """Fixtures for the TensorRT tests: tiny ONNX detectors made on the spot, and a fake TensorRT toolkit.
 
-The fake stands in for :class:`rtdetect.trt.toolkit.TensorRTToolkit` only to exercise rtdetect's own
+The fake stands in for :class:`rtdetect.inference.tensorrt.toolkit.TensorRTToolkit` only to exercise rtdetect's own
 cache logic (keys, validation, rebuilds) on machines without a GPU; it proves nothing about TensorRT.
 """
 from __future__ import annotations
 
 import hashlib
+import os
 import sys
 import types
 
 import numpy as np
 import pytest
 
-from rtdetect.trt.device import DeviceInfo
-from rtdetect.trt.errors import EngineLoadError
+from rtdetect.gpu.device import DeviceInfo
+from rtdetect.inference.tensorrt.errors import EngineLoadError
 
 FAKE_MAGIC = b"FAKEPLAN"
 
@@ -85,14 +86,17 @@ def messages():
 
 @pytest.fixture
 def cuda(monkeypatch):
-    """A fake ``pycuda.driver`` (tests/trt/fake_gpu.py) installed in sys.modules for the test."""
+    """A fake ``pycuda.driver`` (tests/trt/fake_gpu.py) installed in sys.modules, with its fake libcuda."""
     from .fake_gpu import FakeCudaDriver
+
+    from rtdetect.gpu import libcuda
 
     driver = FakeCudaDriver()
     package = types.ModuleType("pycuda")
     package.driver = driver
     monkeypatch.setitem(sys.modules, "pycuda", package)
     monkeypatch.setitem(sys.modules, "pycuda.driver", driver)
+    monkeypatch.setattr(libcuda, "load", lambda: driver.libcuda)
     return driver
 
 
@@ -101,8 +105,20 @@ def install_trt(monkeypatch):
     """``install_trt(version)`` puts a fake ``tensorrt`` (tests/trt/fake_trt.py) in sys.modules."""
     from .fake_trt import make_fake_tensorrt
 
-    def install(version="10.13.3.9"):
-        trt = make_fake_tensorrt(version)
+    def install(version="10.13.3.9", **options):
+        trt = make_fake_tensorrt(version, **options)
         monkeypatch.setitem(sys.modules, "tensorrt", trt)
         return trt
     return install
+
+
+@pytest.fixture
+def fake_nvcc(tmp_path, monkeypatch):
+    """An ``nvcc`` first on PATH (never run: the readiness check only looks for it), so the tests of
+    ``--backend auto`` do not depend on the machine's CUDA toolkit."""
+    folder = tmp_path / "fake-nvcc"
+    folder.mkdir()
+    (folder / "nvcc").write_text("#!/bin/sh\nexit 1\n")
+    (folder / "nvcc").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{folder}:{os.environ.get('PATH', '')}")
+    return folder / "nvcc"

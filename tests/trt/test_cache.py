@@ -7,9 +7,9 @@ import os
 import pytest
 
 from rtdetect.errors import ModelError
-from rtdetect.trt.builder import BuildRequest, EngineBuilder, open_engine
-from rtdetect.trt.cache import EngineKey, engines_dir, validate, write_engine
-from rtdetect.trt.errors import EngineLoadError
+from rtdetect.inference.tensorrt.builder import BuildRequest, EngineBuilder, open_engine
+from rtdetect.inference.tensorrt.cache import EngineKey, engines_dir, validate, write_engine
+from rtdetect.inference.tensorrt.errors import EngineLoadError
 
 from .conftest import FAKE_MAGIC, FakeToolkit, fake_load, make_tiny_detector
 

@@ -6,7 +6,7 @@ import pytest
 
 from rtdetect.capture.images import read_image
 from rtdetect.errors import SourceError
-from rtdetect.trt.calibration import (LetterboxReader, calibration_fingerprint, calibration_frames,
+from rtdetect.inference.onnx_tools.calibration import (LetterboxReader, calibration_fingerprint, calibration_frames,
                                       calibration_media, media_lengths, spread_indices)
 
 

@@ -16,7 +16,7 @@ CASES = [("bus.jpg", (BUS,)), ("bus.jpg", (BUS, PERSON)), ("zidane.jpg", (TIE, B
 @pytest.fixture(scope="module")
 def gpu_pipeline(v5seg_onnx):
     import kernels_emulator as emulator
-    from rtdetect.trt.gpu_pipeline import GpuPipeline
+    from rtdetect.gpu.pipeline import GpuPipeline
 
     runtime = emulator.EmulatedRuntime(emulator.KernelLibrary(emulator.build_library()), block_threads=64,
                                        grid_blocks=4)

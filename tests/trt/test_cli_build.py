@@ -4,7 +4,7 @@ import pytest
 
 from rtdetect.cli import RUNNERS, main
 from rtdetect.errors import ModelError
-from rtdetect.trt.models import onnx_for_build
+from rtdetect.inference.tensorrt.models import onnx_for_build
 
 
 def run(argv, capsys):
@@ -21,7 +21,7 @@ def test_build_is_a_subcommand():
 def test_build_without_tensorrt_says_what_to_install(tiny_onnx, capsys):
     status, err = run(["build", "--model", str(tiny_onnx), "--imgsz", "32"], capsys)
     assert status == 1 and len(err) == 1
-    assert err[0].startswith("rtdetect: error:") and "pip install 'rtdetect[tensorrt]'" in err[0]
+    assert err[0].startswith("rtdetect: error:") and "pip install 'rtdetect[tensorrt-cu12]'" in err[0]
 
 
 @pytest.mark.parametrize("args, message", [

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from rtdetect.trt.cuda_graphs import CAPTURE_MODE_THREAD_LOCAL, CudaGraphError, DriverGraphApi
+from rtdetect.gpu.cuda_graphs import CAPTURE_MODE_THREAD_LOCAL, CudaGraphError, DriverGraphApi
 
 FAKE_LIBCUDA = r"""
 #if defined(RT_HAVE_CUDA_H)

@@ -1,17 +1,20 @@
 """Without tensorrt or pycuda the backend says what to install, and the availability probe never raises.
 Most tests take tensorrt/pycuda away themselves; the ``no_gpu`` ones check this machine as it is."""
+import re
 import sys
 import types
 
 import pytest
 
-from rtdetect.errors import ModelError
+from rtdetect.errors import ModelError, RtdetectError
+from rtdetect.gpu.device import import_driver
+from rtdetect.gpu.errors import INSTALL_HINT as HINT
+from rtdetect.gpu.errors import CudaUnavailableError
 from rtdetect.inference import create_engine, tensorrt_available
-from rtdetect.inference.tensorrt import TensorRTEngine, cuda_device_available
-from rtdetect.trt.deps import import_cuda_driver, import_tensorrt
-from rtdetect.trt.errors import TensorRTUnavailable
-
-HINT = "pip install 'rtdetect[tensorrt]'"
+from rtdetect.inference.tensorrt import TensorRTEngine
+from rtdetect.inference.tensorrt.deps import import_tensorrt
+from rtdetect.inference.tensorrt.errors import TensorRTUnavailable
+from rtdetect.inference.tensorrt.readiness import cuda_device_available
 
 
 @pytest.fixture
@@ -27,14 +30,15 @@ def tensorrt_without_pycuda(monkeypatch):
 
 
 def test_missing_tensorrt_names_the_extra(no_tensorrt):
-    with pytest.raises(TensorRTUnavailable, match=HINT.replace("[", r"\[").replace("]", r"\]")):
+    with pytest.raises(TensorRTUnavailable, match=re.escape(HINT)):
         import_tensorrt()
     assert issubclass(TensorRTUnavailable, ModelError)  # the CLI prints it as one line
 
 
 def test_missing_pycuda_names_the_extra(tensorrt_without_pycuda):
-    with pytest.raises(TensorRTUnavailable, match="pycuda .*rtdetect\\[tensorrt\\]"):
-        import_cuda_driver()
+    with pytest.raises(CudaUnavailableError, match="pycuda is not installed: " + re.escape(HINT)):
+        import_driver()
+    assert issubclass(CudaUnavailableError, RtdetectError)
 
 
 @pytest.mark.parametrize("setup", ["no_tensorrt", "tensorrt_without_pycuda"])
@@ -42,7 +46,7 @@ def test_engine_creation_fails_with_one_clear_line(request, setup, tiny_onnx):
     request.getfixturevalue(setup)
     for make in (lambda: TensorRTEngine(str(tiny_onnx), imgsz=(32, 32)),
                  lambda: create_engine(str(tiny_onnx), backend="tensorrt", imgsz=(32, 32))):
-        with pytest.raises(TensorRTUnavailable) as info:
+        with pytest.raises(RtdetectError) as info:
             make()
         assert HINT in str(info.value) and "\n" not in str(info.value)
 

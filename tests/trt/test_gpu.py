@@ -19,12 +19,13 @@ import numpy as np
 import pytest
 
 from rtdetect.inference.onnxruntime import OnnxRuntimeEngine
-from rtdetect.inference.tensorrt import TensorRTEngine, cuda_device_available
+from rtdetect.inference.tensorrt import TensorRTEngine
+from rtdetect.inference.tensorrt.readiness import cuda_device_available
 from rtdetect.pipeline import Pipeline
 from rtdetect.postprocess import PostprocessConfig
 from rtdetect.preprocess import Preprocessor
-from rtdetect.trt.builder import build_engine
-from rtdetect.trt.cache import write_engine
+from rtdetect.inference.tensorrt.builder import build_engine
+from rtdetect.inference.tensorrt.cache import write_engine
 from rtdetect.types import Frame
 
 from .helpers import match, pairs, unmatched_scores, video_frames
@@ -115,7 +116,7 @@ def test_int8_engine_keeps_detections_close_to_fp32(yolov8, cache_dir, clip, dat
 
 @pytest.mark.parametrize("use_graph", [True, False])
 def test_gpu_pipeline_matches_the_cpu_pipeline_on_the_clip(fp32_engine, ort, clip, use_graph):
-    from rtdetect.trt.gpu_pipeline import GpuPipeline
+    from rtdetect.gpu.pipeline import GpuPipeline
 
     cpu = Pipeline(ort, CONFIG)
     with GpuPipeline(fp32_engine, CONFIG, use_graph=use_graph) as gpu:
@@ -132,11 +133,11 @@ def test_gpu_pipeline_matches_the_cpu_pipeline_on_the_clip(fp32_engine, ort, cli
 
 def test_gpu_pipeline_masks_match_the_cpu_pipeline(cache_dir, clip):
     from rtdetect.models.zoo import resolve_model
-    from rtdetect.trt.gpu_pipeline import GpuPipeline
+    from rtdetect.gpu.pipeline import GpuPipeline
 
     model = str(resolve_model("yolov5s-seg", imgsz=(640, 640)))
-    with OnnxRuntimeEngine(model) as ort_seg, GpuPipeline.open(model, imgsz=(640, 640), precision="fp32",
-                                                                cache_dir=str(cache_dir), config=CONFIG) as gpu:
+    engine = TensorRTEngine(model, imgsz=(640, 640), precision="fp32", cache_dir=str(cache_dir))
+    with OnnxRuntimeEngine(model) as ort_seg, GpuPipeline(engine, CONFIG, owns_engine=True) as gpu:
         cpu = Pipeline(ort_seg, CONFIG)
         for i, image in enumerate(clip[::10]):
             reference = cpu.process(Frame(image, i, None, "t")).detections

@@ -2,9 +2,9 @@
 around the driver's capture calls, not CUDA itself)."""
 import pytest
 
-from rtdetect.trt.cuda_graphs import CudaGraphError
-from rtdetect.trt.gpu_graph import GraphCache
-from rtdetect.trt.gpu_timing import EventClock
+from rtdetect.gpu.cuda_graphs import CudaGraphError
+from rtdetect.gpu.graph_cache import GraphCache
+from rtdetect.gpu.timing import EventClock
 
 from .fake_gpu import FakeCudaDriver, FakeStream
 

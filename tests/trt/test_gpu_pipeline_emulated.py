@@ -10,14 +10,14 @@ from rtdetect.pipeline import Pipeline
 from rtdetect.postprocess import PostprocessConfig
 from rtdetect.types import Frame
 
-from .fake_gpu import FakeCudaDriver, FakeEngine, OrtRunner, device_view
+from .fake_gpu import FakeCudaDriver, FakeEngine, OrtRunner, QueuedRuntime, device_view
 from .helpers import match, pairs, unmatched_scores, video_frames
 
 
 @pytest.fixture(scope="module")
 def emulated_runtime():
     library = emulator.KernelLibrary(emulator.build_library())
-    return emulator.EmulatedRuntime(library, block_threads=64, grid_blocks=4)
+    return QueuedRuntime(emulator.EmulatedRuntime(library, block_threads=64, grid_blocks=4))
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +38,7 @@ def fake_engine(yolov8):
 
 @pytest.fixture
 def gpu_pipeline(fake_engine, emulated_runtime):
-    from rtdetect.trt.gpu_pipeline import GpuPipeline
+    from rtdetect.gpu.pipeline import GpuPipeline
 
     engine = fake_engine
     pipeline = GpuPipeline(engine, PostprocessConfig(conf=0.25), use_graph=False, runtime=emulated_runtime,
@@ -111,7 +111,7 @@ def test_gpu_pipeline_on_the_real_engine_runner(cuda, install_trt, tiny_onnx, tm
     NMS and the CPU path after, which changes IoUs at the border, so NMS is neutralised here (iou=1: it
     only orders and cuts). NMS parity itself is the kernel tests' job."""
     from rtdetect.inference.tensorrt import TensorRTEngine
-    from rtdetect.trt.gpu_pipeline import GpuPipeline
+    from rtdetect.gpu.pipeline import GpuPipeline
 
     install_trt()
     image = video_frames(data_dir / "vtest_3s.mp4")[0]
@@ -133,7 +133,7 @@ def test_segmentation_masks_come_back_for_the_kept_boxes_only(emulated_runtime, 
     """The default YOLOv5s-seg model: mask kernels read the engine's protos buffer in place, and only the
     kept detections' masks are downloaded (the second host wait of a segmentation frame)."""
     from rtdetect.models.zoo import resolve_model
-    from rtdetect.trt.gpu_pipeline import GpuPipeline
+    from rtdetect.gpu.pipeline import GpuPipeline
 
     model = str(resolve_model("yolov5s-seg", imgsz=(640, 640)))
     frames = video_frames(data_dir / "vtest_3s.mp4")[:2]
@@ -176,13 +176,13 @@ def test_threaded_run_loop_drives_the_fused_gpu_stage(gpu_pipeline, cpu_pipeline
 def test_graphs_unavailable_fall_back_to_eager_with_one_message(fake_engine, emulated_runtime, data_dir,
                                                                  monkeypatch):
     """Without a loadable libcuda (pycuda itself has no graph API) the default pipeline runs eagerly."""
-    from rtdetect.trt import cuda_graphs
-    from rtdetect.trt.gpu_pipeline import GpuPipeline
+    from rtdetect.gpu import libcuda
+    from rtdetect.gpu.pipeline import GpuPipeline
 
     def no_libcuda():
         raise OSError("libcuda.so.1: cannot open shared object file")
 
-    monkeypatch.setattr(cuda_graphs, "load_driver_library", no_libcuda)
+    monkeypatch.setattr(libcuda, "load", no_libcuda)
     messages = []
     frames = video_frames(data_dir / "vtest_3s.mp4")[:2]
     with GpuPipeline(fake_engine, PostprocessConfig(conf=0.25), runtime=emulated_runtime,
@@ -190,3 +190,51 @@ def test_graphs_unavailable_fall_back_to_eager_with_one_message(fake_engine, emu
         results = [gpu.process_frame(image) for image in frames]
     assert len(messages) == 1 and "libcuda" in messages[0]
     assert "gpu_eager" in results[0][1] and "preprocess" in results[1][1]  # then per-stage timings
+
+
+def test_file_runs_drive_the_streaming_form(gpu_pipeline, data_dir, monkeypatch):
+    """Issue 10 item 7: on a file the run loop uses ``process_stream``, so frame k + 1 is staged (uploaded
+    on the copy stream) before frame k's results are collected; ``process_frame`` would alternate."""
+    from rtdetect.capture import open_source
+    from rtdetect.pipeline import GpuFramePipeline
+
+    order = []
+    stage, collect = gpu_pipeline._stage, gpu_pipeline._collect
+    monkeypatch.setattr(gpu_pipeline, "_stage", lambda image: (order.append("stage"), stage(image))[1])
+    monkeypatch.setattr(gpu_pipeline, "_collect", lambda slot: (order.append("collect"), collect(slot))[1])
+    seen = []
+
+    class DetectionSpy:  # a detection stage after the fused one (as the tracker is) runs item by item
+        name = "spy"
+
+        def __call__(self, frame, detections):
+            seen.append((frame.index, len(detections)))
+            return detections
+
+    pipeline = GpuFramePipeline(gpu_pipeline)
+    pipeline.add_detection_stage(DetectionSpy())
+    with open_source(str(data_dir / "vtest_3s.mp4")) as source:
+        summary = pipeline.run(source, [], max_frames=3)
+    assert summary.frames == 3
+    assert order == ["stage", "stage", "collect", "stage", "collect", "collect"]
+    assert [index for index, _ in seen] == [0, 1, 2] and all(count > 0 for _, count in seen)
+
+
+def test_bench_tensorrt_measures_the_fused_gpu_pipeline(cuda, install_trt, fake_nvcc, tiny_onnx, tmp_path,
+                                                        data_dir, emulated_runtime, monkeypatch):
+    """Issue 10 item 8: `rtdetect bench --backend tensorrt` measures what `rtdetect --backend tensorrt`
+    runs, the fused GPU pipeline, with its CUDA-event stage times (kernels on the emulator here)."""
+    from rtdetect.bench import run_bench
+    from rtdetect.gpu import cuda_runtime
+
+    install_trt()
+    monkeypatch.setattr(cuda_runtime, "CudaRuntime", lambda **options: emulated_runtime)
+    monkeypatch.setenv("RTDETECT_CACHE", str(tmp_path / "cache"))
+    report = run_bench(source=str(data_dir / "vtest_3s.mp4"), model=str(tiny_onnx), backends=("tensorrt",),
+                       precisions=("fp32",), imgsz=(32, 32), frames=3, warmup=1, sink="none")
+    (record,) = report["configs"]
+    assert record["status"] == "ok", record.get("reason")
+    assert {"upload", "download"} <= set(record["stages_ms"])  # the CPU pipeline has neither
+    assert record["gpu"].startswith("GPU stage times from CUDA events")
+    assert record["end_to_end"]["frames_runs"] == [3] and record["layout"] == "v8"
+    assert cuda.context_depth == 0

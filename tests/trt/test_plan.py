@@ -2,7 +2,7 @@
 import pytest
 
 from rtdetect.errors import ModelError
-from rtdetect.trt.plan import ONNX_FP16, ONNX_QDQ_INT8, ONNX_SOURCE, precision_plan, trt_major_version
+from rtdetect.inference.tensorrt.plan import ONNX_FP16, ONNX_QDQ_INT8, ONNX_SOURCE, precision_plan, trt_major_version
 
 
 @pytest.mark.parametrize("version", ["10.0.1.6", "10.13.3.9"])

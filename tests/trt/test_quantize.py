@@ -1,7 +1,7 @@
 """The INT8 Q/DQ ONNX, made from the real YOLOv8 test model and calibrated on real frames.
 
 The test calibrates on 17 frames to stay fast; ``rtdetect build`` defaults to 500 (a handful of frames
-is not enough for production INT8, see rtdetect/trt/calibration.py).
+is not enough for production INT8, see rtdetect/inference/onnx_tools/calibration.py).
 """
 import numpy as np
 import onnx
@@ -11,8 +11,8 @@ from rtdetect.capture.images import read_image
 from rtdetect.inference.onnxruntime import OnnxRuntimeEngine
 from rtdetect.pipeline import Pipeline
 from rtdetect.postprocess import PostprocessConfig
-from rtdetect.trt.onnx_variants import head_node_names, inspect_onnx
-from rtdetect.trt.quantize import write_int8_qdq
+from rtdetect.inference.onnx_tools.variants import head_node_names, inspect_onnx
+from rtdetect.inference.onnx_tools.quantize import write_int8_qdq
 from rtdetect.types import Frame
 
 from .helpers import match, video_frames

@@ -9,7 +9,7 @@ from rtdetect.errors import ModelError
 from rtdetect.inference.onnxruntime import OnnxRuntimeEngine
 from rtdetect.pipeline import Pipeline
 from rtdetect.postprocess import PostprocessConfig
-from rtdetect.trt.onnx_variants import (head_node_names, inspect_onnx, profile_shapes, topological_sort,
+from rtdetect.inference.onnx_tools.variants import (head_node_names, inspect_onnx, profile_shapes, topological_sort,
                                         write_fp16_variant)
 from rtdetect.types import Frame
 

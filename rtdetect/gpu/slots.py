@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .gpu_timing import EventClock
+from .timing import EventClock
 
 
 class FrameSlot:

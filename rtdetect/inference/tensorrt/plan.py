@@ -21,7 +21,7 @@ TRT    precision  ONNX built from                      builder flags            
 
 Why: fp32 clears TF32 (on by default, it rounds inner products to a 10-bit mantissa) so that fp32 engines
 match ONNX Runtime tightly. On TensorRT 10 the int8 engine is weakly typed with FP16 also allowed, so the
-layers the Q/DQ graph leaves in float (the detection head, see :mod:`rtdetect.trt.quantize`) may run in
+layers the Q/DQ graph leaves in float (the detection head, see :mod:`rtdetect.inference.onnx_tools.quantize`) may run in
 fp16; on TensorRT 11 they run in the type the ONNX gives them (float32). The Q/DQ ONNX is the same file
 for both versions, and it also runs in ONNX Runtime on the CPU.
 """
@@ -30,7 +30,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from ..errors import ModelError
+from ...errors import ModelError
 
 PRECISIONS = ("fp32", "fp16", "int8")
 ONNX_SOURCE, ONNX_FP16, ONNX_QDQ_INT8 = "source", "fp16", "int8-qdq"

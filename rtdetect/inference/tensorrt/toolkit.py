@@ -9,26 +9,22 @@ is provided (b"") ... a new cache will be created") / ``set_timing_cache(cache, 
 ``get_timing_cache()`` + ``ITimingCache.serialize()``, ``Builder.build_serialized_network(network,
 config)`` and ``Runtime.deserialize_cuda_engine(buffer)`` ("None if it could not be deserialized").
 
-This module needs a GPU; the orchestration around it (:mod:`rtdetect.trt.builder`) does not, and is
+This module needs a GPU; the orchestration around it (:mod:`rtdetect.inference.tensorrt.builder`) does not, and is
 tested with a fake of this class.
 """
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Callable, Sequence
 
-from .cache import atomic_write_bytes
-from .deps import import_tensorrt
-from .device import DeviceInfo, PrimaryContext, query_device
+from ...gpu.device import DeviceInfo, PrimaryContext, query_device
+from ...models.atomic import atomic_write_bytes
+from ...notes import note
+from .deps import create_builder, create_runtime, import_tensorrt
 from .errors import EngineBuildError
 from .plan import Plan
 
 DEFAULT_WORKSPACE_GB = 4.0
-
-
-def _stderr(message: str) -> None:
-    print(f"rtdetect: {message}", file=sys.stderr, flush=True)
 
 
 class TensorRTToolkit:
@@ -36,13 +32,19 @@ class TensorRTToolkit:
     ``serialize`` builds a plan. Use as a context manager (it holds the device's primary context)."""
 
     def __init__(self, device: int = 0, *, workspace_gb: float = DEFAULT_WORKSPACE_GB,
-                 log: Callable[[str], None] = _stderr) -> None:
+                 log: Callable[[str], None] = note) -> None:
         self._trt = import_tensorrt()
         self.trt_version = str(self._trt.__version__)
         self.device_info: DeviceInfo = query_device(device)
         self._context = PrimaryContext(device)
         self._workspace = int(workspace_gb * (1 << 30))
         self._log = log
+        try:  # TensorRT must start here before any build is announced (nullptr: one clear line)
+            with self._context.active():
+                create_builder(self._trt, self._trt.Logger(self._trt.Logger.ERROR))
+        except BaseException:
+            self._context.close()
+            raise
 
     def serialize(self, onnx_path: Path, plan: Plan, input_name: str,
                   shapes: Sequence[tuple[int, ...]], timing_cache: Path) -> bytes:
@@ -51,7 +53,7 @@ class TensorRTToolkit:
         trt = self._trt
         with self._context.active():
             logger = trt.Logger(trt.Logger.WARNING)
-            builder = trt.Builder(logger)
+            builder = create_builder(trt, logger)
             try:
                 network, parser = self._parse(builder, logger, onnx_path, plan)  # the parser outlives the build
                 config = self._config(builder, plan, input_name, shapes)
@@ -85,7 +87,9 @@ class TensorRTToolkit:
             config.clear_flag(getattr(trt.BuilderFlag, name))
         profile = builder.create_optimization_profile()
         profile.set_shape(input_name, *(tuple(s) for s in shapes))
-        config.add_optimization_profile(profile)
+        if config.add_optimization_profile(profile) < 0:  # -1: TensorRT found the profile invalid
+            raise EngineBuildError(f"TensorRT rejected the optimisation profile of input {input_name} "
+                                   f"(min, opt, max = {', '.join(str(tuple(s)) for s in shapes)})")
         return config
 
     def _attach_timing_cache(self, config, path: Path) -> None:
@@ -104,7 +108,7 @@ class TensorRTToolkit:
         """True when TensorRT here deserialises ``data`` (a quick check of a cached plan)."""
         trt = self._trt
         with self._context.active():
-            runtime = trt.Runtime(trt.Logger(trt.Logger.ERROR))
+            runtime = create_runtime(trt, trt.Logger(trt.Logger.ERROR))
             try:
                 return runtime.deserialize_cuda_engine(data) is not None
             except (RuntimeError, ValueError, TypeError):  # pybind11's translation of a C++ failure

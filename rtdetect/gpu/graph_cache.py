@@ -3,7 +3,7 @@
 One graph per key (upload slot and frame size: the kernels' arguments, the frame address and the letterbox,
 are baked into the graph). Replaying it costs one launch instead of a dozen kernel launches plus
 ``execute_async_v3``. pycuda exposes no graph API (no ``Stream.begin_capture``, no ``Graph``), so capture
-goes through the CUDA driver on the pycuda stream's ``handle`` (:mod:`rtdetect.trt.cuda_graphs`).
+goes through the CUDA driver on the pycuda stream's ``handle`` (:mod:`rtdetect.gpu.cuda_graphs`).
 
 Conditions under which capture is valid, all met by rtdetect's GPU pipeline:
 
@@ -30,7 +30,7 @@ from .cuda_graphs import CudaGraphError, DriverGraphApi
 class GraphCache:
     """``run(key, enqueue)``: replay the graph captured from ``enqueue()`` for ``key`` on ``stream`` (a pycuda
     stream), capturing it on first use. ``api``: makes the driver calls object (by default
-    :class:`rtdetect.trt.cuda_graphs.DriverGraphApi`), on first capture; an OSError from it (no libcuda,
+    :class:`rtdetect.gpu.cuda_graphs.DriverGraphApi`), on first capture; an OSError from it (no libcuda,
     a driver without graphs) turns graphs off. ``errors``: the exception types a failed enqueue raises
     (add ``pycuda.driver.Error``). ``enabled`` turns False (for good) after a failed capture. Call ``run``
     and ``drop`` with the stream's context current.

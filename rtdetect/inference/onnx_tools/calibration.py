@@ -18,10 +18,10 @@ from typing import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
-from ..capture.images import IMAGE_EXTENSIONS, is_image_path, read_image
-from ..capture.video import VideoFileSource
-from ..errors import SourceError
-from ..preprocess import Preprocessor
+from ...capture.images import IMAGE_EXTENSIONS, is_image_path, read_image
+from ...capture.video import VideoFileSource
+from ...errors import SourceError
+from ...preprocess import Preprocessor
 
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".ts", ".wmv")
 DEFAULT_CALIB_FRAMES = 500

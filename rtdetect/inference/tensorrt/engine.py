@@ -1,32 +1,25 @@
 """TensorRT on an NVIDIA GPU: the ``Engine`` protocol over a cached, automatically built engine.
 
 ``TensorRTEngine("model.onnx", imgsz=(640, 640), precision="fp16")`` finds the engine for this model,
-precision, shape, TensorRT version and GPU in the cache (:mod:`rtdetect.trt.cache`) or builds it on first
-use (minutes); a cached engine that is corrupt or incompatible is reported and rebuilt. A prebuilt
+precision, shape, TensorRT version and GPU in the cache (:mod:`rtdetect.inference.tensorrt.cache`) or builds
+it on first use (minutes); a cached engine that is corrupt or incompatible is reported and rebuilt. A prebuilt
 ``.engine`` file (from ``rtdetect build``) is loaded as is, with the metadata of its sidecar JSON.
 
-tensorrt and pycuda are imported only when an engine is created; without them the error says
-``pip install 'rtdetect[tensorrt]'``. ``cuda_device_available()`` never raises.
+tensorrt and pycuda are imported only when an engine is created; without them the error says what is
+missing and which extra to install.
 """
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
 
-from ..errors import ModelError
-from ..trt.calibration import DEFAULT_CALIB_FRAMES
-from ..trt.device import cuda_device_available
+from ...errors import ModelError
+from ...notes import note
+from ..onnx_tools.calibration import DEFAULT_CALIB_FRAMES
 
 ENGINE_SUFFIXES = (".engine", ".plan", ".trt")
-__all__ = ["TensorRTEngine", "cuda_device_available"]
-
-
-def _log(message: str) -> None:
-    print(f"rtdetect: {message}", file=sys.stderr, flush=True)
-
 
 class TensorRTEngine:
     """A TensorRT engine behind the ``Engine`` protocol (see :mod:`rtdetect.inference.base`).
@@ -38,8 +31,8 @@ class TensorRTEngine:
     workspace_gb: builder workspace; threads: accepted for symmetry with ONNX Runtime and ignored.
 
     ``infer(tensor)``: (B, 3, H, W) ``input_dtype`` on the host → outputs as float32 host arrays.
-    ``runner`` (:class:`rtdetect.trt.runtime.EngineRunner`) exposes the device buffers and the stream
-    for the zero-copy GPU pipeline. ``close()`` frees everything; use ``with``.
+    ``runner`` (:class:`rtdetect.inference.tensorrt.runner.EngineRunner`) exposes the device buffers and the
+    stream for the zero-copy GPU pipeline. ``close()`` frees everything; use ``with``.
     """
 
     name = "tensorrt"
@@ -48,7 +41,7 @@ class TensorRTEngine:
                  batch: int = 1, calib_source: str | None = None, calib_frames: int = DEFAULT_CALIB_FRAMES,
                  cache_dir: str | None = None, device: int = 0, workspace_gb: float | None = None,
                  threads: int | None = None) -> None:
-        from ..trt.runtime import EngineRunner
+        from .runner import EngineRunner
 
         path = Path(model_path)
         if not path.is_file():
@@ -88,13 +81,13 @@ class TensorRTEngine:
 
 def _build_and_load(path: Path, imgsz, precision, batch, calib_source, calib_frames, cache_dir, device, workspace_gb):
     """Ensure the cached engine (rebuilding a bad one once) and load it; returns (runner, engine path)."""
-    from ..trt.builder import BuildRequest, EngineBuilder, open_engine
-    from ..trt.runtime import EngineRunner
-    from ..trt.toolkit import DEFAULT_WORKSPACE_GB, TensorRTToolkit
+    from .builder import BuildRequest, EngineBuilder, open_engine
+    from .runner import EngineRunner
+    from .toolkit import DEFAULT_WORKSPACE_GB, TensorRTToolkit
 
     request = BuildRequest(path, precision, int(batch), (int(imgsz[0]), int(imgsz[1])), calib_source, int(calib_frames))
-    with TensorRTToolkit(device, workspace_gb=workspace_gb or DEFAULT_WORKSPACE_GB, log=_log) as toolkit:
-        builder = EngineBuilder(toolkit, cache_dir=cache_dir, log=_log)
+    with TensorRTToolkit(device, workspace_gb=workspace_gb or DEFAULT_WORKSPACE_GB, log=note) as toolkit:
+        builder = EngineBuilder(toolkit, cache_dir=cache_dir, log=note)
         runner, paths = open_engine(builder, request, lambda plan: EngineRunner(plan, device=device))
     return runner, paths.engine
 

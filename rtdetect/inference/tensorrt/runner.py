@@ -17,8 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .deps import import_cuda_driver, import_tensorrt
-from .device import PrimaryContext
+from ...gpu.device import PrimaryContext
+from .deps import create_runtime, import_tensorrt
 from .errors import EngineLoadError
 
 
@@ -47,9 +47,9 @@ class EngineRunner:
 
     def __init__(self, plan: bytes, *, device: int = 0, context: PrimaryContext | None = None) -> None:
         self._trt = import_tensorrt()
-        self.cuda = import_cuda_driver()
         self._owns_context = context is None
         self.context = context or PrimaryContext(device)
+        self.cuda = self.context.driver
         try:
             with self.context.active():
                 self._load(plan)
@@ -60,7 +60,7 @@ class EngineRunner:
     def _load(self, plan: bytes) -> None:
         trt, cuda = self._trt, self.cuda
         self._logger = trt.Logger(trt.Logger.WARNING)
-        self._runtime = trt.Runtime(self._logger)
+        self._runtime = create_runtime(trt, self._logger)
         try:
             engine = self._runtime.deserialize_cuda_engine(plan)
         except (RuntimeError, ValueError, TypeError) as exc:  # pybind11's translation of a C++ failure

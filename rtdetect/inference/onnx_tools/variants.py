@@ -9,7 +9,7 @@ six cv2/cv3 output convs, the DFL conv and the decode ops; for YOLOv5 the three 
 decode; for segmentation models also the proto and mask-coefficient output convs.
 
 The tail stays float32 in the fp16 variant (box coordinates up to 640 px lose up to 0.25 px in fp16) and
-unquantized in the INT8 variant (:mod:`rtdetect.trt.quantize`): it is a small share of the compute and
+unquantized in the INT8 variant (:mod:`rtdetect.inference.onnx_tools.quantize`): it is a small share of the compute and
 all of the output's accuracy.
 """
 from __future__ import annotations
@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
-from ..errors import ModelError
-from .cache import atomic_write_bytes
+from ...errors import ModelError
+from ...models.atomic import atomic_write_bytes
 
 _FLOAT, _FLOAT16 = 1, 10  # onnx.TensorProto.FLOAT / FLOAT16
 

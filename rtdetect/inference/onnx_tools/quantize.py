@@ -10,12 +10,12 @@ calibrators are gone), and TensorRT 10 builds the same graph. The recipe:
   get Q/DQ.
 * Only ``Conv`` and ``MatMul`` nodes are quantized (their inputs get Q/DQ); activations, residual adds,
   concats, pooling and resizes stay float between them.
-* The detection-head tail (:func:`rtdetect.trt.onnx_variants.head_node_names`: the last prediction convs,
+* The detection-head tail (:func:`rtdetect.inference.onnx_tools.variants.head_node_names`: the last prediction convs,
   DFL, decode) is excluded. In a trial on the YOLOv8 test model, quantizing every op, head included,
   moved per-anchor class scores by up to 0.72; with this recipe, detections keep 98-100% recall against
   fp32 on held-out frames, mean |score drop| about 0.03 (tests/trt/test_quantize.py prints the numbers).
 * Calibration: min/max over the frames (``CalibMaxIntermediateOutputs`` bounds memory so hundreds of
-  frames fit), frames letterboxed like inference (:mod:`rtdetect.trt.calibration`).
+  frames fit), frames letterboxed like inference (:mod:`rtdetect.inference.onnx_tools.calibration`).
 
 The result also runs in ONNX Runtime on the CPU (slower than float32 there on x86 without VNNI: ORT's
 fast CPU path wants unsigned activations, TensorRT wants signed ones; this file is made for TensorRT).
@@ -30,9 +30,9 @@ from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
-from ..errors import ModelError
+from ...errors import ModelError
 from .calibration import LetterboxReader
-from .onnx_variants import head_node_names, inspect_onnx, name_unnamed_nodes, save_model, set_metadata
+from .variants import head_node_names, inspect_onnx, name_unnamed_nodes, save_model, set_metadata
 
 QUANT_OP_TYPES = ("Conv", "MatMul")
 RECIPE = "qdq-s8s8-sym-perchannel-minmax-convmatmul-headfloat-v1"  # part of the calibration fingerprint

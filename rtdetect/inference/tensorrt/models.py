@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ..errors import ModelError
+from ...errors import ModelError
 from .cache import engines_dir, file_sha256
 
 
@@ -23,7 +23,7 @@ def onnx_for_build(model: str | os.PathLike, *, imgsz: tuple[int, int] = (640, 6
         if not path.is_file():
             raise ModelError(f"model file not found: {path}")
         return path
-    from ..models.zoo import export_model, resolve_model
+    from ...models.zoo import export_model, resolve_model
 
     static = Path(resolve_model(str(model), imgsz=imgsz))
     if batch <= 1:

@@ -6,7 +6,7 @@
 
 The kernels and their launchers are ``rtdetect.gpu`` (GpuPreprocess, GpuDecode, GpuNms, GpuMasks on a
 ``CudaRuntime``), here pointed straight at the TensorRT engine's own device buffers and run on the engine's
-stream. Uploads go on a second stream, double-buffered (:mod:`rtdetect.trt.gpu_slots`), so
+stream. Uploads go on a second stream, double-buffered (:mod:`rtdetect.gpu.slots`), so
 ``process_stream`` uploads frame k + 1 while frame k is computed. Detection models need one host sync per
 frame; segmentation models two (the kept count decides how many masks come back).
 
@@ -27,9 +27,9 @@ from ..decode import select_decoder
 from ..postprocess import PostprocessConfig
 from ..preprocess import letterbox_params
 from ..types import Detections
-from .builder import stderr_log
-from .gpu_graph import GraphCache
-from .gpu_slots import FrameSlot
+from ..notes import note
+from .graph_cache import GraphCache
+from .slots import FrameSlot
 
 DEFAULT_CAPACITY = 8192
 
@@ -48,8 +48,8 @@ class GpuPipeline:
 
     def __init__(self, engine, config: PostprocessConfig | None = None, *,
                  capacity: int = DEFAULT_CAPACITY, use_graph: bool = True, owns_engine: bool = False,
-                 runtime=None, log=stderr_log) -> None:
-        from ..gpu import CudaRuntime
+                 runtime=None, log=note) -> None:
+        from .cuda_runtime import CudaRuntime
 
         self.engine, self.runner, self._owns_engine, self._log = engine, engine.runner, owns_engine, log
         self.cuda, self.stream = self.runner.cuda, self.runner.stream
@@ -57,7 +57,7 @@ class GpuPipeline:
             self.runner.set_batch(1)
             self._copy_stream = self.cuda.Stream()
         self._owns_runtime = runtime is None
-        self._runtime = CudaRuntime(engine.device, stream=self.stream) if runtime is None else runtime
+        self._runtime = CudaRuntime(context=self.runner.context, stream=self.stream) if runtime is None else runtime
         self.capacity = int(capacity)
         self._masks, self._mask_host, self._overflow_reported = None, None, False
         self._graphs = GraphCache(self.stream, log, errors=(RuntimeError, self.cuda.Error), enabled=use_graph)
@@ -68,19 +68,6 @@ class GpuPipeline:
         except BaseException:
             self._owns_engine = False  # the caller still holds the engine it passed in
             self.close()
-            raise
-
-    @classmethod
-    def open(cls, model_path: str, *, imgsz=(640, 640), config: PostprocessConfig | None = None,
-             use_graph: bool = True, **engine_options) -> "GpuPipeline":
-        """Build or load the engine of ``model_path`` (see TensorRTEngine) and a pipeline that owns it."""
-        from ..inference.tensorrt import TensorRTEngine
-
-        engine = TensorRTEngine(model_path, imgsz=imgsz, **engine_options)
-        try:
-            return cls(engine, config, use_graph=use_graph, owns_engine=True)
-        except BaseException:
-            engine.close()
             raise
 
     def _describe_outputs(self, metadata: dict[str, str]) -> None:
@@ -96,7 +83,9 @@ class GpuPipeline:
 
     def configure(self, config: PostprocessConfig) -> None:
         """New thresholds / class filter / max_det; recreates what depends on them and drops the graphs."""
-        from ..gpu import GpuDecode, GpuNms, GpuPreprocess
+        from .decode import GpuDecode
+        from .nms import GpuNms
+        from .preprocess import GpuPreprocess
 
         self._close_stages()
         self.config = config
@@ -200,7 +189,7 @@ class GpuPipeline:
         return staged.reshape(n, height, width).astype(bool)
 
     def _masks_for(self, frame_hw: tuple[int, int]):
-        from ..gpu import GpuMasks
+        from .masks import GpuMasks
 
         if self._masks is None or self._masks.frame_hw != tuple(frame_hw):
             if self._masks is not None:

@@ -1,13 +1,11 @@
 """Errors of the TensorRT backend; all are ``ModelError`` so the CLI prints them as one line."""
 from __future__ import annotations
 
-from ..errors import ModelError
-
-INSTALL_HINT = "pip install 'rtdetect[tensorrt]'"
+from ...errors import ModelError
 
 
 class TensorRTUnavailable(ModelError):
-    """TensorRT, pycuda or a CUDA device is missing."""
+    """TensorRT is missing, or cannot start on this machine (no device, a driver too old for its build)."""
 
 
 class EngineBuildError(ModelError):

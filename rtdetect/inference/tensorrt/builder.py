@@ -7,40 +7,35 @@ corrupt or incompatible is reported on stderr, discarded and rebuilt; it never c
 
 The orchestration (:class:`EngineBuilder`, :func:`open_engine`) takes a *toolkit* object for the three
 things only TensorRT can do (version/device facts, ``serialize``, ``can_deserialize``), so the cache logic
-is tested on the CPU with a fake toolkit; :class:`rtdetect.trt.toolkit.TensorRTToolkit` is the real one.
+is tested on the CPU with a fake toolkit; :class:`rtdetect.inference.tensorrt.toolkit.TensorRTToolkit` is the real one.
 """
 from __future__ import annotations
 
 import dataclasses
 import os
-import sys
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Protocol, Sequence, TypeVar
 
-from ..errors import ModelError
+from ...errors import ModelError
+from ...gpu.device import DeviceInfo
+from ...notes import note
+from ..onnx_tools.calibration import DEFAULT_CALIB_FRAMES, calibration_fingerprint, calibration_frames
+from ..onnx_tools.quantize import RECIPE, progress_printer, write_int8_qdq
+from ..onnx_tools.variants import OnnxInfo, inspect_onnx, profile_shapes, write_fp16_variant
 from .cache import (EngineKey, EnginePaths, build_lock, discard, engine_paths, engines_dir, file_sha256,
                     timing_cache_path, validate, write_engine)
-from .calibration import DEFAULT_CALIB_FRAMES, calibration_fingerprint, calibration_frames
-from .device import DeviceInfo
 from .errors import EngineLoadError
-from .onnx_variants import OnnxInfo, inspect_onnx, profile_shapes, write_fp16_variant
 from .plan import ONNX_FP16, ONNX_QDQ_INT8, ONNX_SOURCE, PRECISIONS, Plan, precision_plan
-from .quantize import RECIPE, progress_printer, write_int8_qdq
 
 T = TypeVar("T")
 INT8_NEEDS_CALIBRATION = ("--precision int8 needs --calib-source VIDEO|DIR: hundreds of frames like the ones the "
                           "model will see (calibrating on a handful collapses accuracy)")
 
 
-def stderr_log(message: str) -> None:
-    """The default reporter: one ``rtdetect: ...`` line on stderr."""
-    print(f"rtdetect: {message}", file=sys.stderr, flush=True)
-
-
 class Toolkit(Protocol):
-    """What the builder needs from TensorRT (see :class:`rtdetect.trt.toolkit.TensorRTToolkit`)."""
+    """What the builder needs from TensorRT (see :class:`rtdetect.inference.tensorrt.toolkit.TensorRTToolkit`)."""
 
     trt_version: str
     device_info: DeviceInfo
@@ -74,11 +69,11 @@ class Resolved:
 
 
 class EngineBuilder:
-    """Builds engines into ``cache_dir/engines`` (default :func:`rtdetect.trt.cache.cache_root`) with
+    """Builds engines into ``cache_dir/engines`` (default :func:`rtdetect.inference.tensorrt.cache.cache_root`) with
     ``toolkit``; ``log`` receives one-line reports (rebuilds, builds, calibration progress)."""
 
     def __init__(self, toolkit: Toolkit, *, cache_dir: str | os.PathLike | None = None,
-                 log: Callable[[str], None] = stderr_log) -> None:
+                 log: Callable[[str], None] = note) -> None:
         self.toolkit = toolkit
         self.folder = engines_dir(cache_dir)
         self.log = log
@@ -206,7 +201,7 @@ def build_engine(onnx_path: str | os.PathLike, *, precision: str = "fp16", batch
                  imgsz: tuple[int, int] = (640, 640), calib_source: str | None = None,
                  calib_frames: int = DEFAULT_CALIB_FRAMES, cache_dir: str | os.PathLike | None = None,
                  device: int = 0, workspace_gb: float | None = None, rebuild: bool = False,
-                 log: Callable[[str], None] = stderr_log) -> EnginePaths:
+                 log: Callable[[str], None] = note) -> EnginePaths:
     """Build (or find in the cache) the TensorRT engine of ``onnx_path``; returns its paths.
 
     A cached engine is also deserialised once to be sure it loads here. Raises ModelError subclasses:

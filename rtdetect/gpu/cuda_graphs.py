@@ -18,25 +18,14 @@ raise :class:`CudaGraphError` (a RuntimeError) with the driver's message.
 from __future__ import annotations
 
 import ctypes
-import sys
+
+from . import libcuda
 
 CAPTURE_MODE_THREAD_LOCAL = 1
-_LIBRARIES = ("nvcuda.dll",) if sys.platform == "win32" else ("libcuda.so.1", "libcuda.so")
 
 
 class CudaGraphError(RuntimeError):
     """A CUDA driver graph call failed (the message names the call and the driver's error)."""
-
-
-def load_driver_library():
-    """The CUDA driver library (``libcuda``); OSError when there is none."""
-    errors = []
-    for name in _LIBRARIES:
-        try:
-            return ctypes.CDLL(name)
-        except OSError as exc:
-            errors.append(str(exc))
-    raise OSError(f"the CUDA driver library is not loadable ({'; '.join(errors)})")
 
 
 class DriverGraphApi:
@@ -47,15 +36,15 @@ class DriverGraphApi:
     """
 
     def __init__(self, library=None) -> None:
-        lib = library if library is not None else load_driver_library()
+        lib = library if library is not None else libcuda.load()
         handle, out = ctypes.c_void_p, ctypes.POINTER(ctypes.c_void_p)
-        self._begin = _entry(lib, "cuStreamBeginCapture_v2", handle, ctypes.c_int)
-        self._end = _entry(lib, "cuStreamEndCapture", handle, out)
-        self._instantiate = _entry(lib, "cuGraphInstantiateWithFlags", out, handle, ctypes.c_ulonglong)
-        self._launch = _entry(lib, "cuGraphLaunch", handle, handle)
-        self._destroy_exec = _entry(lib, "cuGraphExecDestroy", handle)
-        self._destroy_graph = _entry(lib, "cuGraphDestroy", handle)
-        self._error_string = _entry(lib, "cuGetErrorString", ctypes.c_int, ctypes.POINTER(ctypes.c_char_p))
+        self._begin = libcuda.entry(lib, "cuStreamBeginCapture_v2", handle, ctypes.c_int)
+        self._end = libcuda.entry(lib, "cuStreamEndCapture", handle, out)
+        self._instantiate = libcuda.entry(lib, "cuGraphInstantiateWithFlags", out, handle, ctypes.c_ulonglong)
+        self._launch = libcuda.entry(lib, "cuGraphLaunch", handle, handle)
+        self._destroy_exec = libcuda.entry(lib, "cuGraphExecDestroy", handle)
+        self._destroy_graph = libcuda.entry(lib, "cuGraphDestroy", handle)
+        self._error_string = libcuda.entry(lib, "cuGetErrorString", ctypes.c_int, ctypes.POINTER(ctypes.c_char_p))
 
     def begin_capture(self, stream: int, mode: int = CAPTURE_MODE_THREAD_LOCAL) -> None:
         self._check("cuStreamBeginCapture", self._begin(ctypes.c_void_p(stream), mode))
@@ -88,14 +77,3 @@ class DriverGraphApi:
         if self._error_string(status, ctypes.byref(text)) != 0 or not text.value:
             raise CudaGraphError(f"{call} failed: CUDA error {status}")
         raise CudaGraphError(f"{call} failed: {text.value.decode(errors='replace')} ({status})")
-
-
-def _entry(library, name: str, *argtypes):
-    """``library.name`` declared as ``CUresult name(argtypes...)``; OSError when it is missing."""
-    try:
-        function = getattr(library, name)
-    except AttributeError:
-        raise OSError(f"the CUDA driver has no {name} (CUDA 11.4 or newer is needed for graphs)") from None
-    function.argtypes = list(argtypes)
-    function.restype = ctypes.c_int
-    return function

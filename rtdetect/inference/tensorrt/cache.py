@@ -11,7 +11,7 @@ Layout under ``cache_root()/engines/`` (``$RTDETECT_CACHE``, else ``$XDG_CACHE_H
 The engine is written first and the sidecar last, each through a temporary file and ``os.replace``, so a
 sidecar exists only beside a complete engine. ``validate`` checks the sidecar (readable, same schema, same
 key) and the engine (same size and SHA-256 as recorded); TensorRT's own deserialisation is the final check
-(see :mod:`rtdetect.trt.runtime`). Anything that fails is reported and rebuilt, never trusted.
+(see :mod:`rtdetect.inference.tensorrt.runner`). Anything that fails is reported and rebuilt, never trusted.
 """
 from __future__ import annotations
 
@@ -21,12 +21,13 @@ import hashlib
 import json
 import os
 import re
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Mapping
 
-from ..config import cache_root
+from ...config import cache_root
+from ...models.atomic import atomic_write_bytes
+from ...models.cache import file_sha256
 
 SCHEMA = 1  # bump when the key, the sidecar or the way engines are built changes meaning
 DIGEST_CHARS = 20
@@ -35,15 +36,6 @@ DIGEST_CHARS = 20
 def engines_dir(cache_dir: str | os.PathLike | None = None, environ: Mapping[str, str] | None = None) -> Path:
     """The engine folder: ``cache_dir/engines`` (``cache_dir`` defaults to :func:`cache_root`)."""
     return (Path(cache_dir) if cache_dir is not None else cache_root(environ)) / "engines"
-
-
-def file_sha256(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
-    """Hex SHA-256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(chunk), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 @dataclass(frozen=True)
@@ -124,21 +116,6 @@ def timing_cache_path(folder: Path, trt_version: str, gpu_name: str, capability:
     """One timing cache per TensorRT version and GPU (TensorRT refuses a cache from another device)."""
     return folder / f"timing-{slug(trt_version)}-{slug(gpu_name)}-sm{capability[0]}{capability[1]}.cache"
 
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same folder and ``os.replace``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
 
 
 def write_engine(paths: EnginePaths, plan: bytes, metadata: Mapping[str, str], extra: Mapping | None = None) -> None:
