@@ -62,7 +62,7 @@ def test_unavailable_configuration_is_reported_not_raised(bench_run):
 def test_tensorrt_is_unavailable_here_with_the_install_hint():
     from rtdetect.bench.engines import unavailable_reason
 
-    assert "rtdetect[tensorrt]" in unavailable_reason("tensorrt", "fp32")
+    assert "rtdetect[tensorrt-cu12]" in unavailable_reason("tensorrt", "fp32")
 
 
 def test_stage_percentiles_are_ordered(bench_run):

@@ -7,7 +7,7 @@ import pytest
 
 from rtdetect.postprocess import PostprocessConfig
 
-from .fake_gpu import FakeCudaDriver, FakeEngine, OrtRunner
+from .fake_gpu import FakeCudaDriver, FakeEngine, OrtRunner, QueuedRuntime
 
 PERSON, BUS, TIE = 0, 5, 27
 CASES = [("bus.jpg", (BUS,)), ("bus.jpg", (BUS, PERSON)), ("zidane.jpg", (TIE, BUS, PERSON))]
@@ -18,8 +18,8 @@ def gpu_pipeline(v5seg_onnx):
     import kernels_emulator as emulator
     from rtdetect.gpu.pipeline import GpuPipeline
 
-    runtime = emulator.EmulatedRuntime(emulator.KernelLibrary(emulator.build_library()), block_threads=64,
-                                       grid_blocks=4)
+    runtime = QueuedRuntime(emulator.EmulatedRuntime(emulator.KernelLibrary(emulator.build_library()),
+                                                     block_threads=64, grid_blocks=4))
     engine = FakeEngine(OrtRunner(v5seg_onnx, FakeCudaDriver()))
     with GpuPipeline(engine, PostprocessConfig(conf=0.25, masks=False), use_graph=False, runtime=runtime,
                      log=lambda message: None) as pipeline:
