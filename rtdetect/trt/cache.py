@@ -21,12 +21,12 @@ import hashlib
 import json
 import os
 import re
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Mapping
 
 from ..config import cache_root
+from ..atomic import FileLock, atomic_write_bytes, lock_path
 
 SCHEMA = 1  # bump when the key, the sidecar or the way engines are built changes meaning
 DIGEST_CHARS = 20
@@ -125,22 +125,6 @@ def timing_cache_path(folder: Path, trt_version: str, gpu_name: str, capability:
     return folder / f"timing-{slug(trt_version)}-{slug(gpu_name)}-sm{capability[0]}{capability[1]}.cache"
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same folder and ``os.replace``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-
-
 def write_engine(paths: EnginePaths, plan: bytes, metadata: Mapping[str, str], extra: Mapping | None = None) -> None:
     """Store ``plan`` (the serialised engine) and then its sidecar, both atomically."""
     atomic_write_bytes(paths.engine, plan)
@@ -198,17 +182,8 @@ def discard(paths: EnginePaths) -> None:
 
 @contextlib.contextmanager
 def build_lock(paths: EnginePaths) -> Iterator[None]:
-    """Exclusive ``flock`` on ``<engine>.lock`` so that concurrent processes build one engine once
-    (no-op where ``fcntl`` is missing; the atomic renames still keep readers from partial files)."""
-    try:
-        import fcntl
-    except ImportError:  # Windows
-        yield
-        return
+    """Exclusive lock on the engine's lock file so that concurrent processes build one engine once
+    (``rtdetect.atomic.FileLock``: removed on release; a no-op where ``fcntl`` is missing)."""
     paths.engine.parent.mkdir(parents=True, exist_ok=True)
-    with open(paths.engine.with_name(paths.engine.name + ".lock"), "a+b") as handle:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+    with FileLock(lock_path(paths.engine)):
+        yield

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Sequence
 
 from ..errors import ModelError
-from .cache import atomic_write_bytes
+from ..atomic import atomic_write_bytes
 
 _FLOAT, _FLOAT16 = 1, 10  # onnx.TensorProto.FLOAT / FLOAT16
 

@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 from typing import Callable, Sequence
 
-from .cache import atomic_write_bytes
+from ..atomic import atomic_write_bytes
 from .deps import import_tensorrt
 from .device import DeviceInfo, PrimaryContext, query_device
 from .errors import EngineBuildError

@@ -10,3 +10,17 @@ def decoded_frame_count(path) -> int:
         count += 1
     capture.release()
     return count
+
+
+def cli_command(*args) -> list[str]:
+    """argv that runs this checkout's CLI in a fresh interpreter (as a user would run ``rtdetect``)."""
+    import sys
+
+    return [sys.executable, "-m", "rtdetect.cli", *map(str, args)]
+
+
+def leftovers(folder) -> list[str]:
+    """Hidden files (partials, lock files) in ``folder``: none may stay after a run, whatever happened."""
+    import os
+
+    return sorted(name for name in os.listdir(folder) if name.startswith("."))
