@@ -12,13 +12,6 @@ def decoded_frame_count(path) -> int:
     return count
 
 
-def cli_command(*args) -> list[str]:
-    """argv that runs this checkout's CLI in a fresh interpreter (as a user would run ``rtdetect``)."""
-    import sys
-
-    return [sys.executable, "-m", "rtdetect.cli", *map(str, args)]
-
-
 def leftovers(folder) -> list[str]:
     """Hidden files (partials, lock files) in ``folder``: none may stay after a run, whatever happened."""
     import os

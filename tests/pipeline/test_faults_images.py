@@ -1,7 +1,6 @@
 """Hostile inputs: images whose header claims a huge picture are refused before decoding (skipped and named
 in a folder, the rest processed), and an ONNX model declaring an absurd input size is refused."""
 import json
-import subprocess
 
 import onnx
 import pytest
@@ -11,7 +10,8 @@ from rtdetect.capture.images import MAX_IMAGE_PIXELS, read_image
 from rtdetect.errors import ModelError, SourceError
 from rtdetect.inference import create_engine
 
-from .helpers import cli_command, leftovers
+from .cli_helpers import run_cli
+from .helpers import leftovers
 
 
 def claiming(jpeg: bytes, width: int, height: int) -> bytes:
@@ -44,8 +44,8 @@ def test_folder_run_skips_and_names_hostile_images(fall_detection_dir, data_dir,
     (folder / "c_bomb.jpg").write_bytes(claiming(bus, 60000, 60000))
     (folder / "d.jpg").write_bytes((data_dir / "zidane.jpg").read_bytes())
     out = tmp_path / "det.jsonl"
-    result = subprocess.run(cli_command("--source", folder, "--model", fall_detection_dir / "best_fp16.onnx",
-                                        "--json", out, "--no-progress"), capture_output=True, text=True, timeout=300)
+    result = run_cli("--source", folder, "--model", fall_detection_dir / "best_fp16.onnx", "--json", out,
+                     "--no-progress")
     assert result.returncode == 0, result.stderr
     assert [json.loads(line)["source"] for line in out.read_text().splitlines()] == ["a.jpg", "d.jpg"]
     skipped = [line for line in result.stderr.splitlines() if line.startswith("rtdetect: skipping")]

@@ -10,7 +10,8 @@ import time
 
 import pytest
 
-from .helpers import cli_command, decoded_frame_count, leftovers
+from .cli_helpers import assert_one_line_error, cli_command, run_cli
+from .helpers import decoded_frame_count, leftovers
 
 
 @pytest.fixture(scope="module")
@@ -79,26 +80,21 @@ def test_sigkill_partials_are_named_by_pid_and_removed_by_the_next_run(onnx_mode
     left = leftovers(tmp_path)
     assert any(name.startswith(f".out.partial-{proc.pid}-") and name.endswith(".jsonl") for name in left), left
     assert any(name.startswith(f".out.partial-{proc.pid}-") and name.endswith(".mp4") for name in left), left
-    result = subprocess.run(cli_command("--source", data_dir / "bus.jpg", "--model", onnx_model, "--save",
-                                        tmp_path / "out.mp4", "--json", tmp_path / "out.jsonl"),
-                            capture_output=True, text=True, timeout=240)
+    result = run_cli("--source", data_dir / "vtest_3s.mp4", "--model", onnx_model, "--save", tmp_path / "out.mp4",
+                     "--json", tmp_path / "out.jsonl", "--max-frames", 2, "--no-progress")
     assert result.returncode == 0, result.stderr
     assert leftovers(tmp_path) == []
-    assert decoded_frame_count(tmp_path / "out.mp4") == len((tmp_path / "out.jsonl").read_text().splitlines()) == 1
+    assert decoded_frame_count(tmp_path / "out.mp4") == len((tmp_path / "out.jsonl").read_text().splitlines()) == 2
 
 
 def test_second_run_on_the_same_outputs_is_refused(onnx_model, data_dir, tmp_path):
     first = start_run(onnx_model, data_dir, tmp_path)
     first.send_signal(signal.SIGSTOP)  # holds its outputs, frozen, while the second run starts
     try:
-        second = subprocess.run(cli_command("--source", data_dir / "bus.jpg", "--model", onnx_model,
-                                            "--json", tmp_path / "out.jsonl"),
-                                capture_output=True, text=True, timeout=240)
+        second = run_cli("--source", data_dir / "bus.jpg", "--model", onnx_model, "--json", tmp_path / "out.jsonl")
     finally:
         first.send_signal(signal.SIGCONT)
-    lines = [line for line in second.stderr.splitlines() if line.strip()]
-    assert second.returncode == 1 and len(lines) == 1, second.stderr
-    assert lines[0].startswith("rtdetect: error: ") and f"another rtdetect run (PID {first.pid})" in lines[0]
+    assert_one_line_error(second, f"another rtdetect run (PID {first.pid})")
     first.send_signal(signal.SIGINT)
     first.wait(timeout=240)
     status, stderr = finish(first)
