@@ -14,6 +14,7 @@ from .input_shape import Request, fixed_shape_note, network_input_hw
 from .outputs import describe_written, open_sinks, plan_outputs
 from .pipeline import GpuFramePipeline, Pipeline, RunSummary, WorkItem
 from .postprocess import PostprocessConfig
+from .signals import SignalStop
 
 DEFAULT_MODEL = "yolov5s-seg"
 
@@ -114,7 +115,8 @@ def detect(*, source: str, model: str = DEFAULT_MODEL, backend: str = "auto", co
            imgsz: Request = None, classes: Sequence[str] | None = None, max_det: int = 300,
            show: bool = False, save: str | None = None, json_path: str | None = None,
            max_frames: int | None = None, progress: bool = True, track: bool = False,
-           count_lines: Sequence[tuple[float, float, float, float]] = ()) -> DetectRun:
+           count_lines: Sequence[tuple[float, float, float, float]] = (),
+           signals: SignalStop | None = None) -> DetectRun:
     """Run detection on ``source``.
 
     track: follow objects across frames (ByteTrack); count_lines: segments (x1, y1, x2, y2) in frame pixels
@@ -122,7 +124,9 @@ def detect(*, source: str, model: str = DEFAULT_MODEL, backend: str = "auto", co
     input following the source's aspect ratio, (H, W) for exactly that shape (see ``input_shape``).
     Every value, the source (file, camera, URL) and the outputs are checked before the model is loaded
     or converted (the source's frame size decides the shape the model is exported at); see ``outputs``
-    for what ``save`` and ``json_path`` accept.
+    for what ``save`` and ``json_path`` accept. ``signals`` (installed by the caller): a stop signal while the
+    outputs are open ends the run after the frame in hand, with every output finalised, and sets
+    ``summary.interrupted``.
     """
     config = _checked_config(conf, iou, max_det, max_frames)
     with ExitStack() as stack:
@@ -134,10 +138,13 @@ def detect(*, source: str, model: str = DEFAULT_MODEL, backend: str = "auto", co
         if classes:
             pipeline.configure(replace(config, classes=class_ids_from(classes, pipeline.names)))
         tracking = _tracked(pipeline, pipeline.names, src.fps, track, count_lines)
-        # Sinks are closed (finalised, renamed into place) on every exit path, errors and Ctrl-C included.
-        sinks = open_sinks(plan, src.fps, pipeline.names)
-        for sink in sinks:
-            stack.callback(sink.close)
+        stop = stack.enter_context(signals.finishing()) if signals is not None else None
+        # Each sink is closed (finalised, or discarded after a failure, see rtdetect.sinks.output) on every
+        # exit path, errors and signals included, registered as soon as it is open.
+        sinks = []
+        for sink in open_sinks(plan, src.fps, pipeline.names):
+            sinks.append(sink)
+            stack.push(_closer(sink))
         if not sinks:
             print("rtdetect: warning: no --save, --json or --show: detections are counted but nothing is written",
                   file=sys.stderr)
@@ -145,7 +152,15 @@ def detect(*, source: str, model: str = DEFAULT_MODEL, backend: str = "auto", co
         bar, on_frame = _progress_callback(None if src.is_live else total, progress)
         if bar is not None:
             stack.callback(bar.close)
-        summary = pipeline.run(src, sinks, max_frames=max_frames, on_frame=on_frame, show_fps=show)
+        summary = pipeline.run(src, sinks, max_frames=max_frames, on_frame=on_frame, show_fps=show, stop=stop)
+        summary.interrupted = summary.interrupted or (signals is not None and signals.signum is not None)
         if tracking is not None:
             summary.line_counts = tracking.totals()
     return DetectRun(summary, src.name, isinstance(src, ImageSource), describe_written(sinks))
+
+
+def _closer(sink):
+    """An ExitStack exit callback closing ``sink``, telling it whether the run failed (a stop is no failure)."""
+    def close(exc_type, exc, traceback) -> None:
+        sink.close(failed=exc_type is not None and not issubclass(exc_type, KeyboardInterrupt))
+    return close

@@ -8,8 +8,9 @@
     rtdetect doctor                          NVIDIA driver, TensorRT build, whether they fit
 
 Exit status: 0 done; 1 any error (a wrong option or value included: one line ``rtdetect: error: ...`` on
-stderr, no usage block, no traceback); 130 Ctrl-C (outputs finalised). Every option value is checked
-before any model work.
+stderr, no usage block, no traceback); 128 + the signal's number on a stop signal (Ctrl-C/SIGINT 130, SIGTERM
+143, SIGHUP 129; outputs finalised, see ``rtdetect.signals``). Every option value is checked before any model
+work.
 """
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from functools import partial
 from . import options
 from .errors import RtdetectError, UsageError
 from .version import rtdetect_version
+from .signals import Interrupted, SignalStop, exit_status
 
 EXIT_ERROR = 1
 EXIT_INTERRUPTED = 130
@@ -163,10 +165,11 @@ def run_detect(argv: list[str]) -> int:
         _quiet_video_logs()
     from .app import detect
 
-    result = detect(source=args.source, model=args.model, backend=args.backend, conf=args.conf, iou=args.iou,
-                    imgsz=imgsz, classes=args.classes, max_det=args.max_det, show=args.show, save=args.save,
-                    json_path=args.json, max_frames=args.max_frames, progress=not args.no_progress,
-                    track=args.track, count_lines=args.count_line)
+    with SignalStop() as signals:
+        result = detect(source=args.source, model=args.model, backend=args.backend, conf=args.conf, iou=args.iou,
+                        imgsz=imgsz, classes=args.classes, max_det=args.max_det, show=args.show, save=args.save,
+                        json_path=args.json, max_frames=args.max_frames, progress=not args.no_progress,
+                        track=args.track, count_lines=args.count_line, signals=signals)
     print(_summary_line(result), file=sys.stderr)
     for totals in result.summary.line_counts:
         fmt = lambda counts: ", ".join(f"{n} {label}" for label, n in counts.items()) or "none"  # noqa: E731
@@ -174,6 +177,10 @@ def run_detect(argv: list[str]) -> int:
               file=sys.stderr)
     for written in result.written:
         print(f"rtdetect: wrote {written}", file=sys.stderr)
+    if signals.signum is not None:
+        print(f"rtdetect: stopped by {signals.name}; outputs hold every frame processed before the stop",
+              file=sys.stderr)
+        return exit_status(signals.signum)
     if result.summary.interrupted:
         print("rtdetect: interrupted; outputs hold every frame processed before the stop", file=sys.stderr)
         return EXIT_INTERRUPTED
@@ -316,7 +323,8 @@ def _dispatch(argv: list[str]) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     try:
-        return _dispatch(sys.argv[1:] if argv is None else argv)
+        with SignalStop():  # every command: SIGTERM/SIGHUP end it as Ctrl-C does (detect installs its own)
+            return _dispatch(sys.argv[1:] if argv is None else argv)
     except RtdetectError as exc:
         print(f"rtdetect: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
@@ -328,9 +336,10 @@ def main(argv: list[str] | None = None) -> int:
         where = f": {exc.filename}" if exc.filename else ""
         print(f"rtdetect: error: {exc.strerror or exc}{where}", file=sys.stderr)
         return EXIT_ERROR
-    except KeyboardInterrupt:
-        print("rtdetect: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+    except KeyboardInterrupt as exc:
+        print(f"rtdetect: interrupted ({exc})" if isinstance(exc, Interrupted) else "rtdetect: interrupted",
+              file=sys.stderr)
+        return exit_status(exc.signum) if isinstance(exc, Interrupted) else EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

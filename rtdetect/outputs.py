@@ -15,14 +15,14 @@ from __future__ import annotations
 import os
 import sys
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Iterator, Sequence
 
 from .capture import ImageSource, Source
 from .capture.images import IMAGE_EXTENSIONS
 from .errors import OutputError
 from .files import is_stdout, probe_writable, refuse_input_as_output
 from .sinks import DisplaySink, ImageSink, JsonlSink, VideoSink
-from .sinks.atomic import check_output_path
+from .sinks.output import check_output_path
 from .sinks.display import check_display
 from .sinks.jsonl import JSONL_EXTENSIONS
 from .sinks.video import CODEC_NAMES, FOURCC
@@ -100,20 +100,20 @@ def plan_outputs(source: Source, *, save: str | None, json_path: str | None, sho
     return OutputPlan(save or None, kind, json_path or None, stdout, show)
 
 
-def open_sinks(plan: OutputPlan, fps: float | None, names: Sequence[str]) -> list:
-    """The sinks of ``plan``; the caller closes every one of them."""
-    sinks: list = []
-    if plan.save_kind == SAVE_VIDEO:
-        sinks.append(VideoSink(plan.save, fps))
-    elif plan.save_kind is not None:
-        sinks.append(ImageSink(plan.save, folder=plan.save_kind == SAVE_IMAGES))
+def open_sinks(plan: OutputPlan, fps: float | None, names: Sequence[str]) -> Iterator:
+    """The sinks of ``plan``, opened one at a time (a generator: the caller registers each for closing before
+    the next may fail to open and lock its file). JSONL first: a write error there stops the run before
+    the video gets that frame, and the video, closed first, is checked before the JSONL is finalised."""
     if plan.json_stdout:
-        sinks.append(JsonlSink(None, names, stream=sys.stdout))
+        yield JsonlSink(None, names, stream=sys.stdout)
     elif plan.json_path:
-        sinks.append(JsonlSink(plan.json_path, names))
+        yield JsonlSink(plan.json_path, names)
+    if plan.save_kind == SAVE_VIDEO:
+        yield VideoSink(plan.save, fps)
+    elif plan.save_kind is not None:
+        yield ImageSink(plan.save, folder=plan.save_kind == SAVE_IMAGES)
     if plan.show:
-        sinks.append(DisplaySink())
-    return sinks
+        yield DisplaySink()
 
 
 def plural(count: int, noun: str) -> str:

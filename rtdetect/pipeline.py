@@ -93,6 +93,20 @@ def _get(q: queue.Queue, stop: threading.Event):
     return _END
 
 
+def _join_all(threads: Sequence[threading.Thread]) -> None:
+    """Join every thread even through a repeated Ctrl-C: a stage thread may be inside native code (ONNX
+    Runtime), and freeing its engine under it aborts the whole process. The last interrupt is re-raised."""
+    interrupt = None
+    for thread in threads:
+        while thread.is_alive():
+            try:
+                thread.join()
+            except KeyboardInterrupt as exc:
+                interrupt = exc
+    if interrupt is not None:
+        raise interrupt
+
+
 class Pipeline:
     """Runs an ``Engine`` over frames. ``process(frame)`` is the sequential form; ``run(source, sinks)``
     the threaded one. The decoder is chosen from the engine's metadata and real output shapes, found by a
@@ -198,8 +212,7 @@ class Pipeline:
             interrupt = getattr(source, "interrupt", None)
             if interrupt is not None:
                 interrupt()
-            for thread in threads:
-                thread.join()
+            _join_all(threads)
             summary.seconds = time.perf_counter() - start
         if errors:
             raise errors[0]

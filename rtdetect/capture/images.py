@@ -1,12 +1,22 @@
-"""Still images: one file, a folder, or a glob. One frame per image, ``frame`` index 0, the file name as source."""
+"""Still images: one file, a folder, or a glob. One frame per image, ``frame`` index 0, the file name as source.
+
+An image's size is read from its header (``imagesize``: no pixel is decoded) and an image above
+``MAX_IMAGE_PIXELS`` is refused before decoding: a small file can claim a huge picture (a 137 KB JPEG
+claiming 30000x30000 decodes to 2.7 GB). In a folder or glob an unreadable or oversized image is skipped,
+named on stderr, and the run goes on; a single image is an error. (OpenCV has no header-only size query:
+``haveImageReader`` only says a decoder exists, and its ``OPENCV_IO_MAX_IMAGE_PIXELS`` is process-wide, read
+once, 2^30 pixels by default, and fails with a ``cv2.error``, which is also caught here.)
+"""
 from __future__ import annotations
 
 import glob
 import os
+import struct
 import sys
 from typing import Iterator
 
 import cv2
+import imagesize
 import numpy as np
 
 from ..errors import SourceError
@@ -16,17 +26,37 @@ from .convert import to_bgr8
 from .video import check_readable_file
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
+MAX_IMAGE_PIXELS = 200_000_000  # 200 megapixels, 600 MB decoded as BGR: every real photo, no decompression bomb
 
 
 def is_image_path(path: str) -> bool:
     return path.lower().endswith(IMAGE_EXTENSIONS)
 
 
-def read_image(path: str) -> np.ndarray:
-    """Decode one image file to (H, W, 3) uint8 BGR, or raise SourceError naming the file."""
+def header_size(path: str) -> tuple[int, int]:
+    """(width, height) from the image file's header, nothing decoded; SourceError when it has none."""
+    try:
+        width, height = imagesize.get(path)
+    except (ValueError, struct.error, OSError):
+        width = height = -1
+    if width <= 0 or height <= 0:
+        raise SourceError(f"no image size in the header (not an image, or damaged): {path}")
+    return width, height
+
+
+def read_image(path: str, max_pixels: int = MAX_IMAGE_PIXELS) -> np.ndarray:
+    """Decode one image file to (H, W, 3) uint8 BGR, or raise SourceError naming the file (also when its
+    header claims more than ``max_pixels`` pixels, checked before decoding)."""
     check_readable_file(path, "image")
+    width, height = header_size(path)
+    if width * height > max_pixels:
+        raise SourceError(f"{path} is {width}x{height} ({width * height / 1e6:.0f} megapixels), above the "
+                          f"{max_pixels / 1e6:.0f} megapixel limit for images")
     data = np.fromfile(path, dtype=np.uint8)
-    image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+    try:
+        image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+    except cv2.error:  # OpenCV's own limits and decoder failures
+        image = None
     if image is None:
         raise SourceError(f"not an image OpenCV can decode: {path}")
     try:

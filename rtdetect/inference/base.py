@@ -5,6 +5,18 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+from ..errors import ModelError
+
+MAX_INPUT_SIDE = 4096  # network input H and W; YOLO models run at 320-1536, and 4096² already needs GBs
+
+
+def check_input_hw(input_hw: tuple[int, int], model_path: str) -> None:
+    """ModelError unless the network input (H, W) is at most ``MAX_INPUT_SIDE`` on each side."""
+    h, w = input_hw
+    if h > MAX_INPUT_SIDE or w > MAX_INPUT_SIDE:
+        raise ModelError(f"{model_path}: network input {h}x{w} is larger than {MAX_INPUT_SIDE}x{MAX_INPUT_SIDE}, "
+                         f"the largest rtdetect runs (it would need many GB of memory)")
+
 
 @runtime_checkable
 class Engine(Protocol):

@@ -6,6 +6,7 @@ import os
 import numpy as np
 
 from ..errors import ModelError
+from .base import check_input_hw
 
 _DTYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16}
 
@@ -55,6 +56,7 @@ class OnnxRuntimeEngine:
         self._input_name = inputs[0].name
         self.input_dtype = np.dtype(_DTYPES[inputs[0].type])
         self.input_hw = _static_hw(inputs[0].shape, imgsz)
+        check_input_hw(self.input_hw, model_path)
         self.output_names = [o.name for o in self._session.get_outputs()]
         self.metadata = dict(self._session.get_modelmeta().custom_metadata_map)
         self.path = model_path

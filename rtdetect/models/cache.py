@@ -1,12 +1,12 @@
 """The conversion cache: where converted ONNX files live, their keys, and safe concurrent writes."""
 from __future__ import annotations
 
-import contextlib
 import hashlib
 from importlib import metadata
 from pathlib import Path
-from typing import Callable, Iterator, Sequence
+from typing import Callable, Sequence
 
+from ..atomic import FileLock, lock_path, remove_stale_partials
 from ..config import CACHE_ENV, cache_root
 from .errors import ModelError
 
@@ -49,35 +49,20 @@ def cache_key(source_hash: str, variant: str, imgsz: Sequence[int], version: str
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-@contextlib.contextmanager
-def exclusive_lock(lock_path: Path) -> Iterator[None]:
-    """Hold an exclusive ``flock`` on ``lock_path`` (no-op where fcntl is missing: the atomic
-    rename of the finished file still keeps readers from seeing a partial file)."""
-    try:
-        import fcntl
-    except ImportError:  # Windows
-        yield
-        return
-    with open(lock_path, "a+b") as handle:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
-
-
 def build_once(target: Path, build: Callable[[Path], Path]) -> Path:
     """Return ``target``, calling ``build(target)`` first if it does not exist yet.
 
-    ``build`` must write atomically (temp file + ``os.replace``). Concurrent callers, threads or
-    processes, serialise on ``<target>.lock`` so the conversion runs once. A cache folder that cannot
-    be created or written raises ModelError naming it (and ``$RTDETECT_CACHE``).
+    ``build`` must write atomically (``rtdetect.atomic.atomic_path``). Concurrent callers, threads or
+    processes, serialise on the target's lock file (removed again afterwards, a failed build included) so
+    the conversion runs once. Partials left in the folder by killed conversions are removed first.
+    A cache folder that cannot be created or written raises ModelError naming it (and ``$RTDETECT_CACHE``).
     """
-    if target.is_file():
-        return target
     try:
+        remove_stale_partials(target.parent)
+        if target.is_file():
+            return target
         target.parent.mkdir(parents=True, exist_ok=True)
-        with exclusive_lock(target.with_name(target.name + ".lock")):
+        with FileLock(lock_path(target)):
             if not target.is_file():
                 build(target)
     except OSError as exc:

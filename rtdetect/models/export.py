@@ -27,8 +27,8 @@ from typing import Any, Sequence
 
 import torch
 
+from ..atomic import atomic_path
 from ..version import rtdetect_version
-from .atomic import atomic_path
 from .errors import ExportArgumentError, ModelError
 from .sizes import check_imgsz
 from .fuse import fused_copy

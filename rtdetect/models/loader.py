@@ -7,7 +7,7 @@ from typing import Mapping
 
 import torch
 
-from .atomic import atomic_path
+from ..atomic import atomic_path
 from .checkpoint import RTDETECT_FORMAT, CheckpointContents, read_checkpoint
 from .errors import StateDictMismatchError, UnsupportedModelError
 from .model import YoloModel

@@ -1,4 +1,5 @@
-"""Sinks take each processed frame: ``write(frame, detections, rendered)`` and ``close()``.
+"""Sinks take each processed frame: ``write(frame, detections, rendered)`` and ``close(failed=False)``
+(``failed``: the run ended with an error; file sinks then replace no existing output, see ``sinks.output``).
 
 ``needs_render`` tells the pipeline whether the sink wants the annotated image.
 """

@@ -78,7 +78,7 @@ class DisplaySink:
         if (cv2.waitKey(1) & 0xFF) in QUIT_KEYS:
             self.quit_requested = True
 
-    def close(self) -> None:
+    def close(self, *, failed: bool = False) -> None:
         if self._open:
             cv2.destroyWindow(self.title)
             self._open = False

@@ -13,7 +13,7 @@ import numpy as np
 
 from ..errors import OutputError
 from ..types import Frame
-from .atomic import commit, partial_path
+from ..atomic import atomic_path
 
 
 class ImageSink:
@@ -34,15 +34,12 @@ class ImageSink:
         if not ok:
             raise OutputError(f"cannot encode an image for {path}")
         os.makedirs(os.path.dirname(path), exist_ok=True)
-        partial = partial_path(path)
         try:
-            with open(partial, "wb") as out:
+            with atomic_path(path) as partial, open(partial, "wb") as out:
                 out.write(encoded.tobytes())
-            commit(partial, path)
-        finally:
-            if os.path.exists(partial):
-                os.unlink(partial)
+        except OSError as exc:
+            raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from None
         self.written.append(path)
 
-    def close(self) -> None:
+    def close(self, *, failed: bool = False) -> None:
         """Nothing to finalise: every image is complete once ``write`` returns."""

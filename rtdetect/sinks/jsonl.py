@@ -5,14 +5,20 @@ Line schema: ``{"source", "frame", "pts", "detections": [{"box": [x1, y1, x2, y2
 "label", "track_id", "mask": {"size": [h, w], "counts": "<COCO RLE>"}}], "counts": [...]}``; boxes in frame
 pixels; ``track_id`` only when tracking, ``mask`` only for segmentation models, ``counts`` (running line-crossing
 counts, see ``rtdetect.tracking.counting``) only with count lines.
+
+A write error to the file (a full disk, a file-size limit) stops the run with an ``OutputError``; the file is
+cut back to its last complete line, so it holds exactly the frames processed before the failure, and it is
+kept only where it replaces nothing (see :mod:`rtdetect.sinks.output`).
 """
 from __future__ import annotations
 
 import json
+import os
 from typing import Sequence, TextIO
 
+from ..errors import OutputError
 from ..types import EXTRA_LINE_COUNTS, Detections, Frame
-from .atomic import check_output_path, commit, partial_path
+from .output import OutputFile
 from .rle import encode_mask
 
 
@@ -47,26 +53,67 @@ class JsonlSink:
     needs_render = False
 
     def __init__(self, path: str | None, names: Sequence[str], *, stream: TextIO | None = None) -> None:
-        self.path = None if stream is not None else check_output_path(path, JSONL_EXTENSIONS)
+        self._output = None if stream is not None else OutputFile(path, JSONL_EXTENSIONS)
+        self.path = None if self._output is None else self._output.path
         self.names = list(names)
         self._stream = stream
-        self._partial = None if self.path is None else partial_path(self.path)
-        self._file = None  # opened on the first frame: a run that processes nothing writes nothing
+        self._fd: int | None = None  # opened on the first frame: a run that processes nothing writes nothing
+        self._complete_bytes = 0  # file length after the last line written in full
+        self._write_error = False
+        self._closed = False
         self.lines = 0
 
     def write(self, frame: Frame, detections: Detections, rendered=None) -> None:
-        if self._file is None:
-            self._file = self._stream or open(self._partial, "w", encoding="utf-8")
-        self._file.write(json.dumps(frame_record(frame, detections, self.names), separators=(",", ":")) + "\n")
-        self._file.flush()
+        line = json.dumps(frame_record(frame, detections, self.names), separators=(",", ":")) + "\n"
+        if self._stream is not None:
+            self._stream.write(line)
+            self._stream.flush()
+        else:
+            self._write_to_file(line.encode())
         self.lines += 1
 
-    def close(self) -> None:
-        if self._file is None:
+    def _write_to_file(self, line: bytes) -> None:
+        try:
+            if self._fd is None:
+                self._fd = os.open(self._output.partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+            _write_all(self._fd, line)
+        except OSError as exc:
+            self._write_error = True
+            raise OutputError(self._write_failed(exc)) from None
+        self._complete_bytes += len(line)
+
+    def _write_failed(self, exc: OSError) -> str:
+        """Cut the partial back to its complete lines; the message says what will be kept."""
+        if self._fd is not None:
+            os.ftruncate(self._fd, self._complete_bytes)
+        if os.path.exists(self.path):
+            kept = "the existing file is left as it was"
+        elif self.lines:
+            kept = f"the {self.lines} complete lines written before it are kept"
+        else:
+            kept = "nothing was written"
+        return f"cannot write {self.path}: {exc.strerror or exc}; {kept}"
+
+    def close(self, *, failed: bool = False) -> None:
+        """Finalise (see :mod:`rtdetect.sinks.output`); ``failed``: the run ended with an error."""
+        if self._closed:
             return
-        file, self._file = self._file, None
-        if file is self._stream:
-            file.flush()
+        self._closed = True
+        if self._stream is not None:
+            if self.lines:
+                self._stream.flush()
             return
-        file.close()
-        commit(self._partial, self.path)
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+        if self.lines:
+            self._output.commit(replace=not (failed or self._write_error))
+        else:
+            self._output.discard()
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    """``os.write`` until every byte is written (a short write happens when the disk fills up)."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]

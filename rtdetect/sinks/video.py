@@ -4,6 +4,11 @@ Codec: H.264 (``avc1``, plays in browsers) for .mp4/.m4v/.mov when this OpenCV b
 MPEG-4 Part 2 (``mp4v``); MJPG for .avi/.mkv. ``VideoSink.codec`` says which one was used. FFmpeg's
 writers need even sizes (OpenCV would cut an odd last column or row), so an odd-sized frame is padded by
 repeating its last column/row: every source pixel is kept.
+
+OpenCV's writer reports no write error (a full disk goes unnoticed until the file is unreadable), so on
+close the finished file is checked before it may replace anything: it must open, announce exactly the
+frames written and decode its last one (the container's index, e.g. the mp4 moov atom, is written last).
+A file that fails is removed and reported with an ``OutputError``; see :mod:`rtdetect.sinks.output`.
 """
 from __future__ import annotations
 
@@ -14,7 +19,7 @@ import numpy as np
 
 from ..errors import OutputError
 from ..types import Frame
-from .atomic import check_output_path, commit, partial_path
+from .output import OutputFile
 
 FOURCC = {".mp4": ("avc1", "mp4v"), ".m4v": ("avc1", "mp4v"), ".mov": ("avc1", "mp4v"), ".avi": ("MJPG",),
           ".mkv": ("MJPG",)}  # preferred codec first
@@ -34,9 +39,9 @@ class VideoSink:
     needs_render = True
 
     def __init__(self, path: str, fps: float | None) -> None:
-        self.path = check_output_path(path, tuple(FOURCC))
+        self._output = OutputFile(path, tuple(FOURCC))
+        self.path = self._output.path
         self.fps = float(fps) if fps and fps > 0 else 30.0
-        self._partial = partial_path(self.path)
         self._writer: cv2.VideoWriter | None = None
         self._size: tuple[int, int] | None = None
         self.codec: str | None = None  # the fourcc in use, once the first frame opened the writer
@@ -44,7 +49,7 @@ class VideoSink:
 
     def _open(self, width: int, height: int) -> None:
         for fourcc in FOURCC[os.path.splitext(self.path)[1].lower()]:
-            writer = cv2.VideoWriter(self._partial, cv2.VideoWriter_fourcc(*fourcc), self.fps, (width, height))
+            writer = cv2.VideoWriter(self._output.partial, cv2.VideoWriter_fourcc(*fourcc), self.fps, (width, height))
             if writer.isOpened():
                 self._writer, self._size, self.codec = writer, (width, height), fourcc
                 return
@@ -62,9 +67,41 @@ class VideoSink:
         self._writer.write(rendered)
         self.frames += 1
 
-    def close(self) -> None:
+    def close(self, *, failed: bool = False) -> None:
+        """Finalise (see the module docstring); ``failed``: the run ended with an error, so the video is kept
+        only if it is complete and no file exists at the target. Raises OutputError for an unreadable video
+        unless the run had failed already (its error is the one to report)."""
+        if self._output is None:
+            return
+        output, self._output = self._output, None
         if self._writer is None:
+            output.discard()
             return
         self._writer.release()
         self._writer = None
-        commit(self._partial, self.path)
+        problem = check_video(output.partial, self.frames)
+        if problem is None:
+            output.commit(replace=not failed)
+            return
+        output.discard()
+        if not failed:
+            kept = "the existing file is left as it was" if os.path.exists(self.path) else "nothing was kept"
+            raise OutputError(f"cannot finalise {self.path}: {problem} (is the disk full?); {kept}")
+
+
+def check_video(path: str, frames: int) -> str | None:
+    """None when the video at ``path`` opens, announces ``frames`` frames and decodes its last one;
+    otherwise what is wrong. Costs an open, a seek and one decoded frame, not a pass over the file."""
+    capture = cv2.VideoCapture(path)
+    try:
+        if not capture.isOpened():
+            return "the written video cannot be opened"
+        announced = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
+        if announced != frames:
+            return f"the written video holds {announced} of {frames} frames"
+        capture.set(cv2.CAP_PROP_POS_FRAMES, frames - 1)
+        if not capture.read()[0]:
+            return "the last frame of the written video cannot be decoded"
+        return None
+    finally:
+        capture.release()

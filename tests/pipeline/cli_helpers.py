@@ -4,11 +4,17 @@ import subprocess
 import sys
 
 
-def run_cli(*args, cwd=None, env=None, input=None):
-    """``python -m rtdetect.cli ARGS`` with this interpreter; ``env`` entries are added to the environment."""
+def cli_command(*args) -> list[str]:
+    """argv of ``python -m rtdetect.cli ARGS`` with this interpreter (for ``subprocess.Popen`` as well)."""
+    return [sys.executable, "-m", "rtdetect.cli", *map(str, args)]
+
+
+def run_cli(*args, cwd=None, env=None, input=None, preexec_fn=None):
+    """``python -m rtdetect.cli ARGS`` with this interpreter; ``env`` entries are added to the environment;
+    ``preexec_fn`` runs in the child before the command (e.g. to set a resource limit)."""
     full_env = None if env is None else {**os.environ, **env}
-    return subprocess.run([sys.executable, "-m", "rtdetect.cli", *map(str, args)], capture_output=True, text=True,
-                          cwd=cwd, env=full_env, input=input, timeout=300)
+    return subprocess.run(cli_command(*args), capture_output=True, text=True, cwd=cwd, env=full_env, input=input,
+                          timeout=300, preexec_fn=preexec_fn)
 
 
 def assert_one_line_error(result, *fragments):

@@ -10,3 +10,10 @@ def decoded_frame_count(path) -> int:
         count += 1
     capture.release()
     return count
+
+
+def leftovers(folder) -> list[str]:
+    """Hidden files (partials, lock files) in ``folder``: none may stay after a run, whatever happened."""
+    import os
+
+    return sorted(name for name in os.listdir(folder) if name.startswith("."))

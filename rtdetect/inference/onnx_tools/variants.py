@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
+from ...atomic import atomic_write_bytes
 from ...errors import ModelError
-from ...models.atomic import atomic_write_bytes
 
 _FLOAT, _FLOAT16 = 1, 10  # onnx.TensorProto.FLOAT / FLOAT16
 

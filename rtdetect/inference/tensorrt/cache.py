@@ -25,8 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Mapping
 
+from ...atomic import FileLock, atomic_write_bytes, lock_path
 from ...config import cache_root
-from ...models.atomic import atomic_write_bytes
 from ...models.cache import file_sha256
 
 SCHEMA = 1  # bump when the key, the sidecar or the way engines are built changes meaning
@@ -175,17 +175,8 @@ def discard(paths: EnginePaths) -> None:
 
 @contextlib.contextmanager
 def build_lock(paths: EnginePaths) -> Iterator[None]:
-    """Exclusive ``flock`` on ``<engine>.lock`` so that concurrent processes build one engine once
-    (no-op where ``fcntl`` is missing; the atomic renames still keep readers from partial files)."""
-    try:
-        import fcntl
-    except ImportError:  # Windows
-        yield
-        return
+    """Exclusive lock on the engine's lock file so that concurrent processes build one engine once
+    (``rtdetect.atomic.FileLock``: removed on release; a no-op where ``fcntl`` is missing)."""
     paths.engine.parent.mkdir(parents=True, exist_ok=True)
-    with open(paths.engine.with_name(paths.engine.name + ".lock"), "a+b") as handle:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+    with FileLock(lock_path(paths.engine)):
+        yield

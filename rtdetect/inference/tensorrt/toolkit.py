@@ -17,8 +17,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable, Sequence
 
+from ...atomic import atomic_write_bytes
 from ...gpu.device import DeviceInfo, PrimaryContext, query_device
-from ...models.atomic import atomic_write_bytes
 from ...notes import note
 from .deps import create_builder, create_runtime, import_tensorrt
 from .errors import EngineBuildError

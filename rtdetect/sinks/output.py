@@ -1,0 +1,69 @@
+"""One output file of a run: its path checked, its target locked, written as a partial, finalised by a rule.
+
+The rule (the README's "Faults" section):
+
+- a run that ends (end of input, ``--max-frames``, a quit key, a stop signal) renames each verified
+  output into place, replacing what was there;
+- a run that failed (a write error such as a full disk, or any other error) keeps what it wrote only
+  where no file existed at the target: a failed run never replaces an earlier output;
+- anything not kept is removed, so no partial stays behind.
+
+While the run holds its outputs, another run that names the same target is refused at once
+(:class:`rtdetect.atomic.FileLock` on the target); partials left by killed runs are removed on open.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+
+from ..errors import OutputError
+from ..atomic import FileLock, LockedError, lock_path, partial_path, remove_stale_partials
+
+
+def check_output_path(path: str, allowed_ext: tuple[str, ...]) -> str:
+    """Absolute path of ``path`` after checking its directory exists and its extension is allowed."""
+    path = os.path.abspath(path)
+    folder = os.path.dirname(path)
+    if not os.path.isdir(folder):
+        raise OutputError(f"output directory does not exist: {folder}")
+    if os.path.isdir(path):
+        raise OutputError(f"output path is a directory: {path}")
+    if allowed_ext and not path.lower().endswith(allowed_ext):
+        raise OutputError(f"output {path} must end with one of {', '.join(allowed_ext)}")
+    return path
+
+
+class OutputFile:
+    """``path`` (final) and ``partial`` (where the sink writes); call exactly one of :meth:`commit` or
+    :meth:`discard`, which also release the lock."""
+
+    def __init__(self, path: str, allowed_ext: tuple[str, ...]) -> None:
+        self.path = check_output_path(path, allowed_ext)
+        self._lock = FileLock(lock_path(self.path))
+        try:
+            self._lock.acquire(wait=False)
+        except LockedError as exc:
+            owner = f"(PID {exc.holder})" if exc.holder else ""
+            raise OutputError(f"{self.path} is being written by another rtdetect run {owner}; wait for it to "
+                              f"finish or choose another output name") from None
+        except OSError as exc:
+            raise OutputError(f"cannot create files in {os.path.dirname(self.path)}: {exc.strerror}") from None
+        remove_stale_partials(os.path.dirname(self.path), self.path)
+        self.partial = str(partial_path(self.path))
+
+    def commit(self, *, replace: bool) -> bool:
+        """Rename the partial into place (over an existing file only when ``replace``); True when it was.
+        Without ``replace`` and with a file at the target, the partial is removed and the target kept."""
+        try:
+            if not replace and os.path.exists(self.path):  # no race: we hold the target's lock
+                return False
+            os.replace(self.partial, self.path)
+            return True
+        finally:
+            self.discard()
+
+    def discard(self) -> None:
+        """Remove the partial (if any) and release the target."""
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.partial)
+        self._lock.release()

@@ -1,0 +1,59 @@
+"""The conversion cache after faults: a refused checkpoint leaves no lock file, and a conversion killed
+with SIGKILL leaves a PID-named partial that the next use of the cache removes."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+
+import onnx
+import pytest
+import torch
+
+from rtdetect.models import build_model, save_model
+from rtdetect.models import zoo
+from rtdetect.models.errors import CheckpointFormatError
+
+
+def test_refused_checkpoint_leaves_nothing_in_the_cache(tmp_path):
+    garbage = tmp_path / "garbage.pt"
+    garbage.write_bytes(os.urandom(4096))
+    cache = tmp_path / "cache"
+    with pytest.raises(CheckpointFormatError):
+        zoo.resolve_model(garbage, imgsz=(64, 64), cache_dir=cache)
+    assert sorted(os.listdir(cache)) == []  # was: a 0-byte .lock per refused file
+
+
+# A real conversion in a child process, stopped for good right after the ONNX partial is complete.
+_KILLED_CONVERSION = textwrap.dedent("""
+    import sys, time
+    import rtdetect.models.export as export
+    write_metadata = export._write_metadata
+    def write_then_wait(path, props):
+        write_metadata(path, props)
+        print("partial written", flush=True)
+        time.sleep(600)
+    export._write_metadata = write_then_wait
+    from rtdetect.models.zoo import resolve_model
+    resolve_model(sys.argv[1], imgsz=(64, 64), cache_dir=sys.argv[2])
+""")
+
+
+def test_partial_of_a_killed_conversion_is_removed_by_the_next_use(tmp_path):
+    torch.manual_seed(0)
+    source = save_model(build_model("yolov8n", nc=3), tmp_path / "tiny.pt")
+    cache = tmp_path / "cache"
+    child = subprocess.Popen([sys.executable, "-c", _KILLED_CONVERSION, str(source), str(cache)],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout.readline().strip() == "partial written", child.stderr.read()
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait(timeout=60)
+    orphans = [name for name in os.listdir(cache) if str(child.pid) in name]
+    assert orphans, os.listdir(cache)  # the killed run's partial, named by its PID
+    path = zoo.resolve_model(source, imgsz=(64, 64), cache_dir=cache)
+    assert sorted(os.listdir(cache)) == [path.name]  # partial and lock file gone, the model converted
+    onnx.checker.check_model(onnx.load(path))
