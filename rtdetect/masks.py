@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .types import Letterbox
+from .types import BoxMasks, Letterbox
 
 
 def box_pixel_range(lo: float, hi: float, size: int) -> tuple[int, int]:
@@ -42,27 +42,41 @@ def mask_logits(coefs: np.ndarray, protos: np.ndarray) -> np.ndarray:
     return (np.asarray(coefs, dtype=np.float32) @ flat).reshape(-1, mh, mw)
 
 
-def process_masks(coefs: np.ndarray, protos: np.ndarray, boxes: np.ndarray, letterbox: Letterbox) -> np.ndarray:
-    """Masks in frame pixels for kept detections.
+def process_masks(coefs: np.ndarray, protos: np.ndarray, boxes: np.ndarray, letterbox: Letterbox) -> BoxMasks:
+    """Box-local masks for kept detections.
 
     coefs: (N, nm) float32; protos: (nm, mh, mw) float32 (batch dimension removed);
-    boxes: (N, 4) float32 xyxy in *frame* pixels; returns (N, H, W) bool with (H, W) = letterbox.source_hw.
+    boxes: (N, 4) float32 xyxy in *frame* pixels. Returns ``BoxMasks`` over frame (H, W) = letterbox.source_hw
+    whose crop i is exactly box i's pixel range (an empty box gives a 0x0 crop at the origin).
     """
     height, width = letterbox.source_hw
-    in_h, in_w = letterbox.input_hw
-    out = np.zeros((len(boxes), height, width), dtype=bool)
     if len(boxes) == 0:
-        return out
-    _, mh, mw = protos.shape
+        return BoxMasks.empty((height, width))
     logits = mask_logits(coefs, protos)
+    crops, offsets = [], []
     for i, (x1, y1, x2, y2) in enumerate(np.asarray(boxes, dtype=np.float32)):
         c0, c1 = box_pixel_range(x1, x2, width)
         r0, r1 = box_pixel_range(y1, y2, height)
         if c0 >= c1 or r0 >= r1:
+            crops.append(np.zeros((0, 0), dtype=bool))
+            offsets.append((0, 0))
             continue
-        ylo, yhi, wy = _sample_axis(np.arange(r0, r1), letterbox.scale, letterbox.pad_y, mh, in_h)
-        xlo, xhi, wx = _sample_axis(np.arange(c0, c1), letterbox.scale, letterbox.pad_x, mw, in_w)
-        rows = logits[i, ylo] * (1 - wy)[:, None] + logits[i, yhi] * wy[:, None]  # (h_box, mw)
-        region = rows[:, xlo] * (1 - wx)[None, :] + rows[:, xhi] * wx[None, :]      # (h_box, w_box)
-        out[i, r0:r1, c0:c1] = region > 0
-    return out
+        crops.append(_box_crop(logits[i], (r0, r1, c0, c1), letterbox))
+        offsets.append((c0, r0))
+    return BoxMasks(tuple(crops), np.asarray(offsets, np.int64), (height, width))
+
+
+def _box_crop(logits: np.ndarray, rect: tuple[int, int, int, int], letterbox: Letterbox) -> np.ndarray:
+    """(mh, mw) float32 logits → the (r1 - r0, c1 - c0) bool crop of frame rows r0:r1, columns c0:c1.
+
+    Interpolates rows first, over only the proto columns the crop's taps reach, then columns."""
+    r0, r1, c0, c1 = rect
+    mh, mw = logits.shape
+    in_h, in_w = letterbox.input_hw
+    ylo, yhi, wy = _sample_axis(np.arange(r0, r1), letterbox.scale, letterbox.pad_y, mh, in_h)
+    xlo, xhi, wx = _sample_axis(np.arange(c0, c1), letterbox.scale, letterbox.pad_x, mw, in_w)
+    first, last = int(xlo[0]), int(xhi[-1]) + 1  # taps are monotonic in x
+    band = logits[:, first:last]
+    rows = band[ylo] * (1 - wy)[:, None] + band[yhi] * wy[:, None]          # (h_box, taps)
+    region = rows[:, xlo - first] * (1 - wx)[None, :] + rows[:, xhi - first] * wx[None, :]  # (h_box, w_box)
+    return region > 0

@@ -28,7 +28,7 @@ class BoxAnnotator:
 class MaskAnnotator:
     """Translucent class-coloured masks: ``out = (1 - alpha) * image + alpha * colour`` on mask pixels.
 
-    Blends only inside each mask's bounding rows/columns, so the cost follows the objects, not the frame.
+    Blends only inside each mask's crop, so the cost follows the objects, not the frame.
     """
 
     def __init__(self, alpha: float = 0.45) -> None:
@@ -37,18 +37,16 @@ class MaskAnnotator:
         self.alpha = alpha
 
     def annotate(self, image: np.ndarray, detections: Detections) -> np.ndarray:
-        if detections.masks is None or len(detections) == 0:
+        masks = detections.masks
+        if masks is None or len(detections) == 0:
             return image
+        if masks.frame_hw != image.shape[:2]:
+            raise ValueError(f"masks are for {masks.frame_hw} frames, the image is {image.shape[:2]}")
         colors = class_colors(detections.class_ids).astype(np.float32)
-        for mask, color in zip(detections.masks, colors):
-            rows = np.flatnonzero(mask.any(axis=1))
-            if rows.size == 0:
-                continue
-            cols = np.flatnonzero(mask.any(axis=0))
-            r0, r1, c0, c1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
-            region, inside = image[r0:r1, c0:c1], mask[r0:r1, c0:c1]
-            blended = region[inside].astype(np.float32) * (1 - self.alpha) + color * self.alpha
-            region[inside] = np.round(blended).astype(np.uint8)
+        for crop, (x0, y0), color in zip(masks.crops, masks.offsets, colors):
+            region = image[y0:y0 + crop.shape[0], x0:x0 + crop.shape[1]]
+            blended = region[crop].astype(np.float32) * (1 - self.alpha) + color * self.alpha
+            region[crop] = np.round(blended).astype(np.uint8)
         return image
 
 

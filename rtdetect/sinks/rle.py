@@ -10,29 +10,50 @@ from __future__ import annotations
 import numpy as np
 
 
-def run_lengths(mask: np.ndarray) -> np.ndarray:
-    """Column-major run lengths of a (H, W) bool mask, starting with a (possibly empty) run of zeros."""
-    flat = np.asarray(mask, dtype=bool).ravel(order="F")
-    if flat.size == 0:
-        return np.zeros(0, dtype=np.int64)
-    edges = np.flatnonzero(flat[1:] != flat[:-1]) + 1
-    bounds = np.concatenate([[0], edges, [flat.size]])
+def run_lengths(crop: np.ndarray, offset: tuple[int, int], frame_hw: tuple[int, int]) -> np.ndarray:
+    """Column-major run lengths of the (H, W) frame mask that is False except for ``crop`` ((h, w) bool) at
+    ``offset`` (x0, y0), starting with a (possibly empty) run of zeros. O(crop area): the frame is never built.
+
+    Runs of ones never cross a crop column except where the crop spans the frame's full height; there a run
+    ending at the bottom of one column and one starting at the top of the next are joined, as in the frame."""
+    height, width = frame_hw
+    x0, y0 = int(offset[0]), int(offset[1])
+    h, w = crop.shape
+    padded = np.zeros((h + 2, w), dtype=np.int8)  # a False row above and below: every run ends in its column
+    padded[1:-1] = crop
+    steps = np.diff(padded.ravel(order="F"))
+    cells = np.flatnonzero(steps) + 1              # positions in the padded crop where a run starts (1) or ends (-1)
+    cols, rows = np.divmod(cells, h + 2)
+    edges = (x0 + cols) * height + (y0 - 1 + rows)  # the same positions in the column-major frame
+    if edges.size:
+        joined = np.flatnonzero(edges[1:-1:2] == edges[2::2]) * 2 + 1  # end of a run == start of the next
+        edges = np.delete(edges, np.concatenate([joined, joined + 1]))
+    bounds = np.concatenate([[0], edges, [height * width]])
     counts = np.diff(bounds)
-    return np.concatenate([[0], counts]) if flat[0] else counts
+    return counts[:-1] if counts.size > 1 and counts[-1] == 0 else counts
 
 
 def encode_counts(counts: np.ndarray) -> str:
-    out: list[str] = []
-    for i, value in enumerate(int(c) for c in counts):
-        x = value - int(counts[i - 2]) if i > 2 else value
-        while True:
-            group = x & 0x1F
-            x >>= 5  # arithmetic shift: negative differences end at -1
-            more = x != -1 if group & 0x10 else x != 0
-            out.append(chr(48 + (group | 0x20 if more else group)))
-            if not more:
-                break
-    return "".join(out)
+    """Counts → the COCO string, vectorised: each value (from the third on, its difference to the count two
+    before) as 5-bit groups, least significant first, 0x20 flagging that more follow."""
+    counts = np.asarray(counts, dtype=np.int64)
+    values = counts.copy()
+    values[3:] -= counts[1:-2]
+    groups = np.empty((values.size, 13), dtype=np.int64)  # 13 groups of 5 bits hold any int64
+    length = np.zeros(values.size, dtype=np.int64)
+    done = np.zeros(values.size, dtype=bool)
+    rest = values
+    for k in range(groups.shape[1]):
+        group = rest & 0x1F
+        rest = rest >> 5  # arithmetic shift: negative differences end at -1
+        more = np.where(group & 0x10, rest != -1, rest != 0)
+        groups[:, k] = group | (more << 5)
+        length[~done] = k + 1
+        done |= ~more
+        if done.all():
+            break
+    keep = np.arange(groups.shape[1])[None, :] < length[:, None]
+    return (groups[keep] + 48).astype(np.uint8).tobytes().decode("ascii")
 
 
 def decode_counts(text: str) -> np.ndarray:
@@ -54,10 +75,16 @@ def decode_counts(text: str) -> np.ndarray:
     return np.asarray(counts, dtype=np.int64)
 
 
+def encode_crop(crop: np.ndarray, offset: tuple[int, int], frame_hw: tuple[int, int]) -> dict:
+    """The COCO RLE of the full (H, W) frame mask that is ``crop`` at ``offset`` (x0, y0) and False elsewhere:
+    ``{"size": [H, W], "counts": str}``, computed in O(crop area)."""
+    h, w = frame_hw
+    return {"size": [int(h), int(w)], "counts": encode_counts(run_lengths(crop, offset, frame_hw))}
+
+
 def encode_mask(mask: np.ndarray) -> dict:
     """(H, W) bool → ``{"size": [H, W], "counts": str}``."""
-    h, w = mask.shape
-    return {"size": [int(h), int(w)], "counts": encode_counts(run_lengths(mask))}
+    return encode_crop(np.asarray(mask, dtype=bool), (0, 0), mask.shape)
 
 
 def decode_mask(rle: dict) -> np.ndarray:

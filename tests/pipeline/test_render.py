@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from rtdetect.render import MaskAnnotator, Renderer, class_color
-from rtdetect.types import Detections
+from rtdetect.types import BoxMasks, Detections
 
 
 def test_colours_are_stable_per_class():
@@ -14,7 +14,7 @@ def test_masks_blend_only_mask_pixels():
     image = np.full((20, 30, 3), 100, np.uint8)
     masks = np.zeros((1, 20, 30), bool)
     masks[0, 5:10, 5:15] = True
-    det = Detections([[0, 0, 30, 20]], [0.9], [2], masks)
+    det = Detections([[0, 0, 30, 20]], [0.9], [2], BoxMasks.from_full(masks))
     out = MaskAnnotator(alpha=0.5).annotate(image.copy(), det)
     expected = np.round(100 * 0.5 + np.array(class_color(2)) * 0.5)
     assert np.all(out[5:10, 5:15] == expected)
