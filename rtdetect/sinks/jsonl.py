@@ -13,12 +13,12 @@ from typing import Sequence, TextIO
 
 from ..types import EXTRA_LINE_COUNTS, Detections, Frame
 from .atomic import check_output_path, commit, partial_path
-from .rle import encode_crop
+from .rle import encode_box_masks
 
 
 def frame_record(frame: Frame, detections: Detections, names: Sequence[str]) -> dict:
     items = []
-    masks = detections.masks
+    masks = None if detections.masks is None else encode_box_masks(detections.masks)
     for i in range(len(detections)):
         cid = int(detections.class_ids[i])
         item = {
@@ -30,7 +30,7 @@ def frame_record(frame: Frame, detections: Detections, names: Sequence[str]) -> 
         if detections.track_ids is not None:
             item["track_id"] = int(detections.track_ids[i])
         if masks is not None:
-            item["mask"] = encode_crop(masks.crops[i], masks.offsets[i], masks.frame_hw)
+            item["mask"] = masks[i]
         items.append(item)
     record = {"source": frame.source, "frame": frame.index, "pts": frame.pts, "detections": items}
     if EXTRA_LINE_COUNTS in detections.extra:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..types import BoxMasks
+
 
 def run_lengths(crop: np.ndarray, offset: tuple[int, int], frame_hw: tuple[int, int]) -> np.ndarray:
     """Column-major run lengths of the (H, W) frame mask that is False except for ``crop`` ((h, w) bool) at
@@ -19,10 +21,10 @@ def run_lengths(crop: np.ndarray, offset: tuple[int, int], frame_hw: tuple[int, 
     height, width = frame_hw
     x0, y0 = int(offset[0]), int(offset[1])
     h, w = crop.shape
-    padded = np.zeros((h + 2, w), dtype=np.int8)  # a False row above and below: every run ends in its column
-    padded[1:-1] = crop
-    steps = np.diff(padded.ravel(order="F"))
-    cells = np.flatnonzero(steps) + 1              # positions in the padded crop where a run starts (1) or ends (-1)
+    columns = np.zeros((w, h + 2), dtype=bool)  # the crop's columns as rows, a False cell at each end:
+    columns[:, 1:-1] = crop.T                   # every run starts and ends inside its own column
+    flat = columns.ravel()
+    cells = np.flatnonzero(flat[1:] != flat[:-1]) + 1  # where a run starts or ends, alternately
     cols, rows = np.divmod(cells, h + 2)
     edges = (x0 + cols) * height + (y0 - 1 + rows)  # the same positions in the column-major frame
     if edges.size:
@@ -33,13 +35,17 @@ def run_lengths(crop: np.ndarray, offset: tuple[int, int], frame_hw: tuple[int, 
     return counts[:-1] if counts.size > 1 and counts[-1] == 0 else counts
 
 
-def encode_counts(counts: np.ndarray) -> str:
-    """Counts → the COCO string, vectorised: each value (from the third on, its difference to the count two
-    before) as 5-bit groups, least significant first, 0x20 flagging that more follow."""
-    counts = np.asarray(counts, dtype=np.int64)
-    values = counts.copy()
-    values[3:] -= counts[1:-2]
-    groups = np.empty((values.size, 13), dtype=np.int64)  # 13 groups of 5 bits hold any int64
+def _chars(counts: list[np.ndarray]) -> list[str]:
+    """Each counts array → its COCO string, all in one vectorised pass: each value (from the third on, its
+    difference to the count two before) as 5-bit groups, least significant first, 0x20 when more follow."""
+    deltas = []
+    for c in counts:
+        c = np.asarray(c, dtype=np.int64)
+        d = c.copy()
+        d[3:] -= c[1:-2]
+        deltas.append(d)
+    values = np.concatenate(deltas) if deltas else np.zeros(0, np.int64)
+    groups = np.empty((values.size, 13), dtype=np.uint8)  # 13 groups of 5 bits hold any int64
     length = np.zeros(values.size, dtype=np.int64)
     done = np.zeros(values.size, dtype=bool)
     rest = values
@@ -47,13 +53,22 @@ def encode_counts(counts: np.ndarray) -> str:
         group = rest & 0x1F
         rest = rest >> 5  # arithmetic shift: negative differences end at -1
         more = np.where(group & 0x10, rest != -1, rest != 0)
-        groups[:, k] = group | (more << 5)
+        groups[:, k] = 48 + (group | (more << 5))
         length[~done] = k + 1
         done |= ~more
         if done.all():
             break
-    keep = np.arange(groups.shape[1])[None, :] < length[:, None]
-    return (groups[keep] + 48).astype(np.uint8).tobytes().decode("ascii")
+    text = groups[np.arange(groups.shape[1])[None, :] < length[:, None]].tobytes().decode("ascii")
+    offsets = np.concatenate([[0], np.cumsum(length)])  # character position of each value
+    sizes = np.array([len(d) for d in deltas], dtype=np.int64)
+    value_ends = np.cumsum(sizes)
+    value_starts = value_ends - sizes
+    return [text[a:b] for a, b in zip(offsets[value_starts].tolist(), offsets[value_ends].tolist())]
+
+
+def encode_counts(counts: np.ndarray) -> str:
+    """Run lengths → the COCO compressed string."""
+    return _chars([counts])[0]
 
 
 def decode_counts(text: str) -> np.ndarray:
@@ -75,11 +90,17 @@ def decode_counts(text: str) -> np.ndarray:
     return np.asarray(counts, dtype=np.int64)
 
 
+def encode_box_masks(masks: BoxMasks) -> list[dict]:
+    """The COCO RLE of each mask's full (H, W) frame mask, ``{"size": [H, W], "counts": str}``, computed from
+    the crops in O(sum of crop areas); the strings of all masks are built in one vectorised pass."""
+    h, w = masks.frame_hw
+    texts = _chars([run_lengths(crop, offset, masks.frame_hw) for crop, offset in zip(masks.crops, masks.offsets)])
+    return [{"size": [int(h), int(w)], "counts": text} for text in texts]
+
+
 def encode_crop(crop: np.ndarray, offset: tuple[int, int], frame_hw: tuple[int, int]) -> dict:
-    """The COCO RLE of the full (H, W) frame mask that is ``crop`` at ``offset`` (x0, y0) and False elsewhere:
-    ``{"size": [H, W], "counts": str}``, computed in O(crop area)."""
-    h, w = frame_hw
-    return {"size": [int(h), int(w)], "counts": encode_counts(run_lengths(crop, offset, frame_hw))}
+    """The COCO RLE of the (H, W) frame mask that is ``crop`` at ``offset`` (x0, y0) and False elsewhere."""
+    return encode_box_masks(BoxMasks((np.asarray(crop, dtype=bool),), np.array([offset], np.int64), frame_hw))[0]
 
 
 def encode_mask(mask: np.ndarray) -> dict:

@@ -136,3 +136,17 @@ def test_show_without_a_display_is_a_clear_error(monkeypatch):
     monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
     with pytest.raises(OutputError, match="needs a display"):
         DisplaySink()
+
+
+def test_rle_of_many_masks_in_one_pass_equals_each_alone():
+    """encode_box_masks builds every string of a frame at once; each equals pycocotools' on its own mask."""
+    from rtdetect.sinks.rle import encode_box_masks
+
+    rng = np.random.default_rng(7)
+    full = rng.random((7, 33, 21)) < 0.4
+    full[2] = False                      # an empty mask: counts [H * W]
+    full[4] = True                       # a full one: counts [0, H * W]
+    full[5, :, :4] = full[5, :, 9:] = False
+    encoded = encode_box_masks(BoxMasks.from_full(full))
+    assert [e["counts"] for e in encoded] == [coco_counts(m) for m in full]
+    assert all(e["size"] == [33, 21] for e in encoded) and encode_box_masks(BoxMasks.empty((3, 4))) == []
