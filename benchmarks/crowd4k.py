@@ -105,7 +105,7 @@ def main() -> None:
                 result = run_once(codes[label], model, clip, Path(folder))
                 runs[f"{label} {model}"].append(result)
                 print(f"repeat {repeat}: {label} {model}: {result}", flush=True)
-    report(runs, codes, args)
+            report(runs, codes, args)  # after every repeat: a long run stopped early still leaves its figures
 
 
 def report(runs: dict[str, list[dict]], codes: dict[str, Path], args) -> None:
