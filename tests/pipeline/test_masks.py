@@ -144,3 +144,18 @@ def test_memory_follows_the_boxes_not_the_frame():
     boxes_area = 100 * 120 * 200
     assert peak < image.nbytes + 40 * boxes_area, peak  # one rendered copy + O(boxes), not 100 * h * w
     assert len(record["detections"]) == 100 and rendered.shape == image.shape
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_logits_of_a_window_equal_the_whole_grids(seed):
+    """process_masks computes logits per box window only: a cell's value must not depend on the window
+    (bit for bit), or a box's mask would change with its neighbours'."""
+    from rtdetect.masks import mask_logits
+
+    rng = np.random.default_rng(seed)
+    protos, coefs = rng.normal(size=(32, 160, 160)).astype(np.float32), rng.normal(size=(5, 32)).astype(np.float32)
+    whole = mask_logits(coefs, protos)
+    for _ in range(50):
+        (r0, r1), (c0, c1) = np.sort(rng.integers(0, 161, (2, 2)), axis=1)
+        i = int(rng.integers(0, 5))
+        np.testing.assert_array_equal(mask_logits(coefs[i:i + 1], protos[:, r0:r1, c0:c1])[0], whole[i, r0:r1, c0:c1])
