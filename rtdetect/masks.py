@@ -8,8 +8,9 @@ For detection i with coefficients c_i (nm,) and protos P (nm, mh, mw) the mask l
   ``u = ((x + 0.5) * scale + pad_x) * mw / W_in - 0.5`` (likewise v with y, pad_y, mh, H_in); samples
   outside the grid take the nearest edge value (as ``cv2.resize``'s replicate border).
 
-Only pixels inside each box are ever computed (the crop comes before the upsampling), so the cost is the
-boxes' area, not the frame's. This is the reference the CUDA masks kernel matches.
+Only pixels inside each box are ever computed (the crop comes before the upsampling), from logits of only the
+proto cells the box samples, and the result stays box-local (``BoxMasks``: one crop per box), so time and
+memory follow the boxes' area, not the frame's. This is the reference the CUDA masks kernel matches.
 """
 from __future__ import annotations
 
