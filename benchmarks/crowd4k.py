@@ -3,7 +3,7 @@
     /work/main/.venv/bin/python benchmarks/crowd4k.py [--frames 24] [--repeats 3] [--base /path/to/other/checkout]
 
 Builds ``--clip`` (default: a temporary file) by tiling tests/data/bus.jpg and zidane.jpg into
-3840x2160 frames (6x4 tiles, shifted a little every frame so the frames differ; ~100 instances per frame
+3840x2160 frames (6x4 tiles, shifted a little every frame so the frames differ; ~80 instances per frame
 with the default model), then times whole processes of ``python -m rtdetect.cli --source CLIP --model M
 --json OUT --save OUT.mp4 --no-progress`` for M = yolov5s (detection only: the same weights without the mask
 branch) and yolov5s-seg, from this checkout and, with ``--base``, from another one (e.g. main before the
