@@ -8,7 +8,7 @@ import numpy as np
 
 from ..types import Detections
 from .labels import LabelAnnotator
-from .palette import class_color, class_colors
+from .palette import class_color
 
 __all__ = ["BoxAnnotator", "FpsAnnotator", "LabelAnnotator", "MaskAnnotator"]
 
