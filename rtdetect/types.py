@@ -88,12 +88,118 @@ def _as(name: str, value, dtype, shape_tail: tuple[int, ...]) -> np.ndarray:
     return arr
 
 
+def _indices(index, n: int, owner: str) -> np.ndarray:
+    """Positions picked by an int, slice, integer array or (n,) boolean mask, as an int64 array."""
+    if isinstance(index, (int, np.integer)):
+        index = [int(index)]
+    if isinstance(index, slice):
+        return np.arange(n)[index]
+    idx = np.asarray(index)
+    if idx.dtype == np.bool_:
+        if idx.shape != (n,):
+            raise ValueError(f"boolean index must have shape ({n},), got {idx.shape}")
+        return np.flatnonzero(idx)
+    if idx.size == 0:
+        return np.zeros(0, np.int64)
+    if not np.issubdtype(idx.dtype, np.integer) or idx.ndim != 1:
+        raise ValueError(f"{owner} index must be an int, a slice, 1-D ints or a boolean mask, got {idx.dtype} {idx.shape}")
+    if idx.min() < -n or idx.max() >= n:
+        raise IndexError(f"{owner} index out of range for {n} entries")
+    return np.where(idx < 0, idx + n, idx).astype(np.int64)
+
+
+@dataclass(frozen=True, eq=False)
+class BoxMasks:
+    """Instance masks stored box-local: one crop per detection and where it sits in the frame.
+
+    crops: N arrays (h_i, w_i) bool; crop i covers frame rows ``y0:y0 + h_i`` and columns ``x0:x0 + w_i``
+    with ``(x0, y0) = offsets[i]``, and the mask is False everywhere outside it.
+    offsets: (N, 2) int64 (x0, y0), frame pixels; frame_hw: the frame's (H, W).
+    Memory and every operation on it are O(sum of crop areas); ``full(i)`` builds one (H, W) mask on request.
+    """
+
+    crops: tuple[np.ndarray, ...]
+    offsets: np.ndarray
+    frame_hw: tuple[int, int]
+
+    def __post_init__(self) -> None:
+        set_ = object.__setattr__
+        height, width = (int(v) for v in self.frame_hw)
+        if height < 1 or width < 1:
+            raise ValueError(f"BoxMasks.frame_hw must be positive, got {self.frame_hw}")
+        crops = tuple(self.crops)
+        offsets = np.asarray(self.offsets)
+        if not crops and offsets.size == 0:
+            offsets = np.zeros((0, 2), np.int64)
+        if offsets.shape != (len(crops), 2) or not np.issubdtype(offsets.dtype, np.integer):
+            raise ValueError(f"BoxMasks.offsets must be ({len(crops)}, 2) integers, got {offsets.shape} {offsets.dtype}")
+        for crop, (x0, y0) in zip(crops, offsets.tolist()):
+            if not isinstance(crop, np.ndarray) or crop.dtype != np.bool_ or crop.ndim != 2:
+                raise ValueError(f"BoxMasks crops must be 2-D bool arrays, got {getattr(crop, 'shape', crop)!r}")
+            if x0 < 0 or y0 < 0 or x0 + crop.shape[1] > width or y0 + crop.shape[0] > height:
+                raise ValueError(f"BoxMasks crop {crop.shape} at (x0={x0}, y0={y0}) leaves the {height}x{width} frame")
+        set_(self, "crops", crops)
+        set_(self, "offsets", offsets.astype(np.int64, copy=False))
+        set_(self, "frame_hw", (height, width))
+
+    @classmethod
+    def empty(cls, frame_hw: tuple[int, int]) -> "BoxMasks":
+        return cls((), np.zeros((0, 2), np.int64), frame_hw)
+
+    @classmethod
+    def from_full(cls, masks: np.ndarray) -> "BoxMasks":
+        """(N, H, W) bool → each mask cropped to the rows and columns it occupies (O(N*H*W): for inputs that
+        are full-frame already; an empty mask becomes a 0x0 crop at the origin)."""
+        masks = np.asarray(masks)
+        if masks.dtype != np.bool_ or masks.ndim != 3:
+            raise ValueError(f"BoxMasks.from_full needs (N, H, W) bool, got {masks.shape} {masks.dtype}")
+        crops, offsets = [], []
+        for mask in masks:
+            rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+            if rows.size == 0:
+                crops.append(np.zeros((0, 0), bool))
+                offsets.append((0, 0))
+                continue
+            crops.append(mask[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1].copy())
+            offsets.append((cols[0], rows[0]))
+        return cls(tuple(crops), np.asarray(offsets, np.int64).reshape(-1, 2), masks.shape[1:])
+
+    def __len__(self) -> int:
+        return len(self.crops)
+
+    def __getitem__(self, index: int | slice | Sequence[int] | np.ndarray) -> "BoxMasks":
+        """Select like ``Detections.__getitem__``; the crops are shared, not copied."""
+        picked = _indices(index, len(self), "BoxMasks")
+        return BoxMasks(tuple(self.crops[i] for i in picked), self.offsets[picked], self.frame_hw)
+
+    def bounds(self) -> np.ndarray:
+        """(N, 4) int64 crop rectangles x0, y0, x1, y1 (end-exclusive) in frame pixels."""
+        sizes = np.array([(c.shape[1], c.shape[0]) for c in self.crops], np.int64).reshape(-1, 2)
+        return np.hstack([self.offsets, self.offsets + sizes])
+
+    def areas(self) -> np.ndarray:
+        """(N,) int64 mask pixel counts."""
+        return np.array([np.count_nonzero(c) for c in self.crops], np.int64)
+
+    def full(self, i: int) -> np.ndarray:
+        """The (H, W) bool frame mask of detection ``i`` (allocated on request)."""
+        out = np.zeros(self.frame_hw, dtype=bool)
+        crop, (x0, y0) = self.crops[i], self.offsets[i]
+        out[y0:y0 + crop.shape[0], x0:x0 + crop.shape[1]] = crop
+        return out
+
+    def to_full(self) -> np.ndarray:
+        """All masks as one (N, H, W) bool stack: O(N*H*W), for tests and small frames."""
+        return np.stack([self.full(i) for i in range(len(self))]) if len(self) else \
+            np.zeros((0, *self.frame_hw), dtype=bool)
+
+
 @dataclass(frozen=True)
 class Detections:
     """Detections of one frame, in original frame pixels.
 
     xyxy: (N, 4) float32; scores: (N,) float32; class_ids: (N,) int32;
-    masks: (N, H, W) bool in frame pixels, or None for detection-only models;
+    masks: ``BoxMasks`` with N entries (box-local crops in frame pixels), or None for detection-only models;
     track_ids: (N,) int64, or None when no tracker ran.
     extra: per-frame results of later stages, by the ``EXTRA_*`` keys above (not compared, not indexed).
     """
@@ -101,7 +207,7 @@ class Detections:
     xyxy: np.ndarray
     scores: np.ndarray
     class_ids: np.ndarray
-    masks: np.ndarray | None = None
+    masks: BoxMasks | None = None
     track_ids: np.ndarray | None = None
     extra: dict = field(default_factory=dict, compare=False)
 
@@ -117,10 +223,11 @@ class Detections:
                 f"class_ids {len(self.class_ids)}"
             )
         if self.masks is not None:
-            masks = np.asarray(self.masks)
-            if masks.dtype != np.bool_ or masks.ndim != 3 or masks.shape[0] != n:
-                raise ValueError(f"Detections.masks must be (N={n}, H, W) bool, got {masks.shape} {masks.dtype}")
-            set_(self, "masks", masks)
+            if not isinstance(self.masks, BoxMasks):
+                raise TypeError(f"Detections.masks must be BoxMasks (box-local; BoxMasks.from_full converts an "
+                                f"(N, H, W) stack), got {type(self.masks).__name__}")
+            if len(self.masks) != n:
+                raise ValueError(f"Detections.masks must have N={n} entries, got {len(self.masks)}")
         if self.track_ids is not None:
             set_(self, "track_ids", _as("track_ids", self.track_ids, np.int64, ()))
             if len(self.track_ids) != n:
@@ -128,8 +235,8 @@ class Detections:
 
     @classmethod
     def empty(cls, mask_hw: tuple[int, int] | None = None) -> "Detections":
-        """No detections; with ``mask_hw`` an empty (0, H, W) mask stack."""
-        masks = None if mask_hw is None else np.zeros((0, *mask_hw), dtype=bool)
+        """No detections; with ``mask_hw`` (the frame's H, W) an empty ``BoxMasks``."""
+        masks = None if mask_hw is None else BoxMasks.empty(mask_hw)
         return cls(np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros(0, np.int32), masks)
 
     def __len__(self) -> int:
@@ -137,11 +244,7 @@ class Detections:
 
     def __getitem__(self, index: int | slice | Sequence[int] | np.ndarray) -> "Detections":
         """Select by int, slice, integer array or boolean mask; always returns Detections."""
-        if isinstance(index, (int, np.integer)):
-            index = [int(index)]
-        idx = np.asarray(index) if not isinstance(index, slice) else index
-        if isinstance(idx, np.ndarray) and idx.dtype == np.bool_ and idx.shape != (len(self),):
-            raise ValueError(f"boolean index must have shape ({len(self)},), got {idx.shape}")
+        idx = _indices(index, len(self), "Detections")
         return Detections(
             self.xyxy[idx],
             self.scores[idx],

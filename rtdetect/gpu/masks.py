@@ -99,7 +99,8 @@ class GpuMasks(Stage):
     # -- host conveniences (tests, tools) ---------------------------------------------------------------
     def run_host(self, coefs: np.ndarray, protos: np.ndarray, boxes: np.ndarray, letterbox: Letterbox, *,
                  stream: Any = None) -> np.ndarray:
-        """Same contract as ``rtdetect.masks.process_masks``: (N, H, W) bool for N <= max_det detections."""
+        """The kernel's raw output for ``rtdetect.masks.process_masks``' inputs: its masks as one (N, H, W) bool
+        stack (``BoxMasks.to_full()`` of the reference) for N <= max_det detections."""
         coefs = np.ascontiguousarray(coefs, np.float32).reshape(-1, self.num_masks)
         boxes = np.ascontiguousarray(boxes, np.float32).reshape(-1, 4)
         protos = np.ascontiguousarray(protos)

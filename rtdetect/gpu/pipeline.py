@@ -26,8 +26,8 @@ import numpy as np
 from ..decode import select_decoder
 from ..postprocess import PostprocessConfig
 from ..preprocess import letterbox_params
-from ..types import Detections
 from ..notes import note
+from ..types import BoxMasks, Detections
 from .graph_cache import GraphCache
 from .slots import FrameSlot
 
@@ -175,18 +175,19 @@ class GpuPipeline:
             detections = detections[np.isin(detections.class_ids, self._class_filter)]
         return detections, timings
 
-    def _download_masks(self, n: int, frame_hw: tuple[int, int]) -> np.ndarray:
-        """(n, H, W) bool masks of the kept detections (second host wait; segmentation models only)."""
+    def _download_masks(self, n: int, frame_hw: tuple[int, int]) -> BoxMasks:
+        """Box-local masks of the kept detections (second host wait; segmentation models only). The kernel
+        writes (n, H, W) planes; they are cropped here, at the boundary, until it writes crops itself."""
         height, width = frame_hw
         if n == 0:
-            return np.zeros((0, height, width), dtype=bool)
+            return BoxMasks.empty(frame_hw)
         nbytes = n * height * width
         if self._mask_host is None or self._mask_host.size < nbytes:
             self._mask_host = self.cuda.pagelocked_empty((nbytes,), np.uint8)
         staged = self._mask_host[:nbytes]
         self.cuda.memcpy_dtoh_async(staged, self._masks.masks, self.stream)
         self.stream.synchronize()
-        return staged.reshape(n, height, width).astype(bool)
+        return BoxMasks.from_full(staged.reshape(n, height, width).view(bool))  # copies the crops out
 
     def _masks_for(self, frame_hw: tuple[int, int]):
         from .masks import GpuMasks

@@ -8,7 +8,7 @@ import numpy as np
 
 from ..types import Detections
 from .labels import LabelAnnotator
-from .palette import class_color, class_colors
+from .palette import class_color
 
 __all__ = ["BoxAnnotator", "FpsAnnotator", "LabelAnnotator", "MaskAnnotator"]
 
@@ -26,29 +26,40 @@ class BoxAnnotator:
 
 
 class MaskAnnotator:
-    """Translucent class-coloured masks: ``out = (1 - alpha) * image + alpha * colour`` on mask pixels.
+    """Translucent class-coloured masks: ``out = round((1 - alpha) * image + alpha * colour)`` on mask pixels
+    (float32 maths), masks painted in detection order.
 
-    Blends only inside each mask's bounding rows/columns, so the cost follows the objects, not the frame.
+    Works inside each mask's crop only, so the cost follows the objects, not the frame: the blend of every
+    possible byte value is tabulated once per colour and applied with a lookup, then copied where the crop is set
+    (OpenCV for both: a NumPy boolean gather/scatter costs several times more).
     """
 
     def __init__(self, alpha: float = 0.45) -> None:
         if not 0.0 <= alpha <= 1.0:
             raise ValueError(f"mask alpha must be in [0, 1], got {alpha}")
         self.alpha = alpha
+        self._tables: dict[tuple[int, int, int], np.ndarray] = {}
+
+    def table(self, color: tuple[int, int, int]) -> np.ndarray:
+        """(1, 256, 3) uint8: the blend of each byte value with ``color``'s channels (BGR)."""
+        if color not in self._tables:
+            values = np.arange(256, dtype=np.float32)[:, None]
+            blended = values * np.float32(1 - self.alpha) + np.asarray(color, np.float32) * np.float32(self.alpha)
+            self._tables[color] = np.round(blended).astype(np.uint8).reshape(1, 256, 3)
+        return self._tables[color]
 
     def annotate(self, image: np.ndarray, detections: Detections) -> np.ndarray:
-        if detections.masks is None or len(detections) == 0:
+        masks = detections.masks
+        if masks is None or len(detections) == 0:
             return image
-        colors = class_colors(detections.class_ids).astype(np.float32)
-        for mask, color in zip(detections.masks, colors):
-            rows = np.flatnonzero(mask.any(axis=1))
-            if rows.size == 0:
+        if masks.frame_hw != image.shape[:2]:
+            raise ValueError(f"masks are for {masks.frame_hw} frames, the image is {image.shape[:2]}")
+        for crop, (x0, y0), class_id in zip(masks.crops, masks.offsets, detections.class_ids):
+            if crop.size == 0:
                 continue
-            cols = np.flatnonzero(mask.any(axis=0))
-            r0, r1, c0, c1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
-            region, inside = image[r0:r1, c0:c1], mask[r0:r1, c0:c1]
-            blended = region[inside].astype(np.float32) * (1 - self.alpha) + color * self.alpha
-            region[inside] = np.round(blended).astype(np.uint8)
+            region = image[y0:y0 + crop.shape[0], x0:x0 + crop.shape[1]]
+            # region is a view of image with the crop's shape: cv2.copyTo writes into it in place
+            cv2.copyTo(cv2.LUT(region, self.table(class_color(class_id))), crop.view(np.uint8), region)
         return image
 
 

@@ -19,11 +19,12 @@ from typing import Sequence, TextIO
 from ..errors import OutputError
 from ..types import EXTRA_LINE_COUNTS, Detections, Frame
 from .output import OutputFile
-from .rle import encode_mask
+from .rle import encode_box_masks
 
 
 def frame_record(frame: Frame, detections: Detections, names: Sequence[str]) -> dict:
     items = []
+    masks = None if detections.masks is None else encode_box_masks(detections.masks)
     for i in range(len(detections)):
         cid = int(detections.class_ids[i])
         item = {
@@ -34,8 +35,8 @@ def frame_record(frame: Frame, detections: Detections, names: Sequence[str]) -> 
         }
         if detections.track_ids is not None:
             item["track_id"] = int(detections.track_ids[i])
-        if detections.masks is not None:
-            item["mask"] = encode_mask(detections.masks[i])
+        if masks is not None:
+            item["mask"] = masks[i]
         items.append(item)
     record = {"source": frame.source, "frame": frame.index, "pts": frame.pts, "detections": items}
     if EXTRA_LINE_COUNTS in detections.extra:

@@ -62,7 +62,7 @@ def random_case(rng, frame_hw, input_hw, nm, n, proto_dtype=np.float32):
 
 
 def check(runtime, coefs, protos, boxes, box, *, max_det=None):
-    want = process_masks(coefs, protos.astype(np.float32), boxes, box)
+    want = process_masks(coefs, protos.astype(np.float32), boxes, box).to_full()
     values = sampled_logits(coefs, protos.astype(np.float32), boxes, box)
     inside = ~np.isnan(values)
     assert np.array_equal(np.where(inside, values > 0, False), want)  # the restatement is faithful

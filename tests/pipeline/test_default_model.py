@@ -32,3 +32,35 @@ def test_vtest_clip_people_and_cars_with_masks(data_dir, tmp_path, v5seg_onnx):
     coverage = [decode_mask(d["mask"]).sum() / max(1.0, (d["box"][2] - d["box"][0]) * (d["box"][3] - d["box"][1]))
                 for d in people]
     assert sorted(coverage)[len(coverage) // 2] > 0.3  # a person's mask fills a good part of its box
+
+
+def test_jsonl_masks_of_real_frames_are_the_coco_rle_of_their_full_frame_masks(data_dir, monkeypatch, model_cache):
+    """Box-local masks of the real model on real frames: each JSONL mask equals pycocotools' RLE of that
+    detection's full-frame mask, and decodes back to it pixel for pixel."""
+    import cv2
+    import numpy as np
+    from pycocotools import mask as coco_mask
+
+    from rtdetect.inference import create_engine
+    from rtdetect.models.zoo import resolve_model
+    from rtdetect.pipeline import Pipeline
+    from rtdetect.sinks.jsonl import frame_record
+    from rtdetect.types import Frame
+
+    monkeypatch.setenv("RTDETECT_CACHE", str(model_cache))
+    engine = create_engine(str(resolve_model("yolov5s-seg", imgsz=(640, 640))), backend="onnxruntime",
+                           imgsz=(640, 640))
+    with engine:
+        pipeline = Pipeline(engine, warmup_runs=1)
+        checked = 0
+        for name in ("bus.jpg", "zidane.jpg"):
+            frame = Frame(cv2.imread(str(data_dir / name)), 0, None, name)
+            detections = pipeline.process(frame).detections
+            record = frame_record(frame, detections, pipeline.names)
+            for i, item in enumerate(record["detections"]):
+                full = detections.masks.full(i)
+                theirs = coco_mask.encode(np.asfortranarray(full.astype(np.uint8)))
+                assert item["mask"] == {"size": list(map(int, theirs["size"])), "counts": theirs["counts"].decode()}
+                np.testing.assert_array_equal(decode_mask(item["mask"]), full)
+                checked += int(full.any())
+    assert checked >= 6  # bus.jpg's people and bus, zidane.jpg's people

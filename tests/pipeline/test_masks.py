@@ -1,3 +1,5 @@
+import tracemalloc
+
 import cv2
 import numpy as np
 import pytest
@@ -73,9 +75,12 @@ def test_equals_the_definition(seed, h, w):
     """Pixel for pixel the definition, except where the float64 logit is within 1e-4 of the threshold
     (float32 rounding may fall either way there). No statistical tolerance, so no flakes."""
     coefs, protos, boxes, box = random_case(seed, h, w)
-    ours = process_masks(coefs, protos, boxes, box)
+    local = process_masks(coefs, protos, boxes, box)
+    assert len(local) == 4 and local.frame_hw == (h, w)
+    for (x1, y1, x2, y2), (c0, r0, c1, r1) in zip(boxes, local.bounds()):  # each crop is its box's pixels
+        assert (c0, c1) == box_pixel_range(x1, x2, w) and (r0, r1) == box_pixel_range(y1, y2, h)
+    ours = local.to_full()
     expected, logits = definition_masks(coefs, protos, boxes, box)
-    assert ours.shape == (4, h, w) and ours.dtype == bool
     differ = ours != expected
     assert not differ[~(np.abs(np.nan_to_num(logits, nan=1.0)) < 1e-4)].any()
 
@@ -88,7 +93,7 @@ def test_agrees_with_full_frame_route_up_to_the_edge(seed):
     rng = np.random.default_rng(seed)
     h, w = (int(v) for v in rng.integers(60, 500, 2))
     coefs, protos, boxes, box = random_case(seed, h, w)
-    ours = process_masks(coefs, protos, boxes, box)
+    ours = process_masks(coefs, protos, boxes, box).to_full()
     theirs = full_frame_route(coefs, protos, boxes, box)
     cell_px = box.input_hw[1] / protos.shape[2] / box.scale  # frame pixels per proto cell
     for a, b in zip(ours, theirs):
@@ -105,8 +110,52 @@ def test_masks_stay_inside_their_boxes():
     protos = np.ones((2, 160, 160), np.float32)  # every logit positive: the mask is exactly the box
     boxes = np.array([[10.2, 20.7, 100.5, 200.0], [390, 290, 400, 300], [50, 50, 50, 80]], np.float32)
     masks = process_masks(np.ones((3, 2), np.float32), protos, boxes, box)
-    assert masks[0].sum() == (100 - 10) * (200 - 21)
-    assert masks[0][21:200, 10:100].all()
-    assert masks[1].sum() == 100 and masks[2].sum() == 0  # zero-width box: empty
-    assert process_masks(np.zeros((0, 2)), protos, np.zeros((0, 4)), box).shape == (0, 300, 400)
+    assert masks.areas().tolist() == [(100 - 10) * (200 - 21), 100, 0]  # zero-width box: empty
+    assert masks.full(0)[21:200, 10:100].all() and masks.full(0).sum() == masks.areas()[0]
+    assert masks.bounds()[:2].tolist() == [[10, 21, 100, 200], [390, 290, 400, 300]]
+    empty = process_masks(np.zeros((0, 2)), protos, np.zeros((0, 4)), box)
+    assert len(empty) == 0 and empty.frame_hw == (300, 400) and empty.to_full().shape == (0, 300, 400)
     assert box_pixel_range(-5, 3.2, 10) == (0, 3) and box_pixel_range(0.5, 0.5, 10) == (0, 0)
+
+
+def test_memory_follows_the_boxes_not_the_frame():
+    """A 4K frame with 100 small instances: computing, encoding and rendering the masks allocates a few
+    times the boxes' area, where (N, H, W) planes would take 100 x 8.3 MB (the defect: 3 GB peak RSS)."""
+    from rtdetect.render import Renderer
+    from rtdetect.sinks.jsonl import frame_record
+    from rtdetect.types import Detections, Frame
+
+    h, w = 2160, 3840
+    box, _ = letterbox_params((h, w), (640, 640))
+    rng = np.random.default_rng(0)
+    protos, coefs = smooth_protos(rng, mh=160, mw=160), rng.normal(size=(100, 8)).astype(np.float32)
+    corners = np.stack(np.meshgrid(np.arange(10) * 380 + 5, np.arange(10) * 210 + 5), -1).reshape(-1, 2)
+    boxes = np.hstack([corners, corners + [120, 200]]).astype(np.float32)  # 100 boxes of 120x200 px
+    image = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+    tracemalloc.start()
+    try:
+        masks = process_masks(coefs, protos, boxes, box)
+        detections = Detections(boxes, np.full(100, 0.9), np.zeros(100), masks)
+        record = frame_record(Frame(image, 0, None, "4k"), detections, ["person"])
+        rendered = Renderer(["person"]).render(image, detections)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    boxes_area = 100 * 120 * 200
+    assert peak < image.nbytes + 40 * boxes_area, peak  # one rendered copy + O(boxes), not 100 * h * w
+    assert len(record["detections"]) == 100 and rendered.shape == image.shape
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_logits_of_a_window_equal_the_whole_grids(seed):
+    """process_masks computes logits per box window only: a cell's value must not depend on the window
+    (bit for bit), or a box's mask would change with its neighbours'."""
+    from rtdetect.masks import mask_logits
+
+    rng = np.random.default_rng(seed)
+    protos, coefs = rng.normal(size=(32, 160, 160)).astype(np.float32), rng.normal(size=(5, 32)).astype(np.float32)
+    whole = mask_logits(coefs, protos)
+    for _ in range(50):
+        (r0, r1), (c0, c1) = np.sort(rng.integers(0, 161, (2, 2)), axis=1)
+        i = int(rng.integers(0, 5))
+        np.testing.assert_array_equal(mask_logits(coefs[i:i + 1], protos[:, r0:r1, c0:c1])[0], whole[i, r0:r1, c0:c1])

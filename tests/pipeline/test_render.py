@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from rtdetect.render import MaskAnnotator, Renderer, class_color
-from rtdetect.types import Detections
+from rtdetect.types import BoxMasks, Detections
 
 
 def test_colours_are_stable_per_class():
@@ -14,7 +14,7 @@ def test_masks_blend_only_mask_pixels():
     image = np.full((20, 30, 3), 100, np.uint8)
     masks = np.zeros((1, 20, 30), bool)
     masks[0, 5:10, 5:15] = True
-    det = Detections([[0, 0, 30, 20]], [0.9], [2], masks)
+    det = Detections([[0, 0, 30, 20]], [0.9], [2], BoxMasks.from_full(masks))
     out = MaskAnnotator(alpha=0.5).annotate(image.copy(), det)
     expected = np.round(100 * 0.5 + np.array(class_color(2)) * 0.5)
     assert np.all(out[5:10, 5:15] == expected)
@@ -75,3 +75,24 @@ def test_label_tag_is_drawn_where_it_was_laid_out():
     ((_, (x1, y1, x2, y2)),) = annotator.layout(image.shape, det)
     annotator.annotate(image, det)
     assert image[y1:y2, x1:x2].any() and not image[:, :x1].any() and image[:, x2:].sum() == 0
+
+
+def test_overlapping_masks_blend_in_order_like_the_formula():
+    """Crops that overlap and touch the frame's edges: each mask pixel is round((1 - a) * pixel + a * colour)
+    in float32, applied mask after mask, and no pixel outside every mask changes."""
+    rng = np.random.default_rng(3)
+    image = rng.integers(0, 256, (41, 57, 3), dtype=np.uint8)
+    full = rng.random((4, 41, 57)) < 0.5
+    full[0, :, 40:] = full[1, :3] = full[2, 30:] = False
+    full[3] = False
+    full[3, 10:20, 0:5] = True
+    class_ids = np.array([0, 5, 2, 5])
+    det = Detections(np.tile([[0, 0, 57, 41]], (4, 1)), np.ones(4), class_ids, BoxMasks.from_full(full))
+    alpha = 0.45
+    expected = image.copy()
+    for mask, cid in zip(full, class_ids):
+        blended = expected[mask].astype(np.float32) * np.float32(1 - alpha) + \
+            np.array(class_color(cid), np.float32) * np.float32(alpha)
+        expected[mask] = np.round(blended).astype(np.uint8)
+    out = MaskAnnotator(alpha).annotate(image.copy(), det)
+    np.testing.assert_array_equal(out, expected)

@@ -9,8 +9,8 @@ from pycocotools import mask as coco_mask
 
 from rtdetect.errors import OutputError
 from rtdetect.sinks import JsonlSink, VideoSink
-from rtdetect.sinks.rle import decode_mask, encode_mask
-from rtdetect.types import Detections, Frame
+from rtdetect.sinks.rle import decode_mask, encode_crop, encode_mask
+from rtdetect.types import BoxMasks, Detections, Frame
 
 
 @settings(max_examples=80, deadline=None)
@@ -23,6 +23,46 @@ def test_rle_matches_pycocotools(h, w, density, seed):
     np.testing.assert_array_equal(decode_mask(ours), mask)
 
 
+def coco_counts(full: np.ndarray) -> str:
+    return coco_mask.encode(np.asfortranarray(full.astype(np.uint8)))["counts"].decode()
+
+
+@settings(max_examples=150, deadline=None, derandomize=True)
+@given(hw=st.tuples(st.integers(1, 40), st.integers(1, 40)), corner=st.tuples(st.floats(0, 1), st.floats(0, 1)),
+       size=st.tuples(st.floats(0, 1), st.floats(0, 1)), density=st.sampled_from([0.0, 0.3, 0.8, 1.0]),
+       seed=st.integers(0, 2**31))
+def test_rle_of_a_crop_is_the_rle_of_its_frame(hw, corner, size, density, seed):
+    """The crop's runs mapped into the frame, never building it, equal pycocotools on the full frame;
+    whole-height crops (runs joining across columns), edge-touching, empty and full crops included."""
+    h, w = hw
+    y0, x0 = int(corner[1] * h), int(corner[0] * w)
+    ch, cw = round(size[1] * (h - y0)), round(size[0] * (w - x0))
+    crop = np.random.default_rng(seed).random((ch, cw)) < density
+    full = np.zeros((h, w), bool)
+    full[y0:y0 + ch, x0:x0 + cw] = crop
+    ours = encode_crop(crop, (x0, y0), (h, w))
+    assert ours == {"size": [h, w], "counts": coco_counts(full)}
+    np.testing.assert_array_equal(decode_mask(ours), full)
+
+
+def test_rle_joins_runs_across_columns_of_a_full_height_crop():
+    crop = np.zeros((4, 3), bool)
+    crop[2:, 0] = crop[:, 1] = crop[:1, 2] = True  # one run from column 0's bottom to column 2's top
+    assert encode_crop(crop, (2, 0), (4, 6))["counts"] == coco_counts(np.pad(crop, ((0, 0), (2, 1))))
+    assert encode_crop(crop, (2, 0), (4, 6))["counts"] == encode_mask(np.pad(crop, ((0, 0), (2, 1))))["counts"]
+
+
+def test_rle_of_large_frames_matches_pycocotools():
+    """4K frames: counts and their differences need several 5-bit groups, negative ones included."""
+    rng = np.random.default_rng(1)
+    for y0, x0, ch, cw in [(0, 0, 2160, 3840), (2000, 3700, 160, 140), (5, 1000, 900, 2)]:
+        crop = rng.random((ch, cw)) < 0.5
+        crop[:, : cw // 2] = True
+        full = np.zeros((2160, 3840), bool)
+        full[y0:y0 + ch, x0:x0 + cw] = crop
+        assert encode_crop(crop, (x0, y0), full.shape)["counts"] == coco_counts(full)
+
+
 def frame(i, h=48, w=64):
     return Frame(np.full((h, w, 3), i * 20 % 255, np.uint8), i, i / 10, "clip.mp4")
 
@@ -30,7 +70,8 @@ def frame(i, h=48, w=64):
 def dets(n, h=48, w=64, masks=True):
     m = np.zeros((n, h, w), bool)
     m[:, 5:10, 5:20] = True
-    return Detections(np.tile([[1, 2, 30, 40]], (n, 1)), np.linspace(0.9, 0.5, n), np.arange(n), m if masks else None)
+    return Detections(np.tile([[1, 2, 30, 40]], (n, 1)), np.linspace(0.9, 0.5, n), np.arange(n),
+                      BoxMasks.from_full(m) if masks else None)
 
 
 def test_jsonl_schema_and_atomic_rename(tmp_path):
@@ -95,3 +136,17 @@ def test_show_without_a_display_is_a_clear_error(monkeypatch):
     monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
     with pytest.raises(OutputError, match="needs a display"):
         DisplaySink()
+
+
+def test_rle_of_many_masks_in_one_pass_equals_each_alone():
+    """encode_box_masks builds every string of a frame at once; each equals pycocotools' on its own mask."""
+    from rtdetect.sinks.rle import encode_box_masks
+
+    rng = np.random.default_rng(7)
+    full = rng.random((7, 33, 21)) < 0.4
+    full[2] = False                      # an empty mask: counts [H * W]
+    full[4] = True                       # a full one: counts [0, H * W]
+    full[5, :, :4] = full[5, :, 9:] = False
+    encoded = encode_box_masks(BoxMasks.from_full(full))
+    assert [e["counts"] for e in encoded] == [coco_counts(m) for m in full]
+    assert all(e["size"] == [33, 21] for e in encoded) and encode_box_masks(BoxMasks.empty((3, 4))) == []

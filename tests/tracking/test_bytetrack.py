@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from rtdetect.tracking import ByteTracker
-from rtdetect.types import Detections
+from rtdetect.types import BoxMasks, Detections
 
 
 def dets(boxes, scores=None, classes=None):
@@ -108,8 +108,8 @@ def test_masks_follow_their_detection():
     masks[0, 10:20, 10:20] = True
     masks[1, 50:60, 200:210] = True
     d = Detections(np.array([box_at(10, 10), box_at(200, 10)], np.float32), np.array([0.9, 0.8], np.float32),
-                   np.zeros(2, np.int32), masks)
+                   np.zeros(2, np.int32), BoxMasks.from_full(masks))
     tracker = ByteTracker()
     tracker.update(d)
     out = tracker.update(d)
-    assert np.array_equal(out.masks, masks) and out.track_ids.tolist() == [1, 2]
+    assert np.array_equal(out.masks.to_full(), masks) and out.track_ids.tolist() == [1, 2]
