@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 from typing import Sequence
 
 from . import options
-from .capture import ImageSource, open_source
+from .capture import ImageSource, StreamOptions, open_source
 from .errors import ModelError
 from .inference import create_engine
 from .outputs import describe_written, open_sinks, plan_outputs
@@ -109,18 +109,20 @@ def detect(*, source: str, model: str = DEFAULT_MODEL, backend: str = "auto", co
            imgsz: tuple[int, int] | None = None, classes: Sequence[str] | None = None, max_det: int = 300,
            show: bool = False, save: str | None = None, json_path: str | None = None,
            max_frames: int | None = None, progress: bool = True, track: bool = False,
-           count_lines: Sequence[tuple[float, float, float, float]] = ()) -> DetectRun:
+           count_lines: Sequence[tuple[float, float, float, float]] = (),
+           stream_options: StreamOptions | None = None) -> DetectRun:
     """Run detection on ``source``. ``imgsz`` None: the model's own input size, else 640x640.
 
     track: follow objects across frames (ByteTrack); count_lines: segments (x1, y1, x2, y2) in frame pixels
-    whose crossings are counted (implies ``track``). Every value, the source (file, camera, URL) and the
+    whose crossings are counted (implies ``track``); stream_options: timeout, reconnect budget and RTSP
+    transport for stream URLs (whose display name has credentials redacted). Every value, the source (file, camera, URL) and the
     outputs are checked before the model is loaded or converted; see ``outputs`` for what ``save`` and
     ``json_path`` accept.
     """
     config = _checked_config(conf, iou, max_det, max_frames)
     size = options.DEFAULT_IMGSZ if imgsz is None else options.imgsz(imgsz)
     with ExitStack() as stack:
-        src = stack.enter_context(open_source(source))
+        src = stack.enter_context(open_source(source, stream_options=stream_options))
         plan = plan_outputs(src, save=save, json_path=json_path, show=show)
         engine = create_engine(resolve_model_path(model, size), backend=backend, imgsz=size)
         stack.callback(engine.close)
@@ -130,7 +132,8 @@ def detect(*, source: str, model: str = DEFAULT_MODEL, backend: str = "auto", co
             pipeline.configure(replace(config, classes=class_ids_from(classes, pipeline.names)))
         tracking = _tracked(pipeline, pipeline.names, src.fps, track, count_lines)
         # Sinks are closed (finalised, renamed into place) on every exit path, errors and Ctrl-C included.
-        sinks = open_sinks(plan, src.fps, pipeline.names)
+        # A live source's frames may be dropped: the video's rate is measured from the frames written.
+        sinks = open_sinks(plan, None if src.is_live else src.fps, pipeline.names)
         for sink in sinks:
             stack.callback(sink.close)
         if not sinks:
