@@ -3,7 +3,8 @@
 
     python mjpeg_server.py --image bus.jpg --fps 10 --sizes 640x480:12,320x240 [--port 0]
 
-serves ``bus.jpg`` at 640x480 for the first 12 frames, then at 320x240, at 10 fps. Prints ``port N`` once it
+serves ``bus.jpg`` at 640x480 for the first 12 frames, then at 320x240, at 10 fps (``640x480:12,320x240:12``
+alternates the two sizes every 12 frames). Prints ``port N`` once it
 listens, then ``sent K`` after each frame (K counts frames over all connections), flushed.
 """
 import argparse
@@ -30,10 +31,11 @@ def make_handler(image: np.ndarray, fps: float, sizes, counter):
     jpegs = {(w, h): cv2.imencode(".jpg", cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA))[1].tobytes()
              for w, h, _ in sizes}
 
-    def schedule():
-        for w, h, count in sizes:
-            for _ in (range(count) if count is not None else iter(int, 1)):
-                yield jpegs[(w, h)]
+    def schedule():  # when every size has a count, the schedule repeats
+        while True:
+            for w, h, count in sizes:
+                for _ in (range(count) if count is not None else iter(int, 1)):
+                    yield jpegs[(w, h)]
 
     class Handler(http.server.BaseHTTPRequestHandler):
         def log_message(self, *args):
