@@ -21,5 +21,6 @@ demo: $(STAMP)
 	$(VENV)/bin/rtdetect --source demo --save demo_out/demo.mp4 --json demo_out/demo.jsonl
 
 test: $(STAMP)
+	tools/install_test_system_deps.sh
 	$(PY) tools/fetch_test_assets.py
 	$(PY) -m pytest -q

@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 from typing import Sequence
 
 from . import options
-from .capture import ImageSource, open_source
+from .capture import ImageSource, StreamOptions, open_source
 from .errors import ModelError
 from .inference import create_engine
 from .input_shape import Request, fixed_shape_note, network_input_hw
@@ -116,21 +116,22 @@ def detect(*, source: str, model: str = DEFAULT_MODEL, backend: str = "auto", co
            show: bool = False, save: str | None = None, json_path: str | None = None,
            max_frames: int | None = None, progress: bool = True, track: bool = False,
            count_lines: Sequence[tuple[float, float, float, float]] = (),
-           signals: SignalStop | None = None) -> DetectRun:
+           stream_options: StreamOptions | None = None, signals: SignalStop | None = None) -> DetectRun:
     """Run detection on ``source``.
 
     track: follow objects across frames (ByteTrack); count_lines: segments (x1, y1, x2, y2) in frame pixels
     whose crossings are counted (implies ``track``). ``imgsz``: None or N (long side, default 640) for an
     input following the source's aspect ratio, (H, W) for exactly that shape (see ``input_shape``).
-    Every value, the source (file, camera, URL) and the outputs are checked before the model is loaded
-    or converted (the source's frame size decides the shape the model is exported at); see ``outputs``
-    for what ``save`` and ``json_path`` accept. ``signals`` (installed by the caller): a stop signal while the
-    outputs are open ends the run after the frame in hand, with every output finalised, and sets
-    ``summary.interrupted``.
+    stream_options: timeout, reconnect budget and RTSP transport for stream URLs (whose display name has
+    credentials redacted). Every value, the source (file, camera, URL) and the outputs are checked before the
+    model is loaded or converted (the source's frame size decides the shape the model is exported at); see
+    ``outputs`` for what ``save`` and ``json_path`` accept. ``signals`` (installed by the caller): a stop
+    signal while the outputs are open ends the run after the frame in hand, with every output finalised, and
+    sets ``summary.interrupted``.
     """
     config = _checked_config(conf, iou, max_det, max_frames)
     with ExitStack() as stack:
-        src = stack.enter_context(open_source(source))
+        src = stack.enter_context(open_source(source, stream_options=stream_options))
         plan = plan_outputs(src, save=save, json_path=json_path, show=show)
         engine = open_engine_for(src, model, imgsz, backend=backend)
         stack.callback(engine.close)
@@ -140,9 +141,10 @@ def detect(*, source: str, model: str = DEFAULT_MODEL, backend: str = "auto", co
         tracking = _tracked(pipeline, pipeline.names, src.fps, track, count_lines)
         stop = stack.enter_context(signals.finishing()) if signals is not None else None
         # Each sink is closed (finalised, or discarded after a failure, see rtdetect.sinks.output) on every
-        # exit path, errors and signals included, registered as soon as it is open.
+        # exit path, errors and signals included, registered as soon as it is open. A live source's frames
+        # may be dropped: its video's rate is measured from the frames written (fps None).
         sinks = []
-        for sink in open_sinks(plan, src.fps, pipeline.names):
+        for sink in open_sinks(plan, None if src.is_live else src.fps, pipeline.names):
             sinks.append(sink)
             stack.push(_closer(sink))
         if not sinks:

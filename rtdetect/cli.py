@@ -8,9 +8,9 @@
     rtdetect doctor                          NVIDIA driver, TensorRT build, whether they fit
 
 Exit status: 0 done; 1 any error (a wrong option or value included: one line ``rtdetect: error: ...`` on
-stderr, no usage block, no traceback); 128 + the signal's number on a stop signal (Ctrl-C/SIGINT 130, SIGTERM
-143, SIGHUP 129; outputs finalised, see ``rtdetect.signals``). Every option value is checked before any model
-work.
+stderr, no usage block, no traceback); 3 a live stream lost for good (its --reconnect budget spent; outputs
+finalised); 128 + the signal's number on a stop signal (Ctrl-C/SIGINT 130, SIGTERM 143, SIGHUP 129; outputs
+finalised, see ``rtdetect.signals``). Every option value is checked before any model work.
 """
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ from .version import rtdetect_version
 from .signals import Interrupted, SignalStop, exit_status
 
 EXIT_ERROR = 1
+EXIT_SOURCE_LOST = 3
 EXIT_INTERRUPTED = 130
 
 
@@ -101,10 +102,31 @@ def _add_threshold_options(parser: argparse.ArgumentParser) -> None:
     _option(parser, "--max-det", _count(1), default=300, help="detections kept per frame, >= 1 (default: 300)")
 
 
+def _add_stream_options(parser: argparse.ArgumentParser) -> None:
+    """--timeout, --reconnect and --rtsp-transport (stream URLs), shared by detect and bench."""
+    group = parser.add_argument_group("stream URLs (RTSP, HTTP/MJPEG, ...)")
+    group.add_argument("--timeout", type=float, default=5.0, metavar="S",
+                       help="longest stream open or read; a longer stall counts as a dropped connection (default: 5)")
+    group.add_argument("--reconnect", default="5", metavar="N|DURATION|forever",
+                       help="after a drop: N attempts, a duration (30s, 2m, 1h), forever, or 0 (default: 5)")
+    group.add_argument("--rtsp-transport", choices=("tcp", "udp"), default="tcp", help="RTSP transport (default: tcp)")
+
+
+def _stream_options(args: argparse.Namespace):
+    """The stream options of ``args``; imports the capture package, so call it after ``_quiet_video_logs``."""
+    from .capture import ReconnectBudget, StreamOptions
+
+    try:
+        budget = ReconnectBudget.parse(args.reconnect)
+        return StreamOptions(timeout_s=args.timeout, reconnect=budget, rtsp_transport=args.rtsp_transport)
+    except ValueError as exc:
+        raise RtdetectError(str(exc)) from None
+
+
 def _detect_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="rtdetect", description="Real-time object detection and segmentation.",
                      epilog="other commands: export, models, build, bench, doctor (rtdetect COMMAND --help). "
-                            "Exit status: 0 done, 1 error (one line on stderr), 130 interrupted.")
+                            "Exit status: 0 done, 1 error (one line on stderr), 3 live stream lost, 130 interrupted.")
     _add_version(parser)
     parser.add_argument("--source", required=True, help="webcam, a camera index, demo, a video file, a stream URL, an image, a folder or a glob")
     _add_model_options(parser)
@@ -121,6 +143,7 @@ def _detect_parser() -> argparse.ArgumentParser:
                         help="count tracks crossing this segment (frame pixels), per direction and class; repeatable; implies --track")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("--verbose", action="store_true", help="keep OpenCV/FFmpeg log messages")
+    _add_stream_options(parser)
     return parser
 
 
@@ -169,7 +192,8 @@ def run_detect(argv: list[str]) -> int:
         result = detect(source=args.source, model=args.model, backend=args.backend, conf=args.conf, iou=args.iou,
                         imgsz=imgsz, classes=args.classes, max_det=args.max_det, show=args.show, save=args.save,
                         json_path=args.json, max_frames=args.max_frames, progress=not args.no_progress,
-                        track=args.track, count_lines=args.count_line, signals=signals)
+                        track=args.track, count_lines=args.count_line,
+                        stream_options=_stream_options(args), signals=signals)
     print(_summary_line(result), file=sys.stderr)
     for totals in result.summary.line_counts:
         fmt = lambda counts: ", ".join(f"{n} {label}" for label, n in counts.items()) or "none"  # noqa: E731
@@ -184,6 +208,10 @@ def run_detect(argv: list[str]) -> int:
     if result.summary.interrupted:
         print("rtdetect: interrupted; outputs hold every frame processed before the stop", file=sys.stderr)
         return EXIT_INTERRUPTED
+    if result.summary.source_lost:
+        print(f"rtdetect: error: {result.summary.source_lost}; outputs hold every frame processed before",
+              file=sys.stderr)
+        return EXIT_SOURCE_LOST
     return 0
 
 
@@ -231,6 +259,7 @@ def _bench_parser() -> argparse.ArgumentParser:
     parser.add_argument("--json", metavar="OUT.json", help="write the full report as JSON")
     parser.add_argument("--md", metavar="OUT.md", help="write the table as Markdown")
     parser.add_argument("--plot", metavar="OUT.png", help="plot per-stage latency and FPS (needs matplotlib)")
+    _add_stream_options(parser)
     return parser
 
 
@@ -251,7 +280,7 @@ def run_bench(argv: list[str]) -> int:
                        imgsz=imgsz, frames=args.frames, warmup=args.warmup, repeats=args.repeats,
                        sink=args.sink, threads=args.threads, calib_source=args.calib_source,
                        calib_frames=args.calib_frames, conf=args.conf, iou=args.iou, max_det=args.max_det,
-                       progress=progress)
+                       progress=progress, stream_options=_stream_options(args))
     except ValueError as exc:
         raise RtdetectError(str(exc)) from None
     print(to_markdown(report))

@@ -64,6 +64,7 @@ class RunSummary:
     frames_lost: int = 0
     frames_dropped: int = 0
     interrupted: bool = False
+    source_lost: str | None = None  # why a live source ended on its own (its reconnect budget was spent)
     stages: StageTimes = field(default_factory=StageTimes)
     line_counts: list[dict] = field(default_factory=list)  # final count-line totals, when counting
 
@@ -220,6 +221,7 @@ class Pipeline:
             raise errors[0]
         summary.frames_lost = source.frames_lost_within(max_frames)
         summary.frames_dropped = getattr(source, "frames_dropped", 0)
+        summary.source_lost = getattr(source, "lost", None)
         return summary
 
     @staticmethod

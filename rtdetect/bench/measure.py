@@ -7,13 +7,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..capture import open_source
+from ..capture import StreamOptions, open_source
 from ..inference.base import Engine
 from ..metrics import LatencySummary, StageTimes
 from ..pipeline import Pipeline, WorkItem
 from ..preprocess import Preprocessor
 from .resources import CpuWindow, PeakRss
 from .sinks import open_sinks
+from .stamp import read_stamp
 
 
 @dataclass
@@ -27,6 +28,9 @@ class EndToEnd:
     cores_used: float | None = None
     peak_rss: int | None = None
     rss_method: str = ""
+    live: bool = False
+    frames_dropped: int = 0
+    frame_ages: list[float] = field(default_factory=list)  # s from a stamped frame's send time to its detections
 
     @property
     def fps(self) -> float:
@@ -39,6 +43,7 @@ class _FrameClock:
     def __init__(self, warmup: int, started: float) -> None:
         self.warmup, self.seen, self.last, self.first = warmup, 0, started, started
         self.stages, self.cpu, self.detections = StageTimes(warmup=warmup), CpuWindow(), 0
+        self.ages: list[float] = []
         if warmup == 0:
             self.cpu.start()
 
@@ -52,25 +57,33 @@ class _FrameClock:
         elif self.seen > self.warmup:
             self.last = now
             self.detections += len(item.detections)
+            written = time.time()  # the detections were just written: the stamp (if any) says when it was sent
+            sent = read_stamp(item.frame.image, written)
+            if sent is not None:
+                self.ages.append(written - sent)
 
 
-def run_end_to_end(pipeline: Pipeline, *, source: str, frames: int, warmup: int, sink: str) -> EndToEnd:
+def run_end_to_end(pipeline: Pipeline, *, source: str, frames: int, warmup: int, sink: str,
+                   stream_options: StreamOptions | None = None) -> EndToEnd:
     """``Pipeline.run`` over ``warmup + frames`` frames of ``source`` into the sinks of mode ``sink``.
 
     Throughput is counted from the completion of the last warm-up frame to the completion of the last
-    frame, so warm-up frames (and thread start-up) never enter a figure.
+    frame, so warm-up frames (and thread start-up) never enter a figure. For frames that carry a send time
+    (``stamp.py``; ``tools/live_servers.py`` serves such streams) the age at which their detections were
+    written is recorded: the capture → detections latency of a live source.
     """
     with ExitStack() as stack:
-        src = stack.enter_context(open_source(source))
-        sinks = open_sinks(sink, src.fps, stack)
+        src = stack.enter_context(open_source(source, stream_options=stream_options))
+        sinks = open_sinks(sink, None if src.is_live else src.fps, stack)
         rss = stack.enter_context(PeakRss())
         clock = _FrameClock(warmup, time.perf_counter())
-        pipeline.run(src, sinks, max_frames=warmup + frames, on_frame=clock)
+        summary = pipeline.run(src, sinks, max_frames=warmup + frames, on_frame=clock)
         clock.cpu.stop()
     counted = max(0, clock.seen - warmup)
     return EndToEnd(frames=counted, seconds=clock.last - clock.first if counted else 0.0,
                     detections=clock.detections, stages=clock.stages, cores_used=clock.cpu.cores_used,
-                    peak_rss=rss.peak, rss_method=rss.method)
+                    peak_rss=rss.peak, rss_method=rss.method, live=src.is_live,
+                    frames_dropped=summary.frames_dropped, frame_ages=clock.ages)
 
 
 @dataclass
@@ -90,12 +103,12 @@ class ModelOnly:
         return LatencySummary.of(self.latencies)
 
 
-def first_frame(source: str) -> np.ndarray:
+def first_frame(source: str, stream_options: StreamOptions | None = None) -> np.ndarray:
     """The first frame of ``source`` as (H, W, 3) uint8 BGR."""
-    with open_source(source) as src:
+    with open_source(source, stream_options=stream_options) as src:
         for frame in src:
             return frame.image
-    raise ValueError(f"source {source!r} gave no frame")
+    raise ValueError(f"source {src.name!r} gave no frame")
 
 
 def run_model_only(engine: Engine, image: np.ndarray, *, frames: int, warmup: int) -> ModelOnly:

@@ -37,6 +37,17 @@ def _stats(ms: dict | None) -> str:
     return f"{ms['mean']:.2f} / {ms['p50']:.2f} / {ms['p95']:.2f} / {ms['p99']:.2f}"
 
 
+def _live_rows(live: dict | None) -> list[str]:
+    """Stale frames dropped, capture → detections latency and its target, for a live source."""
+    if not live:
+        return [DASH] * 3
+    ages, target = live["capture_to_detections_ms"], live["target_p99_ms"]
+    verdict = DASH if live["meets_target"] is None else ("met" if live["meets_target"] else "not met")
+    return [", ".join(map(str, live["frames_dropped_runs"])),
+            _stats(ages) if ages.get("count") else "no stamped frames",
+            DASH if target is None else f"p99 < {target:.0f} ms: {verdict}"]
+
+
 def _stage_row(stage: str) -> str:
     return f"{stage} ms (mean / p50 / p95 / p99)"
 
@@ -49,7 +60,10 @@ ROW_NAMES = (
     "model-only latency ms (mean / p50 / p95 / p99)",
     "CPU use end to end (CPU time / wall)", "CPU use model-only (cores)", "peak RSS MiB",
     *GPU_ROWS,
-    "detections per frame", "load average 1/5/15 min before → after",
+    "detections per frame",
+    "live: stale frames dropped (per repeat)", "live: capture → detections ms (mean / p50 / p95 / p99)",
+    "live: target (2 frame intervals at model-only FPS)",
+    "load average 1/5/15 min before → after",
 )
 
 
@@ -71,6 +85,7 @@ def _values(config: dict) -> dict[str, str]:
         _num(config["peak_rss_mib"], 0),
         "not measured", "not measured",
         _num(e2e["detections_per_frame"], 2),
+        *_live_rows(config.get("live")),
         f"{config['load_avg_before']} → {config.get('load_avg_after')}",
     ]
     return dict(zip(ROW_NAMES, values))
@@ -83,6 +98,8 @@ def row_names(report: dict) -> list[str]:
     measured = {s for c in ok for s, ms in c["stages_ms"].items() if ms.get("count")}
     on_gpu = any(c.get("engine") == "tensorrt" for c in ok)
     skipped = {_stage_row(s) for s in STAGES if s not in measured} | (set() if on_gpu else set(GPU_ROWS))
+    if not any(c.get("live") for c in ok):
+        skipped |= {row for row in ROW_NAMES if row.startswith("live: ")}
     return [row for row in ROW_NAMES if row not in skipped]
 
 

@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Callable
 
 from ..app import DEFAULT_MODEL, make_pipeline, resolve_model_path
+from ..capture import StreamOptions, redact_url
 from ..errors import SourceError
 from ..metrics import LatencySummary, StageTimes
 from ..pipeline import GpuFramePipeline, Pipeline
@@ -44,6 +45,7 @@ class BenchSettings:
     threads: int | None = None
     calib_source: str | None = None
     calib_frames: int = 200
+    stream_options: StreamOptions | None = None
     configs: tuple[tuple[str, str], ...] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -74,12 +76,24 @@ def _median(values) -> float | None:
     return statistics.median(values) if values else None
 
 
+def _live(e2e: list[EndToEnd], model_fps: float | None) -> dict | None:
+    """Live sources: stale frames dropped, and capture → detections latency of stamped frames against the
+    target (p99 below two frame intervals at the model's own FPS)."""
+    if not any(r.live for r in e2e):
+        return None
+    ages = LatencySummary.of([a for r in e2e for a in r.frame_ages])
+    target = 2000.0 / model_fps if model_fps else None
+    return {"frames_dropped_runs": [r.frames_dropped for r in e2e], "capture_to_detections_ms": _ms(ages),
+            "target_p99_ms": target, "meets_target": None if not ages.count or target is None else ages.p99 < target}
+
+
 def _summarise(e2e: list[EndToEnd], model: list[ModelOnly]) -> dict:
     """One configuration's figures: medians over repeats, pooled per-stage latency."""
     latencies = [t for m in model for t in m.latencies]
     frames = sum(r.frames for r in e2e)
     peak = max((r.peak_rss for r in e2e if r.peak_rss is not None), default=None)
     return {
+        "live": _live(e2e, _median(m.fps for m in model)),
         "stages_ms": _pooled(e2e),
         "end_to_end": {"fps": _median(r.fps for r in e2e), "fps_runs": [r.fps for r in e2e],
                        "frames_runs": [r.frames for r in e2e], "seconds_runs": [r.seconds for r in e2e],
@@ -103,9 +117,9 @@ def _measure(pipeline: Pipeline, engine, image, settings: BenchSettings, say: Ca
         say(f"{label}: measuring, repeat {repeat + 1} of {settings.repeats} ({settings.frames} frames)")
         model.append(run_model_only(engine, image, frames=settings.frames, warmup=settings.warmup))
         run = run_end_to_end(pipeline, source=settings.source, frames=settings.frames,
-                             warmup=settings.warmup, sink=settings.sink)
+                             warmup=settings.warmup, sink=settings.sink, stream_options=settings.stream_options)
         if run.frames == 0:
-            raise SourceError(f"{settings.source} has no frame left after the {settings.warmup} warm-up "
+            raise SourceError(f"{redact_url(settings.source)} has no frame left after the {settings.warmup} warm-up "
                               f"frames: use a longer source or a smaller --warmup")
         # Model-only uses as many calls as the pipeline really counted (a short clip may end early).
         if run.frames and run.frames != model[-1].frames:
@@ -152,17 +166,20 @@ def run_bench(*, progress: Callable[[str], None] = _quiet, **options) -> dict:
     frames (counted per repeat), warmup (frames and model calls not counted), repeats, conf, iou,
     max_det, sink (``video`` | ``render`` | ``none``, see ``sinks.SINK_MODES``), threads (ONNX Runtime
     intra-op threads; None = the engine's default), calib_source / calib_frames (INT8 calibration frames,
-    spread over the source; default: the benchmark source, 200 frames). ``progress`` receives one line
-    before each slow step (model conversion, each engine, each measurement).
+    spread over the source; default: the benchmark source, 200 frames), stream_options (timeout, reconnect
+    budget, RTSP transport for stream URLs). ``progress`` receives one line before each slow step (model
+    conversion, each engine, each measurement). Live sources add ``live``: stale frames dropped and, for
+    frames stamped with their send time, capture → detections latency against its target.
     """
     settings = BenchSettings(**options)
-    image = first_frame(settings.source)
+    image = first_frame(settings.source, settings.stream_options)
     progress(f"preparing the model {settings.model} (converted on first use)")
     model_path = resolve_model_path(settings.model, settings.imgsz)
     started = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
     configs = [measure_config(settings, model_path, b, p, image, progress) for b, p in settings.configs]
     described = {k: v for k, v in asdict(settings).items() if k != "configs"}
-    described.update(model_path=model_path, sink_description=SINK_MODES[settings.sink],
-                     imgsz=list(settings.imgsz))
+    described.update(source=redact_url(settings.source), model_path=model_path,
+                     calib_source=settings.calib_source and redact_url(settings.calib_source),
+                     sink_description=SINK_MODES[settings.sink], imgsz=list(settings.imgsz))
     return {"schema": SCHEMA, "created": started, "host": host_info(), "settings": described,
             "configs": configs}

@@ -9,7 +9,9 @@ from ..errors import SourceError
 from .base import Source
 from .camera import CameraSource
 from .images import ImageSource, is_image_path
-from .stream import StreamSource, is_stream_url
+from .reconnect import ReconnectBudget
+from .redact import redact_url
+from .stream import StreamOptions, StreamSource, is_stream_url
 from .video import VideoFileSource
 
 DEMO = "demo"
@@ -20,10 +22,12 @@ def demo_clip_path() -> str:
     return str(resources.files("rtdetect") / "data" / "demo.mp4")
 
 
-def open_source(spec: str) -> Source:
+def open_source(spec: str, *, stream_options: StreamOptions | None = None) -> Source:
     """``webcam`` or a camera index, ``demo``, a stream URL, an image / folder / glob, or a video file.
 
-    Returns an unopened Source (use it in ``with``). Raises SourceError when ``spec`` names nothing usable.
+    ``stream_options`` (timeout, reconnect budget, RTSP transport) apply to stream URLs. Returns an unopened
+    Source (use it in ``with``); its ``name`` is safe to show (credentials redacted). Raises SourceError
+    when ``spec`` names nothing usable.
     """
     spec = str(spec).strip()
     if not spec:
@@ -35,10 +39,11 @@ def open_source(spec: str) -> Source:
     if spec == DEMO:
         return VideoFileSource(demo_clip_path())
     if is_stream_url(spec):
-        return StreamSource(spec)
+        return StreamSource(spec, stream_options)
     if os.path.isdir(spec) or (glob.has_magic(spec) and not os.path.exists(spec)) or is_image_path(spec):
         return ImageSource(spec)
     return VideoFileSource(spec)
 
 
-__all__ = ["CameraSource", "ImageSource", "Source", "StreamSource", "VideoFileSource", "demo_clip_path", "open_source"]
+__all__ = ["CameraSource", "ImageSource", "ReconnectBudget", "Source", "StreamOptions", "StreamSource",
+           "VideoFileSource", "demo_clip_path", "open_source", "redact_url"]

@@ -1,4 +1,4 @@
-"""Cameras by index (``webcam`` = 0)."""
+"""Cameras by index (``webcam`` = 0), read with OpenCV; a camera that stops delivering ends the source."""
 from __future__ import annotations
 
 import cv2
@@ -31,8 +31,7 @@ class CameraSource(LiveSource):
         ok, image = self._capture.read()
         return image if ok else None
 
-    def _release(self) -> None:
-        self._stop_reader()
+    def _close_device(self) -> None:
         if self._capture is not None:
             self._capture.release()
             self._capture = None

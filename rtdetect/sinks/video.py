@@ -3,7 +3,8 @@
 Codec: H.264 (``avc1``, plays in browsers) for .mp4/.m4v/.mov when this OpenCV build can encode it, else
 MPEG-4 Part 2 (``mp4v``); MJPG for .avi/.mkv. ``VideoSink.codec`` says which one was used. FFmpeg's
 writers need even sizes (OpenCV would cut an odd last column or row), so an odd-sized frame is padded by
-repeating its last column/row: every source pixel is kept.
+repeating its last column/row: every source pixel is kept. A frame of another size than the first (a stream
+that changed resolution) is scaled to fit the first size, aspect kept, centred on black bars.
 
 OpenCV's writer reports no write error (a full disk goes unnoticed until the file is unreadable), so on
 close the finished file is checked before it may replace anything: it must open, announce exactly the
@@ -18,12 +19,18 @@ import cv2
 import numpy as np
 
 from ..errors import OutputError
+from ..preprocess import letterbox_params
 from ..types import Frame
 from .output import OutputFile
 
 FOURCC = {".mp4": ("avc1", "mp4v"), ".m4v": ("avc1", "mp4v"), ".mov": ("avc1", "mp4v"), ".avi": ("MJPG",),
           ".mkv": ("MJPG",)}  # preferred codec first
 CODEC_NAMES = {"avc1": "H.264", "mp4v": "MPEG-4 Part 2 (mp4v)", "MJPG": "Motion JPEG"}
+DEFAULT_FPS = 30.0
+# Without a known rate, the rate is measured from the first frames' timestamps: frames are held back until
+# they span this long (or this many are held), then the writer opens at the measured rate.
+MEASURE_SPAN_S = 1.0
+MEASURE_MAX_FRAMES = 30
 
 
 def even_size(width: int, height: int) -> tuple[int, int]:
@@ -31,20 +38,40 @@ def even_size(width: int, height: int) -> tuple[int, int]:
     return width + width % 2, height + height % 2
 
 
+def fit_into(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """``image`` (H, W, 3) uint8 scaled to fit ``size`` (width, height), aspect kept, centred on black."""
+    width, height = size
+    box, (new_h, new_w) = letterbox_params(image.shape[:2], (height, width))
+    canvas = np.zeros((height, width, 3), dtype=np.uint8)
+    top, left = int(box.pad_y), int(box.pad_x)
+    canvas[top:top + new_h, left:left + new_w] = cv2.resize(image, (new_w, new_h), interpolation=cv2.INTER_AREA)
+    return canvas
+
+
+def measured_rate(times: list[float]) -> float | None:
+    """Frames per second from the timestamps (s) of consecutive frames, or None when they cannot tell."""
+    if len(times) < 2 or times[-1] <= times[0]:
+        return None
+    return (len(times) - 1) / (times[-1] - times[0])
+
+
 class VideoSink:
     """Opens its writer on the first frame (its size, made even, fixes the video's); a later frame of
-    another size (a stream that changes resolution) is resized to it. ``fps`` defaults to 30 when the
-    source has no clock."""
+    another size (a stream that changed resolution) is scaled to fit, aspect kept, on black bars (its
+    detections in the JSONL stay in its own pixels). ``fps`` None (live sources, whose frames may be
+    dropped) means: measure the rate of the frames written from their ``pts``, so the video plays in real
+    time; frames without a clock get 30 fps."""
 
     needs_render = True
 
     def __init__(self, path: str, fps: float | None) -> None:
         self._output = OutputFile(path, tuple(FOURCC))
         self.path = self._output.path
-        self.fps = float(fps) if fps and fps > 0 else 30.0
+        self.fps = float(fps) if fps and fps > 0 else None
         self._writer: cv2.VideoWriter | None = None
         self._size: tuple[int, int] | None = None
         self.codec: str | None = None  # the fourcc in use, once the first frame opened the writer
+        self._held: list[tuple[float | None, np.ndarray]] = []
         self.frames = 0
 
     def _open(self, width: int, height: int) -> None:
@@ -56,16 +83,35 @@ class VideoSink:
             writer.release()
         raise OutputError(f"cannot open a video writer for {self.path} ({width}x{height})")
 
-    def write(self, frame: Frame, detections, rendered: np.ndarray) -> None:
+    def _append(self, rendered: np.ndarray) -> None:
         h, w = rendered.shape[:2]
         if self._writer is None:
             self._open(*even_size(w, h))
         if (w, h) != self._size and even_size(w, h) == self._size:
             rendered = cv2.copyMakeBorder(rendered, 0, h % 2, 0, w % 2, cv2.BORDER_REPLICATE)
         elif (w, h) != self._size:
-            rendered = cv2.resize(rendered, self._size, interpolation=cv2.INTER_AREA)
+            rendered = fit_into(rendered, self._size)
         self._writer.write(rendered)
         self.frames += 1
+
+    def _release_held(self, final: bool) -> None:
+        """Write the held frames once their rate is known (or, ``final``, with what is known)."""
+        times = [t for t, _ in self._held if t is not None]
+        complete = len(times) < len(self._held) or len(self._held) >= MEASURE_MAX_FRAMES or \
+            (times and times[-1] - times[0] >= MEASURE_SPAN_S)
+        if not (final or complete):
+            return
+        self.fps = measured_rate(times) or DEFAULT_FPS
+        held, self._held = self._held, []
+        for _, image in held:
+            self._append(image)
+
+    def write(self, frame: Frame, detections, rendered: np.ndarray) -> None:
+        if self.fps is None:
+            self._held.append((frame.pts, rendered.copy()))
+            self._release_held(final=False)
+        else:
+            self._append(rendered)
 
     def close(self, *, failed: bool = False) -> None:
         """Finalise (see the module docstring); ``failed``: the run ended with an error, so the video is kept
@@ -73,6 +119,8 @@ class VideoSink:
         unless the run had failed already (its error is the one to report)."""
         if self._output is None:
             return
+        if self._held:
+            self._release_held(final=True)
         output, self._output = self._output, None
         if self._writer is None:
             output.discard()

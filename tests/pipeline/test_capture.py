@@ -110,9 +110,9 @@ def test_single_undecodable_image_is_an_error(tmp_path):
 def test_latest_frame_keeps_only_the_newest():
     box = LatestFrame()
     for seq in range(5):
-        box.put(seq, np.full((1, 1, 3), seq, np.uint8))
-    seq, image = box.get()
-    assert seq == 4 and box.dropped == 4
+        box.put(seq, np.full((1, 1, 3), seq, np.uint8), float(seq))
+    seq, image, arrived = box.get()
+    assert seq == 4 and arrived == 4.0 and box.dropped == 4
     results = []
     reader = threading.Thread(target=lambda: results.append(box.get()))
     reader.start()

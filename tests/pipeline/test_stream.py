@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
-from rtdetect.capture import StreamSource
+from rtdetect.capture import ReconnectBudget, StreamOptions, StreamSource
 
 FRAMES_PER_CONNECTION = 12
 
@@ -43,7 +43,7 @@ def mjpeg_url():
 
 def test_stream_reconnects_with_backoff_and_says_so(mjpeg_url, capsys):
     wanted = 2 * FRAMES_PER_CONNECTION + 3
-    with StreamSource(mjpeg_url, max_retries=3, backoff_s=0.05) as source:
+    with StreamSource(mjpeg_url, StreamOptions(reconnect=ReconnectBudget(attempts=3))) as source:
         frames = []
         for frame in source:
             frames.append(frame)
@@ -57,7 +57,7 @@ def test_stream_reconnects_with_backoff_and_says_so(mjpeg_url, capsys):
 
 
 def test_stream_ends_after_retries_are_exhausted(mjpeg_url, capsys):
-    with StreamSource(mjpeg_url, max_retries=0) as source:
+    with StreamSource(mjpeg_url, StreamOptions(reconnect=ReconnectBudget.parse("0"))) as source:
         count = sum(1 for _ in source)
     assert 0 < count <= FRAMES_PER_CONNECTION
-    assert "lost after 0 reconnection attempts" in capsys.readouterr().err
+    assert "gave up after 0 reconnection attempt(s)" in source.lost and "--reconnect 0" in source.lost

@@ -10,37 +10,13 @@ import os
 import sys
 import types
 
-import numpy as np
 import pytest
 
+from pipeline.helpers import make_tiny_detector  # noqa: F401 (used by the TensorRT tests)
 from rtdetect.gpu.device import DeviceInfo
 from rtdetect.inference.tensorrt.errors import EngineLoadError
 
 FAKE_MAGIC = b"FAKEPLAN"
-
-
-def make_tiny_detector(path, *, batch=1, hw=(32, 32), weight_seed=0, metadata=None):
-    """A (batch, 3, H, W) → (batch, 6, N) float32 ONNX: Conv → Reshape, with ``metadata_props``.
-    ``batch=None`` makes the batch dimension symbolic."""
-    import onnx
-    from onnx import TensorProto, helper, numpy_helper
-
-    h, w = hw
-    rng = np.random.default_rng(weight_seed)
-    weight = numpy_helper.from_array(rng.standard_normal((6, 3, 1, 1)).astype(np.float32), "w")
-    shape = numpy_helper.from_array(np.array([0, 6, -1], dtype=np.int64), "shape")
-    nodes = [helper.make_node("Conv", ["images", "w"], ["feat"], name="conv"),
-             helper.make_node("Reshape", ["feat", "shape"], ["output0"], name="reshape")]
-    n = "batch" if batch is None else batch
-    graph = helper.make_graph(nodes, "tiny", [helper.make_tensor_value_info("images", TensorProto.FLOAT, [n, 3, h, w])],
-                              [helper.make_tensor_value_info("output0", TensorProto.FLOAT, [n, 6, h * w])],
-                              initializer=[weight, shape])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    for key, value in (metadata or {"rtdetect.names": '["a", "b"]', "rtdetect.layout": "v8"}).items():
-        entry = model.metadata_props.add()
-        entry.key, entry.value = key, value
-    onnx.save(model, str(path))
-    return path
 
 
 class FakeToolkit:
