@@ -18,15 +18,19 @@ from .errors import UnsupportedModelError
 # Blocks whose first arg is an output channel count scaled by the width multiple.
 CHANNEL_BLOCKS = frozenset({
     "Conv", "DWConv", "Bottleneck", "C3", "C3k", "C2f", "C3k2", "SPPF", "C2PSA",
-    "SCDown", "C2fCIB", "PSA",
+    "SCDown", "C2fCIB", "PSA", "SPPCSPC",
 })
 # Of those, the ones that take the (depth-scaled) repeat count as their third argument.
 REPEAT_BLOCKS = frozenset({"C3", "C3k", "C2f", "C3k2", "C2PSA", "C2fCIB"})
 UPSAMPLE_NAMES = frozenset({"nn.Upsample", "torch.nn.Upsample", "Upsample"})
-HEAD_BLOCKS = frozenset({"Detect", "Segment", "v10Detect"})
+HEAD_BLOCKS = frozenset({"Detect", "Segment", "v10Detect", "ISegment"})
+SEGMENT_HEADS = frozenset({"Segment", "ISegment"})
+# Blocks that keep their input's channels; the value is the factor they divide the stride by.
+PASS_BLOCKS = {"MP": 2}
 V10_BLOCKS = frozenset({"SCDown", "PSA", "C2fCIB", "v10Detect"})
 V11_BLOCKS = frozenset({"C3k2", "C2PSA"})
-KNOWN_BLOCKS = CHANNEL_BLOCKS | UPSAMPLE_NAMES | HEAD_BLOCKS | {"Concat"}
+V7_BLOCKS = frozenset({"ISegment", "SPPCSPC", "MP"})
+KNOWN_BLOCKS = CHANNEL_BLOCKS | UPSAMPLE_NAMES | HEAD_BLOCKS | set(PASS_BLOCKS) | {"Concat"}
 
 
 @dataclass(frozen=True)
@@ -113,8 +117,11 @@ def head_name(config: Mapping[str, Any]) -> str:
 
 
 def family_of(config: Mapping[str, Any]) -> str:
-    """``yolov5`` (anchors), ``yolov10`` (v10 blocks), ``yolo11`` (C3k2/C2PSA) or ``yolov8``."""
+    """``yolov7`` (its blocks), ``yolov5`` (anchors), ``yolov10`` (v10 blocks), ``yolo11``
+    (C3k2/C2PSA) or ``yolov8``."""
     names = set(block_names(config))
+    if names & V7_BLOCKS:
+        return "yolov7"
     if is_anchor_based(config):
         return "yolov5"
     if names & V10_BLOCKS:
@@ -125,8 +132,8 @@ def family_of(config: Mapping[str, Any]) -> str:
 
 
 def task_of(config: Mapping[str, Any]) -> str:
-    """``segment`` for a Segment head, else ``detect``."""
-    return "segment" if head_name(config) == "Segment" else "detect"
+    """``segment`` for a Segment/ISegment head, else ``detect``."""
+    return "segment" if head_name(config) in SEGMENT_HEADS else "detect"
 
 
 def is_end_to_end(config: Mapping[str, Any]) -> bool:

@@ -19,11 +19,12 @@ from .heads_v5 import V5Detect, V5Segment
 from .layers import C2f, C3, C3k, C3k2, SPPF, Bottleneck, Concat, Conv, dw_conv
 from .resolve import resolve_layers
 from .v10_blocks import SCDown, C2fCIB
+from .v7_blocks import MP, SPPCSPC, V7Segment
 
 BLOCKS: Mapping[str, Callable[..., nn.Module]] = {
     "Conv": Conv, "DWConv": dw_conv, "Bottleneck": Bottleneck, "C3": C3, "C3k": C3k, "C2f": C2f,
     "C3k2": C3k2, "SPPF": SPPF, "C2PSA": C2PSA, "SCDown": SCDown, "C2fCIB": C2fCIB, "PSA": PSA,
-    "Concat": Concat,
+    "Concat": Concat, "MP": MP, "SPPCSPC": SPPCSPC,
 }
 
 
@@ -33,7 +34,7 @@ def _upsample(size: Any = None, scale_factor: Any = None, mode: str = "nearest")
 
 def _head_factory(name: str, anchor_based: bool) -> Callable[..., nn.Module]:
     if anchor_based:
-        return V5Segment if name == "Segment" else V5Detect
+        return {"Segment": V5Segment, "ISegment": V7Segment}.get(name, V5Detect)
     if name == "Segment":
         return Segment
     return Detect

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from .config import (CHANNEL_BLOCKS, HEAD_BLOCKS, KNOWN_BLOCKS, REPEAT_BLOCKS, UPSAMPLE_NAMES,
+from .config import (CHANNEL_BLOCKS, HEAD_BLOCKS, KNOWN_BLOCKS, PASS_BLOCKS, REPEAT_BLOCKS,
+                     SEGMENT_HEADS, UPSAMPLE_NAMES,
                      LayerSpec, Scaling, is_anchor_based, layer_rows, make_divisible, resolve_arg,
                      scaling_of)
 from .errors import UnsupportedModelError
@@ -84,6 +85,8 @@ class _Resolver:
         elif name == "Concat":
             c2, stride = sum(chans), self._common_stride(index, strides)
             kwargs = {}
+        elif name in PASS_BLOCKS:
+            c2, stride, kwargs = chans[0], strides[0] * PASS_BLOCKS[name], {}
         elif name in UPSAMPLE_NAMES:
             c2, stride, kwargs = chans[0], self._upsampled_stride(index, args, strides[0]), {}
         else:
@@ -129,11 +132,13 @@ class _Resolver:
               strides: list[int]) -> tuple[list[Any], dict[str, Any]]:
         kwargs: dict[str, Any] = {"strides": tuple(strides)}
         if self.anchor_based:
-            if name not in ("Detect", "Segment"):
+            if name not in ("Detect", *SEGMENT_HEADS):
                 raise UnsupportedModelError(f"head {name!r} cannot be anchor-based")
-            if name == "Segment":
+            if name in SEGMENT_HEADS:
                 args[3] = make_divisible(args[3] * self.scaling.width, 8)
             return [*args, chans], kwargs
+        if name == "ISegment":
+            raise UnsupportedModelError("head 'ISegment' needs the config's anchors")
         if name == "Segment":
             args[2] = make_divisible(min(args[2], self.scaling.max_channels) * self.scaling.width, 8)
         kwargs["reg_max"] = int(self.config.get("reg_max", 16))

