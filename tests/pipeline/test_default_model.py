@@ -34,7 +34,7 @@ def test_vtest_clip_people_and_cars_with_masks(data_dir, tmp_path, v5seg_onnx):
     assert sorted(coverage)[len(coverage) // 2] > 0.3  # a person's mask fills a good part of its box
 
 
-def test_jsonl_masks_of_real_frames_are_the_coco_rle_of_their_full_frame_masks(data_dir, monkeypatch, model_cache):
+def test_jsonl_masks_of_real_frames_are_the_coco_rle_of_their_full_frame_masks(data_dir, v5seg_onnx):
     """Box-local masks of the real model on real frames: each JSONL mask equals pycocotools' RLE of that
     detection's full-frame mask, and decodes back to it pixel for pixel."""
     import cv2
@@ -42,14 +42,11 @@ def test_jsonl_masks_of_real_frames_are_the_coco_rle_of_their_full_frame_masks(d
     from pycocotools import mask as coco_mask
 
     from rtdetect.inference import create_engine
-    from rtdetect.models.zoo import resolve_model
     from rtdetect.pipeline import Pipeline
     from rtdetect.sinks.jsonl import frame_record
     from rtdetect.types import Frame
 
-    monkeypatch.setenv("RTDETECT_CACHE", str(model_cache))
-    engine = create_engine(str(resolve_model("yolov5s-seg", imgsz=(640, 640))), backend="onnxruntime",
-                           imgsz=(640, 640))
+    engine = create_engine(str(v5seg_onnx), backend="onnxruntime", imgsz=(640, 640))
     with engine:
         pipeline = Pipeline(engine, warmup_runs=1)
         checked = 0
