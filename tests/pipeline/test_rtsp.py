@@ -131,7 +131,7 @@ def test_rtsp_password_never_written_and_lost_server_ends_the_run(frames, tiny_m
                              "--reconnect", "1"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=out)
     try:
         deadline = time.monotonic() + 120
-        while not any(p.stat().st_size > 0 for p in out.iterdir()):
+        while not any(p.stat().st_size > 0 and not p.name.endswith(".lock") for p in out.iterdir()):
             assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
             time.sleep(0.05)
         time.sleep(1.0)

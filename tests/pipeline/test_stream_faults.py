@@ -36,9 +36,10 @@ def start_cli(*args, cwd):
 
 
 def wait_for_output(folder, proc, timeout=120.0):
-    """Until the run has written something into ``folder`` (its first processed frame)."""
+    """Until the run has written something into ``folder`` (its first processed frame). Lock files do not
+    count: a run writes its PID into them before any frame arrives."""
     deadline = time.monotonic() + timeout
-    while not any(p.stat().st_size > 0 for p in folder.iterdir()):
+    while not any(p.stat().st_size > 0 and not p.name.endswith(".lock") for p in folder.iterdir()):
         assert proc.poll() is None, proc.communicate()
         assert time.monotonic() < deadline, "no frame was processed"
         time.sleep(0.05)
