@@ -1,4 +1,6 @@
 """Small helpers shared by the pipeline tests."""
+import time
+
 import cv2
 import numpy as np
 
@@ -40,3 +42,13 @@ def make_tiny_detector(path, *, batch=1, hw=(32, 32), weight_seed=0, metadata=No
         entry.key, entry.value = key, value
     onnx.save(model, str(path))
     return path
+
+
+def wait_for_output(folder, proc, timeout=120.0):
+    """Until the run has written something into ``folder`` (its first processed frame). Lock files do not
+    count: a run writes its PID into them before any frame arrives."""
+    deadline = time.monotonic() + timeout
+    while not any(p.stat().st_size > 0 and not p.name.endswith(".lock") for p in folder.iterdir()):
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, "no frame was processed"
+        time.sleep(0.05)

@@ -13,7 +13,7 @@ from rtdetect.capture import ReconnectBudget, StreamOptions, StreamSource
 
 from live_servers import RtspServer, clip_frames, rtsp_server_missing
 
-from .helpers import make_tiny_detector
+from .helpers import make_tiny_detector, wait_for_output
 
 SIZE = (320, 240)
 PASSWORD = "S3cretPw"
@@ -130,10 +130,7 @@ def test_rtsp_password_never_written_and_lost_server_ends_the_run(frames, tiny_m
                              "--json", out / "det.jsonl", "--save", out / "det.mp4", "--timeout", "2",
                              "--reconnect", "1"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=out)
     try:
-        deadline = time.monotonic() + 120
-        while not any(p.stat().st_size > 0 and not p.name.endswith(".lock") for p in out.iterdir()):
-            assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
-            time.sleep(0.05)
+        wait_for_output(out, proc)
         time.sleep(1.0)
         server.kill()  # gone for good
         stdout, stderr = proc.communicate(timeout=60)

@@ -14,7 +14,7 @@ from rtdetect.capture import ReconnectBudget, StreamOptions, StreamSource
 
 from live_servers import MjpegServer
 
-from .helpers import make_tiny_detector
+from .helpers import make_tiny_detector, wait_for_output
 
 EXIT_SOURCE_LOST = 3
 
@@ -33,16 +33,6 @@ def tiny_model(tmp_path_factory):
 def start_cli(*args, cwd):
     return subprocess.Popen([sys.executable, "-m", "rtdetect.cli", *map(str, args)], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, cwd=cwd)
-
-
-def wait_for_output(folder, proc, timeout=120.0):
-    """Until the run has written something into ``folder`` (its first processed frame). Lock files do not
-    count: a run writes its PID into them before any frame arrives."""
-    deadline = time.monotonic() + timeout
-    while not any(p.stat().st_size > 0 and not p.name.endswith(".lock") for p in folder.iterdir()):
-        assert proc.poll() is None, proc.communicate()
-        assert time.monotonic() < deadline, "no frame was processed"
-        time.sleep(0.05)
 
 
 def wait_until_idle(folder, quiet_s=2.0, timeout=120.0):
