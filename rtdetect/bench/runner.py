@@ -2,7 +2,11 @@
 
 For each configuration the engine is opened once, then ``repeats`` times: the model alone on a prepared
 input, and the threaded pipeline end to end. Figures are medians over the repeats; per-stage statistics
-pool the samples of every repeat. Warm-up frames and calls are never counted.
+pool the samples of every repeat. Warm-up frames and calls are never counted. Every configuration's
+detections are also compared with ONNX Runtime fp32's on the calibration frames, exactly as
+``--backend auto``'s accuracy guard compares them (:mod:`rtdetect.inference.selection`), and the report
+marks the configuration auto would take among those measured. ``--backend auto`` expands to every
+candidate auto considers on this machine.
 """
 from __future__ import annotations
 
@@ -10,12 +14,14 @@ import datetime as _dt
 import statistics
 from dataclasses import asdict, dataclass, field
 
+from ..agreement import agreement
 from ..errors import SourceError
+from ..inference.selection import GUARD_IOU
 from ..app import DEFAULT_MODEL, resolve_model_path
 from ..metrics import LatencySummary, StageTimes
 from ..pipeline import Pipeline
 from ..postprocess import PostprocessConfig
-from .engines import open_engine
+from .engines import auto_configs, open_engine
 from .host import host_info, load_average
 from .measure import EndToEnd, ModelOnly, first_frame, run_end_to_end, run_model_only
 from .sinks import SINK_MODES
@@ -51,8 +57,11 @@ class BenchSettings:
             raise ValueError(f"unknown sink {self.sink!r}: choose one of {', '.join(SINK_MODES)}")
         if not self.backends or not self.precisions:
             raise ValueError("need at least one backend and one precision")
-        pairs = tuple((b, p) for b in self.backends for p in self.precisions)
-        object.__setattr__(self, "configs", pairs)
+        pairs = []
+        for backend in self.backends:
+            expanded = auto_configs() if backend == "auto" else [(backend, p) for p in self.precisions]
+            pairs.extend(pair for pair in expanded if pair not in pairs)
+        object.__setattr__(self, "configs", tuple(pairs))
 
 
 def _ms(summary: LatencySummary) -> dict:
@@ -110,8 +119,19 @@ def _measure(pipeline: Pipeline, image, settings: BenchSettings) -> dict:
     return _summarise(e2e, model)
 
 
-def measure_config(settings: BenchSettings, model_path: str, backend: str, precision: str, image) -> dict:
-    """The result record of one configuration: figures, or ``status: unavailable`` with the reason."""
+def _guard_record(engine, reference: list, images: list, precision: str) -> dict:
+    """Agreement of ``engine``'s detections with the reference's on the guard's frames, and the verdict."""
+    from ..inference.selection import Candidate, detections_of, guard_accepts
+
+    agree = agreement(reference, detections_of(engine, images), GUARD_IOU)
+    return {"agreement": asdict(agree), "agreement_f1": agree.f1,
+            "guard_accepts": guard_accepts(Candidate(engine.name, precision), agree)}
+
+
+def measure_config(settings: BenchSettings, model_path: str, backend: str, precision: str, image,
+                   guard: tuple[list, list] | None = None) -> dict:
+    """The result record of one configuration: figures, or ``status: unavailable`` with the reason.
+    ``guard``: (reference detections, images) for the agreement with ONNX Runtime fp32."""
     record = {"backend": backend, "precision": precision, "load_avg_before": load_average()}
     engine, reason = open_engine(model_path, backend=backend, precision=precision, imgsz=settings.imgsz,
                                  threads=settings.threads, calib_source=settings.calib_source or settings.source,
@@ -125,10 +145,35 @@ def measure_config(settings: BenchSettings, model_path: str, backend: str, preci
                       layout=pipeline.postprocess.decoder.layout, classes=len(pipeline.names),
                       masks=pipeline.postprocess.has_masks)
         record.update(_measure(pipeline, image, settings))
+        if guard is not None:
+            record.update(_guard_record(engine, *guard, precision))
     finally:
         engine.close()
     record["load_avg_after"] = load_average()
     return record
+
+
+def _reference_detections(settings: BenchSettings, model_path: str) -> tuple[list, list]:
+    """ONNX Runtime fp32's detections on the guard's frames (spread over the calibration source), and the frames."""
+    from ..inference import create_engine
+    from ..inference.int8 import calibration_path
+    from ..inference.selection import TRIAL_FRAMES, detections_of
+    from ..trt.calibration import calibration_frames
+
+    images = list(calibration_frames(calibration_path(settings.calib_source or settings.source), TRIAL_FRAMES))
+    engine = create_engine(model_path, backend="onnxruntime", precision="fp32", imgsz=settings.imgsz)
+    try:
+        return detections_of(engine, images), images
+    finally:
+        engine.close()
+
+
+def _mark_auto_choice(configs: list[dict]) -> None:
+    """``auto_choice``: True on the fastest (model-only) measured configuration the guard accepts."""
+    accepted = [c for c in configs if c["status"] == "ok" and c.get("guard_accepts") and c["model_only"]["fps"]]
+    best = max(accepted, key=lambda c: c["model_only"]["fps"], default=None)
+    for config in configs:
+        config["auto_choice"] = config is best
 
 
 def run_bench(**options) -> dict:
@@ -145,7 +190,9 @@ def run_bench(**options) -> dict:
     model_path = resolve_model_path(settings.model, settings.imgsz)
     image = first_frame(settings.source)
     started = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
-    configs = [measure_config(settings, model_path, b, p, image) for b, p in settings.configs]
+    guard = _reference_detections(settings, model_path)
+    configs = [measure_config(settings, model_path, b, p, image, guard) for b, p in settings.configs]
+    _mark_auto_choice(configs)
     described = {k: v for k, v in asdict(settings).items() if k != "configs"}
     described.update(model_path=model_path, sink_description=SINK_MODES[settings.sink],
                      imgsz=list(settings.imgsz))

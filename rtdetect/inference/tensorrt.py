@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ModelError
+from .base import SynchronousSubmit
 from ..trt.calibration import DEFAULT_CALIB_FRAMES
 from ..trt.device import cuda_device_available
 
@@ -28,7 +29,7 @@ def _log(message: str) -> None:
     print(f"rtdetect: {message}", file=sys.stderr, flush=True)
 
 
-class TensorRTEngine:
+class TensorRTEngine(SynchronousSubmit):
     """A TensorRT engine behind the ``Engine`` protocol (see :mod:`rtdetect.inference.base`).
 
     model_path: an ONNX file (built and cached) or a serialised engine (``.engine``/``.plan``/``.trt``).
@@ -65,6 +66,7 @@ class TensorRTEngine:
         self.input_hw = (int(spec.max_shape[2]), int(spec.max_shape[3]))
         self.input_dtype = np.dtype(spec.dtype)
         self.max_batch = self.runner.max_batch
+        self.precision = self.metadata.get("rtdetect.precision", precision)
         self.device = int(device)
         self.path = str(model_path)
 

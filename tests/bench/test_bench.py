@@ -36,7 +36,7 @@ def test_report_says_what_and_where(bench_run):
     assert report["schema"] == SCHEMA
     host = report["host"]
     assert host["cores"] >= 1 and host["cpu"] and host["gpu"] == "not measured"
-    assert set(host["libraries"]) == {"onnxruntime", "opencv-python", "numpy", "torch"}
+    assert set(host["libraries"]) == {"onnxruntime", "openvino", "opencv-python", "numpy", "torch"}
     settings = report["settings"]
     assert settings["frames"] == FRAMES and settings["warmup"] == WARMUP
     assert settings["conf"] == 0.25 and settings["iou"] == 0.45 and settings["imgsz"] == [640, 640]
@@ -136,7 +136,7 @@ def test_precision_reasons():
 
 def test_int8_cache_key_follows_its_inputs(fall_detection_dir):
     pytest.importorskip("rtdetect.trt.quantize")
-    from rtdetect.bench.int8 import _key, calibration_path
+    from rtdetect.inference.int8 import _key, calibration_path
 
     model = str(fall_detection_dir / "best_fp16.onnx")
     key = _key(model, "a.mp4", 100, (640, 640), "r1")

