@@ -63,7 +63,7 @@ def _metadata(model) -> dict[str, str]:
     info = model.get_rt_info()
     if "framework" not in info:
         return {}
-    return {str(k): v.astype(str) for k, v in model.get_rt_info()["framework"].items()}
+    return {str(k): v.astype(str) for k, v in info["framework"].items()}
 
 
 def _static_hw(partial_shape, fallback: tuple[int, int]) -> tuple[int, int]:

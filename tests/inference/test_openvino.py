@@ -1,5 +1,9 @@
 """The OpenVINO backend on the real models: the same outputs as ONNX Runtime fp32, two requests in flight
 without reordering frames, and precisions refused where this CPU cannot compute them."""
+import json
+import subprocess
+import sys
+
 import cv2
 import numpy as np
 import pytest
@@ -78,3 +82,28 @@ def test_not_a_detector_is_a_model_error(tmp_path):
         OpenVinoEngine(str(garbage))
     with pytest.raises(ModelError, match="not found"):
         OpenVinoEngine(str(tmp_path / "missing.onnx"))
+
+
+def _cli(*args):
+    return subprocess.run([sys.executable, "-m", "rtdetect.cli", "--no-progress", *map(str, args)],
+                          capture_output=True, text=True, timeout=600)
+
+
+def test_cli_openvino_matches_onnxruntime_and_refuses_what_the_cpu_lacks(fall_detection_dir, data_dir, tmp_path):
+    model = fall_detection_dir / "best_fp16.onnx"
+    runs = {}
+    for backend in ("onnxruntime", "openvino"):
+        out = tmp_path / f"{backend}.jsonl"
+        result = _cli("--source", data_dir / "vtest_3s.mp4", "--model", model, "--backend", backend,
+                      "--precision", "fp32", "--max-frames", 3, "--json", out)
+        assert result.returncode == 0, result.stderr
+        runs[backend] = [json.loads(line)["detections"] for line in out.read_text().splitlines()]
+    assert [len(d) for d in runs["openvino"]] == [len(d) for d in runs["onnxruntime"]] and runs["openvino"][0]
+    for ours, theirs in zip(runs["openvino"], runs["onnxruntime"]):
+        for a, b in zip(ours, theirs):
+            assert a["class_id"] == b["class_id"] and np.allclose(a["box"], b["box"], atol=0.5)
+    if "BF16" not in cpu_capabilities():
+        result = _cli("--source", data_dir / "bus.jpg", "--model", model, "--backend", "openvino", "--precision", "bf16")
+        lines = [line for line in result.stderr.splitlines() if line.strip()]
+        assert result.returncode == 1 and len(lines) == 1, result.stderr
+        assert lines[0].startswith("rtdetect: error: --backend openvino: bf16 needs a CPU")
