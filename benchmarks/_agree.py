@@ -9,12 +9,13 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from rtdetect.agreement import greedy_matches, iou_matrix  # noqa: E402
+from rtdetect.agreement import greedy_matches  # noqa: E402
+from rtdetect.boxes import pairwise_iou  # noqa: E402
 
 
 def matches(ref: tuple, other: tuple, threshold: float) -> int:
     """Greedy one-to-one matching (highest IoU first) of (boxes, classes) pairs; returns the match count."""
-    iou = iou_matrix(ref[0], other[0])
+    iou = pairwise_iou(ref[0], other[0])
     if iou.size == 0:
         return 0
     iou[np.asarray(ref[1])[:, None] != np.asarray(other[1])[None, :]] = 0

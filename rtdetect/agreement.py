@@ -13,19 +13,8 @@ from typing import Sequence
 
 import numpy as np
 
+from .boxes import pairwise_iou
 from .types import Detections
-
-
-def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """(A, B) IoU of (A, 4) and (B, 4) xyxy boxes, float64."""
-    a, b = np.asarray(a, np.float64).reshape(-1, 4), np.asarray(b, np.float64).reshape(-1, 4)
-    lt = np.maximum(a[:, None, :2], b[None, :, :2])
-    rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
-    inter = np.prod(np.clip(rb - lt, 0, None), axis=2)
-    area_a = np.prod(np.clip(a[:, 2:] - a[:, :2], 0, None), axis=1)
-    area_b = np.prod(np.clip(b[:, 2:] - b[:, :2], 0, None), axis=1)
-    union = area_a[:, None] + area_b[None, :] - inter
-    return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
 
 
 def mask_iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -53,7 +42,7 @@ def greedy_matches(iou: np.ndarray, threshold: float) -> int:
 
 def frame_matches(ref: Detections, other: Detections, threshold: float) -> int:
     """Matched pairs between two frames' detections (same class, box IoU and, with masks, mask IoU)."""
-    iou = iou_matrix(ref.xyxy, other.xyxy)
+    iou = pairwise_iou(ref.xyxy, other.xyxy).astype(np.float64)
     if iou.size == 0:
         return 0
     if ref.masks is not None and other.masks is not None:
