@@ -1,35 +1,25 @@
-"""Do two detectors agree? Per frame, one-to-one matches of the same class with IoU >= a threshold."""
+"""Do two detectors agree? Per frame, one-to-one matches of the same class with IoU >= a threshold.
+The matching itself is rtdetect's (:mod:`rtdetect.agreement`, also the accuracy guard of ``--backend auto``);
+this adds the per-frame dict form of detections that Ultralytics' results are read into."""
 from __future__ import annotations
+
+import sys
+from pathlib import Path
 
 import numpy as np
 
-
-def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """(A, B) IoU of (A, 4) and (B, 4) xyxy boxes, float64."""
-    a, b = np.asarray(a, np.float64).reshape(-1, 4), np.asarray(b, np.float64).reshape(-1, 4)
-    lt = np.maximum(a[:, None, :2], b[None, :, :2])
-    rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
-    inter = np.prod(np.clip(rb - lt, 0, None), axis=2)
-    area_a = np.prod(np.clip(a[:, 2:] - a[:, :2], 0, None), axis=1)
-    area_b = np.prod(np.clip(b[:, 2:] - b[:, :2], 0, None), axis=1)
-    union = area_a[:, None] + area_b[None, :] - inter
-    return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from rtdetect.agreement import greedy_matches  # noqa: E402
+from rtdetect.boxes import pairwise_iou  # noqa: E402
 
 
 def matches(ref: tuple, other: tuple, threshold: float) -> int:
     """Greedy one-to-one matching (highest IoU first) of (boxes, classes) pairs; returns the match count."""
-    iou = iou_matrix(ref[0], other[0])
+    iou = pairwise_iou(ref[0], other[0])
     if iou.size == 0:
         return 0
     iou[np.asarray(ref[1])[:, None] != np.asarray(other[1])[None, :]] = 0
-    count = 0
-    while True:
-        i, j = np.unravel_index(np.argmax(iou), iou.shape)
-        if iou[i, j] < threshold:
-            return count
-        count += 1
-        iou[i, :] = 0
-        iou[:, j] = 0
+    return greedy_matches(iou, threshold)
 
 
 def agreement(ref: dict, other: dict, threshold: float = 0.9) -> dict:

@@ -2,9 +2,10 @@
 
     /work/venv-peers/bin/python benchmarks/openvino_cpu.py [--onnx PATH ...]
 
-OpenVINO is not a dependency of rtdetect (install it beside rtdetect to run this). For each ONNX: ORT
-with rtdetect's session options vs OpenVINO's CPU plugin with the LATENCY hint, interleaved rounds,
-medians; outputs compared (max absolute difference) on a real vtest.avi frame.
+The raw OpenVINO API, before rtdetect had an OpenVINO backend (``rtdetect.inference.openvino`` now;
+``benchmarks/auto_trial.py`` measures it as ``--backend auto`` does). For each ONNX: ORT with rtdetect's
+session options vs OpenVINO's CPU plugin with the LATENCY hint, interleaved rounds, medians; outputs
+compared (max absolute difference) on a real vtest.avi frame.
 Results: benchmarks/results/openvino_cpu.json.
 """
 from __future__ import annotations

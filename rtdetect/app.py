@@ -99,19 +99,20 @@ def _tracked(pipeline: Pipeline, names, fps: float | None, track: bool, count_li
     return tracking
 
 
-def open_engine_for(src, model: str, imgsz: Request, *, backend: str = "auto"):
+def open_engine_for(src, model: str, imgsz: Request, *, backend: str = "auto", precision: str = "auto"):
     """The engine for frames of ``src`` (opened): zoo and .pt models exported at the input shape
     ``imgsz`` asks for (``input_shape``); an .onnx file as is (a fixed-shape one keeps its shape and
     says so on stderr if ``imgsz`` asked for another)."""
     input_hw = network_input_hw(imgsz, src.frame_hw)
-    engine = create_engine(resolve_model_path(model, input_hw), backend=backend, imgsz=input_hw)
+    engine = create_engine(resolve_model_path(model, input_hw), backend=backend, precision=precision, imgsz=input_hw)
     note = fixed_shape_note(model, imgsz, engine.input_hw)
     if note:
         print(note, file=sys.stderr)
     return engine
 
 
-def detect(*, source: str, model: str = DEFAULT_MODEL, backend: str = "auto", conf: float = 0.25, iou: float = 0.45,
+def detect(*, source: str, model: str = DEFAULT_MODEL, backend: str = "auto", precision: str = "auto",
+           conf: float = 0.25, iou: float = 0.45,
            imgsz: Request = None, classes: Sequence[str] | None = None, max_det: int = 300,
            show: bool = False, save: str | None = None, json_path: str | None = None,
            max_frames: int | None = None, progress: bool = True, track: bool = False,
@@ -120,7 +121,8 @@ def detect(*, source: str, model: str = DEFAULT_MODEL, backend: str = "auto", co
     """Run detection on ``source``.
 
     track: follow objects across frames (ByteTrack); count_lines: segments (x1, y1, x2, y2) in frame pixels
-    whose crossings are counted (implies ``track``). ``imgsz``: None or N (long side, default 640) for an
+    whose crossings are counted (implies ``track``). ``backend``/``precision``: see
+    :func:`rtdetect.inference.create_engine` (auto: measured and accuracy-guarded on the CPU). ``imgsz``: None or N (long side, default 640) for an
     input following the source's aspect ratio, (H, W) for exactly that shape (see ``input_shape``).
     stream_options: timeout, reconnect budget and RTSP transport for stream URLs (whose display name has
     credentials redacted). Every value, the source (file, camera, URL) and the outputs are checked before the
@@ -133,7 +135,7 @@ def detect(*, source: str, model: str = DEFAULT_MODEL, backend: str = "auto", co
     with ExitStack() as stack:
         src = stack.enter_context(open_source(source, stream_options=stream_options))
         plan = plan_outputs(src, save=save, json_path=json_path, show=show)
-        engine = open_engine_for(src, model, imgsz, backend=backend)
+        engine = open_engine_for(src, model, imgsz, backend=backend, precision=precision)
         stack.callback(engine.close)
         pipeline = make_pipeline(engine, config, stack)
         if classes:

@@ -21,6 +21,7 @@ from functools import partial
 
 from . import options
 from .errors import RtdetectError, UsageError
+from .inference import BACKENDS, PRECISIONS
 from .version import rtdetect_version
 from .signals import Interrupted, SignalStop, exit_status
 
@@ -130,7 +131,8 @@ def _detect_parser() -> argparse.ArgumentParser:
     _add_version(parser)
     parser.add_argument("--source", required=True, help="webcam, a camera index, demo, a video file, a stream URL, an image, a folder or a glob")
     _add_model_options(parser)
-    parser.add_argument("--backend", default="auto", help="auto | onnxruntime | tensorrt (default: auto)")
+    parser.add_argument("--backend", default="auto", choices=BACKENDS, help="default: auto: TensorRT on a GPU, else the fastest CPU engine measured on this machine")
+    parser.add_argument("--precision", default="auto", choices=PRECISIONS, help="default: auto: fp16 on TensorRT, measured and accuracy-guarded on the CPU")
     _add_threshold_options(parser)
     parser.add_argument("--classes", nargs="+", metavar="CLASS", help="keep only these class ids or names")
     parser.add_argument("--show", action="store_true", help="open a window (q or Esc quits)")
@@ -189,7 +191,8 @@ def run_detect(argv: list[str]) -> int:
     from .app import detect
 
     with SignalStop() as signals:
-        result = detect(source=args.source, model=args.model, backend=args.backend, conf=args.conf, iou=args.iou,
+        result = detect(source=args.source, model=args.model, backend=args.backend, precision=args.precision,
+                        conf=args.conf, iou=args.iou,
                         imgsz=imgsz, classes=args.classes, max_det=args.max_det, show=args.show, save=args.save,
                         json_path=args.json, max_frames=args.max_frames, progress=not args.no_progress,
                         track=args.track, count_lines=args.count_line,
@@ -246,8 +249,8 @@ def _bench_parser() -> argparse.ArgumentParser:
     _add_version(parser)
     parser.add_argument("--source", required=True, help="video file, demo, image folder... (as for detection)")
     _add_model_options(parser)
-    parser.add_argument("--backend", type=_names, default=("onnxruntime",), help="comma-separated: onnxruntime,tensorrt (default: onnxruntime)")
-    parser.add_argument("--precision", type=_names, default=("fp32",), help="comma-separated: fp32,fp16,int8 (default: fp32)")
+    parser.add_argument("--backend", type=_names, default=("onnxruntime",), help="comma-separated: onnxruntime,openvino,tensorrt, or auto: every candidate --backend auto considers here, with its agreement (default: onnxruntime)")
+    parser.add_argument("--precision", type=_names, default=("fp32",), help="comma-separated: fp32,fp16,bf16,int8 (default: fp32)")
     _option(parser, "--frames", _count(1), default=100, help="frames counted per repeat (default: 100)")
     _option(parser, "--warmup", _count(0), default=10, help="frames and model calls run first and never counted (default: 10)")
     _option(parser, "--repeats", _count(1), default=1, help="measure each configuration N times, report medians (default: 1)")

@@ -3,7 +3,10 @@
     capture ─▶ preprocess ─▶ inference ─▶ decode+NMS+masks ─▶ [tracker] ─▶ render+sinks (calling thread)
 
 Each stage runs in its own thread joined by bounded FIFO queues, so capture, preprocess, inference and
-post-processing overlap (OpenCV, NumPy and ONNX Runtime release the GIL). Files are throughput first:
+post-processing overlap (OpenCV, NumPy and the engines release the GIL). A stage may also keep several
+items in flight inside its thread (the engine's ``max_in_flight``: OpenVINO runs two asynchronous requests,
+so the next frame is already queued in the engine when the current one finishes); items still leave
+every stage in arrival order. Files are throughput first:
 every frame is processed, in order, and queues block. Live sources are latency first: the source keeps
 only its newest frame and the queues hold one item, so nothing stale piles up.
 
@@ -18,7 +21,7 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Callable, Iterator, Protocol, Sequence
+from typing import Callable, Iterator, NamedTuple, Protocol, Sequence
 
 import numpy as np
 
@@ -54,6 +57,22 @@ class WorkItem:
     letterbox: Letterbox | None = None
     outputs: list[np.ndarray] | None = None
     detections: Detections | None = None
+
+
+class Stage(NamedTuple):
+    """One step between capture and the sinks.
+
+    ``run(item)`` fills its part of ``item`` and returns None, or starts that work and returns a function
+    that finishes it. Up to ``depth`` items may be started and not yet finished; they are finished and
+    passed on in arrival order. ``timed``: the pipeline records the stage's time per item (from its start,
+    or from the previous item's finish if that was later, to its finish); otherwise ``run`` records its own.
+    """
+
+    name: str
+    timed: bool
+    run: Callable[[WorkItem], Callable[[], None] | None]
+    depth: int = 1
+
 
 
 @dataclass
@@ -143,41 +162,50 @@ class Pipeline:
     def _stage_preprocess(self, item: WorkItem) -> None:
         item.tensor, item.letterbox = self.preprocess(item.frame.image)
 
-    def _stage_inference(self, item: WorkItem) -> None:
-        item.outputs = self.engine.infer(item.tensor)
-        item.tensor = None
+    def _stage_inference(self, item: WorkItem) -> Callable[[], None]:
+        pending = self.engine.submit(item.tensor)
+
+        def finish() -> None:
+            item.outputs = pending.result()
+            item.tensor = None
+
+        return finish
 
     def _stage_postprocess(self, item: WorkItem) -> None:
         item.detections, timings = self.postprocess(item.outputs, item.letterbox)
         item.timings.update(timings)
         item.outputs = None
 
-    def model_stages(self) -> list[tuple[str, bool, Callable[[WorkItem], None]]]:
-        """From the frame to its detections: (name, timed here?, function). A stage that is not timed here
-        records its own finer timings (post-processing splits decode+NMS from masks)."""
-        return [("preprocess", True, self._stage_preprocess), ("inference", True, self._stage_inference),
-                ("postprocess", False, self._stage_postprocess)]
+    def model_stages(self) -> list[Stage]:
+        """From the frame to its detections. A stage that is not timed here records its own finer timings
+        (post-processing splits decode+NMS from masks). Inference keeps as many frames in flight as the
+        engine allows."""
+        return [Stage("preprocess", True, self._stage_preprocess),
+                Stage("inference", True, self._stage_inference, self.engine.max_in_flight),
+                Stage("postprocess", False, self._stage_postprocess)]
 
     def add_detection_stage(self, stage: DetectionStage) -> None:
         """Run ``stage`` on every frame's detections after the model's stages (e.g. the tracker)."""
         self._detection_stages = (*self._detection_stages, stage)
 
-    def stages(self) -> list[tuple[str, bool, Callable[[WorkItem], None]]]:
+    def stages(self) -> list[Stage]:
         """The stages between capture and the sinks, in order: the model's, then the detection stages."""
         def applied(stage: DetectionStage) -> Callable[[WorkItem], None]:
             def run(item: WorkItem) -> None:
                 item.detections = stage(item.frame, item.detections)
             return run
-        return self.model_stages() + [(s.name, True, applied(s)) for s in self._detection_stages]
+        return self.model_stages() + [Stage(s.name, True, applied(s)) for s in self._detection_stages]
 
     def process(self, frame: Frame) -> WorkItem:
         """All stages for one frame in the calling thread, timed."""
         item = WorkItem(frame)
-        for name, timed, stage in self.stages():
+        for stage in self.stages():
             start = time.perf_counter()
-            stage(item)
-            if timed:
-                item.timings[name] = time.perf_counter() - start
+            finish = stage.run(item)
+            if finish is not None:
+                finish()
+            if stage.timed:
+                item.timings[stage.name] = time.perf_counter() - start
         return item
 
     # -- threaded run ---------------------------------------------------------------------------
@@ -197,9 +225,9 @@ class Pipeline:
         queues = [queue.Queue(maxsize=size) for _ in range(len(stages) + 1)]
         errors: list[BaseException] = []
         producers = [("capture", self._captured(source, stop, max_frames), queues[0])]
-        for k, (name, timed, fn) in enumerate(stages):
-            items = self._stage_items(name if timed else None, fn, queues[k], stop, live=source.is_live)
-            producers.append((name, items, queues[k + 1]))
+        for k, stage in enumerate(stages):
+            items = self._stage_items(stage, queues[k], stop, live=source.is_live)
+            producers.append((stage.name, items, queues[k + 1]))
         threads = [threading.Thread(target=self._pump, args=(items, outbox, stop, errors), name=f"rtdetect:{label}",
                                     daemon=True) for label, items, outbox in producers]
         summary = RunSummary()
@@ -237,21 +265,34 @@ class Pipeline:
             count += 1
             yield WorkItem(frame, {"capture": time.perf_counter() - start})
 
-    def _stage_items(self, name: str | None, fn: Callable[[WorkItem], None], inbox: queue.Queue,
-                     stop: threading.Event, *, live: bool) -> Iterator[WorkItem]:
-        """The items a stage thread forwards: ``fn`` applied to each item of ``inbox`` (see ``_staged``)."""
-        return self._staged(name, fn, inbox, stop)
+    def _stage_items(self, stage: Stage, inbox: queue.Queue, stop: threading.Event, *,
+                     live: bool) -> Iterator[WorkItem]:
+        """The items a stage thread forwards: ``stage`` applied to each item of ``inbox`` (see ``_staged``)."""
+        return self._staged(stage, inbox, stop)
 
     @staticmethod
-    def _staged(name: str | None, fn: Callable[[WorkItem], None], inbox: queue.Queue,
-                stop: threading.Event) -> Iterator[WorkItem]:
-        """Items of ``inbox`` after ``fn`` filled its part, timed as stage ``name`` (None: fn times itself)."""
-        while (item := _get(inbox, stop)) is not _END:
-            start = time.perf_counter()
-            fn(item)
-            if name is not None:
-                item.timings[name] = time.perf_counter() - start
-            yield item
+    def _staged(stage: Stage, inbox: queue.Queue, stop: threading.Event) -> Iterator[WorkItem]:
+        """Items of ``inbox`` after ``stage`` did its part, in order. A started item is finished once
+        ``stage.depth`` items are in flight, or as soon as no next item is waiting (so a live frame is
+        never held back for the one after it)."""
+        started: deque = deque()
+        last_finish = 0.0
+        while True:
+            item = _get(inbox, stop)
+            ending = item is _END
+            if not ending:
+                started.append((item, time.perf_counter(), stage.run(item)))
+            while started and (ending or len(started) >= stage.depth or inbox.empty()):
+                done, start, finish = started.popleft()
+                if finish is not None:
+                    finish()
+                now = time.perf_counter()
+                if stage.timed:
+                    done.timings[stage.name] = now - max(start, last_finish)
+                last_finish = now
+                yield done
+            if ending:
+                return
 
     @staticmethod
     def _pump(items: Iterator[WorkItem], outbox: queue.Queue, stop: threading.Event, errors: list) -> None:
@@ -312,12 +353,13 @@ class GpuFramePipeline(Pipeline):
         item.detections, timings = self.processor.process_frame(item.frame.image)
         item.timings.update(timings)
 
-    def model_stages(self) -> list[tuple[str, bool, Callable[[WorkItem], None]]]:
-        return [("gpu", False, self._stage_fused)]
+    def model_stages(self) -> list[Stage]:
+        return [Stage("gpu", False, self._stage_fused)]
 
-    def _stage_items(self, name, fn, inbox, stop, *, live: bool) -> Iterator[WorkItem]:
-        if live or fn != self._stage_fused:  # detection stages after it (the tracker) go item by item
-            return super()._stage_items(name, fn, inbox, stop, live=live)
+    def _stage_items(self, stage: Stage, inbox: queue.Queue, stop: threading.Event, *,
+                     live: bool) -> Iterator[WorkItem]:
+        if live or stage.run != self._stage_fused:  # detection stages after it (the tracker) go item by item
+            return super()._stage_items(stage, inbox, stop, live=live)
         return self._streamed(inbox, stop)
 
     def _streamed(self, inbox: queue.Queue, stop: threading.Event) -> Iterator[WorkItem]:

@@ -3,32 +3,10 @@ from __future__ import annotations
 
 import os
 import platform
-from importlib import metadata
 
-LIBRARIES = ("onnxruntime", "opencv-python", "numpy", "torch")
+from ..hostinfo import cpu_model, library_versions
 
-
-def cpu_model() -> str:
-    """The CPU's marketing name from /proc/cpuinfo (Linux), else what ``platform`` knows."""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
-            for line in cpuinfo:
-                if line.lower().startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine() or "unknown"
-
-
-def library_versions(names: tuple[str, ...] = LIBRARIES) -> dict[str, str]:
-    """Installed distribution versions, read from package metadata (nothing is imported)."""
-    versions = {}
-    for name in names:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            versions[name] = "not installed"
-    return versions
+LIBRARIES = ("onnxruntime", "openvino", "opencv-python", "numpy", "torch")
 
 
 def load_average() -> list[float] | None:
@@ -46,6 +24,6 @@ def host_info() -> dict:
         "cores": os.cpu_count(),
         "platform": platform.platform(),
         "python": platform.python_version(),
-        "libraries": library_versions(),
+        "libraries": library_versions(LIBRARIES),
         "gpu": "not measured",
     }

@@ -37,6 +37,17 @@ def _stats(ms: dict | None) -> str:
     return f"{ms['mean']:.2f} / {ms['p50']:.2f} / {ms['p95']:.2f} / {ms['p99']:.2f}"
 
 
+def _agreement(config: dict) -> str:
+    """F1 with its counts and the guard's verdict, e.g. "0.993 (143/144 of 144), accepted"."""
+    agree = config.get("agreement")
+    if agree is None:
+        return DASH
+    f1 = config["agreement_f1"]
+    verdict = "accepted" if config["guard_accepts"] else "rejected by the guard"
+    return (f"{DASH if f1 is None else f'{f1:.3f}'} ({agree['matched']} matched of {agree['reference']} / "
+            f"{agree['other']}, {agree['frames']} frames), {verdict}")
+
+
 def _live_rows(live: dict | None) -> list[str]:
     """Stale frames dropped, capture → detections latency and its target, for a live source."""
     if not live:
@@ -55,6 +66,7 @@ def _stage_row(stage: str) -> str:
 GPU_ROWS = ("GPU memory", "GPU stage times (CUDA events)")
 ROW_NAMES = (
     "status", "network input",
+    "agreement with onnxruntime fp32 (F1, IoU >= 0.9, same class; masks too)", "auto's choice among these",
     "end-to-end FPS (stages overlapped)", "model-only FPS", "end-to-end / model-only",
     *[_stage_row(stage) for stage in STAGES],
     "model-only latency ms (mean / p50 / p95 / p99)",
@@ -77,6 +89,8 @@ def _values(config: dict) -> dict[str, str]:
         "ok",
         f"{config['input_hw'][0]}x{config['input_hw'][1]} {config['layout']}, {config['classes']} classes"
         + (", masks" if config["masks"] else ""),
+        _agreement(config),
+        "yes" if config.get("auto_choice") else "no",
         _num(e2e["fps"]), _num(model["fps"]), _num(config["e2e_over_model"], 3),
         *[_stats(stages.get(stage)) for stage in STAGES],
         _stats(model["latency_ms"]),

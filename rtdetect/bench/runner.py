@@ -2,7 +2,11 @@
 
 For each configuration the engine is opened once, then ``repeats`` times: the model alone on a prepared
 input, and the threaded pipeline end to end. Figures are medians over the repeats; per-stage statistics
-pool the samples of every repeat. Warm-up frames and calls are never counted.
+pool the samples of every repeat. Warm-up frames and calls are never counted. Every configuration's
+detections are also compared with ONNX Runtime fp32's on the calibration frames, exactly as
+``--backend auto``'s accuracy guard compares them (:mod:`rtdetect.inference.selection`), and the report
+marks the configuration auto would take among those measured. ``--backend auto`` expands to every
+candidate auto considers on this machine.
 """
 from __future__ import annotations
 
@@ -12,13 +16,15 @@ from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
 from typing import Callable
 
+from ..agreement import agreement
 from ..app import DEFAULT_MODEL, make_pipeline, resolve_model_path
-from ..capture import StreamOptions, redact_url
+from ..capture import DEMO, StreamOptions, is_stream_url, redact_url
 from ..errors import SourceError
+from ..inference.selection import GUARD_IOU
 from ..metrics import LatencySummary, StageTimes
 from ..pipeline import GpuFramePipeline, Pipeline
 from ..postprocess import PostprocessConfig
-from .engines import open_engine
+from .engines import auto_configs, open_engine
 from .host import host_info, load_average
 from .measure import EndToEnd, ModelOnly, first_frame, run_end_to_end, run_model_only
 from .sinks import SINK_MODES
@@ -55,8 +61,11 @@ class BenchSettings:
             raise ValueError(f"unknown sink {self.sink!r}: choose one of {', '.join(SINK_MODES)}")
         if not self.backends or not self.precisions:
             raise ValueError("need at least one backend and one precision")
-        pairs = tuple((b, p) for b in self.backends for p in self.precisions)
-        object.__setattr__(self, "configs", pairs)
+        pairs = []
+        for backend in self.backends:
+            expanded = auto_configs() if backend == "auto" else [(backend, p) for p in self.precisions]
+            pairs.extend(pair for pair in expanded if pair not in pairs)
+        object.__setattr__(self, "configs", tuple(pairs))
 
 
 def _ms(summary: LatencySummary) -> dict:
@@ -132,10 +141,20 @@ def _quiet(message: str) -> None:
     """The default progress callback: say nothing."""
 
 
+def _guard_record(engine, reference: list, images: list, precision: str) -> dict:
+    """Agreement of ``engine``'s detections with the reference's on the guard's frames, and the verdict."""
+    from ..inference.selection import Candidate, detections_of, guard_accepts
+
+    agree = agreement(reference, detections_of(engine, images), GUARD_IOU)
+    return {"agreement": asdict(agree), "agreement_f1": agree.f1,
+            "guard_accepts": guard_accepts(Candidate(engine.name, precision), agree)}
+
+
 def measure_config(settings: BenchSettings, model_path: str, backend: str, precision: str, image,
-                   say: Callable[[str], None] = _quiet) -> dict:
+                   guard: tuple[list, list] | None = None, say: Callable[[str], None] = _quiet) -> dict:
     """The result record of one configuration: figures, or ``status: unavailable`` with the reason.
-    ``say`` receives a line of progress before each slow step."""
+    ``guard``: (reference detections, images) for the agreement with ONNX Runtime fp32; ``say`` receives a
+    line of progress before each slow step."""
     label = f"{backend} {precision}"
     record = {"backend": backend, "precision": precision, "load_avg_before": load_average()}
     say(f"{label}: opening the engine")
@@ -154,8 +173,42 @@ def measure_config(settings: BenchSettings, model_path: str, backend: str, preci
         record.update(_measure(pipeline, engine, image, settings, say, label))
         if isinstance(pipeline, GpuFramePipeline):
             record["gpu"] = "GPU stage times from CUDA events (upload, gpu_graph or per stage, download)"
+        if guard is not None:
+            record.update(_guard_record(engine, *guard, precision))
     record["load_avg_after"] = load_average()
     return record
+
+
+def _guard_source(settings: BenchSettings) -> str:
+    """Where the guard's frames come from: the calibration source, else the benchmark source when it is
+    media on disk, else (a camera or a stream, which cannot be read twice alike) the bundled demo clip."""
+    if settings.calib_source:
+        return settings.calib_source
+    live = settings.source == "webcam" or settings.source.isdigit() or is_stream_url(settings.source)
+    return DEMO if live else settings.source
+
+
+def _reference_detections(settings: BenchSettings, model_path: str) -> tuple[list, list]:
+    """ONNX Runtime fp32's detections on the guard's frames (spread over the calibration source), and the frames."""
+    from ..inference import create_engine
+    from ..inference.int8 import calibration_path
+    from ..inference.selection import TRIAL_FRAMES, detections_of
+    from ..inference.onnx_tools.calibration import calibration_frames
+
+    images = list(calibration_frames(calibration_path(_guard_source(settings)), TRIAL_FRAMES))
+    engine = create_engine(model_path, backend="onnxruntime", precision="fp32", imgsz=settings.imgsz)
+    try:
+        return detections_of(engine, images), images
+    finally:
+        engine.close()
+
+
+def _mark_auto_choice(configs: list[dict]) -> None:
+    """``auto_choice``: True on the fastest (model-only) measured configuration the guard accepts."""
+    accepted = [c for c in configs if c["status"] == "ok" and c.get("guard_accepts") and c["model_only"]["fps"]]
+    best = max(accepted, key=lambda c: c["model_only"]["fps"], default=None)
+    for config in configs:
+        config["auto_choice"] = config is best
 
 
 def run_bench(*, progress: Callable[[str], None] = _quiet, **options) -> dict:
@@ -176,7 +229,10 @@ def run_bench(*, progress: Callable[[str], None] = _quiet, **options) -> dict:
     progress(f"preparing the model {settings.model} (converted on first use)")
     model_path = resolve_model_path(settings.model, settings.imgsz)
     started = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
-    configs = [measure_config(settings, model_path, b, p, image, progress) for b, p in settings.configs]
+    progress("detections of onnxruntime fp32 on the guard's frames (the agreement reference)")
+    guard = _reference_detections(settings, model_path)
+    configs = [measure_config(settings, model_path, b, p, image, guard, progress) for b, p in settings.configs]
+    _mark_auto_choice(configs)
     described = {k: v for k, v in asdict(settings).items() if k != "configs"}
     described.update(source=redact_url(settings.source), model_path=model_path,
                      calib_source=settings.calib_source and redact_url(settings.calib_source),

@@ -1,11 +1,15 @@
 """Inference backends behind one ``Engine`` protocol. Backends import their libraries lazily."""
 from __future__ import annotations
 
+from typing import Callable
+
 from ..errors import ModelError
 from ..notes import note
 from .base import Engine
 
-BACKENDS = ("auto", "onnxruntime", "tensorrt")
+BACKENDS = ("auto", "onnxruntime", "openvino", "tensorrt")
+PRECISIONS = ("auto", "fp32", "fp16", "bf16", "int8")
+CPU_PRECISIONS = {"onnxruntime": ("fp32", "int8"), "openvino": ("fp32", "bf16", "int8")}
 
 
 def tensorrt_available() -> bool:
@@ -37,15 +41,61 @@ def choose_backend(backend: str) -> str:
     return "onnxruntime"
 
 
-def create_engine(model_path: str, *, backend: str = "auto", imgsz: tuple[int, int] = (640, 640), **options) -> Engine:
-    """Load ``model_path`` (an ONNX file) on ``backend``; ``auto`` picks TensorRT when it and a GPU are present."""
+def open_cpu_engine(model_path: str, *, backend: str, precision: str, imgsz: tuple[int, int] = (640, 640),
+                    threads: int | None = None, calib_source: str | None = None, calib_frames: int | None = None,
+                    cache_dir: str | None = None) -> Engine:
+    """``model_path`` on a CPU ``backend`` (onnxruntime | openvino) in ``precision``. int8 runs the cached
+    Q/DQ ONNX calibrated on ``calib_frames`` frames of ``calib_source`` (default: the bundled demo clip)."""
+    if precision not in CPU_PRECISIONS.get(backend, ()):
+        allowed = ", ".join(f"{b}: {'/'.join(p)}" for b, p in CPU_PRECISIONS.items())
+        raise ModelError(f"--backend {backend} cannot compute {precision} (CPU backends: {allowed})")
+    if precision == "int8":
+        from .int8 import int8_model
+        from .selection import AUTO_CALIB_FRAMES
+
+        model_path = str(int8_model(model_path, calib_source=calib_source or "demo", imgsz=imgsz, cache_dir=cache_dir,
+                                    frames=calib_frames or AUTO_CALIB_FRAMES, progress=False))
+    if backend == "openvino":
+        from .openvino import OpenVinoEngine
+
+        return OpenVinoEngine(model_path, precision=precision, imgsz=imgsz, threads=threads)
+    from .onnxruntime import OnnxRuntimeEngine
+
+    return OnnxRuntimeEngine(model_path, imgsz=imgsz, threads=threads)
+
+
+def create_engine(model_path: str, *, backend: str = "auto", precision: str = "auto",
+                  imgsz: tuple[int, int] = (640, 640), threads: int | None = None, calib_source: str | None = None,
+                  calib_frames: int | None = None, cache_dir: str | None = None,
+                  log: Callable[[str], None] | None = None, **tensorrt_options) -> Engine:
+    """Load ``model_path`` (an ONNX file) on ``backend`` in ``precision`` ("auto": chosen).
+
+    ``auto`` takes TensorRT when it and a GPU are present (precision auto = fp16); on the CPU it runs the
+    measured choice of :mod:`rtdetect.inference.selection` (engine and precision, accuracy-guarded,
+    cached). ``--backend openvino`` with precision auto chooses among OpenVINO's precisions the same way.
+    """
+    if precision not in PRECISIONS:
+        raise ModelError(f"unknown precision {precision!r}: choose one of {', '.join(PRECISIONS)}")
     if choose_backend(backend) == "tensorrt":
         from .tensorrt import TensorRTEngine
 
-        return TensorRTEngine(model_path, imgsz=imgsz, **options)
-    from .onnxruntime import OnnxRuntimeEngine
+        given = {"precision": None if precision == "auto" else precision, "calib_source": calib_source,
+                 "calib_frames": calib_frames, "threads": threads}
+        options = {**tensorrt_options, **{k: v for k, v in given.items() if v is not None}}
+        return TensorRTEngine(model_path, imgsz=imgsz, cache_dir=cache_dir, **options)
+    cpu = {"imgsz": imgsz, "threads": threads, "calib_source": calib_source, "calib_frames": calib_frames,
+           "cache_dir": cache_dir}
+    if backend == "auto" or precision == "auto":
+        from .selection import select_candidate
 
-    return OnnxRuntimeEngine(model_path, imgsz=imgsz, **{k: v for k, v in options.items() if k == "threads"})
+        chosen = select_candidate(model_path, backend=backend, precision=precision, imgsz=imgsz,
+                                  calib_source=calib_source or "demo", cache_dir=cache_dir,
+                                  open_engine=lambda c: open_cpu_engine(model_path, backend=c.backend,
+                                                                        precision=c.precision, **cpu),
+                                  **({"log": log} if log else {}))
+        backend, precision = chosen.backend, chosen.precision
+    return open_cpu_engine(model_path, backend=backend, precision=precision, **cpu)
 
 
-__all__ = ["BACKENDS", "Engine", "choose_backend", "create_engine", "tensorrt_available"]
+__all__ = ["BACKENDS", "PRECISIONS", "Engine", "choose_backend", "create_engine", "open_cpu_engine",
+           "tensorrt_available"]

@@ -1,6 +1,7 @@
-"""The Engine protocol every backend implements."""
+"""The Engine protocol every backend implements, and the synchronous default of its asynchronous half."""
 from __future__ import annotations
 
+from concurrent.futures import Future
 from typing import Protocol, runtime_checkable
 
 import numpy as np
@@ -23,16 +24,37 @@ class Engine(Protocol):
     """A loaded model ready to run one batch.
 
     ``input_hw``: the network input (H, W); ``input_dtype``: float32 or float16; ``metadata``: the model's
-    string metadata (rtdetect's ``rtdetect.*`` keys or a foreign exporter's); ``name``: the backend name.
+    string metadata (rtdetect's ``rtdetect.*`` keys or a foreign exporter's); ``name``: the backend name;
+    ``precision``: fp32 | fp16 | bf16 | int8, what the engine computes in.
     ``infer(tensor)`` takes (B, 3, H, W) of ``input_dtype`` and returns the outputs as float32 arrays in the
-    model's output order. ``close()`` releases everything; engines are context managers.
+    model's output order. ``submit(tensor)`` starts the same work and returns a ``Future`` of those outputs;
+    up to ``max_in_flight`` submissions may be pending at once (1: ``submit`` runs to completion before it
+    returns). ``close()`` releases everything; engines are context managers.
     """
 
     name: str
+    precision: str
     input_hw: tuple[int, int]
     input_dtype: np.dtype
     metadata: dict[str, str]
+    max_in_flight: int
 
     def infer(self, tensor: np.ndarray) -> list[np.ndarray]: ...
 
+    def submit(self, tensor: np.ndarray) -> Future: ...
+
     def close(self) -> None: ...
+
+
+class SynchronousSubmit:
+    """``submit`` for engines that run one request at a time: runs ``infer`` now, returns a done Future."""
+
+    max_in_flight = 1
+
+    def submit(self, tensor: np.ndarray) -> Future:
+        future: Future = Future()
+        try:
+            future.set_result(self.infer(tensor))
+        except Exception as exc:  # delivered through the Future, as an asynchronous engine would
+            future.set_exception(exc)
+        return future

@@ -6,7 +6,7 @@ import os
 import numpy as np
 
 from ..errors import ModelError
-from .base import check_input_hw
+from .base import SynchronousSubmit, check_input_hw
 
 _DTYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16}
 
@@ -17,13 +17,14 @@ def _static_hw(shape, fallback: tuple[int, int]) -> tuple[int, int]:
     return (h if isinstance(h, int) and h > 0 else fallback[0], w if isinstance(w, int) and w > 0 else fallback[1])
 
 
-class OnnxRuntimeEngine:
+class OnnxRuntimeEngine(SynchronousSubmit):
     """An ``onnxruntime.InferenceSession`` tuned for one-frame-at-a-time latency.
 
     threads: intra-op threads (default: all cores); graph optimisations all on; sequential execution.
     ``imgsz`` is used only when the model's input H/W are dynamic. ``spinning``: whether idle intra-op
     threads busy-wait for work (``session.intra_op.allow_spinning``; None keeps ONNX Runtime's default,
     which spins). Not spinning leaves the cores to the pipeline's other stages between parallel sections.
+    ``precision``: fp16 for a float16 model, int8 for a Q/DQ model of :mod:`rtdetect.inference.onnx_tools.quantize`, else fp32.
     """
 
     name = "onnxruntime"
@@ -59,6 +60,7 @@ class OnnxRuntimeEngine:
         check_input_hw(self.input_hw, model_path)
         self.output_names = [o.name for o in self._session.get_outputs()]
         self.metadata = dict(self._session.get_modelmeta().custom_metadata_map)
+        self.precision = self.metadata.get("rtdetect.precision") or ("fp16" if self.input_dtype == np.float16 else "fp32")
         self.path = model_path
 
     def infer(self, tensor: np.ndarray) -> list[np.ndarray]:

@@ -44,7 +44,7 @@ def test_report_says_what_and_where(bench_run):
     assert report["schema"] == SCHEMA
     host = report["host"]
     assert host["cores"] >= 1 and host["cpu"] and host["gpu"] == "not measured"
-    assert set(host["libraries"]) == {"onnxruntime", "opencv-python", "numpy", "torch"}
+    assert set(host["libraries"]) == {"onnxruntime", "openvino", "opencv-python", "numpy", "torch"}
     settings = report["settings"]
     assert settings["frames"] == FRAMES and settings["warmup"] == WARMUP
     assert settings["conf"] == 0.25 and settings["iou"] == 0.45 and settings["imgsz"] == [640, 640]
@@ -197,7 +197,7 @@ def test_precision_reasons():
 
 
 def test_int8_cache_key_follows_its_inputs(fall_detection_dir):
-    from rtdetect.bench.int8 import _key, calibration_path
+    from rtdetect.inference.int8 import _key, calibration_path
 
     model = str(fall_detection_dir / "best_fp16.onnx")
     key = _key(model, "a.mp4", 100, (640, 640), "r1")
@@ -205,3 +205,29 @@ def test_int8_cache_key_follows_its_inputs(fall_detection_dir):
     assert len({key, _key(model, "b.mp4", 100, (640, 640), "r1"), _key(model, "a.mp4", 200, (640, 640), "r1"),
                 _key(model, "a.mp4", 100, (480, 640), "r1"), _key(model, "a.mp4", 100, (640, 640), "r2")}) == 5
     assert calibration_path("demo").endswith("demo.mp4") and calibration_path("x.mp4") == "x.mp4"
+
+
+def test_auto_lists_every_candidate_with_its_agreement(fall_detection_dir, tmp_path):
+    """``--backend auto``: the candidates ``--backend auto`` weighs here, side by side, each with its
+    agreement with ONNX Runtime fp32 and the guard's verdict."""
+    pytest.importorskip("openvino")
+    from rtdetect.inference.selection import candidates
+
+    out = tmp_path / "auto.json"
+    status = main(["bench", "--source", "demo", "--model", str(fall_detection_dir / "best_fp16.onnx"),
+                   "--backend", "auto", "--frames", "2", "--warmup", "1", "--sink", "none",
+                   "--calib-frames", "50", "--json", str(out), "--md", str(tmp_path / "auto.md")])
+    assert status == 0
+    report = json.loads(out.read_text())
+    assert [(c["backend"], c["precision"]) for c in report["configs"]] == [(c.backend, c.precision) for c in candidates()]
+    assert len(report["configs"]) >= 3  # ONNX Runtime fp32, OpenVINO fp32 and int8 on any x86-64 CPU
+    for config in _ok(report):
+        agree = config["agreement"]
+        assert agree["frames"] == 6 and agree["reference"] > 0
+        assert config["agreement_f1"] == pytest.approx(2 * agree["matched"] / (agree["reference"] + agree["other"]))
+    reference = report["configs"][0]
+    assert reference["agreement_f1"] == 1.0 and reference["guard_accepts"]
+    assert sum(c["auto_choice"] for c in report["configs"]) == 1
+    text = (tmp_path / "auto.md").read_text()
+    row = next(line for line in text.splitlines() if line.startswith("| agreement with onnxruntime fp32"))
+    assert row.count("accepted") + row.count("rejected by the guard") == len(_ok(report))

@@ -61,10 +61,10 @@ def test_cuda_device_available_is_false_here_without_raising(request, setup):
 
 
 @pytest.mark.no_gpu
-def test_auto_backend_falls_back_to_onnxruntime(tiny_onnx):
-    engine = create_engine(str(tiny_onnx), backend="auto", imgsz=(32, 32))
+def test_auto_backend_falls_back_to_the_cpu(tiny_onnx, tmp_path):
+    engine = create_engine(str(tiny_onnx), backend="auto", imgsz=(32, 32), cache_dir=str(tmp_path))
     try:
-        assert engine.name == "onnxruntime"
+        assert engine.name in ("onnxruntime", "openvino")  # the CPU engine measured fastest here
     finally:
         engine.close()
 

@@ -17,11 +17,12 @@ import numpy as np
 
 from ...errors import ModelError
 from ...notes import note
+from ..base import SynchronousSubmit
 from ..onnx_tools.calibration import DEFAULT_CALIB_FRAMES
 
 ENGINE_SUFFIXES = (".engine", ".plan", ".trt")
 
-class TensorRTEngine:
+class TensorRTEngine(SynchronousSubmit):
     """A TensorRT engine behind the ``Engine`` protocol (see :mod:`rtdetect.inference.base`).
 
     model_path: an ONNX file (built and cached) or a serialised engine (``.engine``/``.plan``/``.trt``).
@@ -58,6 +59,7 @@ class TensorRTEngine:
         self.input_hw = (int(spec.max_shape[2]), int(spec.max_shape[3]))
         self.input_dtype = np.dtype(spec.dtype)
         self.max_batch = self.runner.max_batch
+        self.precision = self.metadata.get("rtdetect.precision", precision)
         self.device = int(device)
         self.path = str(model_path)
 

@@ -1,0 +1,85 @@
+"""Do two detectors agree? Per frame, one-to-one matches of the same class with IoU >= a threshold.
+
+The accuracy guard of ``--backend auto`` (:mod:`rtdetect.inference.selection`) and the benchmarks use
+this one definition. A pair matches when the classes are equal and the box IoU is at least the
+threshold; for segmentation (both sides have masks) the mask IoU must reach it too. Matching is
+greedy, highest pair IoU first, each detection used once. Agreement is the F1 score of the matches:
+``2 * matched / (reference detections + other detections)``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from .boxes import pairwise_iou
+from .types import Detections
+
+
+def mask_iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(A, B) IoU of (A, H, W) and (B, H, W) boolean masks, float64."""
+    fa = a.reshape(len(a), -1).astype(np.float32)
+    fb = b.reshape(len(b), -1).astype(np.float32)
+    inter = fa @ fb.T
+    union = fa.sum(1)[:, None] + fb.sum(1)[None, :] - inter
+    return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0).astype(np.float64)
+
+
+def greedy_matches(iou: np.ndarray, threshold: float) -> int:
+    """How many one-to-one pairs of (A, B) ``iou`` reach ``threshold``, taking the highest IoU first."""
+    iou = iou.copy()
+    count = 0
+    while iou.size:
+        i, j = np.unravel_index(np.argmax(iou), iou.shape)
+        if iou[i, j] < threshold:
+            break
+        count += 1
+        iou[i, :] = 0
+        iou[:, j] = 0
+    return count
+
+
+def frame_matches(ref: Detections, other: Detections, threshold: float) -> int:
+    """Matched pairs between two frames' detections (same class, box IoU and, with masks, mask IoU)."""
+    iou = pairwise_iou(ref.xyxy, other.xyxy).astype(np.float64)
+    if iou.size == 0:
+        return 0
+    if ref.masks is not None and other.masks is not None:
+        iou = np.minimum(iou, mask_iou_matrix(ref.masks, other.masks))
+    iou[ref.class_ids[:, None] != other.class_ids[None, :]] = 0
+    return greedy_matches(iou, threshold)
+
+
+@dataclass(frozen=True)
+class Agreement:
+    """Agreement of ``other`` with ``reference`` over ``frames`` frames: matched pairs, detection counts,
+    and F1 (None when neither side detected anything, so there was nothing to compare)."""
+
+    frames: int
+    matched: int
+    reference: int
+    other: int
+    iou_threshold: float
+    masks: bool
+
+    @property
+    def f1(self) -> float | None:
+        total = self.reference + self.other
+        return 2 * self.matched / total if total else None
+
+    def describe(self) -> str:
+        f1 = "n/a" if self.f1 is None else f"{self.f1:.3f}"
+        what = "box and mask IoU" if self.masks else "box IoU"
+        return (f"F1 {f1} ({self.matched} of {self.reference} reference / {self.other} detections matched at "
+                f"{what} >= {self.iou_threshold}, same class, {self.frames} frames)")
+
+
+def agreement(reference: Sequence[Detections], other: Sequence[Detections], threshold: float = 0.9) -> Agreement:
+    """Agreement of two runs over the same frames (``reference[i]`` and ``other[i]`` saw frame i)."""
+    if len(reference) != len(other):
+        raise ValueError(f"agreement needs the same frames on both sides, got {len(reference)} and {len(other)}")
+    matched = sum(frame_matches(r, o, threshold) for r, o in zip(reference, other))
+    masks = any(r.masks is not None for r in reference)
+    return Agreement(len(reference), matched, sum(len(r) for r in reference), sum(len(o) for o in other),
+                     threshold, masks)

@@ -1,0 +1,170 @@
+"""OpenVINO on the CPU: the same ONNX files as ONNX Runtime (ours and foreign ones), fp32 | bf16 | int8,
+with two infer requests in flight so that inference overlaps the pipeline's other stages.
+
+* fp32: ``INFERENCE_PRECISION_HINT=f32``, set explicitly because on CPUs with bfloat16 units OpenVINO
+  would otherwise silently compute in bf16.
+* bf16: ``INFERENCE_PRECISION_HINT=bf16``, only where OpenVINO lists ``BF16`` among the CPU's
+  ``OPTIMIZATION_CAPABILITIES`` (AVX512_BF16 or AMX); elsewhere OpenVINO would quietly run f32, so
+  asking for it is an error rather than a mislabelled figure.
+* int8: the Q/DQ ONNX of :mod:`rtdetect.inference.onnx_tools.quantize` (made by :func:`rtdetect.inference.int8.int8_model`),
+  which OpenVINO executes as integer arithmetic; the float parts (the detection head) stay f32.
+
+openvino is imported only when an engine is created.
+"""
+from __future__ import annotations
+
+import os
+from concurrent.futures import Future
+
+import numpy as np
+
+from ..errors import ModelError
+
+PRECISIONS = ("fp32", "bf16", "int8")
+IN_FLIGHT = 2
+_HINTS = {"fp32": "f32", "bf16": "bf16", "int8": "f32"}
+_DTYPES = {"f32": np.float32, "f16": np.float16}
+
+
+def import_openvino():
+    """The ``openvino`` module, or ModelError saying how to get it."""
+    try:
+        import openvino
+    except ImportError as exc:
+        raise ModelError(f"the OpenVINO backend needs the openvino package ({exc}); pip install openvino") from None
+    return openvino
+
+
+def cpu_capabilities() -> tuple[str, ...]:
+    """OpenVINO's ``OPTIMIZATION_CAPABILITIES`` of this CPU, e.g. ('FP32', 'INT8', 'BIN', 'EXPORT_IMPORT');
+    () when openvino is missing."""
+    try:
+        ov = import_openvino()
+    except ModelError:
+        return ()
+    import openvino.properties.device as device
+
+    return tuple(str(c) for c in ov.Core().get_property("CPU", device.capabilities))
+
+
+def unsupported_reason(precision: str, capabilities: tuple[str, ...]) -> str | None:
+    """Why OpenVINO cannot compute in ``precision`` on a CPU with ``capabilities``, or None."""
+    if precision not in PRECISIONS:
+        return f"OpenVINO precision must be one of {', '.join(PRECISIONS)}, not {precision!r}"
+    needed = {"fp32": "FP32", "bf16": "BF16", "int8": "INT8"}[precision]
+    if needed not in capabilities:
+        have = ", ".join(capabilities) or "nothing (is openvino installed?)"
+        return f"{precision} needs a CPU that OpenVINO reports as {needed}-capable; this one reports {have}"
+    return None
+
+
+def _metadata(model) -> dict[str, str]:
+    """The ONNX ``metadata_props`` as OpenVINO keeps them (``rt_info['framework']``)."""
+    info = model.get_rt_info()
+    if "framework" not in info:
+        return {}
+    return {str(k): v.astype(str) for k, v in info["framework"].items()}
+
+
+def _static_hw(partial_shape, fallback: tuple[int, int]) -> tuple[int, int]:
+    """(H, W) of an NCHW input whose H/W may be dynamic (then ``fallback``)."""
+    dims = [d.get_length() if d.is_static else None for d in partial_shape]
+    return (dims[2] or fallback[0], dims[3] or fallback[1])
+
+
+class OpenVinoEngine:
+    """An OpenVINO ``CompiledModel`` on the CPU behind the ``Engine`` protocol.
+
+    model_path: an ONNX file (for int8 the Q/DQ file); precision: fp32 | bf16 | int8 (see the module
+    docstring); imgsz: (H, W) when the input size is dynamic (the model is reshaped to it); threads:
+    ``INFERENCE_NUM_THREADS`` (default: OpenVINO's, all cores); hint: ``PERFORMANCE_HINT`` (LATENCY:
+    one stream using every core, the requests queue behind each other without a gap).
+
+    ``infer(tensor)`` runs one synchronous request; ``submit(tensor)`` starts one of ``max_in_flight`` (2)
+    asynchronous requests and returns a Future of its outputs (copied out of the request, float32).
+    """
+
+    name = "openvino"
+
+    def __init__(self, model_path: str, *, precision: str = "fp32", imgsz: tuple[int, int] = (640, 640),
+                 threads: int | None = None, hint: str = "LATENCY") -> None:
+        ov = import_openvino()
+        if not os.path.isfile(model_path):
+            raise ModelError(f"model file not found: {model_path}")
+        reason = unsupported_reason(precision, cpu_capabilities())
+        if reason is not None:
+            raise ModelError(f"--backend openvino: {reason}")
+        core = ov.Core()
+        model = self._read(ov, core, model_path, imgsz)
+        config = {"PERFORMANCE_HINT": hint, "INFERENCE_PRECISION_HINT": _HINTS[precision]}
+        if threads:
+            config["INFERENCE_NUM_THREADS"] = int(threads)
+        self._compiled = core.compile_model(model, "CPU", config)
+        self._request = self._compiled.create_infer_request()
+        self._queue = ov.AsyncInferQueue(self._compiled, IN_FLIGHT)
+        self._queue.set_callback(self._completed)
+        self.max_in_flight = IN_FLIGHT
+        self.precision = precision
+        self.input_hw = _static_hw(model.input(0).get_partial_shape(), imgsz)
+        self.input_dtype = np.dtype(_DTYPES[model.input(0).get_element_type().get_type_name()])
+        self.output_names = [o.get_any_name() for o in model.outputs]
+        self.metadata = _metadata(model)
+        self.path = model_path
+
+    @staticmethod
+    def _read(ov, core, model_path: str, imgsz: tuple[int, int]):
+        """The model, checked to be an image detector, with a dynamic H/W fixed to ``imgsz``."""
+        try:
+            model = core.read_model(model_path)
+        except Exception as exc:  # OpenVINO raises RuntimeError subclasses of its own for any bad file
+            first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise ModelError(f"cannot load ONNX model {model_path}: {first_line}") from None
+        inputs = model.inputs
+        shape = inputs[0].get_partial_shape() if len(inputs) == 1 else None
+        if shape is None or shape.rank.get_length() != 4 or not shape[1].compatible(ov.Dimension(3)):
+            raise ModelError(f"{model_path} is not an image detector: expected one (N, 3, H, W) input, "
+                             f"got {[str(i.get_partial_shape()) for i in inputs]}")
+        if inputs[0].get_element_type().get_type_name() not in _DTYPES:
+            raise ModelError(f"{model_path}: unsupported input type {inputs[0].get_element_type()}")
+        if shape.is_dynamic:
+            batch = shape[0].get_length() if shape[0].is_static else 1
+            h, w = _static_hw(shape, imgsz)
+            model.reshape([batch, 3, h, w])
+        return model
+
+    @staticmethod
+    def _outputs(request) -> list[np.ndarray]:
+        """The request's outputs as float32 arrays that own their memory (the request is reused)."""
+        return [np.array(t.data, dtype=np.float32, copy=True) for t in request.output_tensors]
+
+    @classmethod
+    def _completed(cls, request, future: Future) -> None:
+        """AsyncInferQueue callback (an OpenVINO thread): hand the outputs to the waiting Future."""
+        try:
+            future.set_result(cls._outputs(request))
+        except Exception as exc:  # never let an exception escape into OpenVINO's thread
+            future.set_exception(exc)
+
+    def infer(self, tensor: np.ndarray) -> list[np.ndarray]:
+        """(B, 3, H, W) ``input_dtype`` → outputs as float32 arrays, in model order."""
+        self._request.infer({0: tensor})
+        return self._outputs(self._request)
+
+    def submit(self, tensor: np.ndarray) -> Future:
+        """Start inference on ``tensor`` (copied into the request) and return a Future of its outputs.
+        Blocks only while ``max_in_flight`` requests are already running."""
+        future: Future = Future()
+        self._queue.start_async({0: tensor}, future)
+        return future
+
+    def close(self) -> None:
+        queue, self._queue = getattr(self, "_queue", None), None
+        if queue is not None:
+            queue.wait_all()
+        self._request = self._compiled = None
+
+    def __enter__(self) -> "OpenVinoEngine":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

@@ -1,0 +1,313 @@
+"""``--backend auto`` on the CPU: the fastest engine and precision for this machine, measured, with an
+accuracy guard, and remembered.
+
+Candidates: ONNX Runtime fp32 (the reference) and OpenVINO fp32, bf16 and int8, each only where OpenVINO
+lists the capability for this CPU (``OPTIMIZATION_CAPABILITIES``: ``BF16`` needs AVX512_BF16 or AMX).
+``--backend`` or ``--precision`` narrows the list; one candidate left is used without a trial.
+
+The trial, on the first use of a model on a machine: ``TRIAL_FRAMES`` frames spread over the calibration
+source (the bundled demo clip unless another is given) run through every candidate, as the pipeline would
+run them (each engine with its own number of requests in flight), ``TRIAL_ROUNDS`` times with the order
+alternating; a candidate's speed is its best round (ms per frame). Its detections on those frames
+(default thresholds, masks included) are compared with the reference's (:mod:`rtdetect.agreement`): a
+reduced precision (bf16, int8) is accepted only with F1 >= ``GUARD_F1`` at IoU >= ``GUARD_IOU`` (same
+class; box and mask IoU for segmentation). The fastest accepted candidate wins. Its choice, with every
+candidate's figures, is printed once on stderr and stored as JSON in ``<cache>/choices/``, keyed by the
+model's content hash, the input size, the CPU's name and flags, OpenVINO's capabilities, the library
+versions, the calibration frames and the candidate list: a later run with the same key reads the choice
+instead of measuring; any change to the key measures again.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import sys
+import time
+from collections import deque
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+
+from ..agreement import Agreement, agreement
+from ..config import cache_root
+from ..errors import ModelError
+from ..hostinfo import cpu_flags, cpu_model, library_versions
+
+TRIAL_FRAMES = 6
+TRIAL_ROUNDS = 2
+GUARD_F1 = 0.98
+GUARD_IOU = 0.9
+AUTO_CALIB_FRAMES = 50  # int8 calibration frames, spread over the calibration source (the demo clip has 50)
+SCHEMA = 1  # bump when the trial, the guard or the record changes meaning
+LIBRARIES = ("rtdetect", "onnxruntime", "openvino", "onnx", "numpy")
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One engine and precision ``--backend auto`` may choose."""
+
+    backend: str
+    precision: str
+
+    @property
+    def label(self) -> str:
+        return f"{self.backend} {self.precision}"
+
+
+REFERENCE = Candidate("onnxruntime", "fp32")
+CPU_CANDIDATES = (REFERENCE, Candidate("openvino", "fp32"), Candidate("openvino", "bf16"), Candidate("openvino", "int8"))
+
+
+def candidates(backend: str = "auto", precision: str = "auto",
+               capabilities: Sequence[str] | None = None) -> list[Candidate]:
+    """The CPU candidates for ``backend`` x ``precision`` ("auto" leaves that choice open).
+
+    Both given: exactly that pair (checked when its engine opens). Otherwise the automatic list, without
+    OpenVINO precisions this CPU lacks (``capabilities``: OpenVINO's, read here when None). Raises
+    ModelError when nothing is left (e.g. ``--precision bf16`` on a CPU without bfloat16)."""
+    if backend != "auto" and precision != "auto":
+        return [Candidate(backend, precision)]
+    from .openvino import cpu_capabilities, unsupported_reason
+
+    caps = tuple(cpu_capabilities() if capabilities is None else capabilities)
+    usable = [c for c in CPU_CANDIDATES if c.backend != "openvino" or unsupported_reason(c.precision, caps) is None]
+    chosen = [c for c in usable if backend in ("auto", c.backend) and precision in ("auto", c.precision)]
+    if not chosen:
+        reason = unsupported_reason(precision, caps) if precision in ("bf16", "int8") else None
+        raise ModelError(f"no CPU engine computes {precision} with --backend {backend} here" + (f": {reason}" if reason else ""))
+    return chosen
+
+
+@dataclass
+class TrialResult:
+    """One candidate's figures: ``status`` ok | unavailable (``reason``), ms per frame, agreement with the
+    reference, and whether the guard accepted it."""
+
+    candidate: Candidate
+    status: str = "ok"
+    reason: str | None = None
+    ms_per_frame: float | None = None
+    rounds_ms: list[float] = field(default_factory=list)
+    agreement: Agreement | None = None
+    accepted: bool = False
+
+    def describe(self) -> str:
+        if self.status != "ok":
+            return f"{self.candidate.label}: unavailable ({self.reason})"
+        verdict = "" if self.accepted else " REJECTED"
+        f1 = "ref" if self.candidate == REFERENCE else (
+            "n/a" if self.agreement is None or self.agreement.f1 is None else f"F1 {self.agreement.f1:.3f}")
+        return f"{self.candidate.label} {self.ms_per_frame:.1f} ms {f1}{verdict}"
+
+    def to_dict(self) -> dict:
+        record = dataclasses.asdict(self)
+        record["candidate"] = self.candidate.label
+        return record
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "TrialResult":
+        backend, precision = data["candidate"].split()
+        agree = Agreement(**data["agreement"]) if data.get("agreement") else None
+        return cls(Candidate(backend, precision), data["status"], data.get("reason"), data.get("ms_per_frame"),
+                   list(data.get("rounds_ms") or []), agree, bool(data.get("accepted")))
+
+
+def guard_accepts(candidate: Candidate, agree: Agreement | None, threshold: float = GUARD_F1) -> bool:
+    """fp32 always; a reduced precision only when its detections agree with the reference's
+    (F1 >= ``threshold``; no detections on either side means nothing was verified, so no)."""
+    if candidate.precision == "fp32":
+        return True
+    return agree is not None and agree.f1 is not None and agree.f1 >= threshold
+
+
+def fastest_accepted(results: Sequence[TrialResult]) -> TrialResult:
+    """The accepted candidate with the fewest ms per frame."""
+    accepted = [r for r in results if r.status == "ok" and r.accepted]
+    if not accepted:
+        raise ModelError("no CPU engine could run this model: " + "; ".join(r.describe() for r in results))
+    return min(accepted, key=lambda r: r.ms_per_frame)
+
+
+def run_pass(engine, tensors: Sequence[np.ndarray]) -> list[list[np.ndarray]]:
+    """Outputs of ``engine`` for every tensor, in order, keeping ``engine.max_in_flight`` requests going."""
+    pending: deque = deque()
+    outputs = []
+    for tensor in tensors:
+        pending.append(engine.submit(tensor))
+        if len(pending) >= engine.max_in_flight:
+            outputs.append(pending.popleft().result())
+    outputs.extend(p.result() for p in pending)
+    return outputs
+
+
+OpenEngine = Callable[[Candidate], object]
+
+
+def _open_all(cands: Sequence[Candidate], open_engine: OpenEngine, stack: ExitStack) -> tuple[dict, list[TrialResult]]:
+    """Engines of the candidates that open here; the others as unavailable results (the reference must open)."""
+    engines, results = {}, []
+    for cand in cands:
+        try:
+            engine = open_engine(cand)
+        except (ModelError, ImportError, OSError, RuntimeError) as exc:
+            if cand == REFERENCE:
+                raise
+            results.append(TrialResult(cand, "unavailable", f"{type(exc).__name__}: {str(exc).splitlines()[0]}"))
+            continue
+        stack.callback(engine.close)
+        engines[cand] = engine
+    return engines, results
+
+
+def _time_rounds(engines: dict, tensors: list, rounds: int) -> tuple[dict, dict]:
+    """Per candidate: ms per frame of each round, and the outputs of its first round."""
+    for engine in engines.values():
+        engine.infer(tensors[0])  # warm-up, never timed
+    times = {c: [] for c in engines}
+    outputs = {}
+    order = list(engines)
+    for r in range(rounds):
+        for cand in (order if r % 2 == 0 else order[::-1]):
+            start = time.perf_counter()
+            outs = run_pass(engines[cand], tensors)
+            times[cand].append((time.perf_counter() - start) * 1e3 / len(tensors))
+            outputs.setdefault(cand, outs)
+    return times, outputs
+
+
+def _postprocessor(engine, outputs: list[np.ndarray]):
+    """The guard's post-processing for ``engine``'s model: its decoder, default thresholds, masks on."""
+    from ..decode import select_decoder
+    from ..postprocess import PostprocessConfig, Postprocessor
+
+    decoder, roles, names = select_decoder([o.shape for o in outputs], engine.metadata)
+    return Postprocessor(decoder, roles, names, PostprocessConfig())
+
+
+def detections_of(engine, images: Sequence[np.ndarray]) -> list:
+    """``engine``'s Detections on each image, with the guard's post-processing (as the trial computes them)."""
+    from ..preprocess import Preprocessor
+
+    prepare = Preprocessor(engine.input_hw, dtype=engine.input_dtype)
+    prepared = [prepare(image) for image in images]
+    outputs = run_pass(engine, [t for t, _ in prepared])
+    post = _postprocessor(engine, outputs[0])
+    return [post(outs, lb)[0] for outs, (_, lb) in zip(outputs, prepared)]
+
+
+def run_trial(cands: Sequence[Candidate], open_engine: OpenEngine, images: Sequence[np.ndarray], *,
+              rounds: int = TRIAL_ROUNDS, guard_f1: float = GUARD_F1) -> list[TrialResult]:
+    """Time every candidate on ``images`` ((H, W, 3) uint8 BGR) and check its detections against the
+    reference's (``REFERENCE`` is added when missing). ``open_engine(candidate)`` opens an engine."""
+    from ..preprocess import Preprocessor
+
+    cands = list(cands) if REFERENCE in cands else [REFERENCE, *cands]
+    with ExitStack() as stack:
+        engines, results = _open_all(cands, open_engine, stack)
+        ref = engines[REFERENCE]
+        prepare = Preprocessor(ref.input_hw, dtype=ref.input_dtype)
+        prepared = [prepare(image) for image in images]
+        tensors = [t for t, _ in prepared]
+        times, outputs = _time_rounds(engines, tensors, rounds)
+        post = _postprocessor(ref, outputs[REFERENCE][0])
+    detections = {c: [post(outs, lb)[0] for outs, (_, lb) in zip(outputs[c], prepared)] for c in outputs}
+    for cand in engines:
+        agree = agreement(detections[REFERENCE], detections[cand], GUARD_IOU)
+        results.append(TrialResult(cand, "ok", None, min(times[cand]), times[cand], agree,
+                                   guard_accepts(cand, agree, guard_f1)))
+    return sorted(results, key=lambda r: cands.index(r.candidate))
+
+
+# -- the remembered choice ---------------------------------------------------------------------------
+def choices_dir(cache_dir: str | os.PathLike | None = None) -> Path:
+    return (Path(cache_dir) if cache_dir is not None else cache_root()) / "choices"
+
+
+def host_key() -> dict:
+    """What about this machine a measured choice depends on."""
+    from .openvino import cpu_capabilities
+
+    flags = " ".join(cpu_flags())
+    return {"cpu": cpu_model(), "cpu_flags_sha256": hashlib.sha256(flags.encode()).hexdigest()[:16],
+            "openvino_capabilities": list(cpu_capabilities()), "libraries": library_versions(LIBRARIES)}
+
+
+def trial_key(model_sha256: str, imgsz: tuple[int, int], cands: Sequence[Candidate], calibration: str,
+              host: dict) -> dict:
+    """The whole key of a stored choice (also written into the record, for people reading it)."""
+    return {"schema": SCHEMA, "model_sha256": model_sha256, "imgsz": list(imgsz),
+            "candidates": [c.label for c in cands], "calibration": calibration,
+            "guard": {"f1": GUARD_F1, "iou": GUARD_IOU}, "trial": {"frames": TRIAL_FRAMES, "rounds": TRIAL_ROUNDS},
+            **host}
+
+
+def record_path(folder: Path, model_path: str, key: dict) -> Path:
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:20]
+    return folder / f"{Path(model_path).stem}-{digest}.json"
+
+
+def read_choice(path: Path, key: dict) -> Candidate | None:
+    """The stored choice at ``path`` when it exists, is readable and was made under ``key``; else None."""
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+        if record.get("key") != key:
+            return None
+        backend, precision = record["choice"].split()
+    except (OSError, ValueError, KeyError, AttributeError):
+        return None
+    return Candidate(backend, precision)
+
+
+def write_choice(path: Path, key: dict, chosen: TrialResult, results: Sequence[TrialResult]) -> None:
+    from ..atomic import atomic_write_bytes
+
+    record = {"key": key, "choice": chosen.candidate.label, "results": [r.to_dict() for r in results],
+              "measured": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    atomic_write_bytes(path, (json.dumps(record, indent=2) + "\n").encode())
+
+
+def choice_line(model_path: str, chosen: TrialResult, results: Sequence[TrialResult]) -> str:
+    """The one stderr line that reports a measured choice."""
+    agree = "reference" if chosen.candidate == REFERENCE else chosen.agreement.describe()
+    others = "; ".join(r.describe() for r in results)
+    return (f"rtdetect: auto: {chosen.candidate.label} for {Path(model_path).name} on this CPU, "
+            f"{chosen.ms_per_frame:.1f} ms/frame, agreement with {REFERENCE.label}: {agree} [measured: {others}]")
+
+
+def _stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def select_candidate(model_path: str, *, open_engine: OpenEngine, imgsz: tuple[int, int],
+                     backend: str = "auto", precision: str = "auto", calib_source: str = "demo",
+                     cache_dir: str | os.PathLike | None = None, host: dict | None = None,
+                     log: Callable[[str], None] = _stderr) -> Candidate:
+    """The engine and precision to run ``model_path`` with on this CPU: the only candidate left by
+    ``backend``/``precision``, or the stored choice for this key, or a fresh trial (stored, and reported
+    through ``log`` in one line). ``host`` overrides :func:`host_key` (tests)."""
+    from ..models.cache import file_sha256
+    from .onnx_tools.calibration import calibration_fingerprint, calibration_frames
+    from .int8 import calibration_path
+
+    if not os.path.isfile(model_path):
+        raise ModelError(f"model file not found: {model_path}")
+    cands = candidates(backend, precision, None if host is None else host.get("openvino_capabilities"))
+    if len(cands) == 1:
+        return cands[0]
+    source = calibration_path(calib_source)
+    key = trial_key(file_sha256(model_path), imgsz, cands,
+                    calibration_fingerprint(source, AUTO_CALIB_FRAMES, imgsz, "auto"), host or host_key())
+    path = record_path(choices_dir(cache_dir), model_path, key)
+    stored = read_choice(path, key)
+    if stored is not None:
+        return stored
+    results = run_trial(cands, open_engine, list(calibration_frames(source, TRIAL_FRAMES)))
+    chosen = fastest_accepted([r for r in results if r.candidate in cands])
+    write_choice(path, key, chosen, results)
+    log(choice_line(model_path, chosen, results))
+    return chosen.candidate
