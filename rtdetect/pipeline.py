@@ -8,7 +8,9 @@ items in flight inside its thread (the engine's ``max_in_flight``: OpenVINO runs
 so the next frame is already queued in the engine when the current one finishes); items still leave
 every stage in arrival order. Files are throughput first:
 every frame is processed, in order, and queues block. Live sources are latency first: the source keeps
-only its newest frame and the queues hold one item, so nothing stale piles up.
+only its newest frame, the queues into the stages before and at the model keep only their newest item (an
+older waiting one is dropped and counted, and no stage thread ever waits to hand on a stale frame), and the
+queues after the model hold one item; ``max_frames`` then counts the frames written, not the frames read.
 
 Shutdown is always clean: at the end of input the end marker flows through every stage; on an error in
 any stage, on a quit key, or on Ctrl-C, a stop event ends every thread, and the caller's sinks are closed
@@ -66,13 +68,30 @@ class Stage(NamedTuple):
     that finishes it. Up to ``depth`` items may be started and not yet finished; they are finished and
     passed on in arrival order. ``timed``: the pipeline records the stage's time per item (from its start,
     or from the previous item's finish if that was later, to its finish); otherwise ``run`` records its own.
+    ``newest_only``: on a live source, an item waiting for this stage is replaced by a newer one (the stages
+    up to the model: their work on a frame that is already stale is wasted and delays every later frame).
     """
 
     name: str
     timed: bool
     run: Callable[[WorkItem], Callable[[], None] | None]
     depth: int = 1
+    newest_only: bool = False
 
+
+class NewestOnly(queue.Queue):
+    """An unbounded queue that keeps only its newest item: a ``put`` replaces the waiting item (``dropped``
+    counts them), so ``put`` never blocks. The end marker never replaces a frame."""
+
+    def _init(self, maxsize: int) -> None:
+        super()._init(maxsize)
+        self.dropped = 0
+
+    def _put(self, item) -> None:
+        if item is not _END and self.queue:
+            self.queue.clear()
+            self.dropped += 1
+        self.queue.append(item)
 
 
 @dataclass
@@ -180,8 +199,8 @@ class Pipeline:
         """From the frame to its detections. A stage that is not timed here records its own finer timings
         (post-processing splits decode+NMS from masks). Inference keeps as many frames in flight as the
         engine allows."""
-        return [Stage("preprocess", True, self._stage_preprocess),
-                Stage("inference", True, self._stage_inference, self.engine.max_in_flight),
+        return [Stage("preprocess", True, self._stage_preprocess, newest_only=True),
+                Stage("inference", True, self._stage_inference, self.engine.max_in_flight, newest_only=True),
                 Stage("postprocess", False, self._stage_postprocess)]
 
     def add_detection_stage(self, stage: DetectionStage) -> None:
@@ -218,15 +237,13 @@ class Pipeline:
         KeyboardInterrupt stops the run cleanly and is reported as ``summary.interrupted``.
         """
         stop = stop or threading.Event()
-        # Two waiting items per queue keep every stage fed (inference is the slow one); more only holds more
-        # frames in memory: at 4K each is 25 MB, and 4 per queue took detection alone to 0.95 GiB.
-        size = 1 if source.is_live else 2
+        live = source.is_live
         stages = self.stages()
-        queues = [queue.Queue(maxsize=size) for _ in range(len(stages) + 1)]
+        queues = self._queues(stages, live)
         errors: list[BaseException] = []
-        producers = [("capture", self._captured(source, stop, max_frames), queues[0])]
+        producers = [("capture", self._captured(source, stop, None if live else max_frames), queues[0])]
         for k, stage in enumerate(stages):
-            items = self._stage_items(stage, queues[k], stop, live=source.is_live)
+            items = self._stage_items(stage, queues[k], stop, live=live)
             producers.append((stage.name, items, queues[k + 1]))
         threads = [threading.Thread(target=self._pump, args=(items, outbox, stop, errors), name=f"rtdetect:{label}",
                                     daemon=True) for label, items, outbox in producers]
@@ -235,7 +252,7 @@ class Pipeline:
         for thread in threads:
             thread.start()
         try:
-            self._consume(queues[-1], sinks, summary, stop, on_frame, show_fps)
+            self._consume(queues[-1], sinks, summary, stop, on_frame, show_fps, max_frames)
         except KeyboardInterrupt:
             summary.interrupted = True
         finally:
@@ -248,9 +265,18 @@ class Pipeline:
         if errors:
             raise errors[0]
         summary.frames_lost = source.frames_lost_within(max_frames)
-        summary.frames_dropped = getattr(source, "frames_dropped", 0)
+        summary.frames_dropped = getattr(source, "frames_dropped", 0) + sum(getattr(q, "dropped", 0) for q in queues)
         summary.source_lost = getattr(source, "lost", None)
         return summary
+
+    @staticmethod
+    def _queues(stages: Sequence[Stage], live: bool) -> list[queue.Queue]:
+        """The queue into each stage, then the one into the sinks. Files: two waiting items per queue keep
+        every stage fed (inference is the slow one); more only holds more frames in memory (at 4K each is
+        25 MB, and 4 per queue took detection alone to 0.95 GiB). Live: see the module docstring."""
+        if not live:
+            return [queue.Queue(maxsize=2) for _ in range(len(stages) + 1)]
+        return [NewestOnly() if stage.newest_only else queue.Queue(maxsize=1) for stage in stages] + [queue.Queue(maxsize=1)]
 
     @staticmethod
     def _captured(source: Source, stop: threading.Event, max_frames: int | None) -> Iterator[WorkItem]:
@@ -308,7 +334,7 @@ class Pipeline:
             _put(outbox, _END, stop)
 
     def _consume(self, inbox: queue.Queue, sinks: Sequence, summary: RunSummary, stop: threading.Event,
-                 on_frame, show_fps: bool) -> None:
+                 on_frame, show_fps: bool, max_frames: int | None) -> None:
         renderer = Renderer(self.names) if any(s.needs_render for s in sinks) else None
         meter = FpsMeter()
         while (item := _get(inbox, stop)) is not _END:
@@ -324,7 +350,7 @@ class Pipeline:
             summary.stages.add(item.timings)
             if on_frame is not None:
                 on_frame(item)
-            if any(getattr(s, "quit_requested", False) for s in sinks):
+            if any(getattr(s, "quit_requested", False) for s in sinks) or summary.frames == max_frames:
                 stop.set()
 
 
@@ -354,7 +380,7 @@ class GpuFramePipeline(Pipeline):
         item.timings.update(timings)
 
     def model_stages(self) -> list[Stage]:
-        return [Stage("gpu", False, self._stage_fused)]
+        return [Stage("gpu", False, self._stage_fused, newest_only=True)]
 
     def _stage_items(self, stage: Stage, inbox: queue.Queue, stop: threading.Event, *,
                      live: bool) -> Iterator[WorkItem]:
