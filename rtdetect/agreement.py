@@ -14,16 +14,20 @@ from typing import Sequence
 import numpy as np
 
 from .boxes import pairwise_iou
-from .types import Detections
+from .types import BoxMasks, Detections
 
 
-def mask_iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """(A, B) IoU of (A, H, W) and (B, H, W) boolean masks, float64."""
-    fa = a.reshape(len(a), -1).astype(np.float32)
-    fb = b.reshape(len(b), -1).astype(np.float32)
-    inter = fa @ fb.T
-    union = fa.sum(1)[:, None] + fb.sum(1)[None, :] - inter
-    return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0).astype(np.float64)
+def mask_iou(a: BoxMasks, i: int, b: BoxMasks, j: int) -> float:
+    """IoU of mask ``i`` of ``a`` and mask ``j`` of ``b`` (same frame), computed on the overlap of their
+    crops: O(crop area), never O(H*W)."""
+    (ax0, ay0, ax1, ay1), (bx0, by0, bx1, by1) = a.bounds()[i], b.bounds()[j]
+    x0, y0, x1, y1 = max(ax0, bx0), max(ay0, by0), min(ax1, bx1), min(ay1, by1)
+    inter = 0
+    if x1 > x0 and y1 > y0:
+        inter = np.count_nonzero(a.crops[i][y0 - ay0:y1 - ay0, x0 - ax0:x1 - ax0]
+                                 & b.crops[j][y0 - by0:y1 - by0, x0 - bx0:x1 - bx0])
+    union = np.count_nonzero(a.crops[i]) + np.count_nonzero(b.crops[j]) - inter
+    return inter / union if union else 0.0
 
 
 def greedy_matches(iou: np.ndarray, threshold: float) -> int:
@@ -45,9 +49,10 @@ def frame_matches(ref: Detections, other: Detections, threshold: float) -> int:
     iou = pairwise_iou(ref.xyxy, other.xyxy).astype(np.float64)
     if iou.size == 0:
         return 0
-    if ref.masks is not None and other.masks is not None:
-        iou = np.minimum(iou, mask_iou_matrix(ref.masks, other.masks))
     iou[ref.class_ids[:, None] != other.class_ids[None, :]] = 0
+    if ref.masks is not None and other.masks is not None:
+        for i, j in zip(*np.nonzero(iou >= threshold)):  # only pairs that can still match
+            iou[i, j] = min(iou[i, j], mask_iou(ref.masks, int(i), other.masks, int(j)))
     return greedy_matches(iou, threshold)
 
 
