@@ -216,11 +216,11 @@ def test_auto_lists_every_candidate_with_its_agreement(fall_detection_dir, tmp_p
     out = tmp_path / "auto.json"
     status = main(["bench", "--source", "demo", "--model", str(fall_detection_dir / "best_fp16.onnx"),
                    "--backend", "auto", "--frames", "2", "--warmup", "1", "--sink", "none",
-                   "--calib-frames", "50", "--json", str(out), "--md", str(tmp_path / "auto.md")])
+                   "--json", str(out), "--md", str(tmp_path / "auto.md")])
     assert status == 0
     report = json.loads(out.read_text())
     assert [(c["backend"], c["precision"]) for c in report["configs"]] == [(c.backend, c.precision) for c in candidates()]
-    assert len(report["configs"]) >= 3  # ONNX Runtime fp32, OpenVINO fp32 and int8 on any x86-64 CPU
+    assert len(report["configs"]) >= 2  # ONNX Runtime fp32 and OpenVINO fp32 on any x86-64 CPU (int8: with VNNI)
     for config in _ok(report):
         agree = config["agreement"]
         assert agree["frames"] == 6 and agree["reference"] > 0
