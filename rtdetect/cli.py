@@ -158,6 +158,8 @@ def _export_parser() -> argparse.ArgumentParser:
                         help=f"input size: N or H W, multiples of {options.STRIDE} up to {options.MAX_IMGSZ} (default: 640)")
     parser.add_argument("--dynamic", action="store_true", help="dynamic batch and input size")
     parser.add_argument("--half", action="store_true", help="float16 weights and input")
+    parser.add_argument("--one-to-many", action="store_true",
+                        help="end-to-end models (YOLOv10, YOLO26): export the one-to-many head, decoded with NMS")
     return parser
 
 
@@ -223,17 +225,22 @@ def run_export(argv: list[str]) -> int:
     imgsz = options.imgsz(args.imgsz)
     from .models.zoo import export_model
 
-    out = export_model(args.model, args.output, imgsz=imgsz, dynamic=args.dynamic, half=args.half)
+    out = export_model(args.model, args.output, imgsz=imgsz, dynamic=args.dynamic, half=args.half,
+                       one_to_many=args.one_to_many)
     print(f"wrote {out}", file=sys.stderr)
     return 0
 
 
 def run_models(argv: list[str]) -> int:
     _Parser(prog="rtdetect models", description="List the model zoo.").parse_args(argv)
+    from .models.verified import family_checks
     from .models.zoo import list_models
 
     for info in list_models():
         print(info.describe())
+    print("\nfamilies rtdetect imports (.pt checkpoints), and what each is verified against:")
+    for check in family_checks():
+        print(check.describe())
     return 0
 
 

@@ -1,4 +1,5 @@
-"""Position-sensitive attention blocks: YOLO11's C2PSA and YOLOv10's PSA.
+"""Position-sensitive attention blocks: YOLO11's C2PSA, YOLOv10's PSA, and C3k2 (YOLO11/12/26),
+whose YOLO26 form puts a PSABlock after each bottleneck.
 
 All take and return (B, C, H, W) float tensors.
 """
@@ -7,7 +8,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .layers import Conv
+from .layers import C2f, C3k, Bottleneck, Conv
 
 
 class Attention(nn.Module):
@@ -100,3 +101,21 @@ class PSA(nn.Module):
         b = b + self.attn(b)
         b = b + self.ffn(b)
         return self.cv2(torch.cat((a, b), 1))
+
+
+class C3k2(C2f):
+    """C2f whose blocks are C3k (``c3k``), a Bottleneck followed by a PSABlock (``attn``, YOLO26),
+    or a Bottleneck with e=0.5. Argument order as in the Ultralytics 8.4 configs."""
+
+    def __init__(self, c1: int, c2: int, n: int = 1, c3k: bool = False, e: float = 0.5,
+                 attn: bool = False, g: int = 1, shortcut: bool = True) -> None:
+        super().__init__(c1, c2, n, shortcut, g, e)
+        c = self.c
+        self.m = nn.ModuleList(self._block(c, c3k, attn, g, shortcut) for _ in range(n))
+
+    @staticmethod
+    def _block(c: int, c3k: bool, attn: bool, g: int, shortcut: bool) -> nn.Module:
+        if attn:
+            return nn.Sequential(Bottleneck(c, c, shortcut, g),
+                                 PSABlock(c, attn_ratio=0.5, num_heads=max(c // 64, 1)))
+        return C3k(c, c, 2, shortcut, g) if c3k else Bottleneck(c, c, shortcut, g)

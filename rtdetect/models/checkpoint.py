@@ -2,7 +2,7 @@
 
 Supported inputs (all read through :func:`unpickler.safe_load`):
 - official YOLOv5 ``.pt`` files (module path ``models.yolo``, anchor-based configs);
-- official Ultralytics ``.pt`` files (``ultralytics.*``: YOLOv8, YOLO11, YOLOv10 layouts);
+- official Ultralytics ``.pt`` files (``ultralytics.*``: YOLOv5u, v8, v9, v10, 11, 12, 26 layouts);
 - rtdetect's format: ``{"rtdetect_format": 1, "config", "names", "state_dict"}`` written by
   :func:`save_model` (also readable with ``torch.load(weights_only=True)``).
 """

@@ -18,19 +18,25 @@ from .errors import UnsupportedModelError
 # Blocks whose first arg is an output channel count scaled by the width multiple.
 CHANNEL_BLOCKS = frozenset({
     "Conv", "DWConv", "Bottleneck", "C3", "C3k", "C2f", "C3k2", "SPPF", "C2PSA",
-    "SCDown", "C2fCIB", "PSA", "SPPCSPC",
+    "SCDown", "C2fCIB", "PSA", "SPPCSPC", "RepNCSPELAN4", "ELAN1", "AConv", "ADown", "SPPELAN",
+    "A2C2f",
 })
 # Of those, the ones that take the (depth-scaled) repeat count as their third argument.
-REPEAT_BLOCKS = frozenset({"C3", "C3k", "C2f", "C3k2", "C2PSA", "C2fCIB"})
+REPEAT_BLOCKS = frozenset({"C3", "C3k", "C2f", "C3k2", "C2PSA", "C2fCIB", "A2C2f"})
 UPSAMPLE_NAMES = frozenset({"nn.Upsample", "torch.nn.Upsample", "Upsample"})
-HEAD_BLOCKS = frozenset({"Detect", "Segment", "v10Detect", "ISegment"})
-SEGMENT_HEADS = frozenset({"Segment", "ISegment"})
-# Blocks that keep their input's channels; the value is the factor they divide the stride by.
-PASS_BLOCKS = {"MP": 2}
+HEAD_BLOCKS = frozenset({"Detect", "Segment", "v10Detect", "ISegment", "Segment26"})
+SEGMENT_HEADS = frozenset({"Segment", "ISegment", "Segment26"})
+# Blocks that keep their input's channels; the value is the factor they multiply the stride by.
+PASS_BLOCKS = {"MP": 2, "nn.Identity": 1}
+# YOLOv9-E's auxiliary branch: CBLinear splits a map into pieces, CBFuse sums resized pieces.
+MULTI_BLOCKS = frozenset({"CBLinear", "CBFuse"})
 V10_BLOCKS = frozenset({"SCDown", "PSA", "C2fCIB", "v10Detect"})
 V11_BLOCKS = frozenset({"C3k2", "C2PSA"})
 V7_BLOCKS = frozenset({"ISegment", "SPPCSPC", "MP"})
-KNOWN_BLOCKS = CHANNEL_BLOCKS | UPSAMPLE_NAMES | HEAD_BLOCKS | set(PASS_BLOCKS) | {"Concat"}
+V9_BLOCKS = frozenset({"RepNCSPELAN4", "ELAN1", "AConv", "ADown", "SPPELAN", "CBLinear", "CBFuse"})
+V12_BLOCKS = frozenset({"A2C2f"})
+KNOWN_BLOCKS = (CHANNEL_BLOCKS | UPSAMPLE_NAMES | HEAD_BLOCKS | set(PASS_BLOCKS) | MULTI_BLOCKS
+                | {"Concat"})
 
 
 @dataclass(frozen=True)
@@ -117,15 +123,22 @@ def head_name(config: Mapping[str, Any]) -> str:
 
 
 def family_of(config: Mapping[str, Any]) -> str:
-    """``yolov7`` (its blocks), ``yolov5`` (anchors), ``yolov10`` (v10 blocks), ``yolo11``
-    (C3k2/C2PSA) or ``yolov8``."""
+    """``yolov7`` (its blocks), ``yolov5`` (anchors), ``yolov9`` (GELAN blocks), ``yolov10`` (v10
+    blocks), ``yolo12`` (A2C2f), ``yolo26`` (Segment26, or an end-to-end head without DFL),
+    ``yolo11`` (C3k2/C2PSA) or ``yolov8``."""
     names = set(block_names(config))
     if names & V7_BLOCKS:
         return "yolov7"
     if is_anchor_based(config):
         return "yolov5"
+    if names & V9_BLOCKS:
+        return "yolov9"
     if names & V10_BLOCKS:
         return "yolov10"
+    if names & V12_BLOCKS:
+        return "yolo12"
+    if "Segment26" in names or (int(config.get("reg_max", 16)) == 1 and config.get("end2end")):
+        return "yolo26"
     if names & V11_BLOCKS:
         return "yolo11"
     return "yolov8"

@@ -5,7 +5,7 @@ The ONNX graph has input ``images`` (B, 3, H, W) float32 (float16 with ``half``)
 (B, nm, H/4, W/4)). Metadata (``metadata_props``, all strings):
 
 =====================  ========================================================================
-rtdetect.family        yolov5 | yolov7 | yolov8 | yolo11 | yolov10
+rtdetect.family        yolov5 | yolov7 | yolov8 | yolov9 | yolov10 | yolo11 | yolo12 | yolo26
 rtdetect.task          detect | segment
 rtdetect.layout        v5 = (B, N, 5+nc+nm) with objectness | v8 = (B, 4+nc+nm, N) | e2e = (B, K, 6+nm)
 rtdetect.names         JSON list of class names

@@ -148,8 +148,12 @@ class Segment(Detect):
         if self.end2end:
             self.one2one_cv4 = copy.deepcopy(self.cv4)
 
+    def _protos(self, x: list[torch.Tensor]) -> torch.Tensor:
+        """(B, nm, 2*H_0, 2*W_0) prototypes from the finest level."""
+        return self.proto(x[0])
+
     def forward(self, x: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
-        protos = self.proto(x[0])
+        protos = self._protos(x)
         b = x[0].shape[0]
         mask_branch = self.one2one_cv4 if self.end2end else self.cv4
         coefs = torch.cat([mask_branch[i](xi).view(b, self.nm, -1) for i, xi in enumerate(x)], 2)

@@ -119,33 +119,29 @@ class C2f(nn.Module):
         return self.cv2(torch.cat(pieces, 1))
 
 
-class C3k2(C2f):
-    """YOLO11 C2f variant: blocks are C3k (``c3k`` True) or Bottlenecks with e=0.5."""
-
-    def __init__(self, c1: int, c2: int, n: int = 1, c3k: bool = False, e: float = 0.5,
-                 g: int = 1, shortcut: bool = True) -> None:
-        super().__init__(c1, c2, n, shortcut, g, e)
-        c = self.c
-        self.m = nn.ModuleList(
-            C3k(c, c, 2, shortcut, g) if c3k else Bottleneck(c, c, shortcut, g)
-            for _ in range(n))
-
-
 class SPPF(nn.Module):
-    """Spatial pyramid pooling, fast: cv1, three chained k x k max-pools, cv2 over the 4 maps."""
+    """Spatial pyramid pooling, fast: cv1, ``n`` chained k x k max-pools, cv2 over the n + 1 maps.
 
-    def __init__(self, c1: int, c2: int, k: int = 5) -> None:
+    ``cv1_act``: SiLU after cv1 (every family before YOLO26; YOLO26's 5-argument config rows leave
+    cv1 linear). ``shortcut`` adds the input to the output when c1 == c2 (YOLO26).
+    """
+
+    def __init__(self, c1: int, c2: int, k: int = 5, n: int = 3, shortcut: bool = False, *,
+                 cv1_act: bool = True) -> None:
         super().__init__()
         hidden = c1 // 2
-        self.cv1 = Conv(c1, hidden, 1, 1)
-        self.cv2 = Conv(hidden * 4, c2, 1, 1)
+        self.cv1 = Conv(c1, hidden, 1, 1, act=cv1_act)
+        self.cv2 = Conv(hidden * (n + 1), c2, 1, 1)
         self.m = nn.MaxPool2d(kernel_size=k, stride=1, padding=k // 2)
+        self.n = n
+        self.add = bool(shortcut) and c1 == c2
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         maps = [self.cv1(x)]
-        for _ in range(3):
+        for _ in range(self.n):
             maps.append(self.m(maps[-1]))
-        return self.cv2(torch.cat(maps, 1))
+        y = self.cv2(torch.cat(maps, 1))
+        return x + y if self.add else y
 
 
 class Concat(nn.Module):

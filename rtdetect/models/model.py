@@ -11,20 +11,25 @@ import torch
 from torch import nn
 
 from . import config as cfg
-from .attention import C2PSA, PSA
+from .attention import C2PSA, PSA, C3k2
 from .config import LayerSpec
 from .errors import UnsupportedModelError
 from .heads import Detect, Segment
 from .heads_v5 import V5Detect, V5Segment
-from .layers import C2f, C3, C3k, C3k2, SPPF, Bottleneck, Concat, Conv, dw_conv
+from .heads_v26 import Segment26
+from .layers import C2f, C3, C3k, SPPF, Bottleneck, Concat, Conv, dw_conv
 from .resolve import resolve_layers
 from .v10_blocks import SCDown, C2fCIB
+from .v12_blocks import A2C2f
 from .v7_blocks import MP, SPPCSPC, V7Segment
+from .v9_blocks import ADown, AConv, CBFuse, CBLinear, ELAN1, RepNCSPELAN4, SPPELAN
 
 BLOCKS: Mapping[str, Callable[..., nn.Module]] = {
     "Conv": Conv, "DWConv": dw_conv, "Bottleneck": Bottleneck, "C3": C3, "C3k": C3k, "C2f": C2f,
     "C3k2": C3k2, "SPPF": SPPF, "C2PSA": C2PSA, "SCDown": SCDown, "C2fCIB": C2fCIB, "PSA": PSA,
-    "Concat": Concat, "MP": MP, "SPPCSPC": SPPCSPC,
+    "Concat": Concat, "MP": MP, "SPPCSPC": SPPCSPC, "nn.Identity": nn.Identity,
+    "RepNCSPELAN4": RepNCSPELAN4, "ELAN1": ELAN1, "AConv": AConv, "ADown": ADown, "SPPELAN": SPPELAN,
+    "CBLinear": CBLinear, "CBFuse": CBFuse, "A2C2f": A2C2f,
 }
 
 
@@ -35,9 +40,7 @@ def _upsample(size: Any = None, scale_factor: Any = None, mode: str = "nearest")
 def _head_factory(name: str, anchor_based: bool) -> Callable[..., nn.Module]:
     if anchor_based:
         return {"Segment": V5Segment, "ISegment": V7Segment}.get(name, V5Detect)
-    if name == "Segment":
-        return Segment
-    return Detect
+    return {"Segment": Segment, "Segment26": Segment26}.get(name, Detect)
 
 
 def _build_layer(spec: LayerSpec, anchor_based: bool) -> nn.Module:

@@ -14,6 +14,7 @@ from .config import (CHANNEL_BLOCKS, HEAD_BLOCKS, KNOWN_BLOCKS, PASS_BLOCKS, REP
 from .errors import UnsupportedModelError
 
 STRIDED_BLOCKS = frozenset({"Conv", "DWConv", "SCDown"})  # stride is args[3] after scaling
+HALVING_BLOCKS = frozenset({"AConv", "ADown"})  # always stride 2
 UPSAMPLE_MODES = frozenset({"nearest", "nearest-exact", "bilinear", "bicubic"})
 
 
@@ -79,16 +80,22 @@ class _Resolver:
         args = [resolve_arg(a, self.config) for a in raw_args]
         repeats = _depth(raw_n, self.scaling)
         chans, strides = self.inputs(sources)
+        kwargs: dict[str, Any] = {}
         if name in CHANNEL_BLOCKS:
             args, c2, stride, repeats = self._channel_block(index, name, args, chans, strides, repeats)
-            kwargs: dict[str, Any] = {}
+            if name == "SPPF":  # rows of up to [c2, k] predate YOLO26's linear cv1
+                kwargs = {"cv1_act": len(args) <= 3}
+        elif name == "CBLinear":
+            args = [chans[0], *args]
+            c2, stride = sum(int(c) for c in args[1]), strides[0]
+        elif name == "CBFuse":
+            c2, stride = chans[-1], strides[-1]
         elif name == "Concat":
             c2, stride = sum(chans), self._common_stride(index, strides)
-            kwargs = {}
         elif name in PASS_BLOCKS:
-            c2, stride, kwargs = chans[0], strides[0] * PASS_BLOCKS[name], {}
+            c2, stride = chans[0], strides[0] * PASS_BLOCKS[name]
         elif name in UPSAMPLE_NAMES:
-            c2, stride, kwargs = chans[0], self._upsampled_stride(index, args, strides[0]), {}
+            c2, stride = chans[0], self._upsampled_stride(index, args, strides[0])
         else:
             args, kwargs = self._head(name, args, chans, strides)
             c2, stride = 0, max(strides)
@@ -110,7 +117,12 @@ class _Resolver:
             if self.scaling.scale in ("m", "l", "x"):
                 args = (args + [False])[:max(len(args), 4)]
                 args[3] = True
+        if name == "A2C2f":
+            self.legacy = False
+            if self.scaling.scale in ("l", "x"):
+                args = [*args, True, 1.2]  # residual, mlp_ratio
         step = int(args[3]) if name in STRIDED_BLOCKS and len(args) > 3 else 1
+        step = 2 if name in HALVING_BLOCKS else step
         return args, c2, strides[0] * step, repeats
 
     @staticmethod
@@ -139,7 +151,7 @@ class _Resolver:
             return [*args, chans], kwargs
         if name == "ISegment":
             raise UnsupportedModelError("head 'ISegment' needs the config's anchors")
-        if name == "Segment":
+        if name in ("Segment", "Segment26"):
             args[2] = make_divisible(min(args[2], self.scaling.max_channels) * self.scaling.width, 8)
         kwargs["reg_max"] = int(self.config.get("reg_max", 16))
         kwargs["end2end"] = name == "v10Detect" or bool(self.config.get("end2end", False))

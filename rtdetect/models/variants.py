@@ -51,3 +51,17 @@ def detection_variant(model: YoloModel) -> YoloModel:
             module.eps = source_modules[name].eps
     det.source = getattr(model, "source", "rtdetect")
     return det.float().eval()
+
+
+def one_to_many(model: YoloModel) -> YoloModel:
+    """The one-to-many (NMS) form of an end-to-end model (YOLOv10, YOLO26, ``end2end`` heads).
+
+    Same weights; the head runs its ``cv2``/``cv3`` (``cv4``) branches and emits the ``v8`` layout
+    (B, 4 + nc + nm, A) with xywh boxes, which needs NMS.
+    """
+    if model.layout != "e2e":
+        raise UnsupportedModelError(f"model has no end-to-end head (layout {model.layout!r})")
+    variant = copy.deepcopy(model)
+    variant.head.end2end = False
+    variant.layout = "v8"
+    return variant.eval()

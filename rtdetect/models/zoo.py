@@ -155,9 +155,10 @@ def resolve_model(name_or_path: str | os.PathLike[str], *, imgsz: Sequence[int] 
 
 def export_model(src: str | os.PathLike[str], out: str | os.PathLike[str], *,
                  imgsz: Sequence[int] = (640, 640), dynamic: bool = False, half: bool = False,
-                 opset: int = 17) -> Path:
+                 opset: int = 17, one_to_many: bool = False) -> Path:
     """``rtdetect export``: a zoo name or ``.pt`` checkpoint to an ONNX file at ``out`` (which must end
-    with ``.onnx`` and must not be the checkpoint itself)."""
+    with ``.onnx`` and must not be the checkpoint itself); ``one_to_many`` exports an end-to-end
+    model's one-to-many (NMS) form instead of its default top-K form."""
     from ..files import refuse_input_as_output
 
     entry = _entry(str(src))
@@ -177,4 +178,8 @@ def export_model(src: str | os.PathLike[str], out: str | os.PathLike[str], *,
         if not path.is_file():
             raise ModelNotFoundError(f"checkpoint {path} does not exist")
         model = load_model(path)
+    if one_to_many:
+        from .variants import one_to_many as one_to_many_form
+
+        model = one_to_many_form(model)
     return export_onnx(model, out, imgsz=imgsz, dynamic=dynamic, half=half, opset=opset)

@@ -89,3 +89,38 @@ def mask_density(mask: np.ndarray, box: np.ndarray) -> tuple[float, float]:
     box_area = max((x2 - x1) * (y2 - y1), 1)
     outside_area = max(mask.size - box_area, 1)
     return inside / box_area, (float(mask.sum()) - inside) / outside_area
+
+
+def seeded_tensor(key: str, shape: tuple[int, ...], seed: int = 0) -> np.ndarray:
+    """Deterministic float32 values for the state-dict entry ``key`` (the same in any venv).
+
+    Exactly representable in float16 (Ultralytics' ``save()`` stores half precision). Conv weights
+    uniform +-sqrt(3/fan_in) (unit gain: scores neither collapse nor saturate), conv biases +-1/sqrt(c);
+    BatchNorm: weight in [0.5, 1.5],
+    bias and running_mean in [-0.2, 0.2], running_var in [0.5, 2] (randomised statistics); any other
+    A2C2f's gamma in [0.005, 0.02]; any other tensor: uniform [-0.5, 0.5].
+    """
+    import zlib
+
+    rng = np.random.default_rng([seed, zlib.crc32(key.encode())])
+    leaf = key.rsplit(".", 1)[-1]
+    if leaf == "gamma":  # A2C2f's residual scale: Ultralytics starts it at 0.01; larger makes attention chaotic
+        low, high = 0.005, 0.02
+    elif leaf == "running_var":
+        low, high = 0.5, 2.0
+    elif leaf in ("running_mean",) or (leaf == "bias" and ".bn." in key):
+        low, high = -0.2, 0.2
+    elif leaf == "weight" and len(shape) == 1:
+        low, high = 0.5, 1.5
+    elif leaf in ("weight", "bias") and len(shape) in (1, 4):
+        fan_in = int(np.prod(shape[1:])) if len(shape) == 4 else max(int(shape[0]), 1)
+        bound = (3.0 / fan_in) ** 0.5 if len(shape) == 4 else fan_in ** -0.5
+        low, high = -bound, bound
+    else:
+        low, high = -0.5, 0.5
+    return rng.uniform(low, high, size=shape).astype(np.float16).astype(np.float32)
+
+
+def is_seeded_key(key: str, value_dtype_is_float: bool) -> bool:
+    """Which state-dict entries :func:`seeded_tensor` fills: floating tensors except the fixed DFL bins."""
+    return value_dtype_is_float and not key.endswith("dfl.conv.weight")
