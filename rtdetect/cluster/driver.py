@@ -1,0 +1,198 @@
+"""The batch driver: connect to Ray, keep a pool of warm actors busy, retry files whose actor died, record
+every finished file in the manifest, and stop cleanly on Ctrl-C.
+
+Nothing lost, nothing twice: each file is in flight on at most one actor at a time. An actor that dies
+(killed, out of memory, its node lost) surfaces as ``RayActorError`` on that file's result: the actor is
+replaced and the file goes back to the front of the queue, up to ``MAX_ATTEMPTS`` times. Its outputs are
+renamed into place only when a run of it ends, so the dead attempt left none (see ``worker``), and the
+manifest gets one entry per file. A stop signal tells every actor to end its file after the frame in hand;
+the driver waits for them, records what they did (``interrupted``) and ends with 128 + the signal.
+"""
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections import deque
+from dataclasses import dataclass, field
+
+from ..errors import RtdetectError
+from ..signals import SignalStop
+from . import import_ray
+from .inputs import BatchInput, batch_inputs
+from .manifest import DONE, FAILED, INTERRUPTED, Manifest
+from .worker import BatchSettings, FileWorker
+
+MAX_ATTEMPTS = 3
+WAIT_S = 0.2          # how often the driver looks at a stop signal while files run
+STOP_GRACE_S = 120.0  # after a stop, how long the actors get to finish their frame and outputs
+
+
+@dataclass
+class BatchResult:
+    """What a batch did: counts per status, files skipped as complete, frames, wall time, the manifest,
+    and the stop signal's number when one ended it."""
+
+    manifest: str
+    total: int
+    skipped: int = 0
+    counts: dict[str, int] = field(default_factory=lambda: {DONE: 0, FAILED: 0, INTERRUPTED: 0})
+    failures: list[tuple[str, str]] = field(default_factory=list)
+    frames: int = 0
+    seconds: float = 0.0
+    actors: int = 0
+    signum: int | None = None
+
+
+def connect(ray, cluster: str) -> None:
+    """``local``: start Ray on this machine for this run; ``auto``: the cluster this machine belongs to
+    (``ray start``); ``ray://HOST:PORT`` (Ray Client) or ``HOST:PORT`` (the head's GCS address)."""
+    address = None if cluster == "local" else cluster
+    kwargs = {"include_dashboard": False} if address is None else {}
+    try:
+        ray.init(address=address, namespace="rtdetect", log_to_driver=False, logging_level="ERROR", **kwargs)
+    except Exception as exc:  # noqa: BLE001 - Ray raises ConnectionError, RuntimeError, ValueError... here
+        raise RtdetectError(f"--cluster {cluster}: cannot start or reach Ray: {exc}") from None
+
+
+def pool_size(ray, requested: int | None, threads: int, files: int) -> int:
+    """``requested`` actors, else one per ``threads`` CPUs of the cluster; never more than ``files``."""
+    if requested is None:
+        requested = max(1, int(ray.cluster_resources().get("CPU", 1) // threads))
+    return max(1, min(requested, files))
+
+
+class _Pool:
+    """The actors, each with at most one file in flight; a dead one is replaced in its slot."""
+
+    def __init__(self, ray, settings: BatchSettings, size: int) -> None:
+        self._ray = ray
+        self._remote = ray.remote(FileWorker)
+        self._settings = settings
+        self._made = 0
+        self.actors = [self._new_actor() for _ in range(size)]
+        self.inflight: dict = {}  # ObjectRef → (slot, item, attempt)
+
+    def _new_actor(self):
+        # Named, so that an operator (or a test) can find and kill one; two threads: stop() while process().
+        self._made += 1
+        return self._remote.options(num_cpus=self._settings.threads, max_concurrency=2,
+                                    name=f"rtdetect-batch-{os.getpid()}-{self._made}").remote(self._settings)
+
+    def idle_slots(self) -> list[int]:
+        busy = {slot for slot, _, _ in self.inflight.values()}
+        return [slot for slot in range(len(self.actors)) if slot not in busy]
+
+    def submit(self, slot: int, item: BatchInput, attempt: int) -> None:
+        self.inflight[self.actors[slot].process.remote(item)] = (slot, item, attempt)
+
+    def replace(self, slot: int) -> None:
+        self.actors[slot] = self._new_actor()
+
+    def stop(self) -> None:
+        for actor in self.actors:
+            actor.stop.remote()
+
+    def close(self) -> None:
+        """Free the engines where the actors still answer, then end the actors."""
+        try:
+            self._ray.get([actor.close.remote() for actor in self.actors], timeout=30)
+        except Exception:  # noqa: BLE001 - a dead or stuck actor: it is killed below either way
+            pass
+        for actor in self.actors:
+            self._ray.kill(actor)
+
+
+def run_batch(*, source: str, output_dir: str, settings: BatchSettings, cluster: str = "local",
+              actors: int | None = None, progress: bool = True) -> BatchResult:
+    """Process every file ``source`` names into ``output_dir`` (see ``inputs``, ``manifest``); files the
+    manifest shows complete are skipped. Raises RtdetectError for a bad source, output folder or cluster."""
+    inputs = batch_inputs(source, output_dir)
+    manifest = Manifest.load(output_dir, source, settings.as_dict())
+    todo = [item for item in inputs if not manifest.complete(item.key)]
+    result = BatchResult(manifest.path, len(inputs), skipped=len(inputs) - len(todo))
+    if not todo:
+        return result
+    ray = import_ray()
+    started = time.perf_counter()
+    connect(ray, cluster)
+    try:
+        pool = _Pool(ray, settings, pool_size(ray, actors, settings.threads, len(todo)))
+        result.actors = len(pool.actors)
+        try:
+            with SignalStop() as signals, signals.finishing() as stop:
+                _drive(ray, pool, deque((item, 1) for item in todo), manifest, result, stop,
+                       _progress_bar(len(inputs), result.skipped, progress))
+            result.signum = signals.signum
+        finally:
+            pool.close()
+    finally:
+        ray.shutdown()
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def _progress_bar(total: int, done: int, enabled: bool):
+    if not enabled:
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total, initial=done, unit="file", dynamic_ncols=True, file=sys.stderr)
+
+
+def _drive(ray, pool: _Pool, queue: deque, manifest: Manifest, result: BatchResult, stop, bar) -> None:
+    """Keep every actor busy until the queue is empty, or a stop; then wait for the files in flight."""
+    deadline = None
+    try:
+        while pool.inflight or (queue and deadline is None):
+            if stop.is_set() and deadline is None:
+                pool.stop()
+                deadline = time.monotonic() + STOP_GRACE_S
+            if deadline is None:
+                for slot in pool.idle_slots():
+                    if queue:
+                        pool.submit(slot, *queue.popleft())
+            elif time.monotonic() > deadline:
+                break
+            ready, _ = ray.wait(list(pool.inflight), num_returns=1, timeout=WAIT_S)
+            for ref in ready:
+                _finish(ray, pool, ref, queue, manifest, result, bar)
+    finally:
+        if bar is not None:
+            bar.close()
+
+
+def _finish(ray, pool: _Pool, ref, queue: deque, manifest: Manifest, result: BatchResult, bar) -> None:
+    """Record the file ``ref`` was computing, or put it back in the queue when its actor died."""
+    slot, item, attempt = pool.inflight.pop(ref)
+    try:
+        entry = ray.get(ref)
+    except ray.exceptions.RayActorError as exc:
+        pool.replace(slot)
+        if attempt < MAX_ATTEMPTS:
+            queue.appendleft((item, attempt + 1))
+            return
+        entry = {"status": FAILED, "frames": 0, "outputs": {},
+                 "error": f"its worker died on each of {attempt} attempts (last: {type(exc).__name__})"}
+    except ray.exceptions.RayError as exc:  # e.g. the actor could not be scheduled: this file fails, not the batch
+        entry = {"status": FAILED, "frames": 0, "outputs": {}, "error": f"{type(exc).__name__}: {exc}"}
+    entry["attempts"] = attempt
+    manifest.record(item.key, entry)
+    result.counts[entry["status"]] += 1
+    result.frames += entry["frames"]
+    if entry["status"] == FAILED:
+        result.failures.append((item.key, entry["error"]))
+    if bar is not None:
+        bar.update(1)
+        bar.set_postfix(frames=result.frames, refresh=False)
+
+
+def describe(result: BatchResult) -> list[str]:
+    """The lines the command prints at the end (stderr)."""
+    counts = result.counts
+    lines = [f"batch: {result.total} files: {counts[DONE]} done, {counts[FAILED]} failed, "
+             f"{counts[INTERRUPTED]} interrupted, {result.skipped} already complete; {result.frames} frames in "
+             f"{result.seconds:.2f} s on {result.actors} actors"]
+    lines += [f"rtdetect: {key}: failed: {error}" for key, error in result.failures]
+    lines.append(f"rtdetect: wrote {result.manifest}")
+    return lines
