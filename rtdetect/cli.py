@@ -349,6 +349,8 @@ def _batch_parser() -> argparse.ArgumentParser:
     _add_threshold_options(parser)
     parser.add_argument("--classes", nargs="+", metavar="CLASS", help="keep only these class ids or names")
     parser.add_argument("--save", action="store_true", help="also write an annotated video per input")
+    _option(parser, "--segment", _number(float, options.positive), metavar="SECONDS",
+            help="cut videos longer than this into segments processed in parallel (JSONL only, not with --save)")
     parser.add_argument("--cluster", default="local", metavar="local|auto|ray://HOST:PORT|HOST:PORT",
                         help="local: Ray on this machine for this run (default); auto: the cluster `ray start` joined")
     _option(parser, "--actors", _count(1), help="workers, each with a warm engine (default: cluster CPUs / --threads)")
@@ -365,7 +367,10 @@ def run_batch(argv: list[str]) -> int:
 
     settings = BatchSettings(model=args.model, imgsz=_requested_imgsz(args.imgsz), backend=args.backend,
                              precision=args.precision, conf=args.conf, iou=args.iou, max_det=args.max_det,
-                             classes=tuple(args.classes) if args.classes else None, save=args.save, threads=args.threads)
+                             classes=tuple(args.classes) if args.classes else None, save=args.save,
+                             segment_s=args.segment, threads=args.threads)
+    if args.save and args.segment:
+        raise UsageError("--segment cannot be combined with --save yet (segments of annotated video are not joined)")
     result = batch(source=args.source, output_dir=args.output_dir, settings=settings, cluster=args.cluster,
                    actors=args.actors, progress=not args.no_progress)
     for line in describe(result):

@@ -21,11 +21,29 @@ from ..signals import SignalStop
 from . import import_ray
 from .inputs import BatchInput, batch_inputs
 from .manifest import DONE, FAILED, INTERRUPTED, Manifest
+from .segments import Segment, joined_entry, plan_segments, remove_parts
 from .worker import BatchSettings, FileWorker
 
 MAX_ATTEMPTS = 3
 WAIT_S = 0.2          # how often the driver looks at a stop signal while files run
 STOP_GRACE_S = 120.0  # after a stop, how long the actors get to finish their frame and outputs
+
+
+@dataclass(frozen=True)
+class Job:
+    """One unit of work: a file, or one segment of it, and which attempt this is."""
+
+    item: BatchInput
+    segment: Segment | None = None
+    attempt: int = 1
+
+
+@dataclass
+class _Split:
+    """A file cut into segments, and its segments' entries as they come back."""
+
+    segments: list[Segment]
+    entries: dict[int, dict] = field(default_factory=dict)
 
 
 @dataclass
@@ -38,6 +56,7 @@ class BatchResult:
     skipped: int = 0
     counts: dict[str, int] = field(default_factory=lambda: {DONE: 0, FAILED: 0, INTERRUPTED: 0})
     failures: list[tuple[str, str]] = field(default_factory=list)
+    recorded: set[str] = field(default_factory=set)
     frames: int = 0
     seconds: float = 0.0
     actors: int = 0
@@ -71,7 +90,7 @@ class _Pool:
         self._settings = settings
         self._made = 0
         self.actors = [self._new_actor() for _ in range(size)]
-        self.inflight: dict = {}  # ObjectRef → (slot, item, attempt)
+        self.inflight: dict = {}  # ObjectRef → (slot, Job)
 
     def _new_actor(self):
         # Named, so that an operator (or a test) can find and kill one; two threads: stop() while process().
@@ -80,11 +99,11 @@ class _Pool:
                                     name=f"rtdetect-batch-{os.getpid()}-{self._made}").remote(self._settings)
 
     def idle_slots(self) -> list[int]:
-        busy = {slot for slot, _, _ in self.inflight.values()}
+        busy = {slot for slot, _ in self.inflight.values()}
         return [slot for slot in range(len(self.actors)) if slot not in busy]
 
-    def submit(self, slot: int, item: BatchInput, attempt: int) -> None:
-        self.inflight[self.actors[slot].process.remote(item)] = (slot, item, attempt)
+    def submit(self, slot: int, job: "Job") -> None:
+        self.inflight[self.actors[slot].process.remote(job.item, job.segment)] = (slot, job)
 
     def replace(self, slot: int) -> None:
         self.actors[slot] = self._new_actor()
@@ -119,17 +138,34 @@ def run_batch(*, source: str, output_dir: str, settings: BatchSettings, cluster:
     try:
         pool = _Pool(ray, settings, pool_size(ray, actors, settings.threads, len(todo)))
         result.actors = len(pool.actors)
+        queue, splits = _jobs(todo, settings.segment_s)
         try:
             with SignalStop() as signals, signals.finishing() as stop:
-                _drive(ray, pool, deque((item, 1) for item in todo), manifest, result, stop,
+                _drive(ray, pool, queue, splits, manifest, result, stop,
                        _progress_bar(len(inputs), result.skipped, progress))
             result.signum = signals.signum
         finally:
             pool.close()
+            for key, split in splits.items():  # stopped before all its segments were back: no parts stay
+                if key not in result.recorded:
+                    remove_parts(output_dir, split.segments)
     finally:
         ray.shutdown()
     result.seconds = time.perf_counter() - started
     return result
+
+
+def _jobs(todo: list[BatchInput], segment_s: float | None) -> tuple[deque, dict[str, _Split]]:
+    """The queue of jobs (a file, or each segment of a file longer than ``segment_s``) and the splits."""
+    queue, splits = deque(), {}
+    for item in todo:
+        segments = plan_segments(item.path, item.jsonl_name, segment_s) if segment_s else []
+        if segments:
+            splits[item.key] = _Split(segments)
+            queue.extend(Job(item, segment) for segment in segments)
+        else:
+            queue.append(Job(item))
+    return queue, splits
 
 
 def _progress_bar(total: int, done: int, enabled: bool):
@@ -140,7 +176,8 @@ def _progress_bar(total: int, done: int, enabled: bool):
     return tqdm(total=total, initial=done, unit="file", dynamic_ncols=True, file=sys.stderr)
 
 
-def _drive(ray, pool: _Pool, queue: deque, manifest: Manifest, result: BatchResult, stop, bar) -> None:
+def _drive(ray, pool: _Pool, queue: deque, splits: dict[str, _Split], manifest: Manifest, result: BatchResult,
+           stop, bar) -> None:
     """Keep every actor busy until the queue is empty, or a stop; then wait for the files in flight."""
     deadline = None
     try:
@@ -151,37 +188,52 @@ def _drive(ray, pool: _Pool, queue: deque, manifest: Manifest, result: BatchResu
             if deadline is None:
                 for slot in pool.idle_slots():
                     if queue:
-                        pool.submit(slot, *queue.popleft())
+                        pool.submit(slot, queue.popleft())
             elif time.monotonic() > deadline:
                 break
             ready, _ = ray.wait(list(pool.inflight), num_returns=1, timeout=WAIT_S)
             for ref in ready:
-                _finish(ray, pool, ref, queue, manifest, result, bar)
+                entry, job = _outcome(ray, pool, ref, queue)
+                if entry is not None:
+                    _record(job, entry, splits, manifest, result, bar)
     finally:
         if bar is not None:
             bar.close()
 
 
-def _finish(ray, pool: _Pool, ref, queue: deque, manifest: Manifest, result: BatchResult, bar) -> None:
-    """Record the file ``ref`` was computing, or put it back in the queue when its actor died."""
-    slot, item, attempt = pool.inflight.pop(ref)
+def _outcome(ray, pool: _Pool, ref, queue: deque) -> tuple[dict | None, Job]:
+    """The entry of the job ``ref`` computed, or None when its actor died and the job went back in the queue."""
+    slot, job = pool.inflight.pop(ref)
     try:
         entry = ray.get(ref)
     except ray.exceptions.RayActorError as exc:
         pool.replace(slot)
-        if attempt < MAX_ATTEMPTS:
-            queue.appendleft((item, attempt + 1))
-            return
+        if job.attempt < MAX_ATTEMPTS:
+            queue.appendleft(Job(job.item, job.segment, job.attempt + 1))
+            return None, job
         entry = {"status": FAILED, "frames": 0, "outputs": {},
-                 "error": f"its worker died on each of {attempt} attempts (last: {type(exc).__name__})"}
+                 "error": f"its worker died on each of {job.attempt} attempts (last: {type(exc).__name__})"}
     except ray.exceptions.RayError as exc:  # e.g. the actor could not be scheduled: this file fails, not the batch
         entry = {"status": FAILED, "frames": 0, "outputs": {}, "error": f"{type(exc).__name__}: {exc}"}
-    entry["attempts"] = attempt
-    manifest.record(item.key, entry)
+    return {**entry, "attempts": job.attempt}, job
+
+
+def _record(job: Job, entry: dict, splits: dict[str, _Split], manifest: Manifest, result: BatchResult, bar) -> None:
+    """Write a finished file's entry to the manifest (a split file's once its last segment is back)."""
+    key = job.item.key
+    if job.segment is not None:
+        split = splits[key]
+        split.entries[job.segment.part] = entry
+        if len(split.entries) < len(split.segments):
+            return
+        entry = joined_entry(job.item.output_dir, job.item.jsonl_name, split.segments,
+                             [split.entries[k] for k in range(len(split.segments))])
+    manifest.record(key, entry)
+    result.recorded.add(key)
     result.counts[entry["status"]] += 1
     result.frames += entry["frames"]
     if entry["status"] == FAILED:
-        result.failures.append((item.key, entry["error"]))
+        result.failures.append((key, entry["error"]))
     if bar is not None:
         bar.update(1)
         bar.set_postfix(frames=result.frames, refresh=False)

@@ -22,6 +22,7 @@ from ..outputs import open_sinks, plan_outputs
 from ..postprocess import PostprocessConfig
 from .inputs import BatchInput
 from .manifest import DONE, FAILED, INTERRUPTED
+from .segments import Segment, SegmentSource
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,7 @@ class BatchSettings:
     max_det: int = 300
     classes: tuple[str, ...] | None = None
     save: bool = False
+    segment_s: float | None = None  # cut longer videos into segments of this many seconds (JSONL only)
     threads: int = 1  # ONNX Runtime / OpenVINO threads per worker (one worker per that many CPUs)
 
     def as_dict(self) -> dict:
@@ -45,6 +47,7 @@ class BatchSettings:
         return {"model": self.model, "imgsz": imgsz, "backend": self.backend, "precision": self.precision,
                 "conf": self.conf, "iou": self.iou, "max_det": self.max_det,
                 "classes": list(self.classes) if self.classes else None, "save": self.save}
+        # segment_s is left out too: a split file's JSONL is byte for byte the whole file's.
 
 
 class FileWorker:
@@ -71,13 +74,14 @@ class FileWorker:
         """Free the engines."""
         self._resources.close()
 
-    def process(self, item: BatchInput) -> dict:
-        """Process ``item``; returns its manifest entry (without ``attempts``). Never raises for a bad
-        file: one undecodable or unwritable file must not stop the batch, so its error is the entry."""
+    def process(self, item: BatchInput, segment: Segment | None = None) -> dict:
+        """Process ``item`` (only ``segment`` of it when given: its JSONL to the segment's part file);
+        returns its manifest entry (without ``attempts``). Never raises for a bad file: one undecodable or
+        unwritable file must not stop the batch, so its error is the entry."""
         if self._stopping.is_set():
             return {"status": INTERRUPTED, "frames": 0, "error": "stopped before it started", "outputs": {}}
         try:
-            return self._process(item)
+            return self._process(item, segment)
         except (RtdetectError, OSError) as exc:
             return {"status": FAILED, "frames": 0, "error": str(exc), "outputs": {}}
         except Exception as exc:  # noqa: BLE001 - e.g. an OpenCV or ONNX Runtime error on a damaged file
@@ -96,13 +100,17 @@ class FileWorker:
             self._pipelines[input_hw] = pipeline
         return self._pipelines[input_hw]
 
-    def _process(self, item: BatchInput) -> dict:
+    def _process(self, item: BatchInput, segment: Segment | None) -> dict:
         os.makedirs(os.path.dirname(item.jsonl), exist_ok=True)
         started = time.perf_counter()
+        names = [item.jsonl_name] if segment is None else [segment.jsonl_name]
+        if self._settings.save and segment is None:
+            names.append(item.video_name)
         with ExitStack() as stack:
-            src = stack.enter_context(open_source(item.path))
-            plan = plan_outputs(src, save=item.video if self._settings.save else None, json_path=item.jsonl,
-                                show=False)
+            source = open_source(item.path) if segment is None else SegmentSource(item.path, segment.start, segment.stop)
+            src = stack.enter_context(source)
+            plan = plan_outputs(src, save=item.video if len(names) == 2 else None,
+                                json_path=os.path.join(item.output_dir, names[0]), show=False)
             pipeline = self._pipeline(network_input_hw(self._settings.imgsz, src.frame_hw))
             sinks = []
             for sink in open_sinks(plan, src.fps, pipeline.names):
@@ -113,7 +121,6 @@ class FileWorker:
                 self._file_stop.set()
             summary = pipeline.run(src, sinks, stop=self._file_stop)
         interrupted = summary.interrupted or self._stopping.is_set()
-        names = [item.jsonl_name] + ([item.video_name] if self._settings.save else [])
         sizes = {name: os.path.getsize(os.path.join(item.output_dir, name)) for name in names
                  if os.path.isfile(os.path.join(item.output_dir, name))}
         return {"status": INTERRUPTED if interrupted else DONE, "frames": summary.frames,

@@ -3,6 +3,8 @@ reported and not stopping the others, resume, a killed actor's file retried, Ctr
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import signal
 import subprocess
 import time
@@ -11,7 +13,7 @@ import cv2
 import pytest
 
 from tests.cluster.conftest import write_clip
-from tests.pipeline.cli_helpers import cli_command, run_cli
+from tests.pipeline.cli_helpers import assert_one_line_error, cli_command, run_cli
 
 ENGINE = ("--backend", "onnxruntime", "--precision", "fp32")
 
@@ -140,3 +142,38 @@ def test_ctrl_c_ends_cleanly_with_a_manifest_of_what_finished(ray_cluster, long_
     assert files["long.mp4"]["status"] == "interrupted" and 0 < files["long.mp4"]["frames"] < 90, files
     assert "short.mp4" not in files
     assert leftovers(out) == []
+
+
+def test_long_videos_split_into_segments_give_the_whole_files_jsonl(ray_cluster, long_clip, data_dir,
+                                                                    small_detector, tmp_path):
+    _, address = ray_cluster
+    shutil.copy(data_dir / "vtest_3s.mp4", long_clip / "vtest_3s.mp4")  # H.264 from tests/data; the others mp4v
+    out = tmp_path / "out"
+    out.mkdir()
+    # 2.5 s at 10 fps: long.mp4 (90 frames) in 4 segments (25, 25, 25, 15), vtest_3s (30) in 2, short.mp4 whole.
+    result = run_cli(*batch_args(long_clip, out, small_detector, address, "--segment", "2.5"))
+    assert result.returncode == 0, result.stderr
+    files = manifest(out)
+    assert (files["long.mp4"]["segments"], files["vtest_3s.mp4"]["segments"]) == (4, 2)
+    assert "segments" not in files["short.mp4"]
+    for name, frames in (("long", 90), ("vtest_3s", 30)):
+        lines = (out / f"{name}.jsonl").read_bytes()
+        assert [json.loads(line)["frame"] for line in lines.splitlines()] == list(range(frames))
+        assert lines == single_process_jsonl(long_clip / f"{name}.mp4", small_detector, tmp_path), name
+        assert files[f"{name}.mp4"]["frames"] == frames
+    assert sorted(p.name for p in out.iterdir()) == ["long.jsonl", "manifest.json", "short.jsonl", "vtest_3s.jsonl"]
+
+
+def test_segment_with_save_is_refused(small_detector, tmp_path, data_dir):
+    result = run_cli("batch", "--source", data_dir / "vtest_3s.mp4", "--output-dir", tmp_path, "--model",
+                     small_detector, "--segment", "1", "--save")
+    assert_one_line_error(result, "--segment cannot be combined with --save")
+
+
+def test_without_the_cluster_extra_one_line_says_how_to_install_it(small_detector, tmp_path, data_dir):
+    shadow = tmp_path / "no-ray"
+    (shadow / "ray").mkdir(parents=True)
+    (shadow / "ray" / "__init__.py").write_text("raise ImportError('No module named ray')\n")
+    result = run_cli("batch", "--source", data_dir / "vtest_3s.mp4", "--output-dir", tmp_path, "--model",
+                     small_detector, env={"PYTHONPATH": f"{shadow}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"})
+    assert_one_line_error(result, "pip install 'rtdetect[cluster]'")
