@@ -66,19 +66,23 @@ class BatchResult:
 def connect(ray, cluster: str) -> None:
     """``local``: start Ray on this machine for this run; ``auto``: the cluster this machine belongs to
     (``ray start``); ``ray://HOST:PORT`` (Ray Client) or ``HOST:PORT`` (the head's GCS address)."""
-    address = None if cluster == "local" else cluster
-    kwargs = {"include_dashboard": False} if address is None else {}
+    # address="local" starts a new instance even where `ray start` already runs one on this machine.
+    kwargs = {"include_dashboard": False} if cluster == "local" else {}
     try:
-        ray.init(address=address, namespace="rtdetect", log_to_driver=False, logging_level="ERROR", **kwargs)
+        ray.init(address=cluster, namespace="rtdetect", log_to_driver=False, logging_level="ERROR", **kwargs)
     except Exception as exc:  # noqa: BLE001 - Ray raises ConnectionError, RuntimeError, ValueError... here
         raise RtdetectError(f"--cluster {cluster}: cannot start or reach Ray: {exc}") from None
 
 
-def pool_size(ray, requested: int | None, threads: int, files: int) -> int:
-    """``requested`` actors, else one per ``threads`` CPUs of the cluster; never more than ``files``."""
+def pool_size(ray, requested: int | None, threads: int, jobs: int) -> int:
+    """``requested`` actors, else one per ``threads`` CPUs of the cluster; never more than ``jobs``.
+    RtdetectError when no node could hold an actor of ``threads`` CPUs (it would wait forever)."""
+    cpus = ray.cluster_resources().get("CPU", 0)
+    if threads > cpus:
+        raise RtdetectError(f"--threads {threads}: the cluster has {cpus:g} CPUs in all")
     if requested is None:
-        requested = max(1, int(ray.cluster_resources().get("CPU", 1) // threads))
-    return max(1, min(requested, files))
+        requested = max(1, int(cpus // threads))
+    return max(1, min(requested, jobs))
 
 
 class _Pool:
@@ -136,9 +140,9 @@ def run_batch(*, source: str, output_dir: str, settings: BatchSettings, cluster:
     started = time.perf_counter()
     connect(ray, cluster)
     try:
-        pool = _Pool(ray, settings, pool_size(ray, actors, settings.threads, len(todo)))
-        result.actors = len(pool.actors)
         queue, splits = _jobs(todo, settings.segment_s)
+        pool = _Pool(ray, settings, pool_size(ray, actors, settings.threads, len(queue)))
+        result.actors = len(pool.actors)
         try:
             with SignalStop() as signals, signals.finishing() as stop:
                 _drive(ray, pool, queue, splits, manifest, result, stop,

@@ -177,3 +177,12 @@ def test_without_the_cluster_extra_one_line_says_how_to_install_it(small_detecto
     result = run_cli("batch", "--source", data_dir / "vtest_3s.mp4", "--output-dir", tmp_path, "--model",
                      small_detector, env={"PYTHONPATH": f"{shadow}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"})
     assert_one_line_error(result, "pip install 'rtdetect[cluster]'")
+
+
+def test_more_threads_per_actor_than_the_cluster_has_cpus_is_refused(ray_cluster, archive, small_detector, tmp_path):
+    _, address = ray_cluster
+    root, _ = archive
+    out = tmp_path / "out"
+    out.mkdir()
+    result = run_cli(*batch_args(root, out, small_detector, address, "--threads", "3"))
+    assert_one_line_error(result, "--threads 3: the cluster has 2 CPUs")
