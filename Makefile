@@ -9,11 +9,12 @@ STAMP := $(VENV)/.rtdetect-installed
 
 setup: $(STAMP)
 
+# The [cluster] extra (Ray) is installed too, so that the tests of `rtdetect batch` run rather than skip.
 # torch is installed first, pinned, so that the CPU build is used and no multi-GB CUDA build is pulled in.
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet torch==2.13.0
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -e '.[dev,cluster]'
 	touch $@
 
 demo: $(STAMP)

@@ -6,6 +6,7 @@
     rtdetect build --model M ...             build a TensorRT engine
     rtdetect bench --source SRC ...          per-stage FPS report
     rtdetect doctor                          NVIDIA driver, TensorRT build, whether they fit
+    rtdetect batch --source GLOB --output-dir DIR   many files on a Ray cluster ([cluster] extra)
 
 Exit status: 0 done; 1 any error (a wrong option or value included: one line ``rtdetect: error: ...`` on
 stderr, no usage block, no traceback); 3 a live stream lost for good (its --reconnect budget spent; outputs
@@ -343,6 +344,53 @@ def run_doctor(argv: list[str]) -> int:
     return 0
 
 
+def _batch_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="rtdetect batch", description="Many files on a Ray cluster (pip install 'rtdetect[cluster]'): "
+                     "per-file JSONL (and annotated video with --save) under --output-dir, a manifest, resume.")
+    _add_version(parser)
+    parser.add_argument("--source", required=True, help="a glob (quote it: 'archive/**/*.mp4'), a folder (recursive) or a file")
+    parser.add_argument("--output-dir", required=True, metavar="DIR", help="outputs mirror the input tree here, with manifest.json")
+    _add_model_options(parser)
+    parser.add_argument("--backend", default="auto", choices=BACKENDS, help="as for detection (default: auto)")
+    parser.add_argument("--precision", default="auto", choices=PRECISIONS, help="as for detection (default: auto)")
+    _add_threshold_options(parser)
+    parser.add_argument("--classes", nargs="+", metavar="CLASS", help="keep only these class ids or names")
+    parser.add_argument("--save", action="store_true", help="also write an annotated video per input")
+    _option(parser, "--segment", _number(float, options.positive), metavar="SECONDS",
+            help="cut videos longer than this into segments processed in parallel (JSONL only, not with --save)")
+    parser.add_argument("--cluster", default="local", metavar="local|auto|ray://HOST:PORT|HOST:PORT",
+                        help="local: Ray on this machine for this run (default); auto: the cluster `ray start` joined")
+    _option(parser, "--actors", _count(1), help="workers, each with a warm engine (default: cluster CPUs / --threads)")
+    _option(parser, "--threads", _count(1), default=1, help="inference threads (and CPUs reserved) per worker (default: 1)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    return parser
+
+
+def run_batch(argv: list[str]) -> int:
+    args = _batch_parser().parse_args(argv)
+    _quiet_video_logs()
+    from .cluster.driver import describe, run_batch as batch
+    from .cluster.worker import BatchSettings
+
+    settings = BatchSettings(model=args.model, imgsz=_requested_imgsz(args.imgsz), backend=args.backend,
+                             precision=args.precision, conf=args.conf, iou=args.iou, max_det=args.max_det,
+                             classes=tuple(args.classes) if args.classes else None, save=args.save,
+                             segment_s=args.segment, threads=args.threads)
+    if args.save and args.segment:
+        raise UsageError("--segment cannot be combined with --save yet (segments of annotated video are not joined)")
+    result = batch(source=args.source, output_dir=args.output_dir, settings=settings, cluster=args.cluster,
+                   actors=args.actors, progress=not args.no_progress)
+    for line in describe(result):
+        print(line, file=sys.stderr)
+    if result.signum is not None:
+        return exit_status(result.signum)
+    if result.failures:
+        print(f"rtdetect: error: {len(result.failures)} of {result.total} files failed (see {result.manifest})",
+              file=sys.stderr)
+        return EXIT_ERROR
+    return 0
+
+
 # Subcommands: name → runner(argv) -> exit status. "detect" is also what a bare `rtdetect --source ...` runs.
 RUNNERS = {
     "detect": run_detect,
@@ -351,6 +399,7 @@ RUNNERS = {
     "bench": run_bench,
     "build": run_build,
     "doctor": run_doctor,
+    "batch": run_batch,
 }
 
 

@@ -1,0 +1,19 @@
+"""Many files on a Ray cluster: ``rtdetect batch`` (see README "Many files on a cluster").
+
+Ray is an optional extra (``pip install 'rtdetect[cluster]'``); it is imported only when a batch runs.
+Modules: ``inputs`` (the files a pattern names and where their outputs go), ``manifest`` (what finished,
+for resume), ``worker`` (one file on a warm engine, the actor's job), ``driver`` (the pool, retries,
+progress and stop).
+"""
+from __future__ import annotations
+
+from ..errors import RtdetectError
+
+
+def import_ray():
+    """The ``ray`` module, or RtdetectError saying how to install it."""
+    try:
+        import ray
+    except ImportError:
+        raise RtdetectError("the cluster extra is not installed: pip install 'rtdetect[cluster]' (Ray)") from None
+    return ray

@@ -1,0 +1,254 @@
+"""The batch driver: connect to Ray, keep a pool of warm actors busy, retry files whose actor died, record
+every finished file in the manifest, and stop cleanly on Ctrl-C.
+
+Nothing lost, nothing twice: each file is in flight on at most one actor at a time. An actor that dies
+(killed, out of memory, its node lost) surfaces as ``RayActorError`` on that file's result: the actor is
+replaced and the file goes back to the front of the queue, up to ``MAX_ATTEMPTS`` times. Its outputs are
+renamed into place only when a run of it ends, so the dead attempt left none (see ``worker``), and the
+manifest gets one entry per file. A stop signal tells every actor to end its file after the frame in hand;
+the driver waits for them, records what they did (``interrupted``) and ends with 128 + the signal.
+"""
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections import deque
+from dataclasses import dataclass, field
+
+from ..errors import RtdetectError
+from ..signals import SignalStop
+from . import import_ray
+from .inputs import BatchInput, batch_inputs
+from .manifest import DONE, FAILED, INTERRUPTED, Manifest
+from .segments import Segment, joined_entry, plan_segments, remove_parts
+from .worker import BatchSettings, FileWorker
+
+MAX_ATTEMPTS = 3
+WAIT_S = 0.2          # how often the driver looks at a stop signal while files run
+STOP_GRACE_S = 120.0  # after a stop, how long the actors get to finish their frame and outputs
+
+
+@dataclass(frozen=True)
+class Job:
+    """One unit of work: a file, or one segment of it, and which attempt this is."""
+
+    item: BatchInput
+    segment: Segment | None = None
+    attempt: int = 1
+
+
+@dataclass
+class _Split:
+    """A file cut into segments, and its segments' entries as they come back."""
+
+    segments: list[Segment]
+    entries: dict[int, dict] = field(default_factory=dict)
+
+
+@dataclass
+class BatchResult:
+    """What a batch did: counts per status, files skipped as complete, frames, wall time, the manifest,
+    and the stop signal's number when one ended it."""
+
+    manifest: str
+    total: int
+    skipped: int = 0
+    counts: dict[str, int] = field(default_factory=lambda: {DONE: 0, FAILED: 0, INTERRUPTED: 0})
+    failures: list[tuple[str, str]] = field(default_factory=list)
+    recorded: set[str] = field(default_factory=set)
+    frames: int = 0
+    seconds: float = 0.0
+    actors: int = 0
+    signum: int | None = None
+
+
+def connect(ray, cluster: str) -> None:
+    """``local``: start Ray on this machine for this run; ``auto``: the cluster this machine belongs to
+    (``ray start``); ``ray://HOST:PORT`` (Ray Client) or ``HOST:PORT`` (the head's GCS address)."""
+    # address="local" starts a new instance even where `ray start` already runs one on this machine.
+    kwargs = {"include_dashboard": False} if cluster == "local" else {}
+    try:
+        ray.init(address=cluster, namespace="rtdetect", log_to_driver=False, logging_level="ERROR", **kwargs)
+    except Exception as exc:  # noqa: BLE001 - Ray raises ConnectionError, RuntimeError, ValueError... here
+        raise RtdetectError(f"--cluster {cluster}: cannot start or reach Ray: {exc}") from None
+
+
+def pool_size(ray, requested: int | None, threads: int, jobs: int) -> int:
+    """``requested`` actors, else one per ``threads`` CPUs of the cluster; never more than ``jobs``.
+    RtdetectError when no node could hold an actor of ``threads`` CPUs (it would wait forever)."""
+    cpus = ray.cluster_resources().get("CPU", 0)
+    if threads > cpus:
+        raise RtdetectError(f"--threads {threads}: the cluster has {cpus:g} CPUs in all")
+    if requested is None:
+        requested = max(1, int(cpus // threads))
+    return max(1, min(requested, jobs))
+
+
+class _Pool:
+    """The actors, each with at most one file in flight; a dead one is replaced in its slot."""
+
+    def __init__(self, ray, settings: BatchSettings, size: int) -> None:
+        self._ray = ray
+        self._remote = ray.remote(FileWorker)
+        self._settings = settings
+        self._made = 0
+        self.actors = [self._new_actor() for _ in range(size)]
+        self.inflight: dict = {}  # ObjectRef → (slot, Job)
+
+    def _new_actor(self):
+        # Named, so that an operator (or a test) can find and kill one; two threads: stop() while process().
+        self._made += 1
+        return self._remote.options(num_cpus=self._settings.threads, max_concurrency=2,
+                                    name=f"rtdetect-batch-{os.getpid()}-{self._made}").remote(self._settings)
+
+    def idle_slots(self) -> list[int]:
+        busy = {slot for slot, _ in self.inflight.values()}
+        return [slot for slot in range(len(self.actors)) if slot not in busy]
+
+    def submit(self, slot: int, job: "Job") -> None:
+        self.inflight[self.actors[slot].process.remote(job.item, job.segment)] = (slot, job)
+
+    def replace(self, slot: int) -> None:
+        self.actors[slot] = self._new_actor()
+
+    def stop(self) -> None:
+        for actor in self.actors:
+            actor.stop.remote()
+
+    def close(self) -> None:
+        """Free the engines where the actors still answer, then end the actors."""
+        try:
+            self._ray.get([actor.close.remote() for actor in self.actors], timeout=30)
+        except Exception:  # noqa: BLE001 - a dead or stuck actor: it is killed below either way
+            pass
+        for actor in self.actors:
+            self._ray.kill(actor)
+
+
+def run_batch(*, source: str, output_dir: str, settings: BatchSettings, cluster: str = "local",
+              actors: int | None = None, progress: bool = True) -> BatchResult:
+    """Process every file ``source`` names into ``output_dir`` (see ``inputs``, ``manifest``); files the
+    manifest shows complete are skipped. Raises RtdetectError for a bad source, output folder or cluster."""
+    inputs = batch_inputs(source, output_dir)
+    manifest = Manifest.load(output_dir, source, settings.as_dict())
+    todo = [item for item in inputs if not manifest.complete(item.key)]
+    result = BatchResult(manifest.path, len(inputs), skipped=len(inputs) - len(todo))
+    if not todo:
+        return result
+    ray = import_ray()
+    started = time.perf_counter()
+    connect(ray, cluster)
+    try:
+        queue, splits = _jobs(todo, settings.segment_s)
+        pool = _Pool(ray, settings, pool_size(ray, actors, settings.threads, len(queue)))
+        result.actors = len(pool.actors)
+        try:
+            with SignalStop() as signals, signals.finishing() as stop:
+                _drive(ray, pool, queue, splits, manifest, result, stop,
+                       _progress_bar(len(inputs), result.skipped, progress))
+            result.signum = signals.signum
+        finally:
+            pool.close()
+            for key, split in splits.items():  # stopped before all its segments were back: no parts stay
+                if key not in result.recorded:
+                    remove_parts(output_dir, split.segments)
+    finally:
+        ray.shutdown()
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def _jobs(todo: list[BatchInput], segment_s: float | None) -> tuple[deque, dict[str, _Split]]:
+    """The queue of jobs (a file, or each segment of a file longer than ``segment_s``) and the splits."""
+    queue, splits = deque(), {}
+    for item in todo:
+        segments = plan_segments(item.path, item.jsonl_name, segment_s) if segment_s else []
+        if segments:
+            splits[item.key] = _Split(segments)
+            queue.extend(Job(item, segment) for segment in segments)
+        else:
+            queue.append(Job(item))
+    return queue, splits
+
+
+def _progress_bar(total: int, done: int, enabled: bool):
+    if not enabled:
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total, initial=done, unit="file", dynamic_ncols=True, file=sys.stderr)
+
+
+def _drive(ray, pool: _Pool, queue: deque, splits: dict[str, _Split], manifest: Manifest, result: BatchResult,
+           stop, bar) -> None:
+    """Keep every actor busy until the queue is empty, or a stop; then wait for the files in flight."""
+    deadline = None
+    try:
+        while pool.inflight or (queue and deadline is None):
+            if stop.is_set() and deadline is None:
+                pool.stop()
+                deadline = time.monotonic() + STOP_GRACE_S
+            if deadline is None:
+                for slot in pool.idle_slots():
+                    if queue:
+                        pool.submit(slot, queue.popleft())
+            elif time.monotonic() > deadline:
+                break
+            ready, _ = ray.wait(list(pool.inflight), num_returns=1, timeout=WAIT_S)
+            for ref in ready:
+                entry, job = _outcome(ray, pool, ref, queue)
+                if entry is not None:
+                    _record(job, entry, splits, manifest, result, bar)
+    finally:
+        if bar is not None:
+            bar.close()
+
+
+def _outcome(ray, pool: _Pool, ref, queue: deque) -> tuple[dict | None, Job]:
+    """The entry of the job ``ref`` computed, or None when its actor died and the job went back in the queue."""
+    slot, job = pool.inflight.pop(ref)
+    try:
+        entry = ray.get(ref)
+    except ray.exceptions.RayActorError as exc:
+        pool.replace(slot)
+        if job.attempt < MAX_ATTEMPTS:
+            queue.appendleft(Job(job.item, job.segment, job.attempt + 1))
+            return None, job
+        entry = {"status": FAILED, "frames": 0, "outputs": {},
+                 "error": f"its worker died on each of {job.attempt} attempts (last: {type(exc).__name__})"}
+    except ray.exceptions.RayError as exc:  # e.g. the actor could not be scheduled: this file fails, not the batch
+        entry = {"status": FAILED, "frames": 0, "outputs": {}, "error": f"{type(exc).__name__}: {exc}"}
+    return {**entry, "attempts": job.attempt}, job
+
+
+def _record(job: Job, entry: dict, splits: dict[str, _Split], manifest: Manifest, result: BatchResult, bar) -> None:
+    """Write a finished file's entry to the manifest (a split file's once its last segment is back)."""
+    key = job.item.key
+    if job.segment is not None:
+        split = splits[key]
+        split.entries[job.segment.part] = entry
+        if len(split.entries) < len(split.segments):
+            return
+        entry = joined_entry(job.item.output_dir, job.item.jsonl_name, split.segments,
+                             [split.entries[k] for k in range(len(split.segments))])
+    manifest.record(key, entry)
+    result.recorded.add(key)
+    result.counts[entry["status"]] += 1
+    result.frames += entry["frames"]
+    if entry["status"] == FAILED:
+        result.failures.append((key, entry["error"]))
+    if bar is not None:
+        bar.update(1)
+        bar.set_postfix(frames=result.frames, refresh=False)
+
+
+def describe(result: BatchResult) -> list[str]:
+    """The lines the command prints at the end (stderr)."""
+    counts = result.counts
+    lines = [f"batch: {result.total} files: {counts[DONE]} done, {counts[FAILED]} failed, "
+             f"{counts[INTERRUPTED]} interrupted, {result.skipped} already complete; {result.frames} frames in "
+             f"{result.seconds:.2f} s on {result.actors} actors"]
+    lines += [f"rtdetect: {key}: failed: {error}" for key, error in result.failures]
+    lines.append(f"rtdetect: wrote {result.manifest}")
+    return lines

@@ -1,0 +1,130 @@
+"""One input file through a warm engine: the job of each actor of a batch (``FileWorker``), and of no one else.
+
+A worker keeps one engine (and pipeline) per network input shape for its whole life, so files after the
+first pay no model load or conversion. Outputs are the detection command's own sinks, written as
+partials and renamed into place on close (``rtdetect.sinks.output``): a worker killed mid-file leaves no
+output, only a partial that the next writer of that target removes.
+"""
+from __future__ import annotations
+
+import os
+import threading
+import time
+from contextlib import ExitStack
+from dataclasses import dataclass, replace
+
+from ..app import _closer, class_ids_from, make_pipeline, resolve_model_path
+from ..capture import open_source
+from ..errors import RtdetectError
+from ..inference import create_engine
+from ..input_shape import Request, network_input_hw
+from ..outputs import open_sinks, plan_outputs
+from ..postprocess import PostprocessConfig
+from .inputs import BatchInput
+from .manifest import DONE, FAILED, INTERRUPTED
+from .segments import Segment, SegmentSource
+
+
+@dataclass(frozen=True)
+class BatchSettings:
+    """What every file of a batch is processed with (the manifest records it: a change redoes files)."""
+
+    model: str
+    imgsz: Request = None
+    backend: str = "auto"
+    precision: str = "auto"
+    conf: float = 0.25
+    iou: float = 0.45
+    max_det: int = 300
+    classes: tuple[str, ...] | None = None
+    save: bool = False
+    segment_s: float | None = None  # cut longer videos into segments of this many seconds (JSONL only)
+    threads: int = 1  # ONNX Runtime / OpenVINO threads per worker (one worker per that many CPUs)
+
+    def as_dict(self) -> dict:
+        """JSON-ready, for the manifest (``threads`` left out: it does not change the outputs)."""
+        imgsz = list(self.imgsz) if isinstance(self.imgsz, tuple) else self.imgsz
+        return {"model": self.model, "imgsz": imgsz, "backend": self.backend, "precision": self.precision,
+                "conf": self.conf, "iou": self.iou, "max_det": self.max_det,
+                "classes": list(self.classes) if self.classes else None, "save": self.save}
+        # segment_s is left out too: a split file's JSONL is byte for byte the whole file's.
+
+
+class FileWorker:
+    """The state of one batch actor: warm pipelines, and a stop event the driver sets on Ctrl-C (the
+    actor runs two threads, so ``stop`` and ``pid`` answer while ``process`` runs)."""
+
+    def __init__(self, settings: BatchSettings) -> None:
+        self._settings = settings
+        self._config = PostprocessConfig(conf=settings.conf, iou=settings.iou, max_det=settings.max_det)
+        self._pipelines: dict[tuple[int, int], object] = {}
+        self._resources = ExitStack()
+        self._stopping = threading.Event()
+        self._file_stop = threading.Event()  # per file: Pipeline.run sets its event when a run ends
+
+    def pid(self) -> int:
+        return os.getpid()
+
+    def stop(self) -> None:
+        """End the file in hand after its current frame (outputs finalised) and refuse further files."""
+        self._stopping.set()
+        self._file_stop.set()
+
+    def close(self) -> None:
+        """Free the engines."""
+        self._resources.close()
+
+    def process(self, item: BatchInput, segment: Segment | None = None) -> dict:
+        """Process ``item`` (only ``segment`` of it when given: its JSONL to the segment's part file);
+        returns its manifest entry (without ``attempts``). Never raises for a bad file: one undecodable or
+        unwritable file must not stop the batch, so its error is the entry."""
+        if self._stopping.is_set():
+            return {"status": INTERRUPTED, "frames": 0, "error": "stopped before it started", "outputs": {}}
+        try:
+            return self._process(item, segment)
+        except (RtdetectError, OSError) as exc:
+            return {"status": FAILED, "frames": 0, "error": str(exc), "outputs": {}}
+        except Exception as exc:  # noqa: BLE001 - e.g. an OpenCV or ONNX Runtime error on a damaged file
+            return {"status": FAILED, "frames": 0, "error": f"{type(exc).__name__}: {exc}", "outputs": {}}
+
+    def _pipeline(self, input_hw: tuple[int, int]):
+        """The warm pipeline for ``input_hw``, made on first use."""
+        if input_hw not in self._pipelines:
+            s = self._settings
+            engine = create_engine(resolve_model_path(s.model, input_hw), backend=s.backend,
+                                   precision=s.precision, imgsz=input_hw, threads=s.threads)
+            self._resources.callback(engine.close)
+            pipeline = make_pipeline(engine, self._config, self._resources)
+            if s.classes:
+                pipeline.configure(replace(self._config, classes=class_ids_from(s.classes, pipeline.names)))
+            self._pipelines[input_hw] = pipeline
+        return self._pipelines[input_hw]
+
+    def _process(self, item: BatchInput, segment: Segment | None) -> dict:
+        os.makedirs(os.path.dirname(item.jsonl), exist_ok=True)
+        started = time.perf_counter()
+        names = [item.jsonl_name] if segment is None else [segment.jsonl_name]
+        if self._settings.save and segment is None:
+            names.append(item.video_name)
+        with ExitStack() as stack:
+            source = open_source(item.path) if segment is None else SegmentSource(item.path, segment.start, segment.stop)
+            src = stack.enter_context(source)
+            plan = plan_outputs(src, save=item.video if len(names) == 2 else None,
+                                json_path=os.path.join(item.output_dir, names[0]), show=False)
+            pipeline = self._pipeline(network_input_hw(self._settings.imgsz, src.frame_hw))
+            sinks = []
+            for sink in open_sinks(plan, src.fps, pipeline.names):
+                sinks.append(sink)
+                stack.push(_closer(sink))
+            self._file_stop = threading.Event()
+            if self._stopping.is_set():  # stop() came while this file was opening
+                self._file_stop.set()
+            summary = pipeline.run(src, sinks, stop=self._file_stop)
+        interrupted = summary.interrupted or self._stopping.is_set()
+        sizes = {name: os.path.getsize(os.path.join(item.output_dir, name)) for name in names
+                 if os.path.isfile(os.path.join(item.output_dir, name))}
+        return {"status": INTERRUPTED if interrupted else DONE, "frames": summary.frames,
+                "fps": round(summary.fps, 2), "seconds": round(time.perf_counter() - started, 3),
+                "detections": summary.detections, "frames_lost": summary.frames_lost,
+                "error": "stopped (Ctrl-C) before the end" if interrupted else None,
+                "outputs": sizes}

@@ -1,0 +1,188 @@
+"""`rtdetect batch` on a local 2-CPU Ray cluster: outputs byte-equal to single-process runs, a corrupt file
+reported and not stopping the others, resume, a killed actor's file retried, Ctrl-C."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import time
+
+import cv2
+import pytest
+
+from tests.cluster.conftest import write_clip
+from tests.pipeline.cli_helpers import assert_one_line_error, cli_command, run_cli
+
+ENGINE = ("--backend", "onnxruntime", "--precision", "fp32")
+
+
+def batch_args(source, out, model, address, *extra) -> list:
+    return ["batch", "--source", source, "--output-dir", out, "--model", model, *ENGINE, "--cluster", address,
+            "--no-progress", *extra]
+
+
+def single_process_jsonl(clip, model, tmp_path) -> bytes:
+    """The JSONL of the ordinary one-process command on ``clip``."""
+    out = tmp_path / f"single-{clip.parent.name}-{clip.stem}.jsonl"
+    result = run_cli("--source", clip, "--model", model, *ENGINE, "--json", out, "--no-progress")
+    assert result.returncode == 0, result.stderr
+    return out.read_bytes()
+
+
+def manifest(out) -> dict:
+    return json.loads((out / "manifest.json").read_text())["files"]
+
+
+def leftovers(out) -> list:
+    """Partials and lock files: none may stay behind after a batch ends."""
+    return [p for p in out.rglob(".*") if ".partial-" in p.name or p.name.endswith(".lock")]
+
+
+def video_frames(path) -> int:
+    capture = cv2.VideoCapture(str(path))
+    count = 0
+    while capture.read()[0]:
+        count += 1
+    return count
+
+
+def test_batch_matches_single_process_reports_corrupt_file_and_resumes(ray_cluster, archive, small_detector, tmp_path):
+    _, address = ray_cluster
+    root, paths = archive
+    out = tmp_path / "out"
+    out.mkdir()
+    args = batch_args(f"{root}/**/*.mp4", out, small_detector, address, "--save")
+    first = run_cli(*args)
+    assert first.returncode == 1, first.stderr  # one file failed: the batch says so, after doing the others
+    assert "rtdetect: error: 1 of 4 files failed" in first.stderr.splitlines()[-1]
+    files = manifest(out)
+    assert files["b/bad.mp4"]["status"] == "failed" and "bad.mp4" in files["b/bad.mp4"]["error"]
+    for key in ("a/one.mp4", "a/two.mp4", "b/three.mp4"):
+        stem = key[:-len(".mp4")]
+        assert files[key]["status"] == "done" and files[key]["frames"] == 4 and files[key]["attempts"] == 1
+        assert (out / f"{stem}.jsonl").read_bytes() == single_process_jsonl(paths[key], small_detector, tmp_path)
+        assert video_frames(out / f"{stem}.mp4") == 4
+        assert files[key]["outputs"] == {f"{stem}.jsonl": (out / f"{stem}.jsonl").stat().st_size,
+                                         f"{stem}.mp4": (out / f"{stem}.mp4").stat().st_size}
+    assert leftovers(out) == []
+
+    # Resume: complete files are skipped (untouched); a damaged output makes its file be redone.
+    mtimes = {p: p.stat().st_mtime_ns for p in out.rglob("*.*") if p.name != "manifest.json"}
+    expected_two = (out / "a/two.jsonl").read_bytes()
+    (out / "a" / "two.jsonl").write_bytes(expected_two[:10])
+    second = run_cli(*args)
+    assert second.returncode == 1, second.stderr
+    assert "2 already complete" in second.stderr, second.stderr
+    assert (out / "a/two.jsonl").read_bytes() == expected_two
+    for path in (out / "a/one.jsonl", out / "a/one.mp4", out / "b/three.jsonl", out / "b/three.mp4"):
+        assert path.stat().st_mtime_ns == mtimes[path], path
+    assert manifest(out)["a/one.mp4"] == files["a/one.mp4"]
+
+
+@pytest.fixture
+def long_clip(tmp_path, vtest_frames):
+    """90 frames (the 30 of vtest_3s three times) and a 4-frame clip beside it."""
+    root = tmp_path / "long"
+    write_clip(root / "long.mp4", vtest_frames * 3)
+    write_clip(root / "short.mp4", vtest_frames[:4])
+    return root
+
+
+def wait_for_partial(out, proc, timeout=120.0):
+    """The partial JSONL of long.mp4 once its first frame is written; its name holds the writer's PID."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = [p for p in out.glob(".long.partial-*.jsonl") if p.stat().st_size > 0]
+        if found:
+            return found[0]
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, "long.mp4 never started"
+        time.sleep(0.01)
+
+
+def test_killed_actor_mid_file_is_retried_and_written_once(ray_cluster, long_clip, small_detector, tmp_path):
+    ray, address = ray_cluster
+    out = tmp_path / "out"
+    out.mkdir()
+    proc = subprocess.Popen(cli_command(*batch_args(long_clip, out, small_detector, address, "--save")),
+                            stderr=subprocess.PIPE, text=True)
+    partial = wait_for_partial(out, proc)
+    writer_pid = int(partial.name.split(".partial-")[1].split("-")[0])
+    actors = [ray.get_actor(f"rtdetect-batch-{proc.pid}-{n}") for n in (1, 2)]
+    victim = next(a for a in actors if ray.get(a.pid.remote(), timeout=30) == writer_pid)
+    ray.kill(victim)
+    _, stderr = proc.communicate(timeout=300)
+    assert proc.returncode == 0, stderr
+    entry = manifest(out)["long.mp4"]
+    assert entry["status"] == "done" and entry["attempts"] == 2 and entry["frames"] == 90, entry
+    lines = (out / "long.jsonl").read_bytes()
+    assert [json.loads(line)["frame"] for line in lines.splitlines()] == list(range(90))
+    assert lines == single_process_jsonl(long_clip / "long.mp4", small_detector, tmp_path)
+    assert video_frames(out / "long.mp4") == 90
+    assert manifest(out)["short.mp4"]["status"] == "done"
+    assert leftovers(out) == []
+
+
+def test_ctrl_c_ends_cleanly_with_a_manifest_of_what_finished(ray_cluster, long_clip, small_detector, tmp_path):
+    _, address = ray_cluster
+    out = tmp_path / "out"
+    out.mkdir()
+    proc = subprocess.Popen(cli_command(*batch_args(long_clip, out, small_detector, address, "--actors", "1")),
+                            stderr=subprocess.PIPE, text=True)
+    wait_for_partial(out, proc)
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130, stderr
+    assert "Traceback" not in stderr, stderr
+    files = manifest(out)
+    # long.mp4 sorts first, so with one actor it is the file in hand: ended after its current frame, and
+    # short.mp4 never started (no entry: a rerun does it).
+    assert files["long.mp4"]["status"] == "interrupted" and 0 < files["long.mp4"]["frames"] < 90, files
+    assert "short.mp4" not in files
+    assert leftovers(out) == []
+
+
+def test_long_videos_split_into_segments_give_the_whole_files_jsonl(ray_cluster, long_clip, data_dir,
+                                                                    small_detector, tmp_path):
+    _, address = ray_cluster
+    shutil.copy(data_dir / "vtest_3s.mp4", long_clip / "vtest_3s.mp4")  # H.264 from tests/data; the others mp4v
+    out = tmp_path / "out"
+    out.mkdir()
+    # 2.5 s at 10 fps: long.mp4 (90 frames) in 4 segments (25, 25, 25, 15), vtest_3s (30) in 2, short.mp4 whole.
+    result = run_cli(*batch_args(long_clip, out, small_detector, address, "--segment", "2.5"))
+    assert result.returncode == 0, result.stderr
+    files = manifest(out)
+    assert (files["long.mp4"]["segments"], files["vtest_3s.mp4"]["segments"]) == (4, 2)
+    assert "segments" not in files["short.mp4"]
+    for name, frames in (("long", 90), ("vtest_3s", 30)):
+        lines = (out / f"{name}.jsonl").read_bytes()
+        assert [json.loads(line)["frame"] for line in lines.splitlines()] == list(range(frames))
+        assert lines == single_process_jsonl(long_clip / f"{name}.mp4", small_detector, tmp_path), name
+        assert files[f"{name}.mp4"]["frames"] == frames
+    assert sorted(p.name for p in out.iterdir()) == ["long.jsonl", "manifest.json", "short.jsonl", "vtest_3s.jsonl"]
+
+
+def test_segment_with_save_is_refused(small_detector, tmp_path, data_dir):
+    result = run_cli("batch", "--source", data_dir / "vtest_3s.mp4", "--output-dir", tmp_path, "--model",
+                     small_detector, "--segment", "1", "--save")
+    assert_one_line_error(result, "--segment cannot be combined with --save")
+
+
+def test_without_the_cluster_extra_one_line_says_how_to_install_it(small_detector, tmp_path, data_dir):
+    shadow = tmp_path / "no-ray"
+    (shadow / "ray").mkdir(parents=True)
+    (shadow / "ray" / "__init__.py").write_text("raise ImportError('No module named ray')\n")
+    result = run_cli("batch", "--source", data_dir / "vtest_3s.mp4", "--output-dir", tmp_path, "--model",
+                     small_detector, env={"PYTHONPATH": f"{shadow}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"})
+    assert_one_line_error(result, "pip install 'rtdetect[cluster]'")
+
+
+def test_more_threads_per_actor_than_the_cluster_has_cpus_is_refused(ray_cluster, archive, small_detector, tmp_path):
+    _, address = ray_cluster
+    root, _ = archive
+    out = tmp_path / "out"
+    out.mkdir()
+    result = run_cli(*batch_args(root, out, small_detector, address, "--threads", "3"))
+    assert_one_line_error(result, "--threads 3: the cluster has 2 CPUs")
