@@ -3,8 +3,10 @@
 Kernels in kernels/decode.cu, one per layout (``v5``, ``v8``, ``e2e``) and input dtype (float32/float16).
 They apply the CPU decoders' rules (``rtdetect.decode``: strict ``score > conf``, lowest class id on ties)
 and undo the letterbox like ``Letterbox.to_original``. Passing candidates are compacted with an atomic
-counter: slot order is arbitrary, each slot records its model candidate index (``source``), and
-candidates beyond ``capacity`` are counted (``total``) but not stored (``overflow``).
+counter: slot order is arbitrary and each slot records its model candidate index (``source``). The list
+holds every row of the output by default (``capacity`` = N), so which candidates survive never depends on
+the atomics' order; a smaller ``capacity`` chosen on purpose stores the first ones served and counts the
+rest (``total``, ``overflow``), never silently.
 """
 from __future__ import annotations
 
@@ -67,16 +69,18 @@ class GpuDecode(Stage):
     """Decode one output layout into a candidate list of at most ``capacity`` entries.
 
     layout: ``v5`` (1, N, 5 + nc + nm), ``v8`` (1, 4 + nc + nm, N) or ``e2e`` (1, N, 6 + nm);
-    num_candidates: N; dtype: float32 or float16 of the model output.
+    num_candidates: N; dtype: float32 or float16 of the model output; capacity: candidates stored, N when
+    None (a smaller list drops candidates in atomic order, counted in ``total``).
     """
 
     def __init__(self, runtime: KernelRuntime, *, layout: str, num_classes: int, num_candidates: int,
-                 num_masks: int = 0, dtype=np.float32, capacity: int = 8192) -> None:
+                 num_masks: int = 0, dtype=np.float32, capacity: int | None = None) -> None:
         if layout not in LAYOUTS:
             raise ValueError(f"layout must be one of {LAYOUTS}, got {layout!r}")
         if num_classes < 1 or num_masks < 0 or num_candidates < 1:
             raise ValueError(f"need num_classes >= 1, num_masks >= 0, num_candidates >= 1; got "
                              f"{num_classes}, {num_masks}, {num_candidates}")
+        capacity = num_candidates if capacity is None else capacity
         if not 1 <= capacity <= 2**31 - 1 or num_candidates > 2**31 - 1:
             raise ValueError(f"capacity must be in [1, 2^31), got {capacity}")
         self.dtype = np.dtype(dtype)

@@ -16,8 +16,9 @@ one graph and are reported together as ``gpu_graph``; pass ``use_graph=False`` f
 
 Semantics against the CPU pipeline (``rtdetect.pipeline.Pipeline``): same decode rules and NMS rule, but
 NMS runs on boxes already mapped to frame pixels (and clipped), so results agree to float rounding, not bit
-for bit; candidates beyond ``capacity`` are dropped (reported once); a ``classes`` filter applies after NMS
-(NMS is per class, so only the ``max_det`` cut can differ).
+for bit; the candidate list holds every row of the model output (up to the NMS's 65536; a smaller
+``capacity`` given on purpose drops the excess in atomic order, reported once); a ``classes`` filter
+applies after NMS (NMS is per class, so only the ``max_det`` cut can differ).
 """
 from __future__ import annotations
 
@@ -29,10 +30,8 @@ from ..preprocess import letterbox_params
 from ..notes import note
 from ..types import BoxMasks, Detections
 from .graph_cache import GraphCache
+from .nms import MAX_CAPACITY as NMS_MAX_CAPACITY
 from .slots import FrameSlot
-
-DEFAULT_CAPACITY = 8192
-
 
 class GpuPipeline:
     """Runs a :class:`rtdetect.inference.tensorrt.TensorRTEngine` with rtdetect's CUDA kernels around it.
@@ -47,7 +46,7 @@ class GpuPipeline:
     """
 
     def __init__(self, engine, config: PostprocessConfig | None = None, *,
-                 capacity: int = DEFAULT_CAPACITY, use_graph: bool = True, owns_engine: bool = False,
+                 capacity: int | None = None, use_graph: bool = True, owns_engine: bool = False,
                  runtime=None, log=note) -> None:
         from .cuda_runtime import CudaRuntime
 
@@ -58,7 +57,7 @@ class GpuPipeline:
             self._copy_stream = self.cuda.Stream()
         self._owns_runtime = runtime is None
         self._runtime = CudaRuntime(context=self.runner.context, stream=self.stream) if runtime is None else runtime
-        self.capacity = int(capacity)
+        self._capacity = capacity
         self._masks, self._mask_host, self._overflow_reported = None, None, False
         self._graphs = GraphCache(self.stream, log, errors=(RuntimeError, self.cuda.Error), enabled=use_graph)
         self._slots, self._next = [], 0
@@ -80,6 +79,9 @@ class GpuPipeline:
         self._protos = specs[roles.protos] if roles.protos is not None and decoder.num_masks else None
         pred_shape = shapes[roles.prediction]
         self._num_candidates = int(pred_shape[2] if self.layout == "v8" else pred_shape[1])
+        # Every row fits by default, so which candidates survive never follows the atomics' order.
+        rows = min(self._num_candidates, NMS_MAX_CAPACITY)
+        self.capacity = rows if self._capacity is None else int(self._capacity)
 
     def configure(self, config: PostprocessConfig) -> None:
         """New thresholds / class filter / max_det; recreates what depends on them and drops the graphs."""

@@ -150,3 +150,16 @@ def test_input_checks(emulated_runtime):
             stage.run_host(np.zeros((1, 6, 11), np.float32), box, 0.5)
         with pytest.raises(ValueError, match="conf"):
             stage.run(4096, box, 1.5)
+
+
+def test_default_capacity_holds_every_row_of_the_output(runtime):
+    """Issue 10 item 2: YOLOv8 has 8400 rows; with all of them over the threshold none may be dropped (a
+    fixed 8192 kept whichever the atomics served first), and the stage says so: no overflow."""
+    rng = np.random.default_rng(6)
+    prediction = make_prediction("v8", 8400, 2, 0, np.float32, rng)
+    prediction[0, 4:6] = rng.uniform(0.3, 1.0, (2, 8400)).astype(np.float32)
+    box = letterbox_params((640, 640), INPUT_HW)[0]
+    cands, boxes = reference("v8", prediction, 2, 0, 0.25, box)
+    with GpuDecode(runtime, layout="v8", num_classes=2, num_candidates=8400) as stage:
+        got = stage.run_host(prediction, box, 0.25)
+    assert_matches(got, cands, boxes)

@@ -238,3 +238,24 @@ def test_bench_tensorrt_measures_the_fused_gpu_pipeline(cuda, install_trt, fake_
     assert record["gpu"].startswith("GPU stage times from CUDA events")
     assert record["end_to_end"]["frames_runs"] == [3] and record["layout"] == "v8"
     assert cuda.context_depth == 0
+
+
+def test_candidate_list_holds_every_row_of_the_model_output(fake_engine, emulated_runtime, data_dir):
+    """Issue 10 item 2: the GPU candidate list is as long as the model's output (this YOLOv8: 8400 rows,
+    above the old fixed 8192), so every passing row reaches NMS and nothing is reported dropped; a smaller
+    list set on purpose still counts and reports what it dropped."""
+    from rtdetect.gpu.pipeline import GpuPipeline
+
+    image = video_frames(data_dir / "vtest_3s.mp4")[0]
+    messages = []
+    with GpuPipeline(fake_engine, PostprocessConfig(conf=0.0), use_graph=False, runtime=emulated_runtime,
+                     log=messages.append) as gpu:
+        assert gpu.capacity == 8400 == fake_engine.runner.output_shapes["output0"][2]
+        slot = gpu._launch(gpu._stage(image))
+        gpu._collect(slot)
+        passed = int(slot.results["candidates"][0])
+    assert 1000 < passed <= 8400 and messages == []
+    with GpuPipeline(fake_engine, PostprocessConfig(conf=0.0), use_graph=False, runtime=emulated_runtime,
+                     capacity=1000, log=messages.append) as small:
+        small.process_frame(image)
+    assert len(messages) == 1 and f"{passed} candidates passed" in messages[0] and "holds 1000" in messages[0]
