@@ -2,7 +2,9 @@
 //
 // References: rtdetect/decode/{anchor_based,anchor_free,end_to_end}.py followed by Letterbox.to_original.
 // One thread per model candidate (grid-stride loop). A candidate passes when its score is strictly
-// greater than `conf`; its best class is the lowest class id among equal maxima. Passing candidates
+// greater than `conf`; its best class is the lowest class id among equal maxima. Non-finite outputs follow
+// the CPU decoders' rule (rtdetect/decode/base.py): a NaN at any class or in the box corners drops the
+// candidate, +-Inf are ordinary values, an end-to-end class outside [0, nc) drops the row. Passing candidates
 // take a slot from `counter` with atomicAdd: slots below `capacity` are written, the rest are only
 // counted, so the host reads overflow = counter - capacity (never silent). Slot order is whatever the
 // atomics give; `out_source` records each slot's model candidate index so the order can be restored.
@@ -44,6 +46,26 @@ __device__ __forceinline__ void rt_emit(float x1, float y1, float x2, float y2, 
     }
 }
 
+__device__ __forceinline__ bool rt_any_nan(const float box[4]) {
+    return box[0] != box[0] || box[1] != box[1] || box[2] != box[2] || box[3] != box[3];
+}
+
+// Best class of scores s(0) .. s(nc - 1): the lowest id among equal maxima; a NaN at any class makes the
+// score NaN (as NumPy's max), which never passes.
+template <typename T>
+__device__ __forceinline__ float rt_best_class(const T* scores, long long stride, int nc, int* cls) {
+    float best = rt_load(scores, 0);
+    *cls = 0;
+    for (int c = 1; c < nc && best == best; ++c) {
+        const float s = rt_load(scores, c * stride);
+        if (s > best || s != s) {
+            best = s;
+            *cls = c;
+        }
+    }
+    return best;
+}
+
 // Centre-size to corners, as rtdetect.decode.xywh_to_xyxy: half = size * 0.5, corners = centre -+ half.
 __device__ __forceinline__ void rt_xywh_to_xyxy(float cx, float cy, float w, float h, float box[4]) {
     const float half_w = w * 0.5f;
@@ -60,21 +82,17 @@ __device__ __forceinline__ void rt_decode_v8(const T* pred, int n, int nc, int n
                                              float* out_boxes, float* out_scores, int* out_classes, int* out_source,
                                              float* out_coefs, unsigned* counter, unsigned capacity) {
     for (long long i = rt_global_thread(); i < n; i += rt_grid_stride()) {
-        float best = rt_load(pred, 4LL * n + i);
-        int cls = 0;
-        for (int c = 1; c < nc; ++c) {
-            const float s = rt_load(pred, (4LL + c) * n + i);
-            if (s > best) {
-                best = s;
-                cls = c;
-            }
-        }
+        int cls;
+        const float best = rt_best_class(pred + 4LL * n + i, (long long)n, nc, &cls);
         if (!(best > conf)) {
             continue;
         }
         float box[4];
         rt_xywh_to_xyxy(rt_load(pred, i), rt_load(pred, (long long)n + i), rt_load(pred, 2LL * n + i),
                         rt_load(pred, 3LL * n + i), box);
+        if (rt_any_nan(box)) {
+            continue;
+        }
         rt_emit(box[0], box[1], box[2], box[3], best, cls, (int)i, pred + (4LL + nc) * n + i, (long long)n, nm, lb,
                 out_boxes, out_scores, out_classes, out_source, out_coefs, counter, capacity);
     }
@@ -92,46 +110,46 @@ __device__ __forceinline__ void rt_decode_v5(const T* pred, int n, int nc, int n
         if (!(obj > conf)) {
             continue;
         }
-        float best = rt_load(row, 5);
-        int cls = 0;
-        for (int c = 1; c < nc; ++c) {
-            const float s = rt_load(row, 5 + c);
-            if (s > best) {
-                best = s;
-                cls = c;
-            }
-        }
-        const float score = obj * best;
+        int cls;
+        const float score = obj * rt_best_class(row + 5, 1LL, nc, &cls);
         if (!(score > conf)) {
             continue;
         }
         float box[4];
         rt_xywh_to_xyxy(rt_load(row, 0), rt_load(row, 1), rt_load(row, 2), rt_load(row, 3), box);
+        if (rt_any_nan(box)) {
+            continue;
+        }
         rt_emit(box[0], box[1], box[2], box[3], score, cls, (int)i, row + 5 + nc, 1LL, nm, lb, out_boxes,
                 out_scores, out_classes, out_source, out_coefs, counter, capacity);
     }
 }
 
 // End-to-end (YOLOv10 style): pred (n, 6 + nm) rows [x1, y1, x2, y2, score, class, coefs...].
-// The class is the float truncated toward zero, as NumPy's astype(int32).
+// A class in [0, nc) is truncated toward zero, as NumPy's astype(int32); any other (NaN, huge, negative)
+// drops the row, since its int cast is undefined.
 template <typename T>
-__device__ __forceinline__ void rt_decode_e2e(const T* pred, int n, int nm, float conf, RtLetterbox lb,
+__device__ __forceinline__ void rt_decode_e2e(const T* pred, int n, int nc, int nm, float conf, RtLetterbox lb,
                                               float* out_boxes, float* out_scores, int* out_classes, int* out_source,
                                               float* out_coefs, unsigned* counter, unsigned capacity) {
     const long long width = 6LL + nm;
     for (long long i = rt_global_thread(); i < n; i += rt_grid_stride()) {
         const T* row = pred + i * width;
         const float score = rt_load(row, 4);
-        if (!(score > conf)) {
+        const float cls = rt_load(row, 5);
+        if (!(score > conf) || !(cls >= 0.0f && cls < (float)nc)) {
             continue;
         }
-        rt_emit(rt_load(row, 0), rt_load(row, 1), rt_load(row, 2), rt_load(row, 3), score, (int)rt_load(row, 5),
-                (int)i, row + 6, 1LL, nm, lb, out_boxes, out_scores, out_classes, out_source, out_coefs, counter,
-                capacity);
+        const float box[4] = {rt_load(row, 0), rt_load(row, 1), rt_load(row, 2), rt_load(row, 3)};
+        if (rt_any_nan(box)) {
+            continue;
+        }
+        rt_emit(box[0], box[1], box[2], box[3], score, (int)cls, (int)i, row + 6, 1LL, nm, lb, out_boxes,
+                out_scores, out_classes, out_source, out_coefs, counter, capacity);
     }
 }
 
-// The entry points share one parameter list (nc is ignored by the end-to-end layout):
+// The entry points share one parameter list:
 //   pred, n, nc, nm, conf, scale, pad_x, pad_y, frame_w, frame_h,
 //   out_boxes, out_scores, out_classes, out_source, out_coefs, counter, capacity
 #define RT_DECODE_PARAMS(T)                                                                                     \
@@ -154,10 +172,8 @@ extern "C" __global__ void decode_v5_f16(RT_DECODE_PARAMS(__half)) {
     rt_decode_v5(pred, n, nc, nm, conf, RT_LETTERBOX, RT_DECODE_OUTPUTS);
 }
 extern "C" __global__ void decode_e2e_f32(RT_DECODE_PARAMS(float)) {
-    (void)nc;
-    rt_decode_e2e(pred, n, nm, conf, RT_LETTERBOX, RT_DECODE_OUTPUTS);
+    rt_decode_e2e(pred, n, nc, nm, conf, RT_LETTERBOX, RT_DECODE_OUTPUTS);
 }
 extern "C" __global__ void decode_e2e_f16(RT_DECODE_PARAMS(__half)) {
-    (void)nc;
-    rt_decode_e2e(pred, n, nm, conf, RT_LETTERBOX, RT_DECODE_OUTPUTS);
+    rt_decode_e2e(pred, n, nc, nm, conf, RT_LETTERBOX, RT_DECODE_OUTPUTS);
 }

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import Candidates, Decoder, best_class, require_batch_of_one, xywh_to_xyxy
+from .base import Candidates, Decoder, best_class, require_batch_of_one, without_nan_boxes, xywh_to_xyxy
 
 
 class AnchorBasedDecoder(Decoder):
@@ -24,9 +24,9 @@ class AnchorBasedDecoder(Decoder):
         # score = obj * cls <= obj, so rows with objectness <= conf can never pass: drop them first.
         # (Indices + take: a boolean mask over the 2-D rows costs several times more.)
         rows = rows.take(np.flatnonzero(rows[:, 4] > conf32), axis=0).astype(np.float32, copy=False)
-        cls_scores, class_ids = best_class(rows[:, 5:5 + nc])
+        cls_scores, class_ids = best_class(rows[:, 5:5 + nc])  # argmax stops at a NaN: the score is NaN
         scores = rows[:, 4] * cls_scores
         passed = scores > conf32
         rows = rows[passed]
         coefs = rows[:, 5 + nc:] if nm else None
-        return Candidates(xywh_to_xyxy(rows[:, :4]), scores[passed], class_ids[passed], coefs)
+        return without_nan_boxes(Candidates(xywh_to_xyxy(rows[:, :4]), scores[passed], class_ids[passed], coefs))

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import Candidates, Decoder, require_batch_of_one, xywh_to_xyxy
+from .base import Candidates, Decoder, require_batch_of_one, without_nan_boxes, xywh_to_xyxy
 
 
 class AnchorFreeDecoder(Decoder):
@@ -20,11 +20,12 @@ class AnchorFreeDecoder(Decoder):
         if channels.shape[0] != 4 + nc + nm:
             raise ValueError(f"YOLOv8 output has {channels.shape[0]} channels, expected 4 + {nc} + {nm}")
         class_scores = channels[4:4 + nc]
-        # Reduce over classes on the contiguous (nc, N) block: far cheaper than transposing first.
+        # Reduce over classes on the contiguous (nc, N) block: far cheaper than transposing first. A NaN at
+        # any class makes the max NaN, which never passes (the non-finite rule, base.py).
         best = class_scores.max(axis=0)
         columns = np.flatnonzero(best > np.float32(conf))
         picked = class_scores[:, columns]
         class_ids = picked.argmax(axis=0).astype(np.int32)
         boxes = xywh_to_xyxy(channels[:4, columns].T)
         coefs = channels[4 + nc:, columns].T.astype(np.float32) if nm else None
-        return Candidates(boxes, best[columns].astype(np.float32), class_ids, coefs)
+        return without_nan_boxes(Candidates(boxes, best[columns].astype(np.float32), class_ids, coefs))

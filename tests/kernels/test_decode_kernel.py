@@ -163,3 +163,34 @@ def test_default_capacity_holds_every_row_of_the_output(runtime):
     with GpuDecode(runtime, layout="v8", num_classes=2, num_candidates=8400) as stage:
         got = stage.run_host(prediction, box, 0.25)
     assert_matches(got, cands, boxes)
+
+
+def poison(prediction: np.ndarray, layout: str, nc: int, rng, fraction: float = 0.05) -> np.ndarray:
+    """A copy of ``prediction`` with NaN, +Inf and -Inf written over a fraction of its box, score and
+    class entries (end-to-end: classes also NaN, huge, negative and just out of range)."""
+    rows = (prediction[0].T if layout == "v8" else prediction[0]).copy()
+    scored = {"v8": 4 + nc, "v5": 5 + nc, "e2e": 6}[layout]
+    hit = rng.random((len(rows), scored)) < fraction
+    values = rng.choice(np.array([np.nan, np.inf, -np.inf], np.float32), hit.shape)
+    rows[:, :scored][hit] = values[hit].astype(rows.dtype)
+    if layout == "e2e":
+        odd = rng.random(len(rows)) < fraction
+        rows[odd, 5] = rng.choice(np.array([np.nan, 1e4, -1.0, -0.5, nc, nc - 0.5], np.float32), odd.sum())
+    out = rows.T if layout == "v8" else rows
+    return np.ascontiguousarray(out[None].astype(prediction.dtype))
+
+
+@pytest.mark.parametrize("layout", ["v5", "v8", "e2e"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float16])
+def test_nan_and_inf_outputs_follow_the_reference(runtime, layout, dtype):
+    """Issue 10 item 6: the kernels apply the CPU decoders' non-finite rule (rtdetect.decode.base): a NaN in
+    a candidate's box or at any class drops it (the kernel used to skip a NaN at class > 0 and keep the
+    candidate), +Inf passes, an end-to-end class outside [0, nc) drops the row (its int cast disagreed)."""
+    for seed in range(4):
+        rng = np.random.default_rng(100 + seed)
+        nc = 4
+        prediction = poison(make_prediction(layout, 600, nc, 2, dtype, rng), layout, nc, rng)
+        box = letterbox_params((480, 640), INPUT_HW)[0]
+        cands, boxes = reference(layout, prediction, nc, 2, 0.25, box)
+        assert not np.isnan(boxes).any() and not np.isnan(cands.scores).any()
+        assert_matches(run_decode(runtime, layout, prediction, nc, 2, 0.25, box), cands, boxes)

@@ -172,3 +172,45 @@ def test_real_yolov5_seg_output_against_independent_postprocess(data_dir, v5seg_
     assert sorted(cand.scores[kept].tolist()) == pytest.approx(sorted(scores.numpy()[idx].tolist()), abs=1e-6)
     assert sorted(names[c] for c in cand.class_ids[kept]) == sorted(names[c] for c in classes.numpy()[idx])
     assert {"person", "tie"} <= {names[c] for c in cand.class_ids[kept]}
+
+
+NAN, INF = np.float32("nan"), np.float32("inf")
+# Candidates as [cx, cy, w, h, objectness, class 0, class 1, class 2]: what each one tests, and whether the
+# non-finite rule (rtdetect/decode/base.py) keeps it.
+NON_FINITE_ROWS = [
+    ("finite", [100, 100, 20, 20, 1.0, 0.1, 0.9, 0.2], True),
+    ("NaN at a later class", [100, 100, 20, 20, 1.0, 0.1, 0.9, NAN], False),
+    ("NaN at class 0", [100, 100, 20, 20, 1.0, NAN, 0.9, 0.2], False),
+    ("+Inf score", [100, 100, 20, 20, 1.0, 0.1, INF, 0.2], True),
+    ("NaN size", [100, 100, NAN, 20, 1.0, 0.1, 0.9, 0.2], False),
+    ("Inf centre and size (corner Inf - Inf)", [INF, 100, INF, 20, 1.0, 0.1, 0.9, 0.2], False),
+    ("Inf size", [100, 100, INF, 20, 1.0, 0.1, 0.9, 0.2], True),
+]
+
+
+@pytest.mark.parametrize("layout", ["v5", "v8"])
+def test_non_finite_scores_and_boxes_follow_one_rule(layout):
+    """Issue 10 item 6: a NaN anywhere in a candidate's box or scores drops it, whichever class holds the
+    NaN (NumPy's max propagates it; the GPU kernels follow the same rule); +Inf passes as a score."""
+    rows = np.array([row for _, row, _ in NON_FINITE_ROWS], np.float32)
+    if layout == "v5":
+        got = AnchorBasedDecoder(3).decode(rows[None], 0.25)
+    else:
+        got = AnchorFreeDecoder(3).decode(np.delete(rows, 4, axis=1).T[None].copy(), 0.25)
+    kept = [name for name, _, keep in NON_FINITE_ROWS if keep]
+    assert len(got) == len(kept), kept
+    assert not np.isnan(got.xyxy).any() and not np.isnan(got.scores).any()
+    np.testing.assert_array_equal(got.scores, np.float32([0.9, INF, 0.9]))
+    np.testing.assert_array_equal(got.class_ids, [1, 1, 1])
+
+
+def test_end_to_end_rows_with_a_class_outside_the_model_are_dropped():
+    """Issue 10 item 6: the float class is truncated toward zero only when it lies in [0, nc); NaN, huge or
+    negative classes (whose int cast is undefined, so CPU and GPU disagreed) drop the row."""
+    classes = [0.0, 2.7, NAN, 1e10, -1.0, -0.5, 3.0, INF]
+    rows = np.zeros((len(classes), 6), np.float32)
+    rows[:, :4] = [10, 10, 50, 50]
+    rows[:, 4] = 0.9
+    rows[:, 5] = classes
+    got = EndToEndDecoder(3).decode(rows[None], 0.25)
+    np.testing.assert_array_equal(got.class_ids, [0, 2])
