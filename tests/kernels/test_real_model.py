@@ -46,7 +46,7 @@ def cpu_detections(output, box, conf, iou, max_det):
 
 def gpu_detections(runtime, output, box, conf, iou, max_det, *, dtype=np.float32):
     with GpuDecode(runtime, layout="v8", num_classes=2, num_candidates=8400, dtype=dtype) as decode, \
-            GpuNms(runtime, capacity=8192, max_det=max_det, num_classes=2) as nms:
+            GpuNms(runtime, capacity=8400, max_det=max_det, num_classes=2) as nms:
         prediction = runtime.alloc(output.astype(dtype).nbytes)
         runtime.upload(int(prediction), output.astype(dtype))
         kept = download_detections(runtime, nms.run(decode.run(int(prediction), box, conf), iou))
