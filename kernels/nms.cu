@@ -5,10 +5,12 @@
 // exact operation order, union <= 0 gives IoU 0); stop after max_det kept.
 //
 // Five launches, all reading the candidate count from device memory (`count`, capped at `capacity`):
-//  1. nms_sort     (one block)  stable LSD radix sort of candidate indices on 4-bit digits: first by the
-//                               tie key (ascending), then by score (descending), which gives the visiting
-//                               order (`order`, and `rank` = position in it), then by class, which groups
-//                               each class into a contiguous segment still in visiting order (`sorted`).
+//  1. nms_sort     (one block)  the visiting order (`order`, and `rank` = position in it): score
+//                               descending, then tie key, then index; and `sorted`: grouped by class, in
+//                               visiting order within a class. n <= 1 returns at once; n <= RT_SMALL_SORT
+//                               ranks every candidate against all others in shared memory (two barriers);
+//                               larger n takes a stable LSD radix sort on 4-bit digits (tie key, score,
+//                               class passes) whose histogram accesses are free of bank conflicts.
 //  2. nms_segments (one block)  the class segments of `sorted` and how many 64x64 mask tiles each needs.
 //  3. nms_mask     (any grid, 64 threads) one 64x64 tile per step: bit j of row i is set when j comes after
 //                               i in the same class segment and IoU(i, j) > thr. Rows are segment-relative:
@@ -25,6 +27,10 @@
 #define RT_RADIX_BITS 4
 #define RT_RADIX 16
 #define RT_SORT_MAX_THREADS 256
+// The radix histogram: RT_RADIX rows of blockDim.x counters (rt_hist_counter).
+#define RT_HIST_SLOTS (RT_RADIX * RT_SORT_MAX_THREADS)
+// Up to this many candidates nms_sort ranks them directly (4 keys each in the histogram's shared memory).
+#define RT_SMALL_SORT 1024
 // nms_scan keeps one segment's "removed" bits in shared memory: segments (and so the capacity) are
 // limited to RT_SCAN_MAX_WORDS * 64 = 65536 candidates.
 #define RT_SCAN_MAX_WORDS 1024
@@ -69,42 +75,110 @@ __device__ __forceinline__ unsigned rt_sort_digit(unsigned item, int pass, int t
     return (key >> shift) & (RT_RADIX - 1);
 }
 
+// Shared-memory slot of the histogram counter of digit d, column (thread) t: RT_RADIX rows of `threads`.
+// Every access of a radix pass is to a column in step across the warp (a thread's own column, or its
+// column - offset in the scan), so a lane's bank depends on its column alone: no bank conflicts whatever
+// digit each thread holds. (The scan used to read 16 consecutive counters per thread: 16-word stride,
+// up to 16-way conflicts.)
+__device__ __forceinline__ unsigned rt_hist_counter(unsigned d, unsigned t, unsigned threads) {
+    return d * threads + t;
+}
+
 // One stable counting-sort pass: thread t owns positions [t * chunk, (t + 1) * chunk) of `src`.
-// hist is RT_RADIX x blockDim.x counters, digit-major, so its exclusive scan gives every (digit, thread)
-// its first output position; scratch has blockDim.x entries.
+// Counter (d, t) = how many of thread t's items have digit d. The output position of (d, t)'s first item
+// is the total of digits below d plus the counts of digit d in threads before t: each row is scanned
+// along the threads (all 16 rows at once, Hillis-Steele), and the row totals give the digit bases.
 __device__ __forceinline__ void rt_radix_pass(const unsigned* src, unsigned* dst, unsigned n, unsigned chunk, int pass,
                                               int tie_passes, const float* scores, const int* classes,
-                                              const int* tie_keys, unsigned* hist, unsigned* scratch) {
+                                              const int* tie_keys, unsigned* hist) {
     const unsigned tid = threadIdx.x;
     const unsigned threads = blockDim.x;
     const unsigned begin = rt_min_u(tid * chunk, n);
     const unsigned end = rt_min_u(begin + chunk, n);
     for (int d = 0; d < RT_RADIX; ++d) {
-        hist[d * threads + tid] = 0;
+        hist[rt_hist_counter(d, tid, threads)] = 0;
     }
     for (unsigned p = begin; p < end; ++p) {
-        hist[rt_sort_digit(src[p], pass, tie_passes, scores, classes, tie_keys) * threads + tid] += 1;
+        hist[rt_hist_counter(rt_sort_digit(src[p], pass, tie_passes, scores, classes, tie_keys), tid, threads)] += 1;
     }
     __syncthreads();
-    // Scan the RT_RADIX * threads counters: thread t first sums its RT_RADIX consecutive entries.
-    unsigned local = 0;
-    for (int k = 0; k < RT_RADIX; ++k) {
-        local += hist[tid * RT_RADIX + k];
+    unsigned mine[RT_RADIX];
+    for (int d = 0; d < RT_RADIX; ++d) {
+        mine[d] = hist[rt_hist_counter(d, tid, threads)];
     }
-    unsigned total;
-    unsigned running = rt_block_exclusive_scan(local, scratch, &total);
-    for (int k = 0; k < RT_RADIX; ++k) {
-        const unsigned count = hist[tid * RT_RADIX + k];
-        hist[tid * RT_RADIX + k] = running;
-        running += count;
+    for (unsigned offset = 1; offset < threads; offset <<= 1) {
+        unsigned add[RT_RADIX];
+        for (int d = 0; d < RT_RADIX; ++d) {
+            add[d] = tid >= offset ? hist[rt_hist_counter(d, tid - offset, threads)] : 0u;
+        }
+        __syncthreads();
+        for (int d = 0; d < RT_RADIX; ++d) {
+            hist[rt_hist_counter(d, tid, threads)] += add[d];
+        }
+        __syncthreads();
+    }
+    unsigned first[RT_RADIX];
+    unsigned base = 0;
+    for (int d = 0; d < RT_RADIX; ++d) {
+        first[d] = base + hist[rt_hist_counter(d, tid, threads)] - mine[d];
+        base += hist[rt_hist_counter(d, threads - 1, threads)];  // the same word for all lanes: a broadcast
+    }
+    __syncthreads();
+    for (int d = 0; d < RT_RADIX; ++d) {
+        hist[rt_hist_counter(d, tid, threads)] = first[d];
     }
     __syncthreads();
     for (unsigned p = begin; p < end; ++p) {
         const unsigned item = src[p];
         const unsigned d = rt_sort_digit(item, pass, tie_passes, scores, classes, tie_keys);
-        dst[hist[d * threads + tid]++] = item;
+        dst[hist[rt_hist_counter(d, tid, threads)]++] = item;
     }
     __syncthreads();
+}
+
+// The key bits the radix passes look at (4 per pass), as a mask: the block sort compares the same bits.
+__device__ __forceinline__ unsigned rt_pass_mask(int passes) {
+    return passes >= 8 ? 0xFFFFFFFFu : (1u << (RT_RADIX_BITS * passes)) - 1u;
+}
+
+// nms_sort for 2 <= n <= RT_SMALL_SORT: each candidate's position is the number of candidates before it,
+// first by (score key, tie key, index) -> order / rank, then by (class, visiting position) -> sorted. The
+// same answer as the radix passes, with two barriers. keys: 4 * RT_SMALL_SORT shared words.
+__device__ __forceinline__ void rt_small_sort(unsigned n, const float* scores, const int* classes,
+                                              const int* __restrict__ tie_keys, unsigned tie_mask,
+                                              unsigned class_mask, unsigned* __restrict__ order,
+                                              unsigned* __restrict__ rank, unsigned* __restrict__ sorted,
+                                              unsigned* keys) {
+    unsigned* score_key = keys;
+    unsigned* tie = keys + RT_SMALL_SORT;
+    unsigned* cls = keys + 2 * RT_SMALL_SORT;
+    unsigned* visit = keys + 3 * RT_SMALL_SORT;
+    for (unsigned p = threadIdx.x; p < n; p += blockDim.x) {
+        score_key[p] = rt_descending_score_key(scores[p]);
+        tie[p] = tie_keys ? ((unsigned)tie_keys[p] & tie_mask) : 0u;
+        cls[p] = (unsigned)classes[p] & class_mask;
+    }
+    __syncthreads();
+    for (unsigned i = threadIdx.x; i < n; i += blockDim.x) {
+        const unsigned key = score_key[i], key_tie = tie[i];
+        unsigned before = 0;
+        for (unsigned j = 0; j < n; ++j) {
+            const unsigned k = score_key[j];
+            before += (k < key || (k == key && (tie[j] < key_tie || (tie[j] == key_tie && j < i)))) ? 1u : 0u;
+        }
+        visit[i] = before;
+        order[before] = i;
+        rank[i] = before;
+    }
+    __syncthreads();
+    for (unsigned i = threadIdx.x; i < n; i += blockDim.x) {
+        const unsigned c = cls[i], v = visit[i];
+        unsigned before = 0;
+        for (unsigned j = 0; j < n; ++j) {
+            before += (cls[j] < c || (cls[j] == c && visit[j] < v)) ? 1u : 0u;
+        }
+        sorted[before] = i;
+    }
 }
 
 // Sort candidate indices 0 .. n-1 (one block of at most RT_SORT_MAX_THREADS threads).
@@ -115,12 +189,22 @@ __device__ __forceinline__ void rt_radix_pass(const unsigned* src, unsigned* dst
 extern "C" __global__ void nms_sort(const float* scores, const int* classes, const int* tie_keys, const unsigned* count,
                                     unsigned capacity, int tie_bits, int class_bits, unsigned* order, unsigned* rank,
                                     unsigned* sorted, unsigned* work) {
-    __shared__ unsigned hist[RT_RADIX * RT_SORT_MAX_THREADS];
-    __shared__ unsigned scratch[RT_SORT_MAX_THREADS];
-    const unsigned n = rt_min_u(*count, capacity);
-    const unsigned chunk = (n + blockDim.x - 1) / blockDim.x;
+    __shared__ unsigned hist[RT_HIST_SLOTS];
+    const unsigned n = rt_min_u(*count, capacity);  // the same for every thread: the returns are uniform
     const int tie_passes = tie_keys ? (tie_bits + RT_RADIX_BITS - 1) / RT_RADIX_BITS : 0;
     const int class_passes = (class_bits + RT_RADIX_BITS - 1) / RT_RADIX_BITS;
+    if (n <= 1) {
+        if (n == 1 && threadIdx.x == 0) {
+            order[0] = rank[0] = sorted[0] = 0;
+        }
+        return;
+    }
+    if (n <= RT_SMALL_SORT) {
+        rt_small_sort(n, scores, classes, tie_keys, rt_pass_mask(tie_passes), rt_pass_mask(class_passes), order,
+                      rank, sorted, hist);
+        return;
+    }
+    const unsigned chunk = (n + blockDim.x - 1) / blockDim.x;
     const int passes = tie_passes + 8 + class_passes;
     // Ping-pong between `sorted` and `work` so that the last pass lands in `sorted`.
     unsigned* src = (passes % 2 == 0) ? sorted : work;
@@ -130,7 +214,7 @@ extern "C" __global__ void nms_sort(const float* scores, const int* classes, con
     }
     __syncthreads();
     for (int pass = 0; pass < passes; ++pass) {
-        rt_radix_pass(src, dst, n, chunk, pass, tie_passes, scores, classes, tie_keys, hist, scratch);
+        rt_radix_pass(src, dst, n, chunk, pass, tie_passes, scores, classes, tie_keys, hist);
         unsigned* swap = src;
         src = dst;
         dst = swap;

@@ -140,7 +140,12 @@ class KernelLibrary:
         lib.emu_kernel_name.argtypes = [ctypes.c_int]
         lib.emu_kernel_signature.restype = ctypes.c_char_p
         lib.emu_kernel_signature.argtypes = [ctypes.c_int]
+        lib.emu_last_sync_phases.restype = ctypes.c_ulonglong
         self._lib = lib
+
+    def last_sync_phases(self) -> int:
+        """How many ``__syncthreads`` phases the last launch went through (all its blocks together)."""
+        return int(self._lib.emu_last_sync_phases())
 
     def signatures(self) -> dict[str, str]:
         """Kernel name -> parameter type codes, as compiled."""
@@ -213,6 +218,7 @@ class EmulatedRuntime:
         self.grid_blocks = int(grid_blocks)
         self._live: "weakref.WeakSet[EmulatedBuffer]" = weakref.WeakSet()
         self.launch_count = 0  # kernels launched so far (tests check that empty inputs launch nothing)
+        self.sync_phases: dict[str, int] = {}  # kernel -> __syncthreads phases of its last launch
 
     def alloc(self, nbytes: int) -> EmulatedBuffer:
         buffer = EmulatedBuffer(nbytes)
@@ -233,6 +239,7 @@ class EmulatedRuntime:
         arg_types = spec.arg_types if spec is not None else self._extra_signature(kernel)
         self.library.launch(kernel, arg_types, grid, (block,), args)
         self.launch_count += 1
+        self.sync_phases[kernel] = self.library.last_sync_phases()
         broken = [b for b in list(self._live) if not b.guards_intact()]
         if broken:
             raise RuntimeError(f"{kernel} wrote outside a buffer of {broken[0].nbytes} bytes (guard bytes changed)")

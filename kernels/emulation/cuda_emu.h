@@ -54,11 +54,15 @@ struct PhaseCheck {
     Arrival* arrivals = nullptr;       // one slot per thread of the block
     unsigned threads = 0;
     std::atomic<bool>* diverged = nullptr;
+    unsigned long long* sync_phases = nullptr;  // __syncthreads phases of the launch (tests count them)
     void operator()() noexcept {
         for (unsigned t = 1; t < threads; ++t) {
             if (arrivals[t] != arrivals[0]) {
                 diverged->store(true);
             }
+        }
+        if (arrivals[0] == Arrival::sync_threads) {
+            ++*sync_phases;
         }
     }
 };

@@ -23,6 +23,9 @@
 
 namespace emu {
 
+// __syncthreads phases of the last launch (all blocks), for tests of a kernel's barrier cost.
+inline std::atomic<unsigned long long> last_sync_phases{0};
+
 // Runs `kernel()` for every thread of every block of the grid (see cuda_emu.h for the model).
 // Returns false when some barrier phase had threads arriving from different places.
 template <typename Body>
@@ -32,7 +35,9 @@ bool run_grid(dim3 grid, dim3 block, const Body& kernel) {
     const unsigned threads = block.x * block.y * block.z;
     std::vector<Arrival> arrivals(threads, Arrival::block_end);
     std::atomic<bool> diverged{false};
-    BlockBarrier barrier(static_cast<std::ptrdiff_t>(threads), PhaseCheck{arrivals.data(), threads, &diverged});
+    unsigned long long sync_phases = 0;
+    BlockBarrier barrier(static_cast<std::ptrdiff_t>(threads),
+                         PhaseCheck{arrivals.data(), threads, &diverged, &sync_phases});
     std::vector<std::thread> workers;
     workers.reserve(threads);
     for (unsigned t = 0; t < threads; ++t) {
@@ -57,6 +62,7 @@ bool run_grid(dim3 grid, dim3 block, const Body& kernel) {
     for (std::thread& worker : workers) {
         worker.join();
     }
+    last_sync_phases.store(sync_phases);
     return !diverged.load();
 }
 
@@ -155,4 +161,5 @@ inline int launch_entry(const KernelEntry* table, std::size_t entries, const cha
     }                                                                                                              \
     extern "C" int emu_kernel_count() { return static_cast<int>(sizeof emu_kernel_table / sizeof emu_kernel_table[0]); } \
     extern "C" const char* emu_kernel_name(int i) { return emu_kernel_table[i].name; }                          \
+    extern "C" unsigned long long emu_last_sync_phases() { return ::emu::last_sync_phases.load(); }            \
     extern "C" const char* emu_kernel_signature(int i) { return emu_kernel_table[i].codes; }
