@@ -10,8 +10,9 @@
 // atomics give; `out_source` records each slot's model candidate index so the order can be restored.
 //
 // Outputs, all of length `capacity`: out_boxes (capacity, 4) float32 x1 y1 x2 y2 in frame pixels,
-// out_scores float32, out_classes int32, out_source int32, out_coefs (capacity, nm) float32 (unused
-// when nm == 0). `counter` (one uint32) must be zeroed before the launch.
+// out_scores float32, out_classes int32, out_source int32. Mask coefficients are not copied here: they
+// stay in `pred` and nms_gather copies those of the kept candidates. `counter` (one uint32) must be zeroed
+// before the launch.
 #include "common.cuh"
 
 // Where the letterbox put the frame: input = frame * scale + pad; the frame is frame_w x frame_h.
@@ -24,12 +25,12 @@ __device__ __forceinline__ float rt_unletterbox(float v, float pad, float scale,
     return fminf(fmaxf((v - pad) / scale, 0.0f), limit);
 }
 
-// Claim a slot and write one candidate. Coefficient k of the candidate is at coefs[k * coef_stride].
-template <typename T>
+// Claim a slot and write one candidate (its mask coefficients stay in the model output: the NMS gather
+// copies those of the kept candidates, by `source`).
 __device__ __forceinline__ void rt_emit(float x1, float y1, float x2, float y2, float score, int cls, int source,
-                                        const T* coefs, long long coef_stride, int nm, RtLetterbox lb,
-                                        float* out_boxes, float* out_scores, int* out_classes, int* out_source,
-                                        float* out_coefs, unsigned* counter, unsigned capacity) {
+                                        RtLetterbox lb, float* __restrict__ out_boxes,
+                                        float* __restrict__ out_scores, int* __restrict__ out_classes,
+                                        int* __restrict__ out_source, unsigned* counter, unsigned capacity) {
     const unsigned slot = atomicAdd(counter, 1u);
     if (slot >= capacity) {
         return;
@@ -41,9 +42,6 @@ __device__ __forceinline__ void rt_emit(float x1, float y1, float x2, float y2, 
     out_scores[slot] = score;
     out_classes[slot] = cls;
     out_source[slot] = source;
-    for (int k = 0; k < nm; ++k) {
-        out_coefs[(long long)slot * nm + k] = rt_load(coefs, k * coef_stride);
-    }
 }
 
 __device__ __forceinline__ bool rt_any_nan(const float box[4]) {
@@ -78,9 +76,10 @@ __device__ __forceinline__ void rt_xywh_to_xyxy(float cx, float cy, float w, flo
 
 // YOLOv8 / YOLO11: pred (4 + nc + nm, n) channels first.
 template <typename T>
-__device__ __forceinline__ void rt_decode_v8(const T* pred, int n, int nc, int nm, float conf, RtLetterbox lb,
-                                             float* out_boxes, float* out_scores, int* out_classes, int* out_source,
-                                             float* out_coefs, unsigned* counter, unsigned capacity) {
+__device__ __forceinline__ void rt_decode_v8(const T* __restrict__ pred, int n, int nc, float conf, RtLetterbox lb,
+                                             float* __restrict__ out_boxes, float* __restrict__ out_scores,
+                                             int* __restrict__ out_classes, int* __restrict__ out_source,
+                                             unsigned* counter, unsigned capacity) {
     for (long long i = rt_global_thread(); i < n; i += rt_grid_stride()) {
         int cls;
         const float best = rt_best_class(pred + 4LL * n + i, (long long)n, nc, &cls);
@@ -93,16 +92,17 @@ __device__ __forceinline__ void rt_decode_v8(const T* pred, int n, int nc, int n
         if (rt_any_nan(box)) {
             continue;
         }
-        rt_emit(box[0], box[1], box[2], box[3], best, cls, (int)i, pred + (4LL + nc) * n + i, (long long)n, nm, lb,
-                out_boxes, out_scores, out_classes, out_source, out_coefs, counter, capacity);
+        rt_emit(box[0], box[1], box[2], box[3], best, cls, (int)i, lb, out_boxes, out_scores, out_classes, out_source,
+                counter, capacity);
     }
 }
 
 // YOLOv5: pred (n, 5 + nc + nm) rows [cx, cy, w, h, obj, classes..., coefs...]; score = obj * best class.
 template <typename T>
-__device__ __forceinline__ void rt_decode_v5(const T* pred, int n, int nc, int nm, float conf, RtLetterbox lb,
-                                             float* out_boxes, float* out_scores, int* out_classes, int* out_source,
-                                             float* out_coefs, unsigned* counter, unsigned capacity) {
+__device__ __forceinline__ void rt_decode_v5(const T* __restrict__ pred, int n, int nc, int nm, float conf, RtLetterbox lb,
+                                             float* __restrict__ out_boxes, float* __restrict__ out_scores,
+                                             int* __restrict__ out_classes, int* __restrict__ out_source,
+                                             unsigned* counter, unsigned capacity) {
     const long long width = 5LL + nc + nm;
     for (long long i = rt_global_thread(); i < n; i += rt_grid_stride()) {
         const T* row = pred + i * width;
@@ -120,8 +120,8 @@ __device__ __forceinline__ void rt_decode_v5(const T* pred, int n, int nc, int n
         if (rt_any_nan(box)) {
             continue;
         }
-        rt_emit(box[0], box[1], box[2], box[3], score, cls, (int)i, row + 5 + nc, 1LL, nm, lb, out_boxes,
-                out_scores, out_classes, out_source, out_coefs, counter, capacity);
+        rt_emit(box[0], box[1], box[2], box[3], score, cls, (int)i, lb, out_boxes, out_scores, out_classes, out_source,
+                counter, capacity);
     }
 }
 
@@ -129,9 +129,10 @@ __device__ __forceinline__ void rt_decode_v5(const T* pred, int n, int nc, int n
 // A class in [0, nc) is truncated toward zero, as NumPy's astype(int32); any other (NaN, huge, negative)
 // drops the row, since its int cast is undefined.
 template <typename T>
-__device__ __forceinline__ void rt_decode_e2e(const T* pred, int n, int nc, int nm, float conf, RtLetterbox lb,
-                                              float* out_boxes, float* out_scores, int* out_classes, int* out_source,
-                                              float* out_coefs, unsigned* counter, unsigned capacity) {
+__device__ __forceinline__ void rt_decode_e2e(const T* __restrict__ pred, int n, int nc, int nm, float conf, RtLetterbox lb,
+                                              float* __restrict__ out_boxes, float* __restrict__ out_scores,
+                                              int* __restrict__ out_classes, int* __restrict__ out_source,
+                                              unsigned* counter, unsigned capacity) {
     const long long width = 6LL + nm;
     for (long long i = rt_global_thread(); i < n; i += rt_grid_stride()) {
         const T* row = pred + i * width;
@@ -144,26 +145,28 @@ __device__ __forceinline__ void rt_decode_e2e(const T* pred, int n, int nc, int 
         if (rt_any_nan(box)) {
             continue;
         }
-        rt_emit(box[0], box[1], box[2], box[3], score, (int)cls, (int)i, row + 6, 1LL, nm, lb, out_boxes,
-                out_scores, out_classes, out_source, out_coefs, counter, capacity);
+        rt_emit(box[0], box[1], box[2], box[3], score, (int)cls, (int)i, lb, out_boxes, out_scores, out_classes,
+                out_source, counter, capacity);
     }
 }
 
 // The entry points share one parameter list:
 //   pred, n, nc, nm, conf, scale, pad_x, pad_y, frame_w, frame_h,
-//   out_boxes, out_scores, out_classes, out_source, out_coefs, counter, capacity
-#define RT_DECODE_PARAMS(T)                                                                                     \
-    const T *pred, int n, int nc, int nm, float conf, float scale, float pad_x, float pad_y, float frame_w,     \
-        float frame_h, float *out_boxes, float *out_scores, int *out_classes, int *out_source, float *out_coefs, \
-        unsigned *counter, unsigned capacity
-#define RT_DECODE_OUTPUTS out_boxes, out_scores, out_classes, out_source, out_coefs, counter, capacity
+//   out_boxes, out_scores, out_classes, out_source, counter, capacity
+#define RT_DECODE_PARAMS(T)                                                                                    \
+    const T *__restrict__ pred, int n, int nc, int nm, float conf, float scale, float pad_x, float pad_y,      \
+        float frame_w, float frame_h, float *__restrict__ out_boxes, float *__restrict__ out_scores,           \
+        int *__restrict__ out_classes, int *__restrict__ out_source, unsigned *counter, unsigned capacity
+#define RT_DECODE_OUTPUTS out_boxes, out_scores, out_classes, out_source, counter, capacity
 #define RT_LETTERBOX RtLetterbox{scale, pad_x, pad_y, frame_w, frame_h}
 
 extern "C" __global__ void decode_v8_f32(RT_DECODE_PARAMS(float)) {
-    rt_decode_v8(pred, n, nc, nm, conf, RT_LETTERBOX, RT_DECODE_OUTPUTS);
+    (void)nm;  // v8 rows need no width: the coefficients are the last nm channels
+    rt_decode_v8(pred, n, nc, conf, RT_LETTERBOX, RT_DECODE_OUTPUTS);
 }
 extern "C" __global__ void decode_v8_f16(RT_DECODE_PARAMS(__half)) {
-    rt_decode_v8(pred, n, nc, nm, conf, RT_LETTERBOX, RT_DECODE_OUTPUTS);
+    (void)nm;  // v8 rows need no width: the coefficients are the last nm channels
+    rt_decode_v8(pred, n, nc, conf, RT_LETTERBOX, RT_DECODE_OUTPUTS);
 }
 extern "C" __global__ void decode_v5_f32(RT_DECODE_PARAMS(float)) {
     rt_decode_v5(pred, n, nc, nm, conf, RT_LETTERBOX, RT_DECODE_OUTPUTS);

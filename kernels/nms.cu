@@ -434,22 +434,44 @@ extern "C" __global__ void nms_select(const unsigned char* keep, const unsigned*
 }
 
 // Copy the kept candidates (out_index[k], k < *kept_count) into detection arrays of max_det rows:
-// boxes (., 4) float32, scores float32, classes int32, source int32, coefs (., nm) float32.
-extern "C" __global__ void nms_gather(const int* index, const unsigned* kept_count, const float* boxes,
-                                      const float* scores, const int* classes, const int* source, const float* coefs,
-                                      int nm, float* det_boxes, float* det_scores, int* det_classes, int* det_source,
-                                      float* det_coefs) {
+// boxes (., 4) float32, scores float32, classes int32, source int32, coefs (., nm) float32. The mask
+// coefficients are copied here, once, from where the decoder left them (the model output): coefficient m
+// of model candidate s is coefs[s * coef_row + m * coef_step].
+template <typename T>
+__device__ __forceinline__ void rt_gather(const int* __restrict__ index, const unsigned* __restrict__ kept_count,
+                                          const float* __restrict__ boxes, const float* __restrict__ scores,
+                                          const int* __restrict__ classes, const int* __restrict__ source,
+                                          const T* __restrict__ coefs, int coef_row, int coef_step, int nm,
+                                          float* __restrict__ det_boxes, float* __restrict__ det_scores,
+                                          int* __restrict__ det_classes, int* __restrict__ det_source,
+                                          float* __restrict__ det_coefs) {
     const unsigned n = *kept_count;
     for (unsigned k = rt_global_thread(); k < n; k += rt_grid_stride()) {
         const unsigned i = (unsigned)index[k];
         for (int c = 0; c < 4; ++c) {
             det_boxes[4 * k + c] = boxes[4 * i + c];
         }
+        const int model_row = source[i];
         det_scores[k] = scores[i];
         det_classes[k] = classes[i];
-        det_source[k] = source[i];
+        det_source[k] = model_row;
+        const T* row = coefs + (long long)model_row * coef_row;
         for (int m = 0; m < nm; ++m) {
-            det_coefs[(unsigned long long)k * nm + m] = coefs[(unsigned long long)i * nm + m];
+            det_coefs[(unsigned long long)k * nm + m] = rt_load(row, (long long)m * coef_step);
         }
     }
 }
+
+#define RT_GATHER_PARAMS(T)                                                                                      \
+    const int *__restrict__ index, const unsigned *__restrict__ kept_count, const float *__restrict__ boxes,      \
+        const float *__restrict__ scores, const int *__restrict__ classes, const int *__restrict__ source,         \
+        const T *__restrict__ coefs, int coef_row, int coef_step, int nm, float *__restrict__ det_boxes,           \
+        float *__restrict__ det_scores, int *__restrict__ det_classes, int *__restrict__ det_source,               \
+        float *__restrict__ det_coefs
+#define RT_GATHER_ARGS                                                                                           \
+    index, kept_count, boxes, scores, classes, source, coefs, coef_row, coef_step, nm, det_boxes, det_scores,     \
+        det_classes, det_source, det_coefs
+
+// Coefficients in a float32 / float16 model output.
+extern "C" __global__ void nms_gather_f32(RT_GATHER_PARAMS(float)) { rt_gather(RT_GATHER_ARGS); }
+extern "C" __global__ void nms_gather_f16(RT_GATHER_PARAMS(__half)) { rt_gather(RT_GATHER_ARGS); }

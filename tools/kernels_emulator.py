@@ -228,6 +228,10 @@ class EmulatedRuntime:
     def free(self, buffer: EmulatedBuffer) -> None:
         self._live.discard(buffer)
 
+    def allocated_bytes(self) -> int:
+        """Bytes of device memory allocated and not yet freed (tests compare what stages hold)."""
+        return sum(buffer.nbytes for buffer in list(self._live))
+
     def prepare(self, kernels: Sequence[str]) -> None:
         compiled = self.library.signatures()
         missing = [name for name in kernels if name not in compiled]

@@ -18,7 +18,8 @@ class KernelSpec:
     arg_types: str  # one pycuda type code per parameter
 
 
-_DECODE = "Piii" + "ffffff" + "PPPPPP" + "I"
+_DECODE = "Piii" + "ffffff" + "PPPPP" + "I"
+_GATHER = "PPPPPPP" + "iii" + "PPPPP"
 _LOGITS = "PPPPIiii" + "fffff" + "iiP"
 
 _SPECS = (
@@ -35,7 +36,8 @@ _SPECS = (
     KernelSpec("nms_mask", "nms.cu", "PPPPPIfP"),
     KernelSpec("nms_scan", "nms.cu", "PPPPPIP"),
     KernelSpec("nms_select", "nms.cu", "PPPIIPP"),
-    KernelSpec("nms_gather", "nms.cu", "PPPPPPPiPPPPP"),
+    KernelSpec("nms_gather_f32", "nms.cu", _GATHER),
+    KernelSpec("nms_gather_f16", "nms.cu", _GATHER),
     KernelSpec("mask_logits_f32", "masks.cu", _LOGITS),
     KernelSpec("mask_logits_f16", "masks.cu", _LOGITS),
     KernelSpec("mask_rasterize", "masks.cu", "PPPIiifffffiiP"),

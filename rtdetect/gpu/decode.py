@@ -26,9 +26,12 @@ class DeviceCandidates:
     """Device addresses of a candidate list (what ``GpuDecode.run`` fills and ``GpuNms.run`` reads).
 
     boxes (capacity, 4) float32 xyxy frame pixels; scores (capacity,) float32; class_ids (capacity,) int32;
-    source (capacity,) int32 model candidate index; coefs (capacity, num_masks) float32;
-    count: one uint32, the number of candidates that passed (may exceed capacity: min(count, capacity)
-    slots are valid). source_bits: bits needed by the largest source index (the NMS tie-break key).
+    source (capacity,) int32 model candidate index; count: one uint32, the number of candidates that
+    passed (may exceed capacity: min(count, capacity) slots are valid). source_bits: bits needed by the
+    largest source index (the NMS tie-break key).
+    Mask coefficients are not copied per candidate: coefficient m of model candidate s is the element
+    ``s * coef_row + m * coef_step`` of the array at ``coefs`` (float16 when ``coefs_half``, else float32),
+    normally the model output itself; the NMS gather copies those of the kept candidates.
     """
 
     boxes: int
@@ -40,11 +43,16 @@ class DeviceCandidates:
     capacity: int
     num_masks: int
     source_bits: int
+    coef_row: int = 0
+    coef_step: int = 1
+    coefs_half: bool = False
 
 
 @dataclass(frozen=True)
 class HostCandidates:
-    """A downloaded candidate list in slot order; ``total`` passed, ``overflow`` = total - stored."""
+    """A downloaded candidate list in slot order; ``total`` passed, ``overflow`` = total - stored.
+    mask_coefs: (stored, nm) float32 looked up by ``source`` in the host model output (``run_host``), or
+    None when nm == 0 or the output is not on the host."""
 
     xyxy: np.ndarray
     scores: np.ndarray
@@ -93,7 +101,7 @@ class GpuDecode(Stage):
         runtime.prepare([self._kernel])
         self._buffers = DeviceBuffers(runtime, {
             "boxes": 16 * capacity, "scores": 4 * capacity, "class_ids": 4 * capacity, "source": 4 * capacity,
-            "coefs": 4 * capacity * max(num_masks, 1), "count": 4})
+            "count": 4})
         self._prediction: Any = None
 
     @property
@@ -101,22 +109,30 @@ class GpuDecode(Stage):
         n, nc, nm = self.num_candidates, self.num_classes, self.num_masks
         return {"v5": (1, n, 5 + nc + nm), "v8": (1, 4 + nc + nm, n), "e2e": (1, n, 6 + nm)}[self.layout]
 
-    def candidates(self) -> DeviceCandidates:
-        """The device candidate list this decoder writes."""
+    def candidates(self, prediction: int = 0) -> DeviceCandidates:
+        """The device candidate list this decoder writes; its coefficients are read from the model output
+        at ``prediction`` (0: none, for users of the list that need no coefficients)."""
         b = self._buffers
-        return DeviceCandidates(b["boxes"], b["scores"], b["class_ids"], b["source"], b["coefs"], b["count"],
-                                self.capacity, self.num_masks, max(1, (self.num_candidates - 1).bit_length()))
+        n, nc, nm = self.num_candidates, self.num_classes, self.num_masks
+        # (first coefficient of row 0, elements between rows, elements between coefficients) per layout
+        first, row, step = {"v5": (5 + nc, 5 + nc + nm, 1), "v8": ((4 + nc) * n, 1, n),
+                            "e2e": (6, 6 + nm, 1)}[self.layout]
+        coefs = prediction + first * self.dtype.itemsize if prediction and nm else 0
+        return DeviceCandidates(b["boxes"], b["scores"], b["class_ids"], b["source"], coefs, b["count"],
+                                self.capacity, nm, max(1, (n - 1).bit_length()), row, step,
+                                self.dtype == np.float16)
 
     def run(self, prediction: int, letterbox: Letterbox, conf: float, *, stream: Any = None) -> DeviceCandidates:
         """Decode the model output at ``prediction`` (``prediction_shape`` of ``dtype``); nothing waits."""
         if not 0.0 <= float(conf) <= 1.0:
             raise ValueError(f"conf must be in [0, 1], got {conf}")
-        out = self.candidates()
+        prediction = as_address(prediction, "prediction")
+        out = self.candidates(prediction)
         frame_h, frame_w = letterbox.source_hw
-        args = (as_address(prediction, "prediction"), self.num_candidates, self.num_classes, self.num_masks,
+        args = (prediction, self.num_candidates, self.num_classes, self.num_masks,
                 np.float32(conf), np.float32(letterbox.scale), np.float32(letterbox.pad_x),
                 np.float32(letterbox.pad_y), np.float32(frame_w), np.float32(frame_h),
-                out.boxes, out.scores, out.class_ids, out.source, out.coefs, out.count, self.capacity)
+                out.boxes, out.scores, out.class_ids, out.source, out.count, self.capacity)
         self._runtime.memset(out.count, 0, 4, stream)
         grid = grid_for(self.num_candidates, self._runtime)
         self._runtime.launch(self._kernel, (grid, 1), self._runtime.block_threads, args, stream)
@@ -132,8 +148,13 @@ class GpuDecode(Stage):
         if self._prediction is None:
             self._prediction = self._runtime.alloc(prediction.nbytes)
         self._runtime.upload(int(self._prediction), prediction, stream)
-        out = self.run(int(self._prediction), letterbox, conf, stream=stream)
-        return download_candidates(self._runtime, out, stream)
+        out = download_candidates(self._runtime, self.run(int(self._prediction), letterbox, conf, stream=stream),
+                                  stream)
+        if not self.num_masks:
+            return out
+        rows = prediction[0].T if self.layout == "v8" else prediction[0]
+        coefs = rows[out.source, rows.shape[1] - self.num_masks:].astype(np.float32)
+        return HostCandidates(out.xyxy, out.scores, out.class_ids, out.source, coefs, out.total)
 
     def close(self) -> None:
         self._buffers.close()
@@ -143,7 +164,7 @@ class GpuDecode(Stage):
 
 
 def download_candidates(runtime: KernelRuntime, out: DeviceCandidates, stream: Any = None) -> HostCandidates:
-    """Copy a device candidate list to the host (waits for the stream)."""
+    """Copy a device candidate list to the host (waits for the stream); mask_coefs is None."""
     count = np.zeros(1, np.uint32)
     runtime.download(count, out.count, stream)
     runtime.synchronize(stream)
@@ -151,13 +172,10 @@ def download_candidates(runtime: KernelRuntime, out: DeviceCandidates, stream: A
     n = min(total, out.capacity)
     boxes, scores = np.empty((n, 4), np.float32), np.empty(n, np.float32)
     class_ids, source = np.empty(n, np.int32), np.empty(n, np.int32)
-    coefs = np.empty((n, out.num_masks), np.float32) if out.num_masks else None
     if n:
         runtime.download(boxes, out.boxes, stream)
         runtime.download(scores, out.scores, stream)
         runtime.download(class_ids, out.class_ids, stream)
         runtime.download(source, out.source, stream)
-        if coefs is not None:
-            runtime.download(coefs, out.coefs, stream)
         runtime.synchronize(stream)
-    return HostCandidates(boxes, scores, class_ids, source, coefs, total)
+    return HostCandidates(boxes, scores, class_ids, source, None, total)

@@ -19,7 +19,7 @@ from .runtime import DeviceBuffers, KernelRuntime, Stage, grid_for
 TILE = 64
 MAX_CAPACITY = 65536  # nms_scan keeps a class segment's removed-bits (capacity / 64 words) in shared memory
 SORT_MAX_THREADS = 256
-NMS_KERNELS = ("nms_sort", "nms_segments", "nms_mask", "nms_scan", "nms_select", "nms_gather")
+NMS_KERNELS = ("nms_sort", "nms_segments", "nms_mask", "nms_scan", "nms_select", "nms_gather_f32", "nms_gather_f16")
 
 
 @dataclass(frozen=True)
@@ -123,10 +123,14 @@ class GpuNms(Stage):
         rt.launch("nms_select", (1, 1), rt.block_threads,
                   (b["keep"], b["order"], candidates.count, cap, self.max_det, b["det_index"], b["det_count"]),
                   stream)
-        rt.launch("nms_gather", (grid_for(self.max_det, rt), 1), rt.block_threads,
+        if self.num_masks and not candidates.coefs:
+            raise ValueError("candidates carry no coefficient address: decode with the model output's address")
+        rt.launch("nms_gather_f16" if candidates.coefs_half else "nms_gather_f32", (grid_for(self.max_det, rt), 1),
+                  rt.block_threads,
                   (b["det_index"], b["det_count"], candidates.boxes, candidates.scores, candidates.class_ids,
-                   candidates.source, candidates.coefs, self.num_masks, b["det_boxes"], b["det_scores"],
-                   b["det_classes"], b["det_source"], b["det_coefs"]), stream)
+                   candidates.source, candidates.coefs, candidates.coef_row, candidates.coef_step,
+                   self.num_masks, b["det_boxes"], b["det_scores"], b["det_classes"], b["det_source"],
+                   b["det_coefs"]), stream)
         return self.detections()
 
     def run_host(self, boxes: np.ndarray, scores: np.ndarray, class_ids: np.ndarray, iou_thres: float, *,
@@ -153,7 +157,8 @@ class GpuNms(Stage):
         rt.upload(host["source"], np.arange(n, dtype=np.int32), stream)
         rt.upload(host["count"], np.array([n], np.uint32), stream)
         candidates = DeviceCandidates(host["boxes"], host["scores"], host["class_ids"], host["source"],
-                                      host["coefs"], host["count"], self.capacity, self.num_masks, 0)
+                                      host["coefs"], host["count"], self.capacity, self.num_masks, 0,
+                                      coef_row=self.num_masks)
         self.run(candidates, iou_thres, tie_by_source=False, stream=stream)
         return download_detections(rt, self.detections(), stream).index.astype(np.int64)
 
