@@ -1,18 +1,23 @@
-// Instance masks for kept detections, and their translucent blend into the frame.
+// Instance masks for kept detections, box-local, and their translucent blend into the frame.
 //
-// Reference: rtdetect/masks.py (process_masks). For detection d with coefficients c_d (nm) and protos P
-// (nm, mh, mw), logits L_d = c_d @ P. Frame pixel (x, y) is in mask d when its centre is in the box
-// (x1 <= x + 0.5 < x2, y1 <= y + 0.5 < y2) and the logit sampled bilinearly at
+// Reference: rtdetect/masks.py (process_masks -> BoxMasks). For detection d with coefficients c_d (nm) and
+// protos P (nm, mh, mw), logits L_d = c_d @ P. Mask d is stored as a crop covering exactly the frame pixels
+// whose centres are in its box (x1 <= x + 0.5 < x2, y1 <= y + 0.5 < y2; an empty box gives a 0x0 crop at
+// the origin); pixel (x, y) of the crop is set when the logit sampled bilinearly at
 // u = ((x + 0.5) * scale + pad_x) * ratio_x - 0.5 (ratio_x = mw / input_w as float32, clamped to
 // [0, mw - 1]; v likewise) is > 0. Sampling interpolates vertically first, then horizontally, with the
 // reference's float32 operation order, so a pixel can differ only where the logit itself differs in its
 // last bits (the reference's matrix product sums in another order): where |logit| is ~1e-6 or less.
 //
-// Three kernels, each striding over detections with blockIdx.y and over pixels with blockIdx.x:
-//   mask_logits_f32/f16  logits (max_det, mh, mw) float32, only over the proto cells the box samples
-//   mask_rasterize       masks (max_det, frame_h, frame_w) uint8 0/1, whole frame (zeros outside the box)
-//   mask_blend           paints mask d in palette[class_d mod n_colors] with opacity alpha into a BGR frame
-// The number of detections is read from device memory (`count`, capped at max_det).
+// Four kernels; the number of detections is read from device memory (`count`, capped at max_det):
+//   mask_crops           (one block) each detection's crop rectangle and where its bytes start in one
+//                        packed buffer (exclusive scan of the crop areas); info = {total bytes, n}
+//   mask_logits_f32/f16  logits (max_det, mh, mw) float32, only over the proto cells each box samples
+//   mask_rasterize       the crops, packed: crop d is rows of w_d bytes (0/1) at offsets[d]; blocks stride
+//                        over all crop pixels of the frame (the grid does not depend on the frame size
+//                        or max_det), only bytes below `capacity` are written
+//   mask_blend           paints every pixel covered by a mask: the thread of the last mask covering it
+//                        applies all of them in order, with palette[class_d mod n_colors] and opacity alpha
 #include "common.cuh"
 
 // Pixel index range [*first, *stop) whose centres c + 0.5 satisfy lo <= c + 0.5 < hi, within [0, size).
@@ -95,68 +100,136 @@ extern "C" __global__ void mask_logits_f16(RT_LOGITS_PARAMS(__half)) {
     rt_mask_logits(coefs, protos, boxes, count, max_det, nm, RT_GEOMETRY, logits);
 }
 
-// masks (max_det, frame_h, frame_w) uint8: 1 inside mask d, 0 elsewhere, for d < count.
-extern "C" __global__ void mask_rasterize(const float* logits, const float* boxes, const unsigned* count,
-                                          unsigned max_det, int mh, int mw, float scale, float pad_x, float pad_y,
-                                          float ratio_x, float ratio_y, int frame_w, int frame_h,
-                                          unsigned char* masks) {
-    const RtMaskGeometry g = RT_GEOMETRY;
+// One block: rects[d] = {x0, y0, w, h} of crop d (frame pixels), offsets[d] = first byte of crop d in
+// the packed buffer (offsets[n] = total), info = {total bytes, n}. Each thread owns a contiguous chunk of
+// detections, so one block scan places them all.
+extern "C" __global__ void mask_crops(const float* __restrict__ boxes, const unsigned* __restrict__ count,
+                                      unsigned max_det, int frame_w, int frame_h, int* __restrict__ rects,
+                                      unsigned* __restrict__ offsets, unsigned* __restrict__ info) {
+    __shared__ unsigned scratch[1024];
+    const RtMaskGeometry g = RtMaskGeometry{0, 0, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, frame_w, frame_h};
     const unsigned n = rt_min_u(*count, max_det);
-    const long long pixels = (long long)frame_h * frame_w;
-    const long long cells = (long long)mh * mw;
-    for (unsigned d = blockIdx.y; d < n; d += gridDim.y) {
+    const unsigned chunk = (n + blockDim.x - 1) / blockDim.x;
+    const unsigned begin = rt_min_u(threadIdx.x * chunk, n);
+    const unsigned end = rt_min_u(begin + chunk, n);
+    unsigned mine = 0;
+    for (unsigned d = begin; d < end; ++d) {
         int c0, c1, r0, r1;
-        const bool any = rt_box_range(boxes + 4 * d, g, &c0, &c1, &r0, &r1);
-        const float* L = logits + d * cells;
-        for (long long k = rt_global_thread(); k < pixels; k += rt_grid_stride()) {
-            const int y = (int)(k / frame_w);
-            const int x = (int)(k - (long long)y * frame_w);
-            unsigned char inside = 0;
-            if (any && x >= c0 && x < c1 && y >= r0 && y < r1) {
-                int xl, xh, yl, yh;
-                float wx, wy;
-                rt_proto_tap(x, scale, pad_x, ratio_x, mw, &xl, &xh, &wx);
-                rt_proto_tap(y, scale, pad_y, ratio_y, mh, &yl, &yh, &wy);
-                const float left = L[yl * mw + xl] * (1.0f - wy) + L[yh * mw + xl] * wy;
-                const float right = L[yl * mw + xh] * (1.0f - wy) + L[yh * mw + xh] * wy;
-                inside = (left * (1.0f - wx) + right * wx) > 0.0f ? 1 : 0;
-            }
-            masks[d * pixels + k] = inside;
+        if (!rt_box_range(boxes + 4 * d, g, &c0, &c1, &r0, &r1)) {
+            c0 = c1 = r0 = r1 = 0;
         }
+        rects[4 * d + 0] = c0;
+        rects[4 * d + 1] = r0;
+        rects[4 * d + 2] = c1 - c0;
+        rects[4 * d + 3] = r1 - r0;
+        mine += (unsigned)(c1 - c0) * (unsigned)(r1 - r0);
+    }
+    unsigned total;
+    unsigned next = rt_block_exclusive_scan(mine, scratch, &total);
+    for (unsigned d = begin; d < end; ++d) {
+        offsets[d] = next;
+        next += (unsigned)rects[4 * d + 2] * (unsigned)rects[4 * d + 3];
+    }
+    if (threadIdx.x == 0) {
+        offsets[n] = total;
+        info[0] = total;
+        info[1] = n;
     }
 }
 
-// frame: (frame_h, frame_w, 3) uint8 BGR, row y at frame + y * pitch bytes, painted in place. For each
-// pixel, masks d = 0 .. count-1 in order: where mask d is set, every channel becomes
-// floor(v * (1 - alpha) + colour * alpha + 0.5) (float32), colour = palette[class_d mod n_colors] (BGR).
-// One thread per pixel, blocks over pixels only (gridDim.y must be 1).
-extern "C" __global__ void mask_blend(unsigned char* frame, int pitch, int frame_h, int frame_w,
-                                      const unsigned char* masks, const int* classes, const unsigned* count,
-                                      unsigned max_det, const unsigned char* palette, int n_colors, float alpha) {
-    const unsigned n = rt_min_u(*count, max_det);
-    const long long pixels = (long long)frame_h * frame_w;
+// The crop holding packed byte k: the last d with offsets[d] <= k (binary search; empty crops share
+// their offset with the next one, and the search skips them).
+__device__ __forceinline__ unsigned rt_crop_of(const unsigned* offsets, unsigned n, unsigned k) {
+    unsigned lo = 0, hi = n;  // invariant: offsets[lo] <= k < offsets[hi]
+    while (hi - lo > 1) {
+        const unsigned mid = (lo + hi) / 2;
+        if (offsets[mid] <= k) {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    return lo;
+}
+
+// Is frame pixel (x, y) set in crop e?
+__device__ __forceinline__ bool rt_crop_bit(const unsigned char* crops, const int* rects, const unsigned* offsets,
+                                            unsigned e, int x, int y) {
+    const int* r = rects + 4 * e;
+    if (x < r[0] || y < r[1] || x >= r[0] + r[2] || y >= r[1] + r[3]) {
+        return false;
+    }
+    return crops[offsets[e] + (unsigned)(y - r[1]) * (unsigned)r[2] + (unsigned)(x - r[0])] != 0;
+}
+
+// crops: the packed crops of mask_crops' layout, bytes 0/1; only bytes below `capacity` are written (the
+// host compares info[0] with it and grows the buffer when a frame needs more).
+extern "C" __global__ void mask_rasterize(const float* __restrict__ logits, const int* __restrict__ rects,
+                                          const unsigned* __restrict__ offsets, const unsigned* __restrict__ info,
+                                          int mh, int mw, float scale, float pad_x, float pad_y, float ratio_x,
+                                          float ratio_y, unsigned capacity, unsigned char* __restrict__ crops) {
+    const unsigned n = info[1];
+    const unsigned total = rt_min_u(info[0], capacity);
+    const long long cells = (long long)mh * mw;
+    for (unsigned k = rt_global_thread(); k < total; k += rt_grid_stride()) {
+        const unsigned d = rt_crop_of(offsets, n, k);
+        const int* r = rects + 4 * d;
+        const unsigned local = k - offsets[d];
+        const int x = r[0] + (int)(local % (unsigned)r[2]);
+        const int y = r[1] + (int)(local / (unsigned)r[2]);
+        const float* L = logits + d * cells;
+        int xl, xh, yl, yh;
+        float wx, wy;
+        rt_proto_tap(x, scale, pad_x, ratio_x, mw, &xl, &xh, &wx);
+        rt_proto_tap(y, scale, pad_y, ratio_y, mh, &yl, &yh, &wy);
+        const float left = L[yl * mw + xl] * (1.0f - wy) + L[yh * mw + xl] * wy;
+        const float right = L[yl * mw + xh] * (1.0f - wy) + L[yh * mw + xh] * wy;
+        crops[k] = (left * (1.0f - wx) + right * wx) > 0.0f ? 1 : 0;
+    }
+}
+
+// frame: (H, W, 3) uint8 BGR, row y at frame + y * pitch bytes, painted in place. A pixel covered by masks
+// d1 < d2 < ... is painted by the thread of its last one: for each covering mask in order, every channel
+// becomes floor(v * (1 - alpha) + colour * alpha + 0.5) (float32), colour = palette[class_d mod n_colors]
+// (BGR). Work is O(crop pixels x detections); pixels no mask covers are not touched. Needs info[0] <=
+// capacity (the host guarantees it before blending).
+extern "C" __global__ void mask_blend(unsigned char* __restrict__ frame, int pitch,
+                                      const unsigned char* __restrict__ crops, const int* __restrict__ rects,
+                                      const unsigned* __restrict__ offsets, const unsigned* __restrict__ info,
+                                      unsigned capacity, const int* __restrict__ classes,
+                                      const unsigned char* __restrict__ palette, int n_colors, float alpha) {
+    const unsigned n = info[1];
+    const unsigned total = rt_min_u(info[0], capacity);
     const float keep = 1.0f - alpha;
-    for (long long k = rt_global_thread(); k < pixels; k += rt_grid_stride()) {
-        const int y = (int)(k / frame_w);
-        const int x = (int)(k - (long long)y * frame_w);
+    for (unsigned k = rt_global_thread(); k < total; k += rt_grid_stride()) {
+        if (!crops[k]) {
+            continue;
+        }
+        const unsigned d = rt_crop_of(offsets, n, k);
+        const unsigned local = k - offsets[d];
+        const int x = rects[4 * d] + (int)(local % (unsigned)rects[4 * d + 2]);
+        const int y = rects[4 * d + 1] + (int)(local / (unsigned)rects[4 * d + 2]);
+        bool last = true;
+        for (unsigned e = d + 1; e < n && last; ++e) {
+            last = !rt_crop_bit(crops, rects, offsets, e, x, y);
+        }
+        if (!last) {
+            continue;
+        }
         unsigned char* px = frame + (long long)y * pitch + 3LL * x;
         float bgr[3] = {(float)px[0], (float)px[1], (float)px[2]};
-        bool painted = false;
-        for (unsigned d = 0; d < n; ++d) {
-            if (!masks[d * pixels + k]) {
+        for (unsigned e = 0; e <= d; ++e) {
+            if (e < d && !rt_crop_bit(crops, rects, offsets, e, x, y)) {
                 continue;
             }
-            const int colour = ((classes[d] % n_colors) + n_colors) % n_colors;
+            const int colour = ((classes[e] % n_colors) + n_colors) % n_colors;
             for (int c = 0; c < 3; ++c) {
                 const float mixed = bgr[c] * keep + (float)palette[3 * colour + c] * alpha;
                 bgr[c] = fminf(floorf(mixed + 0.5f), 255.0f);
             }
-            painted = true;
         }
-        if (painted) {
-            for (int c = 0; c < 3; ++c) {
-                px[c] = (unsigned char)bgr[c];
-            }
+        for (int c = 0; c < 3; ++c) {
+            px[c] = (unsigned char)bgr[c];
         }
     }
 }

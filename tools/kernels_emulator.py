@@ -219,6 +219,7 @@ class EmulatedRuntime:
         self._live: "weakref.WeakSet[EmulatedBuffer]" = weakref.WeakSet()
         self.launch_count = 0  # kernels launched so far (tests check that empty inputs launch nothing)
         self.sync_phases: dict[str, int] = {}  # kernel -> __syncthreads phases of its last launch
+        self.grids: dict[str, tuple[int, int]] = {}  # kernel -> grid of its last launch
 
     def alloc(self, nbytes: int) -> EmulatedBuffer:
         buffer = EmulatedBuffer(nbytes)
@@ -244,6 +245,7 @@ class EmulatedRuntime:
         self.library.launch(kernel, arg_types, grid, (block,), args)
         self.launch_count += 1
         self.sync_phases[kernel] = self.library.last_sync_phases()
+        self.grids[kernel] = (int(grid[0]), int(grid[1]))
         broken = [b for b in list(self._live) if not b.guards_intact()]
         if broken:
             raise RuntimeError(f"{kernel} wrote outside a buffer of {broken[0].nbytes} bytes (guard bytes changed)")

@@ -40,8 +40,9 @@ _SPECS = (
     KernelSpec("nms_gather_f16", "nms.cu", _GATHER),
     KernelSpec("mask_logits_f32", "masks.cu", _LOGITS),
     KernelSpec("mask_logits_f16", "masks.cu", _LOGITS),
-    KernelSpec("mask_rasterize", "masks.cu", "PPPIiifffffiiP"),
-    KernelSpec("mask_blend", "masks.cu", "PiiiPPPIPif"),
+    KernelSpec("mask_crops", "masks.cu", "PPIiiPPP"),
+    KernelSpec("mask_rasterize", "masks.cu", "PPPPiifffffIP"),
+    KernelSpec("mask_blend", "masks.cu", "PiPPPPIPPif"),
 )
 
 KERNELS: MappingProxyType = MappingProxyType({spec.name: spec for spec in _SPECS})

@@ -2,7 +2,7 @@
 
     host frame ─(pinned, copy stream)─▶ device frame ─letterbox kernel─▶ engine input buffer
       ─TensorRT─▶ engine output buffers ─decode kernel─▶ candidates ─NMS kernels─▶ kept detections
-      ─(masks kernels)─▶ masks ─▶ only the kept rows (and their masks) back to pinned host memory
+      ─(masks kernels)─▶ box-local crops ─▶ only the kept rows (and their crops) back to pinned host memory
 
 The kernels and their launchers are ``rtdetect.gpu`` (GpuPreprocess, GpuDecode, GpuNms, GpuMasks on a
 ``CudaRuntime``), here pointed straight at the TensorRT engine's own device buffers and run on the engine's
@@ -30,6 +30,7 @@ from ..preprocess import letterbox_params
 from ..notes import note
 from ..types import BoxMasks, Detections
 from .graph_cache import GraphCache
+from .masks import GpuMasks, unpack_crops
 from .nms import MAX_CAPACITY as NMS_MAX_CAPACITY
 from .slots import FrameSlot
 
@@ -161,6 +162,10 @@ class GpuPipeline:
         copy(results["boxes"], det.boxes, self.stream)
         copy(results["scores"], det.scores, self.stream)
         copy(results["classes"], det.class_ids, self.stream)
+        if self.has_masks:
+            masks = self._masks.device_masks()
+            copy(results["mask_rects"], masks.rects, self.stream)
+            copy(results["mask_info"], masks.info, self.stream)
 
     def _collect(self, slot: FrameSlot) -> tuple[Detections, dict[str, float]]:
         with self.runner.context.active():
@@ -168,7 +173,7 @@ class GpuPipeline:
             results = slot.results
             n = min(int(results["count"][0]), self.config.max_det)
             self._report_overflow(int(results["candidates"][0]))
-            masks = self._download_masks(n, slot.frame_hw) if self.has_masks else None
+            masks = self._download_masks(slot, n) if self.has_masks else None
             timings = {**slot.upload_clock.seconds(), **slot.clock.seconds()}
         slot.busy = False
         detections = Detections(results["boxes"][:n].copy(), results["scores"][:n].copy(),
@@ -177,23 +182,24 @@ class GpuPipeline:
             detections = detections[np.isin(detections.class_ids, self._class_filter)]
         return detections, timings
 
-    def _download_masks(self, n: int, frame_hw: tuple[int, int]) -> BoxMasks:
-        """Box-local masks of the kept detections (second host wait; segmentation models only). The kernel
-        writes (n, H, W) planes; they are cropped here, at the boundary, until it writes crops itself."""
-        height, width = frame_hw
+    def _download_masks(self, slot: FrameSlot, n: int) -> BoxMasks:
+        """The kept detections' crops (second host wait; segmentation models only): exactly the bytes the
+        crops cover. A frame whose crops outgrow the device buffer grows it and recomputes its masks."""
+        masks, total = self._masks, int(slot.results["mask_info"][0])
         if n == 0:
-            return BoxMasks.empty(frame_hw)
-        nbytes = n * height * width
-        if self._mask_host is None or self._mask_host.size < nbytes:
-            self._mask_host = self.cuda.pagelocked_empty((nbytes,), np.uint8)
-        staged = self._mask_host[:nbytes]
-        self.cuda.memcpy_dtoh_async(staged, self._masks.masks, self.stream)
+            return BoxMasks.empty(slot.frame_hw)
+        if masks.grow(total):
+            self._graphs.drop()  # graphs hold the old crop buffer
+            masks.run(self._nms.detections(), int(self.runner.device[self._protos.name]), slot.letterbox,
+                      stream=self.stream)
+            self._mask_host = self.cuda.pagelocked_empty((masks.crop_bytes,), np.uint8)
+        staged = self._mask_host[:total]
+        if total:
+            self.cuda.memcpy_dtoh_async(staged, masks.device_masks().crops, self.stream)
         self.stream.synchronize()
-        return BoxMasks.from_full(staged.reshape(n, height, width).view(bool))  # copies the crops out
+        return unpack_crops(slot.results["mask_rects"][:n], staged, slot.frame_hw)  # copies the crops out
 
     def _masks_for(self, frame_hw: tuple[int, int]):
-        from .masks import GpuMasks
-
         if self._masks is None or self._masks.frame_hw != tuple(frame_hw):
             if self._masks is not None:
                 self._masks.close()
@@ -201,6 +207,7 @@ class GpuPipeline:
             proto_hw = tuple(int(d) for d in self.runner.output_shapes[self._protos.name][2:4])
             self._masks = GpuMasks(self._runtime, max_det=self.config.max_det, num_masks=self.num_masks,
                                    proto_hw=proto_hw, frame_hw=frame_hw, dtype=self._protos.dtype)
+            self._mask_host = self.cuda.pagelocked_empty((self._masks.crop_bytes,), np.uint8)
         return self._masks
 
     def _report_overflow(self, candidates: int) -> None:

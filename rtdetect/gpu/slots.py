@@ -34,6 +34,8 @@ class FrameSlot:
             "boxes": cuda.pagelocked_empty((max_det, 4), np.float32),
             "scores": cuda.pagelocked_empty((max_det,), np.float32),
             "classes": cuda.pagelocked_empty((max_det,), np.int32),
+            "mask_rects": cuda.pagelocked_empty((max_det, 4), np.int32),  # segmentation: crop rectangles
+            "mask_info": cuda.pagelocked_empty((2,), np.uint32),  # segmentation: crop bytes, detections
         }
 
     def reserve(self, nbytes: int) -> bool:

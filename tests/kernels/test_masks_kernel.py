@@ -1,4 +1,5 @@
-"""Mask kernels vs rtdetect.masks.process_masks, and the blend kernel vs blend_masks_reference.
+"""Mask kernels vs rtdetect.masks.process_masks (box-local BoxMasks: the same crops at the same offsets), and
+the blend kernel vs blend_masks_reference.
 
 The reference sums coefficients x protos with BLAS, the kernel in plain order, so a logit may differ in its
 last bits: only pixels whose sampled logit is within 1e-4 of zero may differ.
@@ -13,6 +14,7 @@ from hypothesis import strategies as st
 from rtdetect.gpu import GpuMasks, blend_masks_reference
 from rtdetect.masks import box_pixel_range, mask_logits, process_masks
 from rtdetect.preprocess import letterbox_params
+from rtdetect.types import BoxMasks
 
 SETTINGS = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 NEAR_ZERO = 1e-4
@@ -61,15 +63,21 @@ def random_case(rng, frame_hw, input_hw, nm, n, proto_dtype=np.float32):
     return coefs, protos, boxes, box
 
 
-def check(runtime, coefs, protos, boxes, box, *, max_det=None):
-    want = process_masks(coefs, protos.astype(np.float32), boxes, box).to_full()
+def check(runtime, coefs, protos, boxes, box, *, max_det=None, crop_bytes=None):
+    """The kernels' BoxMasks against the reference's: same crop rectangles, pixels equal away from zero."""
+    reference = process_masks(coefs, protos.astype(np.float32), boxes, box)
+    want = reference.to_full()
     values = sampled_logits(coefs, protos.astype(np.float32), boxes, box)
     inside = ~np.isnan(values)
     assert np.array_equal(np.where(inside, values > 0, False), want)  # the restatement is faithful
     with GpuMasks(runtime, max_det=max_det or max(len(boxes), 1), num_masks=protos.shape[0],
-                  proto_hw=protos.shape[1:], frame_hw=box.source_hw, dtype=protos.dtype) as stage:
-        got = stage.run_host(coefs, protos, boxes, box)
-    assert got.shape == want.shape and got.dtype == bool
+                  proto_hw=protos.shape[1:], frame_hw=box.source_hw, dtype=protos.dtype,
+                  crop_bytes=crop_bytes) as stage:
+        masks = stage.run_host(coefs, protos, boxes, box)
+    assert isinstance(masks, BoxMasks) and masks.frame_hw == reference.frame_hw
+    np.testing.assert_array_equal(masks.offsets, reference.offsets)
+    assert [c.shape for c in masks.crops] == [c.shape for c in reference.crops]
+    got = masks.to_full()
     differ = got != want
     assert np.all(np.abs(values[differ]) < NEAR_ZERO), f"{differ.sum()} pixels differ away from zero"
     return got, want
@@ -87,7 +95,7 @@ def test_random_masks_match_the_reference(runtime, frame_hw, input_hw, nm, n, dt
 def test_no_detections(runtime):
     coefs, protos, boxes, box = random_case(np.random.default_rng(1), (30, 40), (64, 64), 4, 0)
     got, _ = check(runtime, coefs, protos, boxes, box, max_det=5)
-    assert got.shape == (0, 30, 40)
+    assert got.shape == (0, 30, 40)  # to_full of no crops
 
 
 def test_full_hd_frame_with_real_sized_protos(runtime):
@@ -113,15 +121,39 @@ def test_wide_launch_geometry(wide_runtime):
 def test_blend_matches_the_reference(runtime):
     rng = np.random.default_rng(5)
     coefs, protos, boxes, box = random_case(rng, (61, 87), (64, 64), 4, 5)
+    boxes[[1, 3]] = [0, 0, 87, 61]  # two whole-frame boxes: their masks overlap each other and the rest
     image = rng.integers(0, 256, (61, 87, 3), dtype=np.uint8)
     palette = rng.integers(0, 256, (7, 3), dtype=np.uint8)
     class_ids = np.array([0, 3, 9, -2, 3], np.int32)
     with GpuMasks(runtime, max_det=8, num_masks=4, proto_hw=protos.shape[1:], frame_hw=(61, 87)) as stage:
-        masks = stage.run_host(coefs, protos, boxes, box)
+        masks = stage.run_host(coefs, protos, boxes, box).to_full()
         for alpha in (0.0, 0.35, 0.5, 1.0):
             got = stage.blend_host(image, class_ids, palette, alpha)
             np.testing.assert_array_equal(got, blend_masks_reference(image, masks, class_ids, palette, alpha))
-    assert masks.any()
+    assert masks.any() and (masks.sum(axis=0) > 1).any()  # overlapping masks: later ones paint over
+
+
+def test_device_memory_and_grid_are_box_local(emulated_runtime):
+    """Issue 10 item 3: 300 masks of a 1080p frame used to take max_det x H x W bytes (622 MB) and a grid
+    over every frame pixel per detection; the crops take O(sum of box areas) and a fixed grid."""
+    rt = emulated_runtime
+    before = rt.allocated_bytes()
+    with GpuMasks(rt, max_det=300, num_masks=32, proto_hw=(160, 160), frame_hw=(1080, 1920)) as stage:
+        held = rt.allocated_bytes() - before
+        rng = np.random.default_rng(7)
+        coefs = rng.standard_normal((3, 32)).astype(np.float32)
+        protos = rng.standard_normal((32, 160, 160)).astype(np.float32)
+        boxes = np.array([[100, 100, 300, 260], [0, 0, 1920, 1080], [1000, 500, 1010, 505]], np.float32)
+        masks = stage.run_host(coefs, protos, boxes, letterbox_params((1080, 1920), (640, 640))[0])
+    assert held < 300 * 160 * 160 * 4 + 3 * 1080 * 1920  # logits + two frames of crops, not 622 MB
+    assert sum(c.size for c in masks.crops) == 200 * 160 + 1080 * 1920 + 10 * 5
+    assert rt.grids["mask_rasterize"][0] * rt.grids["mask_rasterize"][1] <= rt.grid_blocks
+
+
+def test_crops_larger_than_the_buffer_grow_it(runtime):
+    rng = np.random.default_rng(8)
+    got, want = check(runtime, *random_case(rng, (90, 70), (64, 64), 4, 6), crop_bytes=16)
+    assert want.any()
 
 
 def test_input_checks(emulated_runtime):
@@ -137,5 +169,5 @@ def test_input_checks(emulated_runtime):
             stage.run_host(np.zeros((1, 4)), np.zeros((4, 8, 8), np.float32), np.zeros((1, 4)),
                            letterbox_params((9, 8), (32, 32))[0])
         before = emulated_runtime.launch_count
-        assert stage.run_host(np.zeros((0, 4)), np.zeros((4, 8, 8), np.float32), np.zeros((0, 4)), box).shape == (0, 8, 8)
+        assert len(stage.run_host(np.zeros((0, 4)), np.zeros((4, 8, 8), np.float32), np.zeros((0, 4)), box)) == 0
         assert emulated_runtime.launch_count == before
