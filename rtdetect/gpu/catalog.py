@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from types import MappingProxyType
 
+from .fatbin import SOURCE_FILES  # noqa: F401 (the kernel source files, listed once in fatbin.py)
+
 
 @dataclass(frozen=True)
 class KernelSpec:
@@ -46,7 +48,6 @@ _SPECS = (
 )
 
 KERNELS: MappingProxyType = MappingProxyType({spec.name: spec for spec in _SPECS})
-SOURCE_FILES: tuple[str, ...] = ("preprocess.cu", "decode.cu", "nms.cu", "masks.cu")
 
 
 def kernel_spec(name: str) -> KernelSpec:

@@ -1,28 +1,52 @@
-"""Compile one kernel source file for one GPU architecture with nvcc, through pycuda; cached per process.
+"""What the driver loads for a kernel source file: the prebuilt fatbin, else a cubin compiled with nvcc.
 
-The kernels ship as CUDA source (see ``sources.py``) and are compiled on the user's machine for exactly
-its GPU (``sm_XY`` of the device) by the CUDA toolkit's nvcc, which pycuda drives. This needs nvcc at
-run time but matches the user's driver and device without shipping binaries for every architecture and
-CUDA version. ``compile_cubin`` is a pure function of its arguments and memoised, so each (source,
-architecture) pair is compiled once per process; pycuda's on-disk compiler cache also spares the compile
-across processes.
+Users never need the CUDA toolkit: the wheel carries fatbins (``fatbin.py``: cubins for sm_75/86/87/89/90
+plus PTX for newer GPUs). A source checkout without them (or whose sources changed since they were built),
+and GPUs they do not cover (sm_80, sm_72), compile with the toolkit's nvcc through pycuda instead;
+``compile_cubin`` is memoised, so each (source, architecture) pair is compiled once per process.
 """
 from __future__ import annotations
 
 import functools
 import shutil
 
+from . import fatbin
 from .errors import CudaUnavailableError, INSTALL_HINT
+from .sources import kernel_source, kernels_dir
 
-# Exactly the float maths of the NumPy references: no fused multiply-add, IEEE division and square root,
-# denormals kept.
-NVCC_OPTIONS = ("--fmad=false", "--prec-div=true", "--prec-sqrt=true", "--ftz=false", "-O3")
+NVCC_OPTIONS = fatbin.NVCC_OPTIONS
 NVCC_MISSING = "compiling rtdetect's CUDA kernels needs nvcc from the CUDA toolkit on PATH"
 
 
 def compiler_problem() -> str | None:
-    """Why the kernels cannot be compiled here (nvcc not on PATH), or None. Cheap: runs nothing."""
-    return None if shutil.which("nvcc") else f"{NVCC_MISSING} (not found)"
+    """Why the kernels can be neither loaded prebuilt nor compiled here, or None. Cheap: runs nothing."""
+    if shutil.which("nvcc"):
+        return None
+    kdir = kernels_dir()
+    if all(fatbin.find_fatbin(name, kdir) for name in fatbin.SOURCE_FILES):
+        return None
+    return (f"rtdetect's prebuilt CUDA kernels are missing (looked in {fatbin.PACKAGE_DIR}) and nvcc is not on "
+            f"PATH to compile them: install rtdetect from its wheel, or put the CUDA toolkit's nvcc on PATH")
+
+
+def kernel_image(filename: str, capability: tuple[int, int]) -> bytes:
+    """The module image of kernel source ``filename`` (e.g. ``"nms.cu"``) for a GPU of compute capability
+    ``capability``: the prebuilt fatbin when there is one built from exactly these sources and it covers
+    this GPU, else a cubin from nvcc. CudaUnavailableError, one line naming what is missing, when neither."""
+    major, minor = (int(v) for v in capability)
+    kdir = kernels_dir()
+    covered = fatbin.arch_is_covered(major, minor)
+    prebuilt = fatbin.find_fatbin(filename, kdir) if covered else None
+    if prebuilt is not None:
+        return prebuilt.read_bytes()
+    if shutil.which("nvcc") is None:
+        why = (f"rtdetect's prebuilt CUDA kernels do not cover sm_{major}{minor} (they hold "
+               f"sm_{', sm_'.join(fatbin.ARCHITECTURES)} and PTX for newer GPUs)" if not covered else
+               f"rtdetect's prebuilt CUDA kernels are missing (no fatbin of {filename} built from these "
+               f"sources in {fatbin.PACKAGE_DIR} or the checkout's build/kernels-fatbin)")
+        raise CudaUnavailableError(f"{why}, and nvcc (CUDA toolkit) is not on PATH to compile them: install "
+                                   f"rtdetect from its wheel, or put nvcc on PATH")
+    return compile_cubin(kernel_source(filename), f"sm_{major}{minor}", str(kdir))
 
 
 @functools.lru_cache(maxsize=None)

@@ -4,8 +4,9 @@ pycuda is imported when a ``CudaRuntime`` is created, never at import time, so `
 on any machine; without pycuda or a GPU the constructor raises ``CudaUnavailableError`` saying what to
 install. The runtime works on the device's *primary* context through
 :class:`rtdetect.gpu.device.PrimaryContext` (the one owner of context push, pop and release), shared with
-the TensorRT engine on the GPU pipeline. Kernel modules are compiled on first use (``compile.py``) and kept
-by this object, which the caller owns and closes (``close`` or ``with``).
+the TensorRT engine on the GPU pipeline. Kernel modules are loaded on first use (``compile.py``: the
+prebuilt fatbins, else compiled with nvcc) and kept by this object, which the caller owns and closes
+(``close`` or ``with``).
 """
 from __future__ import annotations
 
@@ -14,9 +15,8 @@ from typing import Any, Sequence
 import numpy as np
 
 from .catalog import kernel_spec
-from .compile import compile_cubin
+from .compile import kernel_image
 from .device import PrimaryContext
-from .sources import kernel_source, kernels_dir
 
 
 class CudaRuntime:
@@ -40,6 +40,7 @@ class CudaRuntime:
         self._max_threads: dict[str, int] = {}
         self._modules: dict[str, Any] = {}
         major, minor = self._context.device.compute_capability()
+        self.capability = (int(major), int(minor))
         self.arch = f"sm_{major}{minor}"
         self.block_threads = block_threads
         sms = self._context.device.get_attribute(driver.device_attribute.MULTIPROCESSOR_COUNT)
@@ -74,8 +75,7 @@ class CudaRuntime:
             spec = kernel_spec(name)
             module = self._modules.get(spec.source)
             if module is None:
-                cubin = compile_cubin(kernel_source(spec.source), self.arch, str(kernels_dir()))
-                module = self._driver.module_from_buffer(cubin)
+                module = self._driver.module_from_buffer(kernel_image(spec.source, self.capability))
                 self._modules[spec.source] = module
             function = module.get_function(name)
             function.prepare(spec.arg_types)

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from fake_pycuda import make_fake_pycuda
-from rtdetect.gpu import CudaRuntime, CudaUnavailableError, GpuDecode, GpuMasks, GpuNms, download_detections
+from rtdetect.gpu import CudaRuntime, CudaUnavailableError, GpuDecode, GpuMasks, GpuNms, download_detections, fatbin
 from rtdetect.gpu.compile import compile_cubin
 from rtdetect.gpu.sources import kernels_dir
 from rtdetect.nms import nms_reference
@@ -27,6 +27,7 @@ def fake(monkeypatch, emulator_library):
     monkeypatch.setitem(sys.modules, "pycuda", package)
     monkeypatch.setitem(sys.modules, "pycuda.driver", driver)
     monkeypatch.setitem(sys.modules, "pycuda.compiler", compiler)
+    monkeypatch.setattr(fatbin, "search_places", lambda: [])  # the nvcc route (tests/kernels/test_prebuilt.py: the other)
     compile_cubin.cache_clear()  # never mix fake cubins with real ones in the per-process cache
     yield driver
     compile_cubin.cache_clear()

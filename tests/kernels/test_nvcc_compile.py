@@ -15,24 +15,17 @@ from pathlib import Path
 import pytest
 
 from rtdetect.gpu.catalog import SOURCE_FILES
+from rtdetect.gpu import fatbin
 from rtdetect.gpu.compile import NVCC_OPTIONS
 from rtdetect.gpu.sources import kernels_dir
 
-ARCHITECTURES = ("75", "86", "87", "89", "90")
+ARCHITECTURES = fatbin.ARCHITECTURES
 WARNINGS_AS_ERRORS = ("-Werror", "all-warnings", "-Xcompiler", "-Wall,-Werror", "-Xptxas", "-Werror")
 SOURCES = [kernels_dir() / name for name in SOURCE_FILES] + [Path(__file__).with_name("emu_selftest.cu")]
 
 
-def gencode_options() -> list[str]:
-    options = []
-    for arch in ARCHITECTURES:
-        code = f"[sm_{arch},compute_{arch}]" if arch == ARCHITECTURES[-1] else f"sm_{arch}"
-        options += ["-gencode", f"arch=compute_{arch},code={code}"]
-    return options
-
-
 def nvcc_command(nvcc: str, source: Path, output: Path) -> list[str]:
-    return [nvcc, "-c", *NVCC_OPTIONS, *WARNINGS_AS_ERRORS, *gencode_options(), f"-I{kernels_dir()}",
+    return [nvcc, "-c", *NVCC_OPTIONS, *WARNINGS_AS_ERRORS, *fatbin.gencode_options(), f"-I{kernels_dir()}",
             "-o", str(output), str(source)]
 
 

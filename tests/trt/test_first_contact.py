@@ -64,10 +64,32 @@ def test_auto_falls_back_to_the_cpu_with_one_note(cuda13_trt_on_cuda12_driver, t
 
 
 def test_auto_without_nvcc_falls_back_to_the_cpu(cuda, install_trt, monkeypatch, tmp_path, capfd):
+    from rtdetect.gpu import fatbin
+
     install_trt()
+    monkeypatch.setattr(fatbin, "search_places", lambda: [])  # no prebuilt kernels (a source checkout)
     monkeypatch.setenv("PATH", str(tmp_path))  # no nvcc: rtdetect's kernels cannot be compiled
     assert choose_backend("auto") == "onnxruntime"
     assert "nvcc" in capfd.readouterr().err
+
+
+def test_auto_needs_no_nvcc_where_the_kernels_come_prebuilt(cuda, install_trt, monkeypatch, tmp_path, capfd):
+    """Issue 10 item 1: a TensorRT runtime image without the CUDA toolkit runs the GPU path from the
+    wheel's fatbins (here a fatbin directory built from the current sources, contents not loaded)."""
+    import json
+
+    from rtdetect.gpu import fatbin
+    from rtdetect.gpu.sources import kernels_dir
+
+    install_trt()
+    place = tmp_path / "prebuilt"
+    place.mkdir()
+    for name in fatbin.SOURCE_FILES:
+        (place / fatbin.fatbin_name(name)).write_bytes(b"")
+    (place / fatbin.MANIFEST).write_text(json.dumps({"sha256": fatbin.digests(kernels_dir())}))
+    monkeypatch.setattr(fatbin, "search_places", lambda: [place])
+    monkeypatch.setenv("PATH", str(tmp_path))
+    assert choose_backend("auto") == "tensorrt" and capfd.readouterr().err == ""
 
 
 def test_auto_picks_tensorrt_when_everything_is_there(cuda, install_trt, fake_nvcc, capfd):

@@ -68,7 +68,7 @@ def report() -> list[str]:
         trt_text,
         f"pycuda: {pycuda}" if pycuda else "pycuda: not installed",
         fit_line(driver, trt_version, trt_cuda),
-        f"nvcc: {compiler_problem() or 'found on PATH (rtdetect compiles its kernels at first use)'}",
+        f"kernels: {compiler_problem() or 'prebuilt in the package, or compiled by nvcc at first use'}",
         "GPU path: ready (--backend auto uses TensorRT)" if problem is None
         else f"GPU path: not available, --backend auto runs on the CPU: {problem}",
     ]

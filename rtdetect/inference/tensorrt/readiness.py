@@ -3,7 +3,7 @@
 The GPU path needs, in this order: the ``tensorrt`` bindings, pycuda, an NVIDIA driver, a CUDA device,
 TensorRT able to start on them (``trt.Runtime`` returns nullptr, surfacing as pybind11's ``TypeError``, when
 TensorRT cannot initialise CUDA: no device, or a CUDA 13 build of TensorRT on a CUDA 12 driver), and a
-way to load rtdetect's kernels (today nvcc on PATH). Each check is cheap; none compiles or builds anything.
+way to load rtdetect's kernels (the wheel's prebuilt fatbins, else nvcc on PATH). Each check is cheap; none compiles or builds anything.
 """
 from __future__ import annotations
 
