@@ -33,11 +33,11 @@ class Candidates:
                           None if self.mask_coefs is None else self.mask_coefs[index])
 
 
-# The non-finite rule: the one rule for non-finite model outputs, shared by these decoders and the GPU kernels (kernels/decode.cu):
-# a candidate with a NaN in its box corners (input pixels) or among its scores (objectness or any class) is
-# dropped, whichever class holds the NaN; +-Inf are ordinary values (an +Inf score passes; Inf - Inf corners
-# are NaN and drop); an end-to-end class is truncated toward zero only when it lies in [0, nc), else the row
-# is dropped (NaN, huge and negative classes have no int32).
+# The non-finite rule, the one rule for non-finite model outputs, shared by these decoders and the GPU
+# kernels (kernels/decode.cu): a candidate with a NaN in its box corners (input pixels) or among its scores
+# (objectness or any class) is dropped, whichever class holds the NaN; +-Inf are ordinary values (an +Inf
+# score passes; Inf - Inf corners are NaN and drop); an end-to-end class is truncated toward zero only when
+# it lies in [0, nc), else the row is dropped (NaN, huge and negative classes have no int32).
 
 
 def without_nan_boxes(candidates: Candidates) -> Candidates:

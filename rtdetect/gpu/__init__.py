@@ -3,9 +3,9 @@ pycuda), and the fused pipeline that runs them around a TensorRT engine's device
 
 Modules: ``errors`` (CudaUnavailableError, the one install hint), ``libcuda`` (driver calls through ctypes:
 version, context stack), ``device`` (the one pycuda import, device facts, ``PrimaryContext``: the one owner
-of the primary context), ``catalog`` / ``sources`` / ``compile`` / ``runtime`` / ``cuda_runtime`` (the kernel
-runtime), ``preprocess`` / ``decode`` / ``nms`` / ``masks`` (the stages), ``pipeline`` (``GpuPipeline``)
-with ``slots`` (double-buffered upload), ``timing`` (CUDA events), ``graph_cache`` and ``cuda_graphs``
+of the primary context), ``catalog`` / ``sources`` / ``fatbin`` / ``compile`` / ``runtime`` / ``cuda_runtime``
+(the kernel runtime), ``preprocess`` / ``decode`` / ``nms`` / ``masks`` (the stages), ``pipeline``
+(``GpuPipeline``) with ``slots`` (double-buffered upload), ``timing`` (CUDA events), ``graph_cache`` and ``cuda_graphs``
 (CUDA graph capture through the driver API). Layering: this package needs only ``types`` and the CPU
 stages; the TensorRT backend (``rtdetect.inference.tensorrt``) builds on its device context, and the
 fused pipeline takes the engine it is given (anything with a ``runner`` exposing device buffers).
@@ -17,11 +17,12 @@ detections and their masks. Every stage also has a ``run_host`` for NumPy in, Nu
 
 Design choices:
 
-* **Kernels ship as CUDA source and are compiled on the user's machine** by nvcc through pycuda
-  (``compile.py``), for exactly the device's architecture, once per process (``functools.lru_cache`` on a
-  pure loader) and across processes by pycuda's compiler cache. No binary per CUDA version and
-  architecture has to be built and shipped; the price is that nvcc (CUDA toolkit) must be on PATH.
-  CI proves every kernel compiles with nvcc for sm_75/86/87/89/90 (tests/kernels/test_nvcc_compile.py).
+* **Kernels ship prebuilt**: the wheel carries one fatbin per kernel source (``fatbin.py``: cubins for
+  sm_75/86/87/89/90 plus PTX for newer GPUs, built by setup.py's build step), loaded with no compiler;
+  fatbins built from other sources (an edited checkout) or not covering the GPU fall back to nvcc through
+  pycuda (``compile.py``), once per process. CI proves every kernel compiles with nvcc for those
+  architectures (tests/kernels/test_nvcc_compile.py) and that the wheel's fatbins load
+  (tests/kernels/test_prebuilt.py).
 * **Explicit context and stream**: one ``PrimaryContext`` (device.py) retains the device's primary context
   (shared with the CUDA runtime, PyTorch and TensorRT) and pushes/pops it around each call; the kernel
   runtime and the TensorRT runner share it on the GPU pipeline; every stage method takes the caller's

@@ -109,7 +109,8 @@ class GpuMasks(Stage):
         ``protos`` ((nm, mh, mw) of ``dtype``); nothing waits. The caller reads info[0] and, when it
         exceeds ``crop_bytes``, calls ``grow(info[0])`` and runs again."""
         if detections.num_masks != self.num_masks:
-            raise ValueError(f"detections carry {detections.num_masks} mask coefficients, masks expect {self.num_masks}")
+            raise ValueError(f"detections carry {detections.num_masks} mask coefficients, masks expect "
+                             f"{self.num_masks}")
         if detections.max_det > self.max_det:
             raise ValueError(f"detections hold up to {detections.max_det} rows, masks only {self.max_det}")
         rt, b = self._runtime, self._buffers
