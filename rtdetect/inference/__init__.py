@@ -20,9 +20,10 @@ def tensorrt_available() -> bool:
 
 
 def choose_backend(backend: str) -> str:
-    """The backend ``create_engine`` loads for ``backend``: ``auto`` is TensorRT when everything the GPU path
-    needs is here, else ONNX Runtime on the CPU, with a one-line note saying what was missing (no note on a
-    CPU-only install, where TensorRT is simply absent)."""
+    """Where ``create_engine`` runs ``backend``: the backend itself when one is named; for ``auto``,
+    ``tensorrt`` when everything the GPU path needs is here, else ``cpu`` (the measured CPU choice of
+    :mod:`rtdetect.inference.selection`), with a one-line note saying what the GPU path was missing (no
+    note on a CPU-only install, where TensorRT is simply absent)."""
     if backend not in BACKENDS:
         raise ModelError(f"unknown backend {backend!r}: choose one of {', '.join(BACKENDS)}")
     if backend != "auto":
@@ -33,12 +34,12 @@ def choose_backend(backend: str) -> str:
     try:
         import_tensorrt()
     except ModelError:  # a CPU-only install: nothing to say
-        return "onnxruntime"
+        return "cpu"
     problem = gpu_path_problem()
     if problem is None:
         return "tensorrt"
-    note(f"running on the CPU (ONNX Runtime): the GPU path cannot start: {problem}")
-    return "onnxruntime"
+    note(f"running on the CPU: the GPU path cannot start: {problem}")
+    return "cpu"
 
 
 def open_cpu_engine(model_path: str, *, backend: str, precision: str, imgsz: tuple[int, int] = (640, 640),

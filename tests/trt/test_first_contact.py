@@ -58,8 +58,9 @@ def test_runtime_nullptr_on_a_prebuilt_engine_is_one_line(cuda13_trt_on_cuda12_d
 
 def test_auto_falls_back_to_the_cpu_with_one_note(cuda13_trt_on_cuda12_driver, tiny_onnx, capfd):
     with create_engine(str(tiny_onnx), backend="auto", imgsz=(32, 32)) as engine:
-        assert engine.name == "onnxruntime"
-    notes = error_lines(capfd.readouterr().err)
+        assert engine.name in ("onnxruntime", "openvino")  # the CPU engine measured fastest here
+    # One note for the GPU path; the auto trial's report of its CPU choice ("rtdetect: auto: ...") is not one.
+    notes = [line for line in error_lines(capfd.readouterr().err) if not line.startswith("rtdetect: auto: ")]
     assert len(notes) == 1 and notes[0].startswith("rtdetect: running on the CPU") and "cannot start" in notes[0]
 
 
@@ -69,7 +70,7 @@ def test_auto_without_nvcc_falls_back_to_the_cpu(cuda, install_trt, monkeypatch,
     install_trt()
     monkeypatch.setattr(fatbin, "search_places", lambda: [])  # no prebuilt kernels (a source checkout)
     monkeypatch.setenv("PATH", str(tmp_path))  # no nvcc: rtdetect's kernels cannot be compiled
-    assert choose_backend("auto") == "onnxruntime"
+    assert choose_backend("auto") == "cpu"
     assert "nvcc" in capfd.readouterr().err
 
 
@@ -187,7 +188,7 @@ def test_cli_on_a_cuda12_driver_with_a_cuda13_tensorrt(tmp_path, data_dir, tiny_
                         "--backend", "auto", "--no-progress", "--json", tmp_path / "out.jsonl", cwd=tmp_path)
     lines = error_lines(auto.stderr)
     assert auto.returncode == 0 and lines[0].startswith(
-        "rtdetect: running on the CPU (ONNX Runtime): the GPU path cannot start: TensorRT 11.4.0.106")
+        "rtdetect: running on the CPU: the GPU path cannot start: TensorRT 11.4.0.106")
     assert sum("running on the CPU" in line for line in lines) == 1 and "error" not in auto.stderr
     assert len((tmp_path / "out.jsonl").read_text().splitlines()) == 1
     doctor = run_fake_cli(*fakes, "doctor", cwd=tmp_path)
