@@ -3,56 +3,17 @@ from __future__ import annotations
 
 import sys
 from contextlib import ExitStack
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Sequence
 
 from . import options
+from .api import (DEFAULT_MODEL, Detector, class_ids_from, make_pipeline, open_engine_for,  # noqa: F401 (re-exported)
+                  resolve_model_path, tracking_stage)
 from .capture import ImageSource, StreamOptions, open_source
-from .errors import ModelError
-from .inference import create_engine
-from .input_shape import Request, fixed_shape_note, network_input_hw
+from .input_shape import Request
 from .outputs import describe_written, open_sinks, plan_outputs
-from .pipeline import GpuFramePipeline, Pipeline, RunSummary, WorkItem
-from .postprocess import PostprocessConfig
+from .pipeline import RunSummary, WorkItem
 from .signals import SignalStop
-
-DEFAULT_MODEL = "yolov5s-seg"
-
-
-def resolve_model_path(model: str, imgsz: tuple[int, int]) -> str:
-    """An ONNX path for ``model``: an .onnx file as is; a zoo name or a .pt checkpoint converted (cached)."""
-    if model.lower().endswith(".onnx"):
-        return model
-    from .models.zoo import resolve_model
-
-    return str(resolve_model(model, imgsz=imgsz))
-
-
-def class_ids_from(classes: Sequence[str] | None, names: Sequence[str]) -> tuple[int, ...] | None:
-    """``--classes`` values (ids or names) → class ids; raises ModelError for a name the model lacks."""
-    if not classes:
-        return None
-    ids = []
-    lookup = {n.lower(): i for i, n in enumerate(names)}
-    for value in classes:
-        if value.lstrip("-").isdigit():
-            ids.append(int(value))
-        elif value.lower() in lookup:
-            ids.append(lookup[value.lower()])
-        else:
-            raise ModelError(f"--classes: the model has no class named {value!r}")
-    return tuple(ids)
-
-
-def make_pipeline(engine, config: PostprocessConfig, stack: ExitStack) -> Pipeline:
-    """The CPU pipeline, or on TensorRT the zero-copy GPU one (whose processor ``stack`` closes)."""
-    if engine.name != "tensorrt":
-        return Pipeline(engine, config)
-    from .gpu.pipeline import GpuPipeline
-
-    processor = GpuPipeline(engine, config)
-    stack.callback(processor.close)
-    return GpuFramePipeline(processor)
 
 
 def _progress_callback(total: int | None, enabled: bool):
@@ -80,37 +41,6 @@ class DetectRun:
     written: list[str]
 
 
-def _checked_config(conf: float, iou: float, max_det: int, max_frames: int | None) -> PostprocessConfig:
-    """The thresholds as a config, every value checked (UsageError naming the option)."""
-    if max_frames is not None:
-        options.at_least("--max-frames", max_frames, 1)
-    return PostprocessConfig(conf=options.fraction("--conf", conf), iou=options.fraction("--iou", iou),
-                             max_det=options.at_least("--max-det", max_det, 1))
-
-
-def _tracked(pipeline: Pipeline, names, fps: float | None, track: bool, count_lines):
-    """Add the tracking stage when asked for (``count_lines`` implies tracking); returns it or None."""
-    if not (track or count_lines):
-        return None
-    from .tracking import TrackingStage
-
-    tracking = TrackingStage(names, frame_rate=fps, lines=count_lines)
-    pipeline.add_detection_stage(tracking)
-    return tracking
-
-
-def open_engine_for(src, model: str, imgsz: Request, *, backend: str = "auto", precision: str = "auto"):
-    """The engine for frames of ``src`` (opened): zoo and .pt models exported at the input shape
-    ``imgsz`` asks for (``input_shape``); an .onnx file as is (a fixed-shape one keeps its shape and
-    says so on stderr if ``imgsz`` asked for another)."""
-    input_hw = network_input_hw(imgsz, src.frame_hw)
-    engine = create_engine(resolve_model_path(model, input_hw), backend=backend, precision=precision, imgsz=input_hw)
-    note = fixed_shape_note(model, imgsz, engine.input_hw)
-    if note:
-        print(note, file=sys.stderr)
-    return engine
-
-
 def detect(*, source: str, model: str = DEFAULT_MODEL, backend: str = "auto", precision: str = "auto",
            conf: float = 0.25, iou: float = 0.45,
            imgsz: Request = None, classes: Sequence[str] | None = None, max_det: int = 300,
@@ -131,16 +61,15 @@ def detect(*, source: str, model: str = DEFAULT_MODEL, backend: str = "auto", pr
     signal while the outputs are open ends the run after the frame in hand, with every output finalised, and
     sets ``summary.interrupted``.
     """
-    config = _checked_config(conf, iou, max_det, max_frames)
+    if max_frames is not None:
+        options.at_least("--max-frames", max_frames, 1)
     with ExitStack() as stack:
+        detector = stack.enter_context(Detector(model, backend=backend, precision=precision, conf=conf, iou=iou,
+                                                imgsz=imgsz, classes=classes, max_det=max_det))
         src = stack.enter_context(open_source(source, stream_options=stream_options))
         plan = plan_outputs(src, save=save, json_path=json_path, show=show)
-        engine = open_engine_for(src, model, imgsz, backend=backend, precision=precision)
-        stack.callback(engine.close)
-        pipeline = make_pipeline(engine, config, stack)
-        if classes:
-            pipeline.configure(replace(config, classes=class_ids_from(classes, pipeline.names)))
-        tracking = _tracked(pipeline, pipeline.names, src.fps, track, count_lines)
+        pipeline = detector.pipeline_for(src.frame_hw)
+        tracking = stack.enter_context(tracking_stage(pipeline, src.fps, track=track, count_lines=count_lines))
         stop = stack.enter_context(signals.finishing()) if signals is not None else None
         # Each sink is closed (finalised, or discarded after a failure, see rtdetect.sinks.output) on every
         # exit path, errors and signals included, registered as soon as it is open. A live source's frames
