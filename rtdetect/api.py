@@ -144,6 +144,16 @@ class Detector:
             self._stack, self._pipeline, self._input_hw = stack.pop_all(), pipeline, input_hw
         return pipeline
 
+    def configure(self, *, conf: float | None = None, classes: Sequence[str | int] | None | str = "keep") -> None:
+        """Change the score threshold and/or the class filter (None: all) from the next frame on, also
+        while a stream runs (the live view's controls do this). Values are checked (UsageError, ModelError)."""
+        config = self.config if conf is None else replace(self.config, conf=options.fraction("--conf", conf))
+        wanted = self.classes if classes == "keep" else (tuple(classes) if classes else None)
+        if self._pipeline is not None:
+            ids = class_ids_from(wanted, self._pipeline.names)
+            self._pipeline.configure(replace(config, classes=ids))
+        self.config, self.classes = config, wanted
+
     def __call__(self, image: np.ndarray) -> Detections:
         """Detections of one (H, W, 3) uint8 BGR image (as ``cv2.imread`` gives), in its pixels."""
         frame = Frame(np.ascontiguousarray(image), 0, None, "image")

@@ -47,7 +47,8 @@ def detect(*, source: str, model: str = DEFAULT_MODEL, backend: str = "auto", pr
            show: bool = False, save: str | None = None, json_path: str | None = None,
            max_frames: int | None = None, progress: bool = True, track: bool = False,
            count_lines: Sequence[tuple[float, float, float, float]] = (),
-           stream_options: StreamOptions | None = None, signals: SignalStop | None = None) -> DetectRun:
+           stream_options: StreamOptions | None = None, signals: SignalStop | None = None,
+           serve: tuple[str, int] | None = None, token: str | None = None) -> DetectRun:
     """Run detection on ``source``.
 
     track: follow objects across frames (ByteTrack); count_lines: segments (x1, y1, x2, y2) in frame pixels
@@ -59,7 +60,8 @@ def detect(*, source: str, model: str = DEFAULT_MODEL, backend: str = "auto", pr
     model is loaded or converted (the source's frame size decides the shape the model is exported at); see
     ``outputs`` for what ``save`` and ``json_path`` accept. ``signals`` (installed by the caller): a stop
     signal while the outputs are open ends the run after the frame in hand, with every output finalised, and
-    sets ``summary.interrupted``.
+    sets ``summary.interrupted``. ``serve`` (host, port): the live view (``rtdetect.sinks.live``), with
+    ``token`` (one is generated for a non-loopback host); a file source then plays at its own rate.
     """
     if max_frames is not None:
         options.at_least("--max-frames", max_frames, 1)
@@ -78,6 +80,10 @@ def detect(*, source: str, model: str = DEFAULT_MODEL, backend: str = "auto", pr
         for sink in open_sinks(plan, None if src.is_live else src.fps, pipeline.names):
             sinks.append(sink)
             stack.push(_closer(sink))
+        live = _live_sink(serve, token, detector, src) if serve is not None else None
+        if live is not None:
+            sinks.append(live)
+            stack.push(_closer(live))
         if not sinks:
             print("rtdetect: warning: no --save, --json or --show: detections are counted but nothing is written",
                   file=sys.stderr)
@@ -85,11 +91,35 @@ def detect(*, source: str, model: str = DEFAULT_MODEL, backend: str = "auto", pr
         bar, on_frame = _progress_callback(None if src.is_live else total, progress)
         if bar is not None:
             stack.callback(bar.close)
+        if live is not None:
+            on_frame = _both(on_frame, live.record)
         summary = pipeline.run(src, sinks, max_frames=max_frames, on_frame=on_frame, show_fps=show, stop=stop)
         summary.interrupted = summary.interrupted or (signals is not None and signals.signum is not None)
         if tracking is not None:
             summary.line_counts = tracking.totals()
     return DetectRun(summary, src.name, isinstance(src, ImageSource), describe_written(sinks))
+
+
+def _live_sink(serve: tuple[str, int], token: str | None, detector: Detector, src):
+    """The live view's sink, serving at once; its URL (with the token) is printed on stderr."""
+    from .sinks.live import LiveSink
+
+    live = LiveSink(serve, names=detector.names, conf=detector.config.conf, classes=detector.classes,
+                    configure=lambda conf, classes: detector.configure(conf=conf, classes=classes),
+                    token=token, pace=not src.is_live)
+    print(f"rtdetect: live view at {live.url}", file=sys.stderr, flush=True)
+    return live
+
+
+def _both(first, second):
+    """An ``on_frame`` hook calling ``first`` (may be None) then ``second``."""
+    if first is None:
+        return second
+
+    def on_frame(item: WorkItem) -> None:
+        first(item)
+        second(item)
+    return on_frame
 
 
 def _closer(sink):

@@ -143,6 +143,10 @@ def _detect_parser() -> argparse.ArgumentParser:
     parser.add_argument("--track", action="store_true", help="follow objects across frames (ByteTrack): track ids in outputs, trails on video")
     parser.add_argument("--count-line", action="append", type=_count_line, default=[], metavar="X1,Y1,X2,Y2",
                         help="count tracks crossing this segment (frame pixels), per direction and class; repeatable; implies --track")
+    parser.add_argument("--serve", nargs="?", const="127.0.0.1:8080", metavar="[HOST:]PORT",
+                        help="live view in the browser (default 127.0.0.1:8080; a file plays at its own rate); "
+                             "any non-loopback HOST needs a token")
+    parser.add_argument("--token", help="the live view's access token (default: none on loopback, else generated and printed)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("--verbose", action="store_true", help="keep OpenCV/FFmpeg log messages")
     _add_stream_options(parser)
@@ -189,6 +193,12 @@ def run_detect(argv: list[str]) -> int:
     if not args.verbose:
         _quiet_video_logs()
     from .app import detect
+    from .sinks.live.access import check_token, parse_bind
+
+    if args.token is not None and args.serve is None:
+        raise UsageError("--token needs --serve")
+    serve = None if args.serve is None else parse_bind(args.serve)
+    check_token(args.token)
 
     with SignalStop() as signals:
         result = detect(source=args.source, model=args.model, backend=args.backend, precision=args.precision,
@@ -196,7 +206,7 @@ def run_detect(argv: list[str]) -> int:
                         imgsz=imgsz, classes=args.classes, max_det=args.max_det, show=args.show, save=args.save,
                         json_path=args.json, max_frames=args.max_frames, progress=not args.no_progress,
                         track=args.track, count_lines=args.count_line,
-                        stream_options=_stream_options(args), signals=signals)
+                        stream_options=_stream_options(args), signals=signals, serve=serve, token=args.token)
     print(_summary_line(result), file=sys.stderr)
     for totals in result.summary.line_counts:
         fmt = lambda counts: ", ".join(f"{n} {label}" for label, n in counts.items()) or "none"  # noqa: E731
