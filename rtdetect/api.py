@@ -30,6 +30,7 @@ from .postprocess import PostprocessConfig
 from .types import Detections, Frame
 
 DEFAULT_MODEL = "yolov5s-seg"
+_KEEP = object()  # Detector.configure: this setting stays as it is
 
 
 def resolve_model_path(model: str, imgsz: tuple[int, int]) -> str:
@@ -144,11 +145,12 @@ class Detector:
             self._stack, self._pipeline, self._input_hw = stack.pop_all(), pipeline, input_hw
         return pipeline
 
-    def configure(self, *, conf: float | None = None, classes: Sequence[str | int] | None | str = "keep") -> None:
-        """Change the score threshold and/or the class filter (None: all) from the next frame on, also
-        while a stream runs (the live view's controls do this). Values are checked (UsageError, ModelError)."""
+    def configure(self, *, conf: float | None = None, classes: Sequence[str | int] | None | object = _KEEP) -> None:
+        """Change the score threshold and/or the class filter (None: all; not given: unchanged) from the next
+        frame on, also while a stream runs (the live view's controls do this). Values are checked
+        (UsageError, ModelError) before anything changes."""
         config = self.config if conf is None else replace(self.config, conf=options.fraction("--conf", conf))
-        wanted = self.classes if classes == "keep" else (tuple(classes) if classes else None)
+        wanted = self.classes if classes is _KEEP else (tuple(classes) if classes else None)
         if self._pipeline is not None:
             ids = class_ids_from(wanted, self._pipeline.names)
             self._pipeline.configure(replace(config, classes=ids))

@@ -187,18 +187,25 @@ def _summary_line(result) -> str:
     return line
 
 
+def _serve_bind(args: argparse.Namespace) -> tuple[str, int] | None:
+    """The checked --serve address (None without it) and --token."""
+    if args.serve is None:
+        if args.token is not None:
+            raise UsageError("--token needs --serve")
+        return None
+    from .sinks.live.access import check_token, parse_bind
+
+    check_token(args.token)
+    return parse_bind(args.serve)
+
+
 def run_detect(argv: list[str]) -> int:
     args = _detect_parser().parse_args(argv)
     imgsz = _requested_imgsz(args.imgsz)
     if not args.verbose:
         _quiet_video_logs()
     from .app import detect
-    from .sinks.live.access import check_token, parse_bind
-
-    if args.token is not None and args.serve is None:
-        raise UsageError("--token needs --serve")
-    serve = None if args.serve is None else parse_bind(args.serve)
-    check_token(args.token)
+    serve = _serve_bind(args)
 
     with SignalStop() as signals:
         result = detect(source=args.source, model=args.model, backend=args.backend, precision=args.precision,

@@ -118,3 +118,23 @@ def test_render_draws_the_detections(small_detector, data_dir):
     drawn = rtdetect.render(image, detections, names)
     assert drawn.shape == image.shape and (drawn != image).any()
     assert (rtdetect.render(image, detections[:0], names) == image).all()
+
+
+def test_configure_changes_threshold_and_classes_and_refuses_bad_values(small_detector, data_dir):
+    from rtdetect.errors import ModelError, UsageError
+
+    image = cv2.imread(str(data_dir / "person.jpg"))
+    with rtdetect.Detector(str(small_detector), backend=CPU, conf=0.05) as detector:
+        low = detector(image)
+        assert len(low) > 0 and low.scores.min() < 0.5
+        detector.configure(conf=0.5)
+        assert (detector(image).scores > 0.5).all()
+        detector.configure(conf=0.05, classes=["Fall"])
+        assert set(detector(image).class_ids.tolist()) <= {1}
+        with pytest.raises(ModelError, match="boat"):
+            detector.configure(classes=["boat"])
+        with pytest.raises(UsageError, match="--conf"):
+            detector.configure(conf=2.0)
+        assert detector.config.conf == 0.05 and detector.classes == ("Fall",)  # unchanged by the refusals
+        detector.configure(classes=None)
+        assert len(detector(image)) == len(low)

@@ -13,9 +13,9 @@ from typing import Callable, Sequence
 
 import cv2
 
+from ...errors import UsageError
 from ..jsonl import frame_record
 from .access import is_loopback, parse_bind, token_for
-from .server import LiveServer
 from .state import LiveState
 
 MAX_VIEWERS = 4
@@ -34,6 +34,10 @@ class LiveSink:
     def __init__(self, bind: tuple[str, int], *, names: Sequence[str], configure: Callable[[float, list | None], None],
                  conf: float, classes: Sequence[str] | None = None, token: str | None = None, pace: bool = False,
                  max_viewers: int = MAX_VIEWERS) -> None:
+        try:
+            from .server import LiveServer
+        except ImportError as exc:
+            raise UsageError(f"--serve needs aiohttp ({exc}): pip install 'rtdetect[serve]'") from None
         host, port = bind
         self.names = list(names)
         self.token = token_for(host, token)
