@@ -37,7 +37,7 @@ from rtdetect.bench.measure import first_frame, run_end_to_end, run_model_only  
 from rtdetect.bench.resources import CpuWindow, PeakRss  # noqa: E402
 from rtdetect.inference.onnxruntime import OnnxRuntimeEngine  # noqa: E402
 from rtdetect.pipeline import Pipeline  # noqa: E402
-from rtdetect.render import Renderer  # noqa: E402
+from rtdetect.annotate import Renderer  # noqa: E402
 
 TARGET_RATIO = 0.95
 

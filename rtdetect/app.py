@@ -3,56 +3,17 @@ from __future__ import annotations
 
 import sys
 from contextlib import ExitStack
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Sequence
 
 from . import options
+from .api import (DEFAULT_MODEL, Detector, class_ids_from, make_pipeline, open_engine_for,  # noqa: F401 (re-exported)
+                  resolve_model_path, tracking_stage)
 from .capture import ImageSource, StreamOptions, open_source
-from .errors import ModelError
-from .inference import create_engine
-from .input_shape import Request, fixed_shape_note, network_input_hw
+from .input_shape import Request
 from .outputs import describe_written, open_sinks, plan_outputs
-from .pipeline import GpuFramePipeline, Pipeline, RunSummary, WorkItem
-from .postprocess import PostprocessConfig
+from .pipeline import RunSummary, WorkItem
 from .signals import SignalStop
-
-DEFAULT_MODEL = "yolov5s-seg"
-
-
-def resolve_model_path(model: str, imgsz: tuple[int, int]) -> str:
-    """An ONNX path for ``model``: an .onnx file as is; a zoo name or a .pt checkpoint converted (cached)."""
-    if model.lower().endswith(".onnx"):
-        return model
-    from .models.zoo import resolve_model
-
-    return str(resolve_model(model, imgsz=imgsz))
-
-
-def class_ids_from(classes: Sequence[str] | None, names: Sequence[str]) -> tuple[int, ...] | None:
-    """``--classes`` values (ids or names) → class ids; raises ModelError for a name the model lacks."""
-    if not classes:
-        return None
-    ids = []
-    lookup = {n.lower(): i for i, n in enumerate(names)}
-    for value in classes:
-        if value.lstrip("-").isdigit():
-            ids.append(int(value))
-        elif value.lower() in lookup:
-            ids.append(lookup[value.lower()])
-        else:
-            raise ModelError(f"--classes: the model has no class named {value!r}")
-    return tuple(ids)
-
-
-def make_pipeline(engine, config: PostprocessConfig, stack: ExitStack) -> Pipeline:
-    """The CPU pipeline, or on TensorRT the zero-copy GPU one (whose processor ``stack`` closes)."""
-    if engine.name != "tensorrt":
-        return Pipeline(engine, config)
-    from .gpu.pipeline import GpuPipeline
-
-    processor = GpuPipeline(engine, config)
-    stack.callback(processor.close)
-    return GpuFramePipeline(processor)
 
 
 def _progress_callback(total: int | None, enabled: bool):
@@ -80,44 +41,14 @@ class DetectRun:
     written: list[str]
 
 
-def _checked_config(conf: float, iou: float, max_det: int, max_frames: int | None) -> PostprocessConfig:
-    """The thresholds as a config, every value checked (UsageError naming the option)."""
-    if max_frames is not None:
-        options.at_least("--max-frames", max_frames, 1)
-    return PostprocessConfig(conf=options.fraction("--conf", conf), iou=options.fraction("--iou", iou),
-                             max_det=options.at_least("--max-det", max_det, 1))
-
-
-def _tracked(pipeline: Pipeline, names, fps: float | None, track: bool, count_lines):
-    """Add the tracking stage when asked for (``count_lines`` implies tracking); returns it or None."""
-    if not (track or count_lines):
-        return None
-    from .tracking import TrackingStage
-
-    tracking = TrackingStage(names, frame_rate=fps, lines=count_lines)
-    pipeline.add_detection_stage(tracking)
-    return tracking
-
-
-def open_engine_for(src, model: str, imgsz: Request, *, backend: str = "auto", precision: str = "auto"):
-    """The engine for frames of ``src`` (opened): zoo and .pt models exported at the input shape
-    ``imgsz`` asks for (``input_shape``); an .onnx file as is (a fixed-shape one keeps its shape and
-    says so on stderr if ``imgsz`` asked for another)."""
-    input_hw = network_input_hw(imgsz, src.frame_hw)
-    engine = create_engine(resolve_model_path(model, input_hw), backend=backend, precision=precision, imgsz=input_hw)
-    note = fixed_shape_note(model, imgsz, engine.input_hw)
-    if note:
-        print(note, file=sys.stderr)
-    return engine
-
-
 def detect(*, source: str, model: str = DEFAULT_MODEL, backend: str = "auto", precision: str = "auto",
            conf: float = 0.25, iou: float = 0.45,
            imgsz: Request = None, classes: Sequence[str] | None = None, max_det: int = 300,
            show: bool = False, save: str | None = None, json_path: str | None = None,
            max_frames: int | None = None, progress: bool = True, track: bool = False,
            count_lines: Sequence[tuple[float, float, float, float]] = (),
-           stream_options: StreamOptions | None = None, signals: SignalStop | None = None) -> DetectRun:
+           stream_options: StreamOptions | None = None, signals: SignalStop | None = None,
+           serve: tuple[str, int] | None = None, token: str | None = None) -> DetectRun:
     """Run detection on ``source``.
 
     track: follow objects across frames (ByteTrack); count_lines: segments (x1, y1, x2, y2) in frame pixels
@@ -129,18 +60,18 @@ def detect(*, source: str, model: str = DEFAULT_MODEL, backend: str = "auto", pr
     model is loaded or converted (the source's frame size decides the shape the model is exported at); see
     ``outputs`` for what ``save`` and ``json_path`` accept. ``signals`` (installed by the caller): a stop
     signal while the outputs are open ends the run after the frame in hand, with every output finalised, and
-    sets ``summary.interrupted``.
+    sets ``summary.interrupted``. ``serve`` (host, port): the live view (``rtdetect.sinks.live``), with
+    ``token`` (one is generated for a non-loopback host); a file source then plays at its own rate.
     """
-    config = _checked_config(conf, iou, max_det, max_frames)
+    if max_frames is not None:
+        options.at_least("--max-frames", max_frames, 1)
     with ExitStack() as stack:
+        detector = stack.enter_context(Detector(model, backend=backend, precision=precision, conf=conf, iou=iou,
+                                                imgsz=imgsz, classes=classes, max_det=max_det))
         src = stack.enter_context(open_source(source, stream_options=stream_options))
         plan = plan_outputs(src, save=save, json_path=json_path, show=show)
-        engine = open_engine_for(src, model, imgsz, backend=backend, precision=precision)
-        stack.callback(engine.close)
-        pipeline = make_pipeline(engine, config, stack)
-        if classes:
-            pipeline.configure(replace(config, classes=class_ids_from(classes, pipeline.names)))
-        tracking = _tracked(pipeline, pipeline.names, src.fps, track, count_lines)
+        pipeline = detector.pipeline_for(src.frame_hw)
+        tracking = stack.enter_context(tracking_stage(pipeline, src.fps, track=track, count_lines=count_lines))
         stop = stack.enter_context(signals.finishing()) if signals is not None else None
         # Each sink is closed (finalised, or discarded after a failure, see rtdetect.sinks.output) on every
         # exit path, errors and signals included, registered as soon as it is open. A live source's frames
@@ -149,6 +80,10 @@ def detect(*, source: str, model: str = DEFAULT_MODEL, backend: str = "auto", pr
         for sink in open_sinks(plan, None if src.is_live else src.fps, pipeline.names):
             sinks.append(sink)
             stack.push(_closer(sink))
+        live = _live_sink(serve, token, detector, src) if serve is not None else None
+        if live is not None:
+            sinks.append(live)
+            stack.push(_closer(live))
         if not sinks:
             print("rtdetect: warning: no --save, --json or --show: detections are counted but nothing is written",
                   file=sys.stderr)
@@ -156,11 +91,35 @@ def detect(*, source: str, model: str = DEFAULT_MODEL, backend: str = "auto", pr
         bar, on_frame = _progress_callback(None if src.is_live else total, progress)
         if bar is not None:
             stack.callback(bar.close)
+        if live is not None:
+            on_frame = _both(on_frame, live.record)
         summary = pipeline.run(src, sinks, max_frames=max_frames, on_frame=on_frame, show_fps=show, stop=stop)
         summary.interrupted = summary.interrupted or (signals is not None and signals.signum is not None)
         if tracking is not None:
             summary.line_counts = tracking.totals()
     return DetectRun(summary, src.name, isinstance(src, ImageSource), describe_written(sinks))
+
+
+def _live_sink(serve: tuple[str, int], token: str | None, detector: Detector, src):
+    """The live view's sink, serving at once; its URL (with the token) is printed on stderr."""
+    from .sinks.live import LiveSink
+
+    live = LiveSink(serve, names=detector.names, conf=detector.config.conf, classes=detector.classes,
+                    configure=lambda conf, classes: detector.configure(conf=conf, classes=classes),
+                    token=token, pace=not src.is_live)
+    print(f"rtdetect: live view at {live.url}", file=sys.stderr, flush=True)
+    return live
+
+
+def _both(first, second):
+    """An ``on_frame`` hook calling ``first`` (may be None) then ``second``."""
+    if first is None:
+        return second
+
+    def on_frame(item: WorkItem) -> None:
+        first(item)
+        second(item)
+    return on_frame
 
 
 def _closer(sink):

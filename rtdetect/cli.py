@@ -144,6 +144,10 @@ def _detect_parser() -> argparse.ArgumentParser:
     parser.add_argument("--track", action="store_true", help="follow objects across frames (ByteTrack): track ids in outputs, trails on video")
     parser.add_argument("--count-line", action="append", type=_count_line, default=[], metavar="X1,Y1,X2,Y2",
                         help="count tracks crossing this segment (frame pixels), per direction and class; repeatable; implies --track")
+    parser.add_argument("--serve", nargs="?", const="127.0.0.1:8080", metavar="[HOST:]PORT",
+                        help="live view in the browser (default 127.0.0.1:8080; a file plays at its own rate); "
+                             "any non-loopback HOST needs a token")
+    parser.add_argument("--token", help="the live view's access token (default: none on loopback, else generated and printed)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("--verbose", action="store_true", help="keep OpenCV/FFmpeg log messages")
     _add_stream_options(parser)
@@ -186,12 +190,25 @@ def _summary_line(result) -> str:
     return line
 
 
+def _serve_bind(args: argparse.Namespace) -> tuple[str, int] | None:
+    """The checked --serve address (None without it) and --token."""
+    if args.serve is None:
+        if args.token is not None:
+            raise UsageError("--token needs --serve")
+        return None
+    from .sinks.live.access import check_token, parse_bind
+
+    check_token(args.token)
+    return parse_bind(args.serve)
+
+
 def run_detect(argv: list[str]) -> int:
     args = _detect_parser().parse_args(argv)
     imgsz = _requested_imgsz(args.imgsz)
     if not args.verbose:
         _quiet_video_logs()
     from .app import detect
+    serve = _serve_bind(args)
 
     with SignalStop() as signals:
         result = detect(source=args.source, model=args.model, backend=args.backend, precision=args.precision,
@@ -199,7 +216,7 @@ def run_detect(argv: list[str]) -> int:
                         imgsz=imgsz, classes=args.classes, max_det=args.max_det, show=args.show, save=args.save,
                         json_path=args.json, max_frames=args.max_frames, progress=not args.no_progress,
                         track=args.track, count_lines=args.count_line,
-                        stream_options=_stream_options(args), signals=signals)
+                        stream_options=_stream_options(args), signals=signals, serve=serve, token=args.token)
     print(_summary_line(result), file=sys.stderr)
     for totals in result.summary.line_counts:
         fmt = lambda counts: ", ".join(f"{n} {label}" for label, n in counts.items()) or "none"  # noqa: E731

@@ -33,7 +33,7 @@ from .inference.base import Engine
 from .metrics import FpsMeter, StageTimes
 from .postprocess import PostprocessConfig, Postprocessor
 from .preprocess import Preprocessor
-from .render import Renderer
+from .annotate import Renderer
 from .types import Detections, Frame, Letterbox
 
 _END = object()
@@ -206,6 +206,10 @@ class Pipeline:
     def add_detection_stage(self, stage: DetectionStage) -> None:
         """Run ``stage`` on every frame's detections after the model's stages (e.g. the tracker)."""
         self._detection_stages = (*self._detection_stages, stage)
+
+    def remove_detection_stage(self, stage: DetectionStage) -> None:
+        """Stop running ``stage`` (added by :meth:`add_detection_stage`) on the next runs."""
+        self._detection_stages = tuple(s for s in self._detection_stages if s is not stage)
 
     def stages(self) -> list[Stage]:
         """The stages between capture and the sinks, in order: the model's, then the detection stages."""

@@ -17,31 +17,13 @@ import os
 from typing import Sequence, TextIO
 
 from ..errors import OutputError
-from ..types import EXTRA_LINE_COUNTS, Detections, Frame
+from ..types import Detections, Frame
 from .output import OutputFile
-from .rle import encode_box_masks
 
 
 def frame_record(frame: Frame, detections: Detections, names: Sequence[str]) -> dict:
-    items = []
-    masks = None if detections.masks is None else encode_box_masks(detections.masks)
-    for i in range(len(detections)):
-        cid = int(detections.class_ids[i])
-        item = {
-            "box": [round(float(v), 2) for v in detections.xyxy[i]],
-            "score": round(float(detections.scores[i]), 5),
-            "class_id": cid,
-            "label": names[cid] if 0 <= cid < len(names) else str(cid),
-        }
-        if detections.track_ids is not None:
-            item["track_id"] = int(detections.track_ids[i])
-        if masks is not None:
-            item["mask"] = masks[i]
-        items.append(item)
-    record = {"source": frame.source, "frame": frame.index, "pts": frame.pts, "detections": items}
-    if EXTRA_LINE_COUNTS in detections.extra:
-        record["counts"] = detections.extra[EXTRA_LINE_COUNTS]
-    return record
+    """One JSONL line as a dict: the frame's ``source``, ``frame`` and ``pts``, then ``detections.to_dict``."""
+    return {"source": frame.source, "frame": frame.index, "pts": frame.pts, **detections.to_dict(names)}
 
 
 JSONL_EXTENSIONS = (".jsonl", ".ndjson")

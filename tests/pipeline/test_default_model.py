@@ -3,7 +3,7 @@ import json
 from collections import Counter
 
 from rtdetect.app import detect
-from rtdetect.sinks.rle import decode_mask
+from rtdetect.rle import decode_mask
 
 from .helpers import decoded_frame_count
 

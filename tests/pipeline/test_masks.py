@@ -121,7 +121,7 @@ def test_masks_stay_inside_their_boxes():
 def test_memory_follows_the_boxes_not_the_frame():
     """A 4K frame with 100 small instances: computing, encoding and rendering the masks allocates a few
     times the boxes' area, where (N, H, W) planes would take 100 x 8.3 MB (the defect: 3 GB peak RSS)."""
-    from rtdetect.render import Renderer
+    from rtdetect.annotate import Renderer
     from rtdetect.sinks.jsonl import frame_record
     from rtdetect.types import Detections, Frame
 

@@ -11,7 +11,7 @@ from rtdetect.errors import ModelError
 from rtdetect.inference import create_engine
 from rtdetect.pipeline import Pipeline
 from rtdetect.postprocess import PostprocessConfig
-from rtdetect.render import Renderer
+from rtdetect.annotate import Renderer
 from rtdetect.sinks import JsonlSink, VideoSink
 from rtdetect.types import Frame
 

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from rtdetect.render import MaskAnnotator, Renderer, class_color
+from rtdetect.annotate import MaskAnnotator, Renderer, class_color
 from rtdetect.types import BoxMasks, Detections
 
 
@@ -37,7 +37,7 @@ def _overlap(a, b):
 
 
 def test_label_tags_stay_inside_the_frame():
-    from rtdetect.render.labels import LabelAnnotator
+    from rtdetect.annotate.labels import LabelAnnotator
 
     # Boxes touching the right, top, bottom and left edges, with a long class name.
     det = Detections([[600, 0, 640, 40], [0, 440, 30, 480], [300, 0, 340, 480]], [0.9, 0.8, 0.7], [0, 0, 0])
@@ -46,7 +46,7 @@ def test_label_tags_stay_inside_the_frame():
 
 
 def test_label_tags_of_overlapping_boxes_do_not_cover_each_other():
-    from rtdetect.render.labels import LabelAnnotator
+    from rtdetect.annotate.labels import LabelAnnotator
 
     det = Detections([[200, 200, 300, 400], [205, 202, 305, 398], [210, 205, 300, 390]], [0.9, 0.8, 0.7], [0, 1, 2])
     rects = [rect for _, rect in LabelAnnotator(["person", "car", "dog"]).layout((480, 640, 3), det)]
@@ -59,7 +59,7 @@ def test_label_tags_of_overlapping_boxes_do_not_cover_each_other():
 def test_label_text_scales_with_the_frame(height, width, minimum):
     import cv2
 
-    from rtdetect.render.labels import FONT, text_style
+    from rtdetect.annotate.labels import FONT, text_style
 
     scale, thickness = text_style(height, width)
     (_, text_height), _ = cv2.getTextSize("person 0.87", FONT, scale, thickness)
@@ -67,7 +67,7 @@ def test_label_text_scales_with_the_frame(height, width, minimum):
 
 
 def test_label_tag_is_drawn_where_it_was_laid_out():
-    from rtdetect.render.labels import LabelAnnotator
+    from rtdetect.annotate.labels import LabelAnnotator
 
     image = np.zeros((480, 640, 3), np.uint8)
     det = Detections([[600, 100, 640, 200]], [0.9], [0])

@@ -9,7 +9,7 @@ from pycocotools import mask as coco_mask
 
 from rtdetect.errors import OutputError
 from rtdetect.sinks import JsonlSink, VideoSink
-from rtdetect.sinks.rle import decode_mask, encode_crop, encode_mask
+from rtdetect.rle import decode_mask, encode_crop, encode_mask
 from rtdetect.types import BoxMasks, Detections, Frame
 
 
@@ -140,7 +140,7 @@ def test_show_without_a_display_is_a_clear_error(monkeypatch):
 
 def test_rle_of_many_masks_in_one_pass_equals_each_alone():
     """encode_box_masks builds every string of a frame at once; each equals pycocotools' on its own mask."""
-    from rtdetect.sinks.rle import encode_box_masks
+    from rtdetect.rle import encode_box_masks
 
     rng = np.random.default_rng(7)
     full = rng.random((7, 33, 21)) < 0.4

@@ -1,4 +1,4 @@
-"""Rendering: masks, boxes, labels and an FPS overlay composed onto a copy of the frame."""
+"""Annotation (``rtdetect.render`` is the public function built on it): masks, boxes, labels and an FPS overlay composed onto a copy of the frame."""
 from __future__ import annotations
 
 from typing import Sequence

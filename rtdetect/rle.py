@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..types import BoxMasks
+from .types import BoxMasks
 
 
 def run_lengths(crop: np.ndarray, offset: tuple[int, int], frame_hw: tuple[int, int]) -> np.ndarray:

@@ -1,0 +1,62 @@
+"""Who may see the live view: the bind address (``[HOST:]PORT``, loopback by default) and its token.
+
+Binding anything but a loopback address needs a token (given, or generated here and printed by the
+caller); with a token every request must carry it (``?token=`` or ``Authorization: Bearer``).
+"""
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import secrets
+
+from ...errors import UsageError
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8080
+
+
+def parse_bind(value: str) -> tuple[str, int]:
+    """``PORT``, ``HOST:PORT`` or ``[IPv6]:PORT`` → (host, port); UsageError naming --serve otherwise."""
+    text = value.strip()
+    host, sep, port = text.rpartition(":")
+    if not sep:
+        host, port = DEFAULT_HOST, text
+    host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    if not host or "/" in host or " " in host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise UsageError(f"--serve expects [HOST:]PORT (port 0-65535), got {value!r}")
+    return host, int(port)
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is only reachable from this machine (``localhost``, 127.0.0.0/8, ::1)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_token(token: str | None) -> str | None:
+    """``--token`` as given, refused (UsageError) when too short to be a secret."""
+    if token is not None and len(token) < 8:
+        raise UsageError("--token must be at least 8 characters")
+    return token
+
+
+def token_for(host: str, token: str | None) -> str | None:
+    """The token requests must carry: ``token`` when given, a new random one for a non-loopback ``host``,
+    else None (loopback without --token: open to local users, as any local port is)."""
+    if check_token(token) is not None:
+        return token
+    return None if is_loopback(host) else secrets.token_urlsafe(18)
+
+
+def token_matches(expected: str | None, query_token: str | None, authorization: str | None) -> bool:
+    """Whether a request carrying ``query_token`` / an ``Authorization`` header may pass (constant time)."""
+    if expected is None:
+        return True
+    given = query_token
+    if given is None and authorization and authorization.startswith("Bearer "):
+        given = authorization[len("Bearer "):]
+    return given is not None and hmac.compare_digest(given.encode(), expected.encode())

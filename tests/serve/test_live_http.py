@@ -1,0 +1,257 @@
+"""The live view at the HTTP level: a real LiveSink serving real requests while frames are written to it
+(from a thread, as the pipeline does), on 127.0.0.1 with an ephemeral port."""
+import http.client
+import socket
+import threading
+import time
+
+import numpy as np
+import pytest
+import requests
+
+from rtdetect.errors import ModelError, UsageError
+from rtdetect.pipeline import WorkItem
+from rtdetect.sinks.live import LiveSink, parse_bind, server
+from rtdetect.types import Detections, Frame
+
+NAMES = ["person", "car"]
+
+
+class Feeder:
+    """Writes frames of changing noise (with one detection) into ``sink`` until stopped; counts them."""
+
+    def __init__(self, sink: LiveSink, hw=(480, 640)) -> None:
+        self.sink, self.hw, self.written, self.slowest = sink, hw, 0, 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        rng = np.random.default_rng(0)
+        detections = Detections(np.array([[10, 20, 110, 220]], np.float32), np.array([0.8], np.float32),
+                                np.array([0], np.int32))
+        while not self._stop.is_set():
+            image = rng.integers(0, 255, (*self.hw, 3), dtype=np.uint8)
+            frame = Frame(image, self.written, None, "noise")
+            start = time.perf_counter()
+            self.sink.write(frame, detections, image)
+            self.sink.record(WorkItem(frame, {"inference": 0.01}))
+            self.slowest = max(self.slowest, time.perf_counter() - start)
+            self.written += 1
+            time.sleep(0.01)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+@pytest.fixture
+def live():
+    """A sink on loopback without a token, fed with frames; ``configure`` calls are recorded."""
+    calls = []
+
+    def configure(conf, classes):
+        if classes and "boat" in classes:
+            raise ModelError("--classes: the model has no class named 'boat'")
+        calls.append((conf, classes))
+
+    sink = LiveSink(("127.0.0.1", 0), names=NAMES, configure=configure, conf=0.25, max_viewers=2)
+    feeder = Feeder(sink)
+    sink.calls = calls
+    yield sink
+    feeder.stop()
+    sink.close()
+
+
+def _port(sink) -> int:
+    return sink.server.port
+
+
+def raw_get(port: int, path: str, headers=None) -> tuple[int, bytes]:
+    """GET ``path`` exactly as written (no client-side normalisation of ``..``)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    conn.putrequest("GET", path, skip_host="Host" in (headers or {}), skip_accept_encoding=True)
+    for name, value in (headers or {}).items():
+        conn.putheader(name, value)
+    conn.endheaders()
+    response = conn.getresponse()
+    body = response.read(200_000) if response.status != 200 or "multipart" not in response.getheader("Content-Type", "") else b""
+    conn.close()
+    return response.status, body
+
+
+def test_bind_defaults_to_loopback():
+    assert parse_bind("8080") == ("127.0.0.1", 8080)
+    assert parse_bind("0.0.0.0:9000") == ("0.0.0.0", 9000)
+    assert parse_bind("[::1]:9000") == ("::1", 9000)
+    for bad in ("http://x:80", "host:", "70000", "a:b", ""):
+        with pytest.raises(UsageError, match="--serve"):
+            parse_bind(bad)
+
+
+def test_page_stats_detections_and_video(live):
+    base = live.url
+    page = requests.get(base, timeout=10)
+    assert page.status_code == 200 and "static/app.js" in page.text
+    assert requests.get(base + "static/app.js", timeout=10).status_code == 200
+    time.sleep(0.5)
+    stats = requests.get(base + "api/stats", timeout=10).json()
+    assert stats["frames"] > 0 and stats["fps"] > 0 and "inference" in stats["latency_ms"]
+    record = requests.get(base + "api/detections", timeout=10).json()
+    assert record["detections"][0]["label"] == "person" and record["source"] == "noise"
+    with requests.get(base + "video", stream=True, timeout=10) as video:
+        assert video.headers["Content-Type"].startswith("multipart/x-mixed-replace")
+        chunk = next(video.iter_content(4096))
+        assert chunk.startswith(b"--frame\r\nContent-Type: image/jpeg")
+
+
+def test_settings_apply_and_bad_values_get_400(live):
+    url = live.url + "api/settings"
+    ok = requests.post(url, params={"conf": "0.6", "classes": "person"}, headers={"X-Rtdetect": "1"}, timeout=10)
+    assert ok.status_code == 200 and ok.json()["settings"]["conf"] == 0.6 and live.calls == [(0.6, ["person"])]
+    for params in ({"conf": "abc"}, {"conf": "1.5"}, {"conf": "nan"}, {"conf": "-0.1"}, {"paused": "maybe"},
+                   {"bogus": "1"}, {"classes": "boat"}):
+        bad = requests.post(url, params=params, headers={"X-Rtdetect": "1"}, timeout=10)
+        assert bad.status_code == 400, params
+        assert "error" in bad.json() and "Traceback" not in bad.text
+    assert live.calls == [(0.6, ["person"])]  # no bad value reached the run
+    # a foreign page cannot send the header without a CORS preflight; without it the POST is refused
+    assert requests.post(url, params={"conf": "0.1"}, timeout=10).status_code == 403
+
+
+def test_pause_freezes_the_view(live):
+    url = live.url
+    time.sleep(0.3)
+    requests.post(url + "api/settings", params={"paused": "1"}, headers={"X-Rtdetect": "1"}, timeout=10)
+    frame = requests.get(url + "api/detections", timeout=10).json()["frame"]
+    time.sleep(0.5)
+    assert requests.get(url + "api/detections", timeout=10).json()["frame"] == frame
+    requests.post(url + "api/settings", params={"paused": "0"}, headers={"X-Rtdetect": "1"}, timeout=10)
+    time.sleep(0.5)
+    assert requests.get(url + "api/detections", timeout=10).json()["frame"] > frame
+
+
+@pytest.mark.parametrize("path", ["/static/../../../../etc/passwd", "/static/..%2f..%2f..%2fetc%2fpasswd",
+                                  "/static/%2e%2e/server.py", "/static/server.py", "/static/__init__.py",
+                                  "/../../etc/passwd", "/static//etc/passwd", "/static/index.html/..",
+                                  "/static/.", "/etc/passwd"])
+def test_nothing_outside_the_page_assets(live, path):
+    status, body = raw_get(_port(live), path)
+    assert status in (400, 404), (path, status)
+    assert b"root:" not in body and b"import" not in body
+
+
+def test_host_header_must_be_loopback_without_token(live):
+    status, _ = raw_get(_port(live), "/api/stats", {"Host": "attacker.example:80"})
+    assert status == 403
+    assert raw_get(_port(live), "/api/stats", {"Host": f"localhost:{_port(live)}"})[0] == 200
+
+
+def test_token_checked_on_every_request_including_the_video():
+    sink = LiveSink(("127.0.0.1", 0), names=NAMES, configure=lambda c, k: None, conf=0.25, token="s3cret-token")
+    feeder = Feeder(sink)
+    try:
+        base = f"http://127.0.0.1:{_port(sink)}/"
+        for path in ("", "static/app.js", "api/stats", "api/detections", "video"):
+            assert requests.get(base + path, timeout=10).status_code == 401, path
+            assert requests.get(base + path, params={"token": "wrong-token"}, timeout=10).status_code == 401
+        assert requests.post(base + "api/settings", params={"conf": "0.5"}, timeout=10).status_code == 401
+        assert requests.get(base + "api/stats", params={"token": "s3cret-token"}, timeout=10).status_code == 200
+        assert requests.get(base + "api/stats", headers={"Authorization": "Bearer s3cret-token"},
+                            timeout=10).status_code == 200
+        with requests.get(base + "video", params={"token": "s3cret-token"}, stream=True, timeout=10) as video:
+            assert video.status_code == 200 and next(video.iter_content(64)).startswith(b"--frame")
+    finally:
+        feeder.stop()
+        sink.close()
+
+
+def test_a_public_bind_generates_a_token():
+    sink = LiveSink(("0.0.0.0", 0), names=NAMES, configure=lambda c, k: None, conf=0.25)
+    try:
+        assert sink.token and len(sink.token) >= 16 and f"?token={sink.token}" in sink.url
+        base = f"http://127.0.0.1:{_port(sink)}/"
+        assert requests.get(base + "api/stats", timeout=10).status_code == 401
+        assert requests.get(base + "api/stats", params={"token": sink.token}, timeout=10).status_code == 200
+    finally:
+        sink.close()
+
+
+def _stream_reader(url: str, frames: list, stop: threading.Event) -> None:
+    with requests.get(url, stream=True, timeout=30) as video:
+        for chunk in video.iter_content(65536):
+            if b"--frame" in chunk:
+                frames.append(time.monotonic())
+            if stop.is_set():
+                return
+
+
+def test_a_stalled_viewer_never_slows_the_pipeline(monkeypatch):
+    """A viewer that stops reading (its socket buffers full) is dropped after WRITE_TIMEOUT_S; meanwhile the
+    writer goes on at full speed and a healthy viewer keeps getting new frames."""
+    monkeypatch.setattr(server, "WRITE_TIMEOUT_S", 1.0)
+    sink = LiveSink(("127.0.0.1", 0), names=NAMES, configure=lambda c, k: None, conf=0.25)
+    feeder = Feeder(sink, hw=(1080, 1920))  # noise JPEGs of ~2 MB fill any socket buffer at once
+    stalled = socket.create_connection(("127.0.0.1", _port(sink)))
+    stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    stalled.sendall(b"GET /video HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")  # ... and never read
+    healthy, stop = [], threading.Event()
+    reader = threading.Thread(target=_stream_reader, args=(sink.url + "video", healthy, stop), daemon=True)
+    reader.start()
+    try:
+        time.sleep(1.0)
+        written = feeder.written
+        time.sleep(3.0)
+        assert sink.server.viewers == 1, "the stalled viewer was not dropped"
+        assert feeder.written - written > 20  # the writer never waited for the stalled viewer
+        assert feeder.slowest < 1.0
+        assert len([t for t in healthy if t > time.monotonic() - 2.0]) >= 2  # still receiving
+    finally:
+        stop.set()
+        stalled.close()
+        feeder.stop()
+        sink.close()
+        reader.join(10)
+
+
+def test_viewers_are_bounded_and_the_server_stops_with_the_run():
+    sink = LiveSink(("127.0.0.1", 0), names=NAMES, configure=lambda c, k: None, conf=0.25, max_viewers=2)
+    feeder = Feeder(sink)
+    streams = [requests.get(sink.url + "video", stream=True, timeout=10) for _ in range(2)]
+    try:
+        for video in streams:
+            assert video.status_code == 200 and next(video.iter_content(64)).startswith(b"--frame")
+        refused = [requests.get(sink.url + "video", timeout=10) for _ in range(5)]
+        assert {r.status_code for r in refused} == {503}
+        assert requests.get(sink.url + "api/stats", timeout=10).json()["viewers"] == 2
+        streams.pop().close()
+        deadline = time.monotonic() + 10
+        while sink.server.viewers > 1 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        with requests.get(sink.url + "video", stream=True, timeout=10) as again:
+            assert again.status_code == 200
+    finally:
+        feeder.stop()
+        start = time.monotonic()
+        sink.close()  # with a viewer still streaming
+        assert time.monotonic() - start < 5
+        for video in streams:
+            video.close()
+    assert not [t for t in threading.enumerate() if t.name == "rtdetect:serve"]
+    with pytest.raises(requests.ConnectionError):
+        requests.get(sink.url + "api/stats", timeout=5)
+
+
+def test_a_file_plays_at_its_own_rate():
+    """With ``pace`` (file sources) each frame is held until its pts: 11 frames 0.1 s apart take >= 1 s."""
+    sink = LiveSink(("127.0.0.1", 0), names=NAMES, configure=lambda c, k: None, conf=0.25, pace=True)
+    try:
+        image = np.zeros((48, 64, 3), np.uint8)
+        start = time.monotonic()
+        for index in range(11):
+            frame = Frame(image, index, index / 10, "clip")
+            sink.write(frame, Detections.empty(), image)
+            sink.record(WorkItem(frame, {}))
+        assert time.monotonic() - start >= 0.95
+    finally:
+        sink.close()
