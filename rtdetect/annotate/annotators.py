@@ -1,8 +1,6 @@
 """Annotators: each draws one thing onto a BGR uint8 image in place with one ``annotate`` method."""
 from __future__ import annotations
 
-from typing import Sequence
-
 import cv2
 import numpy as np
 
