@@ -22,7 +22,6 @@ the same weights from the config without Ultralytics.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import subprocess
@@ -44,18 +43,7 @@ STRUCTURES = ("yolov9s", "yolov9m", "yolov9e", "yolo12l", "yolo26m-seg")
 TOP_ANCHORS, RANDOM_ANCHORS, PROTO_STEP, E2E_ROWS = 16, 16, 8, 64
 
 sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "models")]  # this checkout, not an installed rtdetect
-from model_helpers import is_seeded_key, letterbox, seeded_tensor  # noqa: E402
-
-
-def golden_input() -> np.ndarray:
-    """bus.jpg letterboxed to (1, 3, 160, 160) float32 by the model tests' own helper."""
-    import cv2
-
-    return letterbox(cv2.imread(str(ROOT / "tests" / "data" / IMAGE)), IMGSZ)[0]
-
-
-def input_digest(x: np.ndarray) -> str:
-    return hashlib.sha256(np.ascontiguousarray(x, np.float32).tobytes()).hexdigest()
+from model_helpers import is_seeded_key, seeded_tensor  # noqa: E402
 
 
 def _fill_seeded(net) -> None:
@@ -169,7 +157,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.run_peer:
         run_peer(args.run_peer)
         return 0
-    x = golden_input()
+    from golden_files import input_digest, letterboxed, write_goldens
+
+    x = letterboxed(IMAGE, IMGSZ)
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         np.save(work / "input.npy", x)
@@ -186,10 +176,7 @@ def main(argv: list[str] | None = None) -> int:
             arrays[f"{name}/config"], arrays[f"{name}/keys"] = ref.pop("config"), ref.pop("keys")
             if name in MODELS:
                 arrays.update({f"{name}/{k}": v for k, v in sample(ref).items()})
-    tmp_out = args.out.with_name(args.out.name + ".tmp.npz")
-    np.savez_compressed(tmp_out, **arrays)
-    tmp_out.replace(args.out)
-    print(f"wrote {args.out} ({args.out.stat().st_size // 1024} KiB)")
+    write_goldens(args.out, arrays)
     return 0
 
 

@@ -42,20 +42,6 @@ GOLDEN = ROOT / "tests" / "data" / "yolov5s_seg_oracle.npz"
 TOP_ROWS, RANDOM_ROWS, PROTO_STEP = 128, 64, 8
 
 
-def oracle_inputs() -> dict[str, np.ndarray]:
-    """The test images letterboxed to (1, 3, 640, 640) float32 by the model tests' own helper."""
-    import cv2
-
-    sys.path.insert(0, str(ROOT / "tests" / "models"))
-    from model_helpers import letterbox
-
-    return {name: letterbox(cv2.imread(str(ROOT / "tests" / "data" / name)))[0] for name in IMAGES}
-
-
-def input_digest(x: np.ndarray) -> str:
-    return hashlib.sha256(np.ascontiguousarray(x, np.float32).tobytes()).hexdigest()
-
-
 def run_official(work: Path) -> None:
     """In the oracle interpreter: the official code's float64 forward of every ``work/<image>.npy``."""
     import torch
@@ -104,7 +90,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.run_official:
         run_official(args.run_official)
         return 0
-    inputs = oracle_inputs()
+    from golden_files import input_digest, letterboxed, write_goldens
+
+    inputs = {name: letterboxed(name) for name in IMAGES}
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         for name, x in inputs.items():
@@ -118,10 +106,7 @@ def main(argv: list[str] | None = None) -> int:
             out = np.load(work / f"{name}.out.npz")
             arrays[f"{name}/input_sha256"] = np.array(input_digest(x))
             arrays.update({f"{name}/{k}": v for k, v in sample(out["rows"], out["protos"]).items()})
-    tmp_out = args.out.with_name(args.out.name + ".tmp.npz")
-    np.savez_compressed(tmp_out, **arrays)
-    tmp_out.replace(args.out)
-    print(f"wrote {args.out} ({args.out.stat().st_size // 1024} KiB)")
+    write_goldens(args.out, arrays)
     return 0
 
 

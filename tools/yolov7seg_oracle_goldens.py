@@ -31,20 +31,6 @@ IMAGES = ("bus.jpg", "zidane.jpg")
 TOP_ROWS, RANDOM_ROWS, PROTO_STEP = 96, 32, 16
 
 
-def oracle_inputs() -> dict[str, np.ndarray]:
-    """The test images letterboxed to (1, 3, 640, 640) float32 by the model tests' own helper."""
-    import cv2
-
-    sys.path.insert(0, str(ROOT / "tests" / "models"))
-    from model_helpers import letterbox
-
-    return {name: letterbox(cv2.imread(str(ROOT / "tests" / "data" / name)))[0] for name in IMAGES}
-
-
-def digest(x: np.ndarray) -> str:
-    return hashlib.sha256(np.ascontiguousarray(x, np.float32).tobytes()).hexdigest()
-
-
 def weights_sha256() -> str:
     import importlib.util
 
@@ -68,7 +54,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=GOLDEN)
     args = parser.parse_args(argv)
-    inputs = oracle_inputs()
+    from golden_files import input_digest, letterboxed, write_goldens
+
+    inputs = {name: letterboxed(name) for name in IMAGES}
     arrays: dict[str, np.ndarray] = {"weights_sha256": np.array(weights_sha256())}
     with tempfile.TemporaryDirectory() as tmp:
         np.savez(Path(tmp) / "in.npz", **inputs)
@@ -76,12 +64,9 @@ def main(argv: list[str] | None = None) -> int:
                         str(Path(tmp) / "out.npz")], check=True)
         with np.load(Path(tmp) / "out.npz") as out:
             for name, x in inputs.items():
-                arrays[f"{name}/input_sha256"] = np.array(digest(x))
+                arrays[f"{name}/input_sha256"] = np.array(input_digest(x))
                 arrays.update({f"{name}/{k}": v for k, v in sample(out[f"{name}.rows"], out[f"{name}.protos"]).items()})
-    tmp_out = args.out.with_name(args.out.name + ".tmp.npz")
-    np.savez_compressed(tmp_out, **arrays)
-    tmp_out.replace(args.out)
-    print(f"wrote {args.out} ({args.out.stat().st_size // 1024} KiB)")
+    write_goldens(args.out, arrays)
     return 0
 
 
