@@ -21,7 +21,7 @@ import torch
 
 from model_helpers import letterbox
 from rtdetect.models.export import export_onnx
-from rtdetect.sinks.rle import decode_mask
+from rtdetect.rle import decode_mask
 from test_models_ultralytics_goldens import GOLDEN, seeded_model
 
 pytestmark = pytest.mark.no_gpu
