@@ -20,12 +20,14 @@ def onnx_model(fall_detection_dir):
 
 
 def start_run(onnx_model, data_dir, out_dir):
-    """The CLI on the 30-frame clip with --save and --json, started once it has written its first line."""
+    """The CLI on the 30-frame clip with --save and --json, started once it has written its first line
+    and opened its video (the sinks write one after the other: the JSONL line can come first)."""
     args = ["--source", data_dir / "vtest_3s.mp4", "--model", onnx_model, "--save", out_dir / "out.mp4",
             "--json", out_dir / "out.jsonl", "--no-progress"]
     proc = subprocess.Popen(cli_command(*args), stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 240
-    while not any(os.path.getsize(p) for p in glob.glob(str(out_dir / ".out.partial-*.jsonl"))):
+    while not (any(os.path.getsize(p) for p in glob.glob(str(out_dir / ".out.partial-*.jsonl")))
+               and glob.glob(str(out_dir / ".out.partial-*.mp4"))):
         if proc.poll() is not None or time.monotonic() > deadline:
             proc.kill()
             pytest.fail(f"the run ended or hung before writing a line: {proc.communicate()[1]}")
