@@ -217,14 +217,23 @@ def test_a_stalled_viewer_never_slows_the_pipeline(monkeypatch):
 def test_viewers_are_bounded_and_the_server_stops_with_the_run():
     sink = LiveSink(("127.0.0.1", 0), names=NAMES, configure=lambda c, k: None, conf=0.25, max_viewers=2)
     feeder = Feeder(sink)
-    streams = [requests.get(sink.url + "video", stream=True, timeout=10) for _ in range(2)]
+    # Two viewers that keep reading (a viewer that stops reading is dropped as stalled, which frees a place).
+    frames, stops = [[], []], [threading.Event(), threading.Event()]
+    readers = [threading.Thread(target=_stream_reader, args=(sink.url + "video", got, stop), daemon=True)
+               for got, stop in zip(frames, stops)]
+    for reader in readers:
+        reader.start()
     try:
-        for video in streams:
-            assert video.status_code == 200 and next(video.iter_content(64)).startswith(b"--frame")
-        refused = [requests.get(sink.url + "video", timeout=10) for _ in range(5)]
-        assert {r.status_code for r in refused} == {503}
+        deadline = time.monotonic() + 10
+        while not all(frames) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert all(frames), "both viewers receive frames"
+        for _ in range(5):
+            with requests.get(sink.url + "video", stream=True, timeout=10) as refused:  # never a body to wait for
+                assert refused.status_code == 503
         assert requests.get(sink.url + "api/stats", timeout=10).json()["viewers"] == 2
-        streams.pop().close()
+        stops[0].set()
+        readers[0].join(10)
         deadline = time.monotonic() + 10
         while sink.server.viewers > 1 and time.monotonic() < deadline:
             time.sleep(0.1)
@@ -235,8 +244,10 @@ def test_viewers_are_bounded_and_the_server_stops_with_the_run():
         start = time.monotonic()
         sink.close()  # with a viewer still streaming
         assert time.monotonic() - start < 5
-        for video in streams:
-            video.close()
+        for stop in stops:
+            stop.set()
+        for reader in readers:
+            reader.join(10)
     assert not [t for t in threading.enumerate() if t.name == "rtdetect:serve"]
     with pytest.raises(requests.ConnectionError):
         requests.get(sink.url + "api/stats", timeout=5)
