@@ -125,6 +125,12 @@ def _stream_options(args: argparse.Namespace):
         raise RtdetectError(str(exc)) from None
 
 
+def _add_engine_options(parser: argparse.ArgumentParser) -> None:
+    """--backend and --precision, as detection and batch take them."""
+    parser.add_argument("--backend", default="auto", choices=BACKENDS, help="default: auto: TensorRT on a GPU, else the fastest CPU engine measured on this machine")
+    parser.add_argument("--precision", default="auto", choices=PRECISIONS, help="default: auto: fp16 on TensorRT, measured and accuracy-guarded on the CPU")
+
+
 def _detect_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="rtdetect", description="Real-time object detection and segmentation.",
                      epilog="other commands: export, models, build, bench, doctor (rtdetect COMMAND --help). "
@@ -132,8 +138,7 @@ def _detect_parser() -> argparse.ArgumentParser:
     _add_version(parser)
     parser.add_argument("--source", required=True, help="webcam, a camera index, demo, a video file, a stream URL, an image, a folder or a glob")
     _add_model_options(parser)
-    parser.add_argument("--backend", default="auto", choices=BACKENDS, help="default: auto: TensorRT on a GPU, else the fastest CPU engine measured on this machine")
-    parser.add_argument("--precision", default="auto", choices=PRECISIONS, help="default: auto: fp16 on TensorRT, measured and accuracy-guarded on the CPU")
+    _add_engine_options(parser)
     _add_threshold_options(parser)
     parser.add_argument("--classes", nargs="+", metavar="CLASS", help="keep only these class ids or names")
     parser.add_argument("--show", action="store_true", help="open a window (q or Esc quits)")
@@ -368,8 +373,7 @@ def _batch_parser() -> argparse.ArgumentParser:
     parser.add_argument("--source", required=True, help="a glob (quote it: 'archive/**/*.mp4'), a folder (recursive) or a file")
     parser.add_argument("--output-dir", required=True, metavar="DIR", help="outputs mirror the input tree here, with manifest.json")
     _add_model_options(parser)
-    parser.add_argument("--backend", default="auto", choices=BACKENDS, help="as for detection (default: auto)")
-    parser.add_argument("--precision", default="auto", choices=PRECISIONS, help="as for detection (default: auto)")
+    _add_engine_options(parser)
     _add_threshold_options(parser)
     parser.add_argument("--classes", nargs="+", metavar="CLASS", help="keep only these class ids or names")
     parser.add_argument("--save", action="store_true", help="also write an annotated video per input")
