@@ -80,11 +80,14 @@ class _Process:
 
 
 class MjpegServer(_Process):
-    """``mjpeg_server.py`` serving ``image`` at ``fps`` with the size schedule ``sizes``."""
+    """``mjpeg_server.py`` serving ``image`` at ``fps`` with the size schedule ``sizes``; with
+    ``per_connection`` it hangs up after that many frames of each connection."""
 
-    def __init__(self, image: Path, *, fps: float = 10.0, sizes: str = "320x240", port: int = 0) -> None:
+    def __init__(self, image: Path, *, fps: float = 10.0, sizes: str = "320x240", port: int = 0,
+                 per_connection: int | None = None) -> None:
+        extra = ["--per-connection", str(per_connection)] if per_connection else []
         super().__init__([sys.executable, str(HERE / "mjpeg_server.py"), "--image", str(image), "--fps", str(fps),
-                          "--sizes", sizes, "--port", str(port)])
+                          "--sizes", sizes, "--port", str(port), *extra])
         self.port = int(self.wait_line(lambda l: l.startswith("port ")).split()[1])
 
     def url(self, userinfo: str = "") -> str:

@@ -1,13 +1,15 @@
 """An MJPEG-over-HTTP camera on 127.0.0.1, as a separate process so that tests can kill it, stop it
 (SIGSTOP) and restart it. Every connection gets frames from the start of the schedule:
 
-    python mjpeg_server.py --image bus.jpg --fps 10 --sizes 640x480:12,320x240 [--port 0]
+    python mjpeg_server.py --image bus.jpg --fps 10 --sizes 640x480:12,320x240 [--port 0] [--per-connection N]
 
 serves ``bus.jpg`` at 640x480 for the first 12 frames, then at 320x240, at 10 fps (``640x480:12,320x240:12``
-alternates the two sizes every 12 frames). Prints ``port N`` once it
+alternates the two sizes every 12 frames). ``--per-connection N`` hangs up after N frames of a connection,
+as cameras that drop their clients do. Prints ``port N`` once it
 listens, then ``sent K`` after each frame (K counts frames over all connections), flushed.
 """
 import argparse
+import itertools
 import http.server
 import sys
 import threading
@@ -15,6 +17,8 @@ import time
 
 import cv2
 import numpy as np
+
+from rtdetect.sinks.live.mjpeg import CONTENT_TYPE, mjpeg_part
 
 
 def parse_sizes(text: str) -> list[tuple[int, int, int | None]]:
@@ -27,7 +31,7 @@ def parse_sizes(text: str) -> list[tuple[int, int, int | None]]:
     return out
 
 
-def make_handler(image: np.ndarray, fps: float, sizes, counter):
+def make_handler(image: np.ndarray, fps: float, sizes, counter, per_connection: int | None = None):
     jpegs = {(w, h): cv2.imencode(".jpg", cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA))[1].tobytes()
              for w, h, _ in sizes}
 
@@ -43,12 +47,11 @@ def make_handler(image: np.ndarray, fps: float, sizes, counter):
 
         def do_GET(self):
             self.send_response(200)
-            self.send_header("Content-Type", "multipart/x-mixed-replace;boundary=frame")
+            self.send_header("Content-Type", CONTENT_TYPE)
             self.end_headers()
             try:
-                for jpeg in schedule():
-                    self.wfile.write(b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n" % len(jpeg)
-                                     + jpeg + b"\r\n")
+                for jpeg in itertools.islice(schedule(), per_connection):
+                    self.wfile.write(mjpeg_part(jpeg))
                     self.wfile.flush()
                     with counter["lock"]:
                         counter["sent"] += 1
@@ -66,12 +69,14 @@ def main() -> None:
     parser.add_argument("--fps", type=float, default=10.0)
     parser.add_argument("--sizes", default="640x480")
     parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--per-connection", type=int, default=None, help="frames per connection, then hang up")
     args = parser.parse_args()
     image = cv2.imread(args.image)
     counter = {"lock": threading.Lock(), "sent": 0}
     http.server.ThreadingHTTPServer.allow_reuse_address = True
     server = http.server.ThreadingHTTPServer(("127.0.0.1", args.port),
-                                             make_handler(image, args.fps, parse_sizes(args.sizes), counter))
+                                             make_handler(image, args.fps, parse_sizes(args.sizes), counter,
+                                                                          args.per_connection))
     server.daemon_threads = True
     print(f"port {server.server_address[1]}", flush=True)
     server.serve_forever()

@@ -1,44 +1,19 @@
 """A real MJPEG-over-HTTP stream (as IP cameras serve) on the loopback interface: the server sends a
 fixed number of frames per connection and hangs up, so the source must reconnect to go on."""
-import http.server
-import threading
-import time
-
-import cv2
-import numpy as np
 import pytest
 
 from rtdetect.capture import ReconnectBudget, StreamOptions, StreamSource
 
+from live_servers import MjpegServer
+
 FRAMES_PER_CONNECTION = 12
 
 
-class MjpegHandler(http.server.BaseHTTPRequestHandler):
-    jpegs = [cv2.imencode(".jpg", np.full((48, 64, 3), 10 * i, np.uint8))[1].tobytes() for i in range(FRAMES_PER_CONNECTION)]
-
-    def log_message(self, *args):
-        pass
-
-    def do_GET(self):
-        self.send_response(200)
-        self.send_header("Content-Type", "multipart/x-mixed-replace;boundary=frame")
-        self.end_headers()
-        try:
-            for jpeg in self.jpegs:
-                self.wfile.write(b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n" % len(jpeg) + jpeg + b"\r\n")
-                time.sleep(0.01)
-        except (BrokenPipeError, ConnectionResetError):
-            pass  # the client went away: normal at the end of a test
-
-
 @pytest.fixture
-def mjpeg_url():
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), MjpegHandler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/camera.mjpg"
-    server.shutdown()
-    server.server_close()
+def mjpeg_url(data_dir):
+    server = MjpegServer(data_dir / "bus.jpg", fps=100, sizes="64x48", per_connection=FRAMES_PER_CONNECTION)
+    yield server.url()
+    server.kill()
 
 
 def test_stream_reconnects_with_backoff_and_says_so(mjpeg_url, capsys):

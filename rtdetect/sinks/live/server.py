@@ -28,6 +28,7 @@ from aiohttp import web
 
 from ...errors import OutputError, RtdetectError
 from .access import is_loopback, token_matches
+from .mjpeg import CONTENT_TYPE, mjpeg_part
 from .state import LiveState
 
 WRITE_TIMEOUT_S = 5.0
@@ -155,7 +156,7 @@ class LiveServer:
             return _bad(f"at most {self.max_viewers} viewers at once", 503)
         self.viewers += 1
         try:
-            response = web.StreamResponse(headers={"Content-Type": "multipart/x-mixed-replace; boundary=frame",
+            response = web.StreamResponse(headers={"Content-Type": CONTENT_TYPE,
                                                    "Cache-Control": "no-store"})
             await response.prepare(request)
             await self._stream_frames(response)
@@ -173,9 +174,8 @@ class LiveServer:
                     await asyncio.wait_for(self._frame.wait(), 1.0)
                 continue
             sent = seq
-            part = b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n%s\r\n" % (len(jpeg), jpeg)
             try:
-                await asyncio.wait_for(response.write(part), WRITE_TIMEOUT_S)
+                await asyncio.wait_for(response.write(mjpeg_part(jpeg)), WRITE_TIMEOUT_S)
             except (asyncio.TimeoutError, ConnectionError):
                 return
 
