@@ -1,5 +1,6 @@
 """Live-stream faults against a real MJPEG camera process on 127.0.0.1 (``mjpeg_server.py``): a server that
 changes resolution, is stopped with SIGSTOP (a hung stream) or is killed; the real command in a subprocess."""
+import contextlib
 import json
 import re
 import signal
@@ -88,21 +89,34 @@ def test_resolution_change_keeps_boxes_in_each_frames_pixels(onnx_model, data_di
     assert fps == pytest.approx((n - 1) / (times[n - 1] - times[0]), rel=0.05)
 
 
-def test_hung_stream_ctrl_c_acts_at_once(tiny_model, data_dir, tmp_path):
+@contextlib.contextmanager
+def hung_stream_run(tiny_model, data_dir, tmp_path, *, timeout: str, reconnect: str):
+    """The command reading a 10 fps MJPEG camera into out.jsonl; once its first line is written the camera
+    hangs (SIGSTOP: the connection stays open, nothing arrives). Yields the command's process."""
     server = MjpegServer(data_dir / "bus.jpg", fps=10, sizes="320x240")
-    proc = start_cli("--source", server.url(), "--model", tiny_model, "--timeout", "60",
-                     "--reconnect", "forever", "--json", tmp_path / "out.jsonl", cwd=tmp_path)
+    proc = start_cli("--source", server.url(), "--model", tiny_model, "--timeout", timeout,
+                     "--reconnect", reconnect, "--json", tmp_path / "out.jsonl", cwd=tmp_path)
     try:
         wait_for_output(tmp_path, proc)
-        server.signal(signal.SIGSTOP)  # the stream hangs: the connection stays open, nothing arrives
-        wait_until_idle(tmp_path, quiet_s=1.0)  # frames in flight are done: only capture is left, blocked in a read
-        proc.send_signal(signal.SIGINT)
-        started = time.monotonic()
-        out, err = proc.communicate(timeout=30)
-        waited = time.monotonic() - started
+        server.signal(signal.SIGSTOP)
+        yield proc
     finally:
         proc.kill()
         server.kill()
+
+
+def timed_end(proc, timeout: float) -> tuple[str, float]:
+    """(stderr, seconds) until ``proc`` exits."""
+    started = time.monotonic()
+    _, err = proc.communicate(timeout=timeout)
+    return err, time.monotonic() - started
+
+
+def test_hung_stream_ctrl_c_acts_at_once(tiny_model, data_dir, tmp_path):
+    with hung_stream_run(tiny_model, data_dir, tmp_path, timeout="60", reconnect="forever") as proc:
+        wait_until_idle(tmp_path, quiet_s=1.0)  # frames in flight are done: only capture is left, blocked in a read
+        proc.send_signal(signal.SIGINT)
+        err, waited = timed_end(proc, timeout=30)
     assert proc.returncode == 130, err
     assert waited < 3.0, f"Ctrl-C took {waited:.1f} s"  # was: ignored until FFmpeg's 30 s timeout, then reconnects
     assert jsonl_lines(tmp_path / "out.jsonl")  # finalised, every frame processed before the stop
@@ -110,18 +124,8 @@ def test_hung_stream_ctrl_c_acts_at_once(tiny_model, data_dir, tmp_path):
 
 
 def test_stall_is_noticed_within_the_timeout_and_the_budget_ends_the_run(tiny_model, data_dir, tmp_path):
-    server = MjpegServer(data_dir / "bus.jpg", fps=10, sizes="320x240")
-    proc = start_cli("--source", server.url(), "--model", tiny_model, "--timeout", "1",
-                     "--reconnect", "1", "--json", tmp_path / "out.jsonl", cwd=tmp_path)
-    try:
-        wait_for_output(tmp_path, proc)
-        server.signal(signal.SIGSTOP)
-        started = time.monotonic()
-        out, err = proc.communicate(timeout=60)
-        waited = time.monotonic() - started
-    finally:
-        proc.kill()
-        server.kill()
+    with hung_stream_run(tiny_model, data_dir, tmp_path, timeout="1", reconnect="1") as proc:
+        err, waited = timed_end(proc, timeout=60)
     # stall (1 s read timeout) + 0.5 s backoff + one connection attempt that times out (1 s): well under
     # FFmpeg's own 30 s per read and per attempt
     assert waited < 8.0, f"the run took {waited:.1f} s to notice the stall and give up"
