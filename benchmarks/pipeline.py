@@ -113,7 +113,7 @@ def end_to_end(pipeline: Pipeline, args):
 
 
 def one_repeat(pipeline: Pipeline, image, args) -> dict:
-    model = run_model_only(pipeline, image, frames=args.frames, warmup=args.warmup)
+    model = run_model_only(pipeline.engine, image, frames=args.frames, warmup=args.warmup)
     e2e = end_to_end(pipeline, args)
     naive = naive_loop(pipeline, args.source, frames=args.frames, warmup=args.warmup)
     stages = {k: round(statistics.median(v) * 1e3, 3) for k, v in e2e.stages.samples.items()}
