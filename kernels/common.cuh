@@ -19,6 +19,29 @@ __device__ __forceinline__ int rt_min_i(int a, int b) { return a < b ? a : b; }
 __device__ __forceinline__ int rt_max_i(int a, int b) { return a > b ? a : b; }
 __device__ __forceinline__ unsigned rt_min_u(unsigned a, unsigned b) { return a < b ? a : b; }
 
+// The calling thread's contiguous share [*begin, *end) of n items split over the block's threads in order.
+__device__ __forceinline__ void rt_thread_chunk(unsigned n, unsigned* begin, unsigned* end) {
+    const unsigned chunk = (n + blockDim.x - 1) / blockDim.x;
+    *begin = rt_min_u(threadIdx.x * chunk, n);
+    *end = rt_min_u(*begin + chunk, n);
+}
+
+// The last index i in [0, n) with starts[i] <= k, for `starts` non-decreasing with starts[0] <= k < starts[n]:
+// which packed item (a crop, a segment's tiles) holds element k. Empty items share their start with the
+// next one, and the search skips them.
+__device__ __forceinline__ unsigned rt_item_of(const unsigned* starts, unsigned n, unsigned k) {
+    unsigned lo = 0, hi = n;  // invariant: starts[lo] <= k < starts[hi]
+    while (hi - lo > 1) {
+        const unsigned mid = (lo + hi) / 2;
+        if (starts[mid] <= k) {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    return lo;
+}
+
 // Loads that widen the stored element type to float32 (exact for __half).
 __device__ __forceinline__ float rt_load(const float* p, long long i) { return p[i]; }
 __device__ __forceinline__ float rt_load(const __half* p, long long i) { return __half2float(p[i]); }

@@ -16,8 +16,8 @@
 //   mask_rasterize       the crops, packed: crop d is rows of w_d bytes (0/1) at offsets[d]; blocks stride
 //                        over all crop pixels of the frame (the grid does not depend on the frame size
 //                        or max_det), only bytes below `capacity` are written
-//   mask_blend           paints every pixel covered by a mask: the thread of the last mask covering it
-//                        applies all of them in order, with palette[class_d mod n_colors] and opacity alpha
+//   mask_blend           paints every pixel covered by a shown mask (class id >= 0): the thread of the last
+//                        one covering it applies all of them in order, palette[class_d mod n_colors], alpha
 #include "common.cuh"
 
 // Pixel index range [*first, *stop) whose centres c + 0.5 satisfy lo <= c + 0.5 < hi, within [0, size).
@@ -109,9 +109,8 @@ extern "C" __global__ void mask_crops(const float* __restrict__ boxes, const uns
     __shared__ unsigned scratch[1024];
     const RtMaskGeometry g = RtMaskGeometry{0, 0, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, frame_w, frame_h};
     const unsigned n = rt_min_u(*count, max_det);
-    const unsigned chunk = (n + blockDim.x - 1) / blockDim.x;
-    const unsigned begin = rt_min_u(threadIdx.x * chunk, n);
-    const unsigned end = rt_min_u(begin + chunk, n);
+    unsigned begin, end;
+    rt_thread_chunk(n, &begin, &end);
     unsigned mine = 0;
     for (unsigned d = begin; d < end; ++d) {
         int c0, c1, r0, r1;
@@ -137,21 +136,6 @@ extern "C" __global__ void mask_crops(const float* __restrict__ boxes, const uns
     }
 }
 
-// The crop holding packed byte k: the last d with offsets[d] <= k (binary search; empty crops share
-// their offset with the next one, and the search skips them).
-__device__ __forceinline__ unsigned rt_crop_of(const unsigned* offsets, unsigned n, unsigned k) {
-    unsigned lo = 0, hi = n;  // invariant: offsets[lo] <= k < offsets[hi]
-    while (hi - lo > 1) {
-        const unsigned mid = (lo + hi) / 2;
-        if (offsets[mid] <= k) {
-            lo = mid;
-        } else {
-            hi = mid;
-        }
-    }
-    return lo;
-}
-
 // Is frame pixel (x, y) set in crop e?
 __device__ __forceinline__ bool rt_crop_bit(const unsigned char* crops, const int* rects, const unsigned* offsets,
                                             unsigned e, int x, int y) {
@@ -172,7 +156,7 @@ extern "C" __global__ void mask_rasterize(const float* __restrict__ logits, cons
     const unsigned total = rt_min_u(info[0], capacity);
     const long long cells = (long long)mh * mw;
     for (unsigned k = rt_global_thread(); k < total; k += rt_grid_stride()) {
-        const unsigned d = rt_crop_of(offsets, n, k);
+        const unsigned d = rt_item_of(offsets, n, k);
         const int* r = rects + 4 * d;
         const unsigned local = k - offsets[d];
         const int x = r[0] + (int)(local % (unsigned)r[2]);
@@ -188,11 +172,12 @@ extern "C" __global__ void mask_rasterize(const float* __restrict__ logits, cons
     }
 }
 
-// frame: (H, W, 3) uint8 BGR, row y at frame + y * pitch bytes, painted in place. A pixel covered by masks
-// d1 < d2 < ... is painted by the thread of its last one: for each covering mask in order, every channel
-// becomes floor(v * (1 - alpha) + colour * alpha + 0.5) (float32), colour = palette[class_d mod n_colors]
-// (BGR). Work is O(crop pixels x detections); pixels no mask covers are not touched. Needs info[0] <=
-// capacity (the host guarantees it before blending).
+// frame: (H, W, 3) uint8 BGR, row y at frame + y * pitch bytes, painted in place. A detection whose class
+// id is negative is hidden (not painted: the pipeline hides those a class filter drops). A pixel covered by
+// the masks of shown detections d1 < d2 < ... is painted by the thread of its last one: for each of them in
+// order, every channel becomes floor(v * (1 - alpha) + colour * alpha + 0.5) (float32), colour =
+// palette[class_d mod n_colors] (BGR). Work is O(crop pixels x detections); pixels no shown mask covers
+// are not touched. Needs info[0] <= capacity (the host guarantees it before blending).
 extern "C" __global__ void mask_blend(unsigned char* __restrict__ frame, int pitch,
                                       const unsigned char* __restrict__ crops, const int* __restrict__ rects,
                                       const unsigned* __restrict__ offsets, const unsigned* __restrict__ info,
@@ -205,13 +190,16 @@ extern "C" __global__ void mask_blend(unsigned char* __restrict__ frame, int pit
         if (!crops[k]) {
             continue;
         }
-        const unsigned d = rt_crop_of(offsets, n, k);
+        const unsigned d = rt_item_of(offsets, n, k);
+        if (classes[d] < 0) {
+            continue;
+        }
         const unsigned local = k - offsets[d];
         const int x = rects[4 * d] + (int)(local % (unsigned)rects[4 * d + 2]);
         const int y = rects[4 * d + 1] + (int)(local / (unsigned)rects[4 * d + 2]);
         bool last = true;
         for (unsigned e = d + 1; e < n && last; ++e) {
-            last = !rt_crop_bit(crops, rects, offsets, e, x, y);
+            last = classes[e] < 0 || !rt_crop_bit(crops, rects, offsets, e, x, y);
         }
         if (!last) {
             continue;
@@ -219,10 +207,10 @@ extern "C" __global__ void mask_blend(unsigned char* __restrict__ frame, int pit
         unsigned char* px = frame + (long long)y * pitch + 3LL * x;
         float bgr[3] = {(float)px[0], (float)px[1], (float)px[2]};
         for (unsigned e = 0; e <= d; ++e) {
-            if (e < d && !rt_crop_bit(crops, rects, offsets, e, x, y)) {
+            if (e < d && (classes[e] < 0 || !rt_crop_bit(crops, rects, offsets, e, x, y))) {
                 continue;
             }
-            const int colour = ((classes[e] % n_colors) + n_colors) % n_colors;
+            const int colour = classes[e] % n_colors;
             for (int c = 0; c < 3; ++c) {
                 const float mixed = bgr[c] * keep + (float)palette[3 * colour + c] * alpha;
                 bgr[c] = fminf(floorf(mixed + 0.5f), 255.0f);

@@ -84,54 +84,63 @@ __device__ __forceinline__ unsigned rt_hist_counter(unsigned d, unsigned t, unsi
     return d * threads + t;
 }
 
-// One stable counting-sort pass: thread t owns positions [t * chunk, (t + 1) * chunk) of `src`.
+// Counter (d, t) of the histogram `hist`. Every histogram access of a radix pass goes through here, so
+// that a probe can see the shared-memory words each lane touches: RT_SHARED_TOUCH(slot, site) may observe
+// slot (the word index) and must return it; site tells the accesses apart (tests/kernels/nms_sort_probe.cu
+// records them to count bank conflicts). Here it is nothing.
+#ifndef RT_SHARED_TOUCH
+#define RT_SHARED_TOUCH(slot, site) (slot)
+#endif
+#define RT_HIST_AT(hist, d, t, threads) (hist)[RT_SHARED_TOUCH(rt_hist_counter((d), (t), (threads)), __LINE__)]
+
+// One stable counting-sort pass: each thread owns its rt_thread_chunk of the positions of `src`.
 // Counter (d, t) = how many of thread t's items have digit d. The output position of (d, t)'s first item
 // is the total of digits below d plus the counts of digit d in threads before t: each row is scanned
 // along the threads (all 16 rows at once, Hillis-Steele), and the row totals give the digit bases.
-__device__ __forceinline__ void rt_radix_pass(const unsigned* src, unsigned* dst, unsigned n, unsigned chunk, int pass,
+__device__ __forceinline__ void rt_radix_pass(const unsigned* src, unsigned* dst, unsigned n, int pass,
                                               int tie_passes, const float* scores, const int* classes,
                                               const int* tie_keys, unsigned* hist) {
     const unsigned tid = threadIdx.x;
     const unsigned threads = blockDim.x;
-    const unsigned begin = rt_min_u(tid * chunk, n);
-    const unsigned end = rt_min_u(begin + chunk, n);
+    unsigned begin, end;
+    rt_thread_chunk(n, &begin, &end);
     for (int d = 0; d < RT_RADIX; ++d) {
-        hist[rt_hist_counter(d, tid, threads)] = 0;
+        RT_HIST_AT(hist, d, tid, threads) = 0;
     }
     for (unsigned p = begin; p < end; ++p) {
-        hist[rt_hist_counter(rt_sort_digit(src[p], pass, tie_passes, scores, classes, tie_keys), tid, threads)] += 1;
+        RT_HIST_AT(hist, rt_sort_digit(src[p], pass, tie_passes, scores, classes, tie_keys), tid, threads) += 1;
     }
     __syncthreads();
     unsigned mine[RT_RADIX];
     for (int d = 0; d < RT_RADIX; ++d) {
-        mine[d] = hist[rt_hist_counter(d, tid, threads)];
+        mine[d] = RT_HIST_AT(hist, d, tid, threads);
     }
     for (unsigned offset = 1; offset < threads; offset <<= 1) {
         unsigned add[RT_RADIX];
         for (int d = 0; d < RT_RADIX; ++d) {
-            add[d] = tid >= offset ? hist[rt_hist_counter(d, tid - offset, threads)] : 0u;
+            add[d] = tid >= offset ? RT_HIST_AT(hist, d, tid - offset, threads) : 0u;
         }
         __syncthreads();
         for (int d = 0; d < RT_RADIX; ++d) {
-            hist[rt_hist_counter(d, tid, threads)] += add[d];
+            RT_HIST_AT(hist, d, tid, threads) += add[d];
         }
         __syncthreads();
     }
     unsigned first[RT_RADIX];
     unsigned base = 0;
     for (int d = 0; d < RT_RADIX; ++d) {
-        first[d] = base + hist[rt_hist_counter(d, tid, threads)] - mine[d];
-        base += hist[rt_hist_counter(d, threads - 1, threads)];  // the same word for all lanes: a broadcast
+        first[d] = base + RT_HIST_AT(hist, d, tid, threads) - mine[d];
+        base += RT_HIST_AT(hist, d, threads - 1, threads);  // the same word for all lanes: a broadcast
     }
     __syncthreads();
     for (int d = 0; d < RT_RADIX; ++d) {
-        hist[rt_hist_counter(d, tid, threads)] = first[d];
+        RT_HIST_AT(hist, d, tid, threads) = first[d];
     }
     __syncthreads();
     for (unsigned p = begin; p < end; ++p) {
         const unsigned item = src[p];
         const unsigned d = rt_sort_digit(item, pass, tie_passes, scores, classes, tie_keys);
-        dst[hist[rt_hist_counter(d, tid, threads)]++] = item;
+        dst[RT_HIST_AT(hist, d, tid, threads)++] = item;
     }
     __syncthreads();
 }
@@ -204,7 +213,6 @@ extern "C" __global__ void nms_sort(const float* scores, const int* classes, con
                       rank, sorted, hist);
         return;
     }
-    const unsigned chunk = (n + blockDim.x - 1) / blockDim.x;
     const int passes = tie_passes + 8 + class_passes;
     // Ping-pong between `sorted` and `work` so that the last pass lands in `sorted`.
     unsigned* src = (passes % 2 == 0) ? sorted : work;
@@ -214,7 +222,7 @@ extern "C" __global__ void nms_sort(const float* scores, const int* classes, con
     }
     __syncthreads();
     for (int pass = 0; pass < passes; ++pass) {
-        rt_radix_pass(src, dst, n, chunk, pass, tie_passes, scores, classes, tie_keys, hist);
+        rt_radix_pass(src, dst, n, pass, tie_passes, scores, classes, tie_keys, hist);
         unsigned* swap = src;
         src = dst;
         dst = swap;
@@ -237,9 +245,8 @@ extern "C" __global__ void nms_segments(const int* classes, const unsigned* sort
                                         unsigned* seg_info) {
     __shared__ unsigned scratch[1024];
     const unsigned n = rt_min_u(*count, capacity);
-    unsigned chunk = (n + blockDim.x - 1) / blockDim.x;
-    unsigned begin = rt_min_u(threadIdx.x * chunk, n);
-    unsigned end = rt_min_u(begin + chunk, n);
+    unsigned begin, end;
+    rt_thread_chunk(n, &begin, &end);
     unsigned mine = 0;
     for (unsigned p = begin; p < end; ++p) {
         mine += (p == 0 || classes[sorted[p]] != classes[sorted[p - 1]]) ? 1u : 0u;
@@ -255,9 +262,7 @@ extern "C" __global__ void nms_segments(const int* classes, const unsigned* sort
         seg_start[segments] = n;
     }
     __syncthreads();
-    chunk = (segments + blockDim.x - 1) / blockDim.x;
-    begin = rt_min_u(threadIdx.x * chunk, segments);
-    end = rt_min_u(begin + chunk, segments);
+    rt_thread_chunk(segments, &begin, &end);
     mine = 0;
     for (unsigned s = begin; s < end; ++s) {
         const unsigned k = (seg_start[s + 1] - seg_start[s] + RT_TILE - 1) / RT_TILE;
@@ -275,20 +280,6 @@ extern "C" __global__ void nms_segments(const int* classes, const unsigned* sort
         seg_info[0] = segments;
         seg_info[1] = tiles;
     }
-}
-
-// Segment holding global tile number `tile`: the last s with tile_offset[s] <= tile (binary search).
-__device__ __forceinline__ unsigned rt_find_segment(const unsigned* tile_offset, unsigned segments, unsigned tile) {
-    unsigned lo = 0, hi = segments;  // invariant: tile_offset[lo] <= tile < tile_offset[hi]
-    while (hi - lo > 1) {
-        const unsigned mid = (lo + hi) / 2;
-        if (tile_offset[mid] <= tile) {
-            lo = mid;
-        } else {
-            hi = mid;
-        }
-    }
-    return lo;
 }
 
 // Tile number `local` of a k x k upper triangle enumerated row by row -> (row, column).
@@ -327,7 +318,7 @@ extern "C" __global__ void nms_mask(const float* boxes, const unsigned* sorted, 
     const unsigned tiles = seg_info[1];
     const unsigned t = threadIdx.x;
     for (unsigned tile = blockIdx.x; tile < tiles; tile += gridDim.x) {
-        const unsigned s = rt_find_segment(tile_offset, segments, tile);
+        const unsigned s = rt_item_of(tile_offset, segments, tile);
         const unsigned start = seg_start[s];
         const unsigned end = seg_start[s + 1];
         unsigned row_tile, col_tile;
@@ -414,9 +405,8 @@ extern "C" __global__ void nms_select(const unsigned char* keep, const unsigned*
                                       unsigned capacity, unsigned max_det, int* out_index, unsigned* out_count) {
     __shared__ unsigned scratch[1024];
     const unsigned n = rt_min_u(*count, capacity);
-    const unsigned chunk = (n + blockDim.x - 1) / blockDim.x;
-    const unsigned begin = rt_min_u(threadIdx.x * chunk, n);
-    const unsigned end = rt_min_u(begin + chunk, n);
+    unsigned begin, end;
+    rt_thread_chunk(n, &begin, &end);
     unsigned mine = 0;
     for (unsigned r = begin; r < end; ++r) {
         mine += keep[r];

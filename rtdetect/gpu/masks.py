@@ -6,7 +6,7 @@ after another in one device buffer, logits only over the proto cells each box sa
 the reference only where the logit is within rounding of zero. Memory, work and the copy back are
 O(sum of crop areas), and the rasterizing grid is the runtime's ``grid_blocks`` whatever the frame size or
 ``max_det``. ``GpuMasks.blend`` paints the crops into a BGR frame on the device, matching
-``rtdetect.gpu.reference.blend_masks_reference``.
+``rtdetect.gpu.reference.blend_masks_reference``, on a grid bounded by the crops' pixels.
 """
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ import numpy as np
 
 from ..types import BoxMasks, Letterbox
 from .nms import DeviceDetections
-from .runtime import DeviceBuffers, KernelRuntime, Stage, as_address
+from .runtime import DeviceBuffers, KernelRuntime, Stage, as_address, grid_for
 
 _LOGITS = {np.dtype(np.float32): "mask_logits_f32", np.dtype(np.float16): "mask_logits_f16"}
 
@@ -78,7 +78,7 @@ class GpuMasks(Stage):
         self._crops: Any = None
         self.grow(int(crop_bytes) if crop_bytes else 2 * self.frame_hw[0] * self.frame_hw[1])
         self._host: DeviceBuffers | None = None
-        self._host_count = 0
+        self._host_count = self._host_pixels = 0
 
     def grow(self, nbytes: int) -> bool:
         """Make the crop buffer hold at least ``nbytes``; True when it moved (re-run ``run`` for the frame
@@ -128,19 +128,23 @@ class GpuMasks(Stage):
                   stream)
         return self.device_masks()
 
-    def blend(self, frame: int, frame_pitch: int, detections: DeviceDetections, palette: int, num_colors: int,
-              alpha: float, *, stream: Any = None) -> None:
-        """Paint the crops last computed by ``run`` (all of them within ``crop_bytes``) into the (H, W, 3)
-        uint8 BGR frame at ``frame`` (rows ``frame_pitch`` bytes apart), colour ``palette[class %
-        num_colors]`` ((num_colors, 3) uint8 BGR) with opacity ``alpha``."""
+    def blend(self, frame: int, frame_pitch: int, class_ids: int, palette: int, num_colors: int, alpha: float, *,
+              pixels: int, stream: Any = None) -> None:
+        """Paint the crops last computed by ``run`` (``pixels`` bytes: its info[0], within ``crop_bytes``)
+        into the (H, W, 3) uint8 BGR frame at ``frame`` (rows ``frame_pitch`` bytes apart), colour
+        ``palette[class_ids[d] % num_colors]`` ((num_colors, 3) uint8 BGR) with opacity ``alpha``;
+        class_ids: device address of one int32 per detection, negative for a detection not to paint.
+        The grid covers ``pixels`` (the kept crops), never the frame or ``max_det``."""
         if int(frame_pitch) < 3 * self.frame_hw[1]:
             raise ValueError(f"frame_pitch {frame_pitch} is shorter than a row of {self.frame_hw[1]} BGR pixels")
         if num_colors < 1 or not 0.0 <= float(alpha) <= 1.0:
             raise ValueError(f"need num_colors >= 1 and alpha in [0, 1], got {num_colors}, {alpha}")
+        if not 0 <= int(pixels) <= self.crop_bytes:
+            raise ValueError(f"pixels must be within the crop buffer's {self.crop_bytes} bytes, got {pixels}")
         rt, b = self._runtime, self._buffers
-        rt.launch("mask_blend", (rt.grid_blocks, 1), rt.block_threads,
+        rt.launch("mask_blend", (grid_for(pixels, rt), 1), rt.block_threads,
                   (as_address(frame, "frame"), int(frame_pitch), int(self._crops), b["rects"], b["offsets"],
-                   b["info"], self.crop_bytes, detections.class_ids, as_address(palette, "palette"),
+                   b["info"], self.crop_bytes, as_address(class_ids, "class_ids"), as_address(palette, "palette"),
                    int(num_colors), np.float32(alpha)), stream)
 
     def download_info(self, stream: Any = None) -> tuple[int, int]:
@@ -164,6 +168,7 @@ class GpuMasks(Stage):
             raise ValueError(f"protos must be {(self.num_masks, *self.proto_hw)} {self.dtype}, got "
                              f"{protos.shape} {protos.dtype}")
         self._geometry(letterbox)
+        self._host_count = self._host_pixels = 0
         if n == 0:
             return BoxMasks.empty(self.frame_hw)
         host, rt = self._host_buffers(), self._runtime
@@ -175,7 +180,7 @@ class GpuMasks(Stage):
         total, _ = self.download_info(stream)
         if self.grow(total):
             self.run(self._host_detections(host), host["protos"], letterbox, stream=stream)
-        self._host_count = n
+        self._host_count, self._host_pixels = n, total
         return self.download(n, total, stream)
 
     def download(self, n: int, total: int, stream: Any = None) -> BoxMasks:
@@ -191,7 +196,8 @@ class GpuMasks(Stage):
 
     def blend_host(self, image: np.ndarray, class_ids: np.ndarray, palette: np.ndarray, alpha: float, *,
                    stream: Any = None) -> np.ndarray:
-        """Blend the masks of the last ``run_host`` into a copy of ``image`` ((H, W, 3) uint8 BGR)."""
+        """Blend the masks of the last ``run_host`` into a copy of ``image`` ((H, W, 3) uint8 BGR); a negative
+        class id hides its mask."""
         if image.shape != (*self.frame_hw, 3) or image.dtype != np.uint8:
             raise ValueError(f"image must be {(*self.frame_hw, 3)} uint8, got {image.shape} {image.dtype}")
         palette = np.ascontiguousarray(palette, np.uint8).reshape(-1, 3)
@@ -201,13 +207,15 @@ class GpuMasks(Stage):
                              f"got {len(class_ids)}")
         if not 1 <= len(palette) <= 256:
             raise ValueError(f"palette must have 1 to 256 colours, got {len(palette)}")
-        host, rt = self._host_buffers(), self._runtime
         image = np.ascontiguousarray(image)
+        if self._host_count == 0:
+            return image.copy()
+        host, rt = self._host_buffers(), self._runtime
         rt.upload(host["frame"], image, stream)
         rt.upload(host["palette"], palette, stream)
         rt.upload(host["class_ids"], class_ids, stream)
-        self.blend(host["frame"], 3 * self.frame_hw[1], self._host_detections(host), host["palette"],
-                   len(palette), alpha, stream=stream)
+        self.blend(host["frame"], 3 * self.frame_hw[1], host["class_ids"], host["palette"], len(palette), alpha,
+                   pixels=self._host_pixels, stream=stream)
         out = np.empty_like(image)
         rt.download(out, host["frame"], stream)
         rt.synchronize(stream)

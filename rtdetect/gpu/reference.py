@@ -10,7 +10,8 @@ def blend_masks_reference(image: np.ndarray, masks: np.ndarray, class_ids: np.nd
 
     image: (H, W, 3) uint8 BGR; masks: (N, H, W) bool; class_ids: (N,) int; palette: (C, 3) uint8 BGR.
     Where mask i is set, each channel v becomes ``floor(v * (1 - alpha) + colour * alpha + 0.5)`` in float32
-    (capped at 255), colour = palette[class_ids[i] mod C]; later masks paint over earlier ones.
+    (capped at 255), colour = palette[class_ids[i] mod C]; later masks paint over earlier ones. A negative
+    class id hides its mask (not painted: the GPU pipeline hides the detections a class filter drops).
     """
     image = np.asarray(image)
     masks = np.asarray(masks, dtype=bool)
@@ -25,6 +26,8 @@ def blend_masks_reference(image: np.ndarray, masks: np.ndarray, class_ids: np.nd
     keep = np.float32(1) - alpha32
     out = image.copy()
     for mask, class_id in zip(masks, np.asarray(class_ids, dtype=np.int64)):
+        if class_id < 0:
+            continue
         colour = palette[int(class_id) % len(palette)].astype(np.float32)
         pixels = out[mask].astype(np.float32)
         mixed = pixels * keep + colour * alpha32

@@ -124,13 +124,15 @@ def test_blend_matches_the_reference(runtime):
     boxes[[1, 3]] = [0, 0, 87, 61]  # two whole-frame boxes: their masks overlap each other and the rest
     image = rng.integers(0, 256, (61, 87, 3), dtype=np.uint8)
     palette = rng.integers(0, 256, (7, 3), dtype=np.uint8)
-    class_ids = np.array([0, 3, 9, -2, 3], np.int32)
+    class_ids = np.array([0, 3, 9, -2, 3], np.int32)  # -2: hidden (the pipeline's class filter dropped it)
     with GpuMasks(runtime, max_det=8, num_masks=4, proto_hw=protos.shape[1:], frame_hw=(61, 87)) as stage:
         masks = stage.run_host(coefs, protos, boxes, box).to_full()
         for alpha in (0.0, 0.35, 0.5, 1.0):
             got = stage.blend_host(image, class_ids, palette, alpha)
             np.testing.assert_array_equal(got, blend_masks_reference(image, masks, class_ids, palette, alpha))
     assert masks.any() and (masks.sum(axis=0) > 1).any()  # overlapping masks: later ones paint over
+    only_hidden = masks[3] & ~np.delete(masks, 3, axis=0).any(axis=0)
+    assert only_hidden.any() and (got[only_hidden] == image[only_hidden]).all()
 
 
 def test_device_memory_and_grid_are_box_local(emulated_runtime):
