@@ -7,12 +7,10 @@ nothing about pycuda or a GPU: the needs_cuda tests run the same stages on the r
 """
 from __future__ import annotations
 
-import sys
-
 import numpy as np
 import pytest
 
-from fake_pycuda import make_fake_pycuda
+from fake_pycuda import FakeCudaDriver, install
 from rtdetect.gpu import CudaRuntime, CudaUnavailableError, GpuDecode, GpuMasks, GpuNms, download_detections, fatbin
 from rtdetect.gpu.compile import compile_cubin
 from rtdetect.gpu.sources import kernels_dir
@@ -23,10 +21,7 @@ from test_decode_kernel import make_prediction, reference
 
 @pytest.fixture
 def fake(monkeypatch, emulator_library):
-    package, driver, compiler = make_fake_pycuda(emulator_library)
-    monkeypatch.setitem(sys.modules, "pycuda", package)
-    monkeypatch.setitem(sys.modules, "pycuda.driver", driver)
-    monkeypatch.setitem(sys.modules, "pycuda.compiler", compiler)
+    driver = install(monkeypatch, FakeCudaDriver(library=emulator_library, capability=(8, 6)))
     monkeypatch.setattr(fatbin, "search_places", lambda: [])  # the nvcc route (tests/kernels/test_prebuilt.py: the other)
     compile_cubin.cache_clear()  # never mix fake cubins with real ones in the per-process cache
     yield driver
@@ -37,27 +32,28 @@ def test_chain_through_cuda_runtime(fake):
     rng = np.random.default_rng(0)
     prediction = make_prediction("v8", 3000, 3, 4, np.float32, rng)
     box = letterbox_params((480, 640), (640, 640))[0]
+    cands, boxes = reference("v8", prediction, 3, 4, 0.25, box)
+    keep = nms_reference(boxes, cands.scores, cands.class_ids, 0.5, 50)
     with CudaRuntime(block_threads=64, grid_blocks=3) as runtime:
-        assert runtime.arch == "sm_86" and fake.depth == 0
+        assert runtime.arch == "sm_86" and fake.context_depth == 0
         with GpuDecode(runtime, layout="v8", num_classes=3, num_candidates=3000, num_masks=4) as decode, \
                 GpuNms(runtime, capacity=8192, max_det=50, num_masks=4, num_classes=3) as nms:
             device = runtime.alloc(prediction.nbytes)
             runtime.upload(int(device), prediction)
             detections = nms.run(decode.run(int(device), box, 0.25), 0.5)
             kept = download_detections(runtime, detections)
+            np.testing.assert_array_equal(kept.xyxy, boxes[keep])  # read at once: the download waited
+            np.testing.assert_array_equal(kept.mask_coefs, cands.mask_coefs[keep])
             runtime.free(device)
             protos = rng.standard_normal((4, 160, 160)).astype(np.float32)
             with GpuMasks(runtime, max_det=50, num_masks=4, proto_hw=(160, 160), frame_hw=(480, 640)) as masks:
                 masks_device = runtime.alloc(protos.nbytes)
                 runtime.upload(int(masks_device), protos)
                 masks.run(detections, int(masks_device), box)
+                assert masks.download_info()[1] == len(kept.xyxy) > 0  # the queued mask kernels ran at this wait
                 runtime.free(masks_device)
-        assert fake.depth == 0  # every push was popped
-    assert fake.context.detached
-    cands, boxes = reference("v8", prediction, 3, 4, 0.25, box)
-    keep = nms_reference(boxes, cands.scores, cands.class_ids, 0.5, 50)
-    np.testing.assert_array_equal(kept.xyxy, boxes[keep])
-    np.testing.assert_array_equal(kept.mask_coefs, cands.mask_coefs[keep])
+        assert fake.context_depth == 0  # every push was popped
+    assert fake.retained == fake.released == 1 and fake.context_depth == 0
     # Each source file compiled once, with the options that make float maths NumPy's, as C++ entry points.
     assert len(fake.compiles) == 3
     for call in fake.compiles:
@@ -94,7 +90,7 @@ def test_a_block_larger_than_the_kernel_allows_is_refused_before_launch(fake):
             GpuDecode(runtime, layout="v8", num_classes=3, num_candidates=100) as decode:
         with pytest.raises(ValueError, match="at most 512 threads per block"):
             decode.run(16, letterbox_params((480, 640), (640, 640))[0], 0.25)
-        assert fake.launches == [] and fake.depth == 0
+        assert fake.launches == [] and fake.context_depth == 0
 
 
 def test_nvcc_refusing_the_architecture_is_one_clear_line(fake):
@@ -107,4 +103,4 @@ def test_nvcc_refusing_the_architecture_is_one_clear_line(fake):
             GpuPreprocess(runtime, (32, 32))
     text = str(info.value)
     assert "\n" not in text and "sm_72" in text and "Unsupported gpu architecture" in text
-    assert fake.depth == 0
+    assert fake.context_depth == 0

@@ -1,6 +1,6 @@
 """Prebuilt kernels (issue 10 item 1): ``pip wheel .`` carries a fatbin per kernel source (cubins for
 sm_75/86/87/89/90 + PTX), and ``CudaRuntime`` loads them with no compiler: nvcc is taken off PATH and
-pycuda is the fake one (tests/kernels/fake_pycuda.py), whose modules run the kernels on the CPU emulator
+pycuda is the fake one (tests/fake_pycuda.py), whose modules run the kernels on the CPU emulator
 and record the image the driver was given. A checkout without fatbins (or with stale ones) compiles with
 nvcc, and says in one line what is missing when it cannot. Needs nvcc to build the wheel's fatbins."""
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fake_pycuda import make_fake_pycuda
+from fake_pycuda import FakeCudaDriver, install
 from rtdetect.gpu import CudaRuntime, CudaUnavailableError, GpuDecode, GpuNms, download_detections, fatbin
 from rtdetect.gpu.compile import compile_cubin, compiler_problem
 from rtdetect.gpu.sources import kernels_dir
@@ -53,10 +53,7 @@ def prebuilt_from_wheel(wheel, tmp_path, monkeypatch) -> Path:
 
 @pytest.fixture
 def fake(monkeypatch, emulator_library, tmp_path):
-    package, driver, compiler = make_fake_pycuda(emulator_library)
-    monkeypatch.setitem(sys.modules, "pycuda", package)
-    monkeypatch.setitem(sys.modules, "pycuda.driver", driver)
-    monkeypatch.setitem(sys.modules, "pycuda.compiler", compiler)
+    driver = install(monkeypatch, FakeCudaDriver(library=emulator_library, capability=(8, 6)))
     monkeypatch.setenv("PATH", str(tmp_path / "no-toolkit"))  # no nvcc
     compile_cubin.cache_clear()
     yield driver

@@ -8,7 +8,6 @@ from __future__ import annotations
 import hashlib
 import os
 import sys
-import types
 
 import pytest
 
@@ -62,18 +61,10 @@ def messages():
 
 @pytest.fixture
 def cuda(monkeypatch):
-    """A fake ``pycuda.driver`` (tests/trt/fake_gpu.py) installed in sys.modules, with its fake libcuda."""
-    from .fake_gpu import FakeCudaDriver
+    """The fake pycuda (tests/fake_pycuda.py) installed in sys.modules, with its fake libcuda."""
+    from fake_pycuda import FakeCudaDriver, install
 
-    from rtdetect.gpu import libcuda
-
-    driver = FakeCudaDriver()
-    package = types.ModuleType("pycuda")
-    package.driver = driver
-    monkeypatch.setitem(sys.modules, "pycuda", package)
-    monkeypatch.setitem(sys.modules, "pycuda.driver", driver)
-    monkeypatch.setattr(libcuda, "load", lambda: driver.libcuda)
-    return driver
+    return install(monkeypatch, FakeCudaDriver())
 
 
 @pytest.fixture

@@ -6,19 +6,19 @@ the real command in a subprocess on a machine without a GPU:
 
 ``--trt``: a fake ``tensorrt`` (tests/trt/fake_trt.py); ``--trt-cuda``: the CUDA major its PyPI build
 claims; ``--trt-no-cuda``: ``Builder()``/``Runtime()`` raise pybind11's nullptr TypeError; ``--no-pycuda``:
-``import pycuda`` fails; otherwise a fake pycuda (tests/trt/fake_gpu.py) whose fake libcuda reports
+``import pycuda`` fails; otherwise the fake pycuda (tests/fake_pycuda.py) whose fake libcuda reports
 ``--driver`` from ``cuDriverGetVersion``.
 """
 from __future__ import annotations
 
 import argparse
 import sys
-import types
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+HERE = Path(__file__).resolve().parent
+sys.path[:0] = [str(HERE), str(HERE.parent), str(HERE.parents[1] / "tools")]
 
-from fake_gpu import FakeCudaDriver  # noqa: E402
+from fake_pycuda import FakeCudaDriver, modules  # noqa: E402
 from fake_trt import make_fake_tensorrt  # noqa: E402
 
 
@@ -33,8 +33,7 @@ def install(args) -> None:
         sys.modules["pycuda"] = sys.modules["pycuda.driver"] = None
         return
     driver = FakeCudaDriver(driver_version=args.driver)
-    sys.modules["pycuda"] = types.SimpleNamespace(driver=driver)
-    sys.modules["pycuda.driver"] = driver
+    sys.modules.update(modules(driver))
     libcuda.load = lambda: driver.libcuda
 
 

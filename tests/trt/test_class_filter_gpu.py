@@ -1,5 +1,5 @@
 """``classes`` on the GPU pipeline (the real kernels on the CPU emulator, the default YOLOv5s-seg model behind
-an ONNX Runtime stand-in for TensorRT, tests/trt/fake_gpu.py): on frames with several classes the filtered
+an ONNX Runtime stand-in for TensorRT, tests/fake_pycuda.py, tests/trt/fake_engine.py): on frames with several classes the filtered
 result is exactly the unfiltered one restricted to the requested classes, boxes and scores included."""
 import cv2
 import numpy as np
@@ -7,7 +7,9 @@ import pytest
 
 from rtdetect.postprocess import PostprocessConfig
 
-from .fake_gpu import FakeCudaDriver, FakeEngine, OrtRunner, QueuedRuntime
+from fake_pycuda import FakeCudaDriver, QueuedRuntime
+
+from .fake_engine import FakeEngine, OrtRunner
 
 PERSON, BUS, TIE = 0, 5, 27
 CASES = [("bus.jpg", (BUS,)), ("bus.jpg", (BUS, PERSON)), ("zidane.jpg", (TIE, BUS, PERSON))]

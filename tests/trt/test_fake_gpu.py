@@ -1,15 +1,27 @@
-"""The fake GPU itself (tests/trt/fake_gpu.py) behaves like one where rtdetect can get synchronisation
+"""The fake GPU itself (tests/fake_pycuda.py) behaves like one where rtdetect can get synchronisation
 wrong: work waits in its stream until the host waits, results read too early are poison, events order
 streams. (Issue 17 item 2: without this, a missing sync passed every test.)"""
 import numpy as np
 import pytest
 
-from .fake_gpu import FakeCudaDriver, FakeError
+from fake_pycuda import FakeCudaDriver, FakeError
 
 
 @pytest.fixture
 def cuda():
-    return FakeCudaDriver()
+    """The fake driver with the device's primary context current (memory and copies need one)."""
+    driver = FakeCudaDriver()
+    driver.Device(0).retain_primary_context().push()
+    yield driver
+    driver.Context.pop()
+
+
+def test_memory_and_copies_need_a_current_context():
+    driver = FakeCudaDriver()
+    with pytest.raises(FakeError, match="no current context"):
+        driver.mem_alloc(16)
+    with pytest.raises(FakeError, match="no current context"):
+        driver.pagelocked_empty((4,), np.float32)
 
 
 def test_copies_wait_for_the_host_and_early_reads_are_poison(cuda):

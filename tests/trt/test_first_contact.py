@@ -1,5 +1,5 @@
 """First contact with a real TensorRT and pycuda (issue 18) and a GPU machine missing a piece (issue 10,
-item 9), through fakes that fail the way the real libraries do (tests/trt/fake_trt.py, fake_gpu.py): one
+item 9), through fakes that fail the way the real libraries do (tests/trt/fake_trt.py, tests/fake_pycuda.py): one
 clear line instead of a traceback, ``--backend auto`` falling back to the CPU with a note, the primary
 context released leaving the thread's context stack as it was."""
 import importlib.abc

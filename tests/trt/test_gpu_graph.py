@@ -6,7 +6,7 @@ from rtdetect.gpu.cuda_graphs import CudaGraphError
 from rtdetect.gpu.graph_cache import GraphCache
 from rtdetect.gpu.timing import EventClock
 
-from .fake_gpu import FakeCudaDriver, FakeStream
+from fake_pycuda import FakeCudaDriver, FakeStream
 
 
 class CapturingStream(FakeStream):

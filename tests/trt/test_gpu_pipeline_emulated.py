@@ -1,5 +1,5 @@
 """The zero-copy GPU pipeline's wiring, on the CPU: rtdetect's real CUDA kernels under the kernel emulator,
-a fake pycuda and an ONNX Runtime stand-in for the TensorRT engine (tests/trt/fake_gpu.py: they test
+a fake pycuda and an ONNX Runtime stand-in for the TensorRT engine (tests/fake_pycuda.py, tests/trt/fake_engine.py: they test
 rtdetect's orchestration only, not TensorRT or a GPU). The needs_cuda tests run the real thing."""
 import kernels_emulator as emulator
 import numpy as np
@@ -10,7 +10,9 @@ from rtdetect.pipeline import Pipeline
 from rtdetect.postprocess import PostprocessConfig
 from rtdetect.types import Frame
 
-from .fake_gpu import FakeCudaDriver, FakeEngine, OrtRunner, QueuedRuntime, device_view
+from fake_pycuda import FakeCudaDriver, QueuedRuntime, device_view
+
+from .fake_engine import FakeEngine, OrtRunner
 from .helpers import match, pairs, unmatched_scores, video_frames
 
 

@@ -1,5 +1,5 @@
 """rtdetect's TensorRT code paths (toolkit, engine runner, TensorRTEngine) run end to end on the CPU against
-fake ``tensorrt`` and ``pycuda`` modules (tests/trt/fake_trt.py, fake_gpu.py). They check how rtdetect uses
+fake ``tensorrt`` and ``pycuda`` modules (tests/trt/fake_trt.py, tests/fake_pycuda.py). They check how rtdetect uses
 the API (flags per version, profile, timing cache, buffers allocated once, tensor addresses set once, one
 context push per call, cache reuse and rebuild), not what TensorRT does: that is tests/trt/test_gpu.py."""
 import numpy as np

@@ -1,38 +1,45 @@
-"""CPU stand-ins for pycuda, libcuda and a TensorRT engine that behave like the GPU where rtdetect can get it wrong.
+"""The one fake pycuda of the tests (kernels and TensorRT alike): CPU stand-ins for ``pycuda.driver``,
+``pycuda.compiler`` and libcuda that behave like the GPU where rtdetect can get it wrong.
 
 * ``FakeCudaDriver`` has the ``pycuda.driver`` calls rtdetect makes, modelled on what pycuda and the CUDA
   driver really do where a mistake would go unnoticed on a CPU:
 
-  - **streams queue their work**: copies, kernel launches (through ``QueuedRuntime``), engine executions
-    and event records run only when the host waits (``Stream.synchronize``, ``Event.synchronize``) or
-    another stream waits for an event; ``Stream.is_done`` is False while work is queued;
+  - **streams queue their work**: copies, memsets, kernel launches (``Function.prepared_async_call``, and
+    ``QueuedRuntime``'s), engine executions and event records run only when the host waits
+    (``Stream.synchronize``, ``Event.synchronize``) or another stream waits for an event;
+    ``Stream.is_done`` is False while work is queued;
   - **pinned host memory is poisoned** (NaN for floats, 0xCD bytes otherwise) when allocated and when a
     device-to-host copy into it is queued, so reading results before the copy completed fails a test;
-  - **the context stack is modelled** per thread at both levels: pycuda's own stack and the driver's
-    (``Context.push``/``pop`` as pycuda does them, and ``detach`` of a primary context that pushes it on the
-    driver stack and releases it without popping, as pycuda 2026.1's ``context::detach`` with
-    ``cuDevicePrimaryCtxRelease`` does); ``libcuda`` is the matching fake driver library
-    (``cuCtxGetCurrent``, ``cuCtxPopCurrent_v2``, ``cuDriverGetVersion``; no graph calls).
-* ``OrtRunner`` stands in for ``rtdetect.inference.tensorrt.runner.EngineRunner``: the same attributes
-  (named I/O tensor specs, device buffers, ``enqueue``), backed by ONNX Runtime reading its input from, and
-  writing its outputs to, those "device" buffers, queued on its stream.
+  - **a context must be current** for memory, copies, modules and launches, and **the context stack is
+    modelled** per thread at both levels: pycuda's own stack and the driver's (``Context.push``/``pop`` as
+    pycuda does them, and ``detach`` of a primary context that pushes it on the driver stack and releases
+    it without popping, as pycuda 2026.1's ``context::detach`` with ``cuDevicePrimaryCtxRelease`` does);
+    ``libcuda`` is the matching fake driver library (``cuCtxGetCurrent``, ``cuCtxPopCurrent_v2``,
+    ``cuDriverGetVersion``; no graph calls);
+  - **kernels**: given the kernel emulator's library (tools/kernels_emulator.py: the real kernels/*.cu
+    built for the CPU), ``module_from_buffer`` loads any image and its functions run those kernels, with
+    pycuda's launch checks (tuples, ``MAX_THREADS_PER_BLOCK``) and device memory guarded against
+    out-of-bounds writes; ``compiler.compile`` records its calls and refuses what nvcc 13 refuses.
+* ``modules(driver)`` / ``install(monkeypatch, driver)``: the fake ``pycuda``, ``pycuda.driver`` and
+  ``pycuda.compiler`` modules, in ``sys.modules`` with libcuda pointed at the fake.
+* ``QueuedRuntime``: the emulator's kernel runtime with its work queued on these streams.
 
-Together with the kernel emulator (tools/kernels_emulator.py: the real kernels/*.cu compiled for the CPU)
-they test rtdetect's zero-copy wiring and its synchronisation. They prove nothing about TensorRT, pycuda
-or a GPU.
+They test rtdetect's use of pycuda and its synchronisation; they prove nothing about pycuda or a GPU (the
+``needs_cuda`` tests do).
 """
 from __future__ import annotations
 
-import contextlib
 import ctypes
 import itertools
 import threading
 import time
 import types
 
+import sys
+
 import numpy as np
 
-from rtdetect.inference.tensorrt.runner import TensorSpec
+from kernels_emulator import EmulatedBuffer
 
 POISON_BYTE = 0xCD
 CUDA_ERROR_INVALID_CONTEXT = 201
@@ -41,6 +48,14 @@ _HANDLES = itertools.count(0x7000, 0x10)
 
 class FakeError(RuntimeError):
     pass
+
+
+class FakeCompileError(FakeError):
+    """pycuda.driver.CompileError(msg, command_line, stdout=None, stderr=None), raised by pycuda.compiler."""
+
+    def __init__(self, msg, command_line, stdout=None, stderr=None):
+        super().__init__(msg)
+        self.msg, self.command_line, self.stdout, self.stderr = msg, command_line, stdout, stderr
 
 
 def poison(array: np.ndarray) -> None:
@@ -125,15 +140,15 @@ class FakeEvent:
         return (self.stamp - other.stamp) * 1e3
 
 
-class FakeAllocation:
-    """Device memory with a stable address, freed explicitly (like pycuda's DeviceAllocation)."""
+class FakeAllocation(EmulatedBuffer):
+    """Device memory with a stable address and guard bytes, freed explicitly (like pycuda's DeviceAllocation);
+    its bytes start as 0xCD (uninitialised)."""
 
-    def __init__(self, nbytes):
-        self.array = np.full(max(int(nbytes), 1), POISON_BYTE, np.uint8)
-        self.freed = False
+    freed = False
 
-    def __int__(self):
-        return int(self.array.ctypes.data)
+    @property
+    def array(self) -> np.ndarray:
+        return self.data
 
     def free(self):
         self.freed = True
@@ -172,12 +187,56 @@ class FakeContext:
                 stacks.driver.append(stacks.pycuda[-1].handle)
 
 
+class FakeFunction:
+    """A kernel of a loaded module: ``prepare``, ``get_attribute``, ``prepared_async_call`` queued on its stream."""
+
+    def __init__(self, driver, name):
+        self._driver, self.name, self.arg_types = driver, name, None
+
+    def prepare(self, arg_types):
+        self.arg_types = arg_types
+        return self
+
+    def get_attribute(self, attribute):
+        if attribute != "MAX_THREADS_PER_BLOCK":
+            raise FakeError(f"unknown function attribute {attribute!r}")
+        return self._driver.max_threads_per_block
+
+    def prepared_async_call(self, grid, block, stream, *args, shared_size=0):
+        driver = self._driver
+        driver.require_context()
+        if self.arg_types is None or not isinstance(stream, FakeStream):
+            raise FakeError("launch of an unprepared function or without a stream")
+        # pycuda takes a block tuple (a non-tuple is the deprecated pre-2011 form that shifts the arguments)
+        if not isinstance(block, tuple) or len(block) != 3 or not isinstance(grid, tuple) or not 1 <= len(grid) <= 3:
+            raise FakeError(f"grid {grid!r} / block {block!r} must be tuples (block of 3)")
+        if block[0] * block[1] * block[2] > driver.max_threads_per_block:
+            raise FakeError("cuLaunchKernel failed: too many resources requested for launch")
+        driver.launches.append((self.name, tuple(grid), tuple(block)))
+        stream.enqueue(lambda: driver.run_kernel(self.name, self.arg_types, grid, block, args))
+
+
+class FakeModule:
+    def __init__(self, driver, image):
+        self._driver, self.cubin = driver, image
+
+    def get_function(self, name):
+        self._driver.require_context()
+        return FakeFunction(self._driver, name)
+
+
 class FakeCudaDriver(types.SimpleNamespace):
     """The subset of ``pycuda.driver`` rtdetect uses (device facts, primary context, streams, events,
-    pinned and device memory, async copies), on host memory, with queued streams and a modelled context
-    stack (see the module docstring). ``driver_version``: what ``cuDriverGetVersion`` reports."""
+    pinned and device memory, async copies, modules and launches), on host memory, with queued streams and
+    a modelled context stack (see the module docstring).
 
-    def __init__(self, device_count=1, driver_version=12040):
+    driver_version: what ``cuDriverGetVersion`` reports; library: the kernel emulator's ``KernelLibrary``
+    that loaded modules run (None: loading one fails); capability: the device's compute capability (tests
+    may change it, and ``max_threads_per_block``, ``nvcc_archs``). ``launches`` and ``compiles`` record
+    the calls made.
+    """
+
+    def __init__(self, device_count=1, driver_version=12040, *, library=None, capability=(8, 9)):
         driver = self
 
         class Device:
@@ -192,7 +251,7 @@ class FakeCudaDriver(types.SimpleNamespace):
                 return "Fake GPU 4090"
 
             def compute_capability(self):
-                return (8, 9)
+                return driver.capability
 
             def get_attribute(self, attribute):
                 return 4 if attribute == "MULTIPROCESSOR_COUNT" else 0
@@ -211,13 +270,20 @@ class FakeCudaDriver(types.SimpleNamespace):
             if stacks.pycuda:
                 stacks.driver.append(stacks.pycuda[-1].handle)
 
-        super().__init__(Error=FakeError, Stream=lambda flags=0: FakeStream(driver, flags), Event=FakeEvent,
+        super().__init__(Error=FakeError, CompileError=FakeCompileError,
+                         Stream=lambda flags=0: FakeStream(driver, flags), Event=FakeEvent,
                          Device=Device, Context=types.SimpleNamespace(pop=pop),
                          device_attribute=types.SimpleNamespace(INTEGRATED="INTEGRATED",
-                                                                MULTIPROCESSOR_COUNT="MULTIPROCESSOR_COUNT"))
+                                                                MULTIPROCESSOR_COUNT="MULTIPROCESSOR_COUNT"),
+                         function_attribute=types.SimpleNamespace(MAX_THREADS_PER_BLOCK="MAX_THREADS_PER_BLOCK"))
+        self.capability, self.max_threads_per_block = tuple(capability), 1024
+        self.nvcc_archs = {"sm_75", "sm_80", "sm_86", "sm_87", "sm_89", "sm_90"}  # what nvcc 13 accepts of ours
+        self.launches: list[tuple] = []
+        self.compiles: list[dict] = []
         self.allocations: list[FakeAllocation] = []
         self.streams: dict[int, FakeStream] = {}
         self.retained = self.released = 0
+        self._library = library
         self._threads = threading.local()
         self.libcuda = _fake_libcuda(self, driver_version)
 
@@ -233,30 +299,82 @@ class FakeCudaDriver(types.SimpleNamespace):
         """How many contexts the calling thread's driver stack holds (0 when everything was popped)."""
         return len(self.stacks().driver)
 
+    def require_context(self) -> None:
+        """pycuda's calls need a current context (cuMemAlloc and friends fail with INVALID_CONTEXT)."""
+        if not self.stacks().pycuda:
+            raise FakeError("cuMemAlloc failed: invalid device context (no current context)")
+
     @staticmethod
     def init():
         return None
 
+    def module_from_buffer(self, image):
+        self.require_context()
+        if self._library is None:
+            raise FakeError("this fake driver was made without the kernel emulator's library")
+        return FakeModule(self, image)
+
+    def run_kernel(self, name, arg_types, grid, block, args) -> None:
+        """A queued launch reaching the head of its stream: the emulated kernel, then the guard bytes."""
+        self._library.launch(name, arg_types, grid, block, args)
+        broken = [a for a in self.allocations if not a.freed and not a.guards_intact()]
+        if broken:
+            raise FakeError(f"{name} wrote outside a device buffer of {broken[0].nbytes} bytes")
+
     def mem_alloc(self, nbytes):
+        self.require_context()
         allocation = FakeAllocation(nbytes)
         self.allocations.append(allocation)
         return allocation
 
-    @staticmethod
-    def pagelocked_empty(shape, dtype):
+    def pagelocked_empty(self, shape, dtype):
+        self.require_context()
         array = np.empty(shape, dtype)
         poison(array)
         return array
 
-    @staticmethod
-    def memcpy_htod_async(dest, src, stream=None):
+    def memset_d8_async(self, dest, value, nbytes, stream=None):
+        self.require_context()
+        run_on(stream, lambda: ctypes.memset(int(dest), int(value), int(nbytes)) if nbytes else None)
+
+    def memcpy_htod_async(self, dest, src, stream=None):
+        self.require_context()
         src = np.ascontiguousarray(src)  # read when the copy runs, as the DMA engine does
         run_on(stream, lambda: _memmove(int(dest), src.ctypes.data, src.nbytes))
 
-    @staticmethod
-    def memcpy_dtoh_async(dest, src, stream=None):
+    def memcpy_dtoh_async(self, dest, src, stream=None):
+        self.require_context()
         poison(dest)  # undefined until the copy completes
         run_on(stream, lambda: _memmove(dest.ctypes.data, int(src), dest.nbytes))
+
+    def compile(self, source, options=None, no_extern_c=False, arch=None, include_dirs=()):
+        """``pycuda.compiler.compile``: records the call; refuses an architecture nvcc 13 dropped, in nvcc's words."""
+        self.compiles.append({"options": list(options), "no_extern_c": no_extern_c, "arch": arch,
+                              "include_dirs": list(include_dirs)})
+        if arch not in self.nvcc_archs:
+            raise FakeCompileError("nvcc compilation of /tmp/kernel.cu failed", ["nvcc", f"-arch={arch}"],
+                                   stdout="", stderr=f"nvcc fatal   : Unsupported gpu architecture "
+                                                     f"'compute_{arch[3:]}'\n")
+        return b"fake cubin of " + source[:40].encode()
+
+
+def modules(driver: FakeCudaDriver) -> dict:
+    """The fake ``pycuda``, ``pycuda.driver`` and ``pycuda.compiler`` modules, by name, around ``driver``."""
+    compiler = types.ModuleType("pycuda.compiler")
+    compiler.compile = driver.compile
+    package = types.ModuleType("pycuda")
+    package.driver, package.compiler = driver, compiler
+    return {"pycuda": package, "pycuda.driver": driver, "pycuda.compiler": compiler}
+
+
+def install(monkeypatch, driver: FakeCudaDriver) -> FakeCudaDriver:
+    """Put ``driver``'s fake pycuda modules in sys.modules and its libcuda behind ``rtdetect.gpu.libcuda``."""
+    from rtdetect.gpu import libcuda
+
+    for name, module in modules(driver).items():
+        monkeypatch.setitem(sys.modules, name, module)
+    monkeypatch.setattr(libcuda, "load", lambda: driver.libcuda)
+    return driver
 
 
 def _fake_libcuda(driver: FakeCudaDriver, version: int):
@@ -290,6 +408,7 @@ class QueuedRuntime:
     def __init__(self, runtime):
         self._runtime = runtime
         self.block_threads, self.grid_blocks = runtime.block_threads, runtime.grid_blocks
+        self.launches: list[tuple[str, tuple]] = []  # (kernel, grid) of every launch queued, in order
 
     def alloc(self, nbytes):
         return self._runtime.alloc(nbytes)
@@ -307,6 +426,7 @@ class QueuedRuntime:
 
     def launch(self, kernel, grid, block, args, stream=None):
         args = list(args)
+        self.launches.append((kernel, tuple(int(g) for g in grid)))
         run_on(stream, lambda: self._runtime.launch(kernel, grid, block, args))
 
     def memset(self, address, value, nbytes, stream=None):
@@ -334,52 +454,3 @@ def device_view(allocation, shape, dtype) -> np.ndarray:
     return allocation.array[:count * np.dtype(dtype).itemsize].view(dtype).reshape(shape)
 
 
-class OrtRunner:
-    """Stands in for EngineRunner at batch 1: ONNX Runtime runs on the engine's "device" buffers in place."""
-
-    def __init__(self, model_path, cuda: FakeCudaDriver):
-        import onnxruntime as ort
-
-        options = ort.SessionOptions()
-        options.log_severity_level = 3
-        self._session = ort.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
-        self.cuda, self.stream = cuda, cuda.Stream()
-        self.context = types.SimpleNamespace(active=contextlib.nullcontext, driver=cuda, is_open=True)
-        inp = self._session.get_inputs()[0]
-        self.inputs = [TensorSpec(inp.name, True, np.dtype(np.float32), tuple(inp.shape), tuple(inp.shape))]
-        probe = self._session.run(None, {inp.name: np.zeros(inp.shape, np.float32)})
-        self.outputs = [TensorSpec(o.name, False, np.dtype(np.float32), a.shape, a.shape)
-                        for o, a in zip(self._session.get_outputs(), probe, strict=True)]
-        self.output_shapes = {s.name: s.max_shape for s in self.outputs}
-        self.device = {s.name: cuda.mem_alloc(s.max_bytes) for s in self.inputs + self.outputs}
-        self.metadata = dict(self._session.get_modelmeta().custom_metadata_map)
-        self.enqueues = 0
-
-    @property
-    def input(self):
-        return self.inputs[0]
-
-    def set_batch(self, batch):
-        if batch != 1:
-            raise ValueError("the fake runner is batch 1")
-
-    def enqueue(self):
-        self.stream.enqueue(self._run)
-
-    def _run(self):
-        source = self.input
-        tensor = device_view(self.device[source.name], source.max_shape, source.dtype).copy()
-        values = self._session.run(None, {source.name: tensor})
-        for spec, value in zip(self.outputs, values, strict=True):
-            device_view(self.device[spec.name], spec.max_shape, spec.dtype)[...] = value
-        self.enqueues += 1
-
-
-class FakeEngine:
-    """The attributes of TensorRTEngine the GPU pipeline reads, around an OrtRunner."""
-
-    def __init__(self, runner: OrtRunner):
-        self.runner = runner
-        self.metadata = runner.metadata
-        self.input_hw = tuple(int(d) for d in runner.input.max_shape[2:4])
-        self.device = 0
