@@ -146,6 +146,11 @@ def _join_all(threads: Sequence[threading.Thread]) -> None:
         raise interrupt
 
 
+def _renders(sinks: Sequence) -> bool:
+    """Does any of ``sinks`` take the rendered image?"""
+    return any(s.needs_render for s in sinks)
+
+
 class Pipeline:
     """Runs an ``Engine`` over frames. ``process(frame)`` is the sequential form; ``run(source, sinks)``
     the threaded one. The decoder is chosen from the engine's metadata and real output shapes, found by a
@@ -339,7 +344,7 @@ class Pipeline:
 
     def _consume(self, inbox: queue.Queue, sinks: Sequence, summary: RunSummary, stop: threading.Event,
                  on_frame, show_fps: bool, max_frames: int | None) -> None:
-        renderer = Renderer(self.names) if any(s.needs_render for s in sinks) else None
+        renderer = Renderer(self.names) if _renders(sinks) else None
         meter = FpsMeter()
         while (item := _get(inbox, stop)) is not _END:
             fps = meter.tick()
@@ -367,7 +372,11 @@ class GpuFramePipeline(Pipeline):
 
     ``run`` drives the streaming form on files (throughput first: the double-buffered upload overlaps the
     copy of the next frame with this frame's compute) and ``process_frame`` on live sources (latency first:
-    the streaming form would hold each result until the next frame arrives)."""
+    the streaming form would hold each result until the next frame arrives).
+
+    When a sink renders, ``run`` turns on the processor's ``paint_masks``: segmentation masks are painted on
+    the device and the renderer draws boxes and labels over that frame. Not with detection stages (the
+    tracker keeps only some detections, after the GPU stage): the renderer paints those masks itself."""
 
     def __init__(self, processor) -> None:
         self.processor = processor
@@ -378,6 +387,13 @@ class GpuFramePipeline(Pipeline):
 
     def describe(self) -> dict:
         return {"layout": self.processor.layout, "classes": len(self.names), "masks": self.processor.has_masks}
+
+    def run(self, source: Source, sinks: Sequence = (), **options) -> RunSummary:
+        self.processor.paint_masks = _renders(sinks) and not self._detection_stages
+        try:
+            return super().run(source, sinks, **options)
+        finally:
+            self.processor.paint_masks = False
 
     def _stage_fused(self, item: WorkItem) -> None:
         item.detections, timings = self.processor.process_frame(item.frame.image)

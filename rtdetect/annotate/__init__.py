@@ -5,16 +5,20 @@ from typing import Sequence
 
 import numpy as np
 
-from ..types import EXTRA_LINE_COUNTS, Detections
-from .annotators import BoxAnnotator, FpsAnnotator, LabelAnnotator, MaskAnnotator
-from .palette import class_color, class_colors
+from ..types import EXTRA_LINE_COUNTS, EXTRA_PAINTED, Detections
+from .annotators import MASK_ALPHA, BoxAnnotator, FpsAnnotator, LabelAnnotator, MaskAnnotator
+from .palette import PALETTE_BGR, class_color, class_colors
 from .tracks import LineCountAnnotator, TraceAnnotator
 
 
 class Renderer:
-    """``render(image, detections, fps=None)`` → annotated copy (H, W, 3) uint8 BGR."""
+    """``render(image, detections, fps=None)`` → annotated copy (H, W, 3) uint8 BGR.
 
-    def __init__(self, names: Sequence[str], *, mask_alpha: float = 0.45) -> None:
+    When ``detections.extra[EXTRA_PAINTED]`` holds the frame with exactly these detections' masks already
+    painted (the GPU path, with this palette and ``MASK_ALPHA``), drawing starts from it and the masks are
+    not painted again."""
+
+    def __init__(self, names: Sequence[str], *, mask_alpha: float = MASK_ALPHA) -> None:
         self.masks = MaskAnnotator(mask_alpha)
         self.boxes = BoxAnnotator()
         self.labels = LabelAnnotator(names)
@@ -23,8 +27,14 @@ class Renderer:
         self.line_counts = LineCountAnnotator()
 
     def render(self, image: np.ndarray, detections: Detections, fps: float | None = None) -> np.ndarray:
-        canvas = image.copy()
-        self.masks.annotate(canvas, detections)
+        painted = detections.extra.get(EXTRA_PAINTED) if self.masks.alpha == MASK_ALPHA else None
+        if painted is None:
+            canvas = image.copy()
+            self.masks.annotate(canvas, detections)
+        elif painted.shape != image.shape:
+            raise ValueError(f"the painted frame is {painted.shape}, the image {image.shape}")
+        else:
+            canvas = painted.copy()
         self.boxes.annotate(canvas, detections)
         self.labels.annotate(canvas, detections)
         self.traces.annotate(canvas, detections)
@@ -35,5 +45,5 @@ class Renderer:
         return canvas
 
 
-__all__ = ["BoxAnnotator", "FpsAnnotator", "LabelAnnotator", "LineCountAnnotator", "MaskAnnotator", "Renderer",
-           "TraceAnnotator", "class_color", "class_colors"]
+__all__ = ["BoxAnnotator", "FpsAnnotator", "LabelAnnotator", "LineCountAnnotator", "MASK_ALPHA", "MaskAnnotator",
+           "PALETTE_BGR", "Renderer", "TraceAnnotator", "class_color", "class_colors"]

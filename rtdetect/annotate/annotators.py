@@ -8,7 +8,9 @@ from ..types import Detections
 from .labels import LabelAnnotator
 from .palette import class_color
 
-__all__ = ["BoxAnnotator", "FpsAnnotator", "LabelAnnotator", "MaskAnnotator"]
+__all__ = ["BoxAnnotator", "FpsAnnotator", "LabelAnnotator", "MASK_ALPHA", "MaskAnnotator"]
+
+MASK_ALPHA = 0.45  # default mask opacity (the GPU path paints with it on the device)
 
 
 def _thickness(image: np.ndarray) -> int:
@@ -32,7 +34,7 @@ class MaskAnnotator:
     (OpenCV for both: a NumPy boolean gather/scatter costs several times more).
     """
 
-    def __init__(self, alpha: float = 0.45) -> None:
+    def __init__(self, alpha: float = MASK_ALPHA) -> None:
         if not 0.0 <= alpha <= 1.0:
             raise ValueError(f"mask alpha must be in [0, 1], got {alpha}")
         self.alpha = alpha

@@ -3,15 +3,19 @@
     host frame ─(pinned, copy stream)─▶ device frame ─letterbox kernel─▶ engine input buffer
       ─TensorRT─▶ engine output buffers ─decode kernel─▶ candidates ─NMS kernels─▶ kept detections
       ─(masks kernels)─▶ box-local crops ─▶ only the kept rows (and their crops) back to pinned host memory
+      ─(paint_masks: blend kernel)─▶ the masks painted into the uploaded frame ─▶ the rows they span back
 
 The kernels and their launchers are ``rtdetect.gpu`` (GpuPreprocess, GpuDecode, GpuNms, GpuMasks on a
 ``CudaRuntime``), here pointed straight at the TensorRT engine's own device buffers and run on the engine's
 stream. Uploads go on a second stream, double-buffered (:mod:`rtdetect.gpu.slots`), so
 ``process_stream`` uploads frame k + 1 while frame k is computed. Detection models need one host sync per
-frame; segmentation models two (the kept count decides how many masks come back).
+frame; segmentation models two (the kept count decides how many masks come back). With ``paint_masks`` on
+(the run loop sets it when a sink renders), segmentation frames also come back with their masks painted on
+the device (:mod:`rtdetect.gpu.paint`) in ``Detections.extra[EXTRA_PAINTED]``, within the second wait.
 
 Timings (``stage_seconds``): GPU time from CUDA events, keys ``upload``, ``preprocess``, ``inference``,
-``decode_nms``, ``masks`` (segmentation), ``download``. With the CUDA graph on (default), the stages run as
+``decode_nms``, ``masks`` (segmentation), ``download``, and ``paint`` (painting on: the crops' and the painted
+rows' copies back and the blend). With the CUDA graph on (default), the stages run as
 one graph and are reported together as ``gpu_graph``; pass ``use_graph=False`` for per-stage numbers.
 
 Semantics against the CPU pipeline (``rtdetect.pipeline.Pipeline``): same decode rules and NMS rule, but
@@ -28,7 +32,7 @@ from ..decode import select_decoder
 from ..postprocess import PostprocessConfig
 from ..preprocess import letterbox_params
 from ..notes import note
-from ..types import BoxMasks, Detections
+from ..types import EXTRA_PAINTED, BoxMasks, Detections
 from .graph_cache import GraphCache
 from .masks import GpuMasks, unpack_crops
 from .nms import MAX_CAPACITY as NMS_MAX_CAPACITY
@@ -44,6 +48,8 @@ class GpuPipeline:
     ``process_stream(images)`` yields the same for an iterable of frames, overlapping uploads with compute.
     ``names``: class names. ``configure(config)`` changes thresholds. ``close()`` frees the GPU stages
     (and the engine when ``owns_engine``); use ``with``. Not thread-safe: one thread drives it.
+    ``paint_masks``: also paint the masks of segmentation frames on the device (see the module doc); off by
+    default, since only rendered output needs it.
     """
 
     def __init__(self, engine, config: PostprocessConfig | None = None, *,
@@ -60,6 +66,7 @@ class GpuPipeline:
         self._runtime = CudaRuntime(context=self.runner.context, stream=self.stream) if runtime is None else runtime
         self._capacity = capacity
         self._masks, self._mask_host, self._overflow_reported = None, None, False
+        self.paint_masks, self._painter = False, None
         self._graphs = GraphCache(self.stream, log, errors=(RuntimeError, self.cuda.Error), enabled=use_graph)
         self._slots, self._next = [], 0
         try:
@@ -173,21 +180,27 @@ class GpuPipeline:
             results = slot.results
             n = min(int(results["count"][0]), self.config.max_det)
             self._report_overflow(int(results["candidates"][0]))
-            masks = self._download_masks(slot, n) if self.has_masks else None
+            classes = results["classes"][:n].copy()
+            shown = None if self._class_filter is None else np.isin(classes, self._class_filter)
+            masks, painted = self._download_masks(slot, n, classes, shown) if self.has_masks else (None, None)
             timings = {**slot.upload_clock.seconds(), **slot.clock.seconds()}
         slot.busy = False
-        detections = Detections(results["boxes"][:n].copy(), results["scores"][:n].copy(),
-                                results["classes"][:n].copy(), masks)
-        if self._class_filter is not None:
-            detections = detections[np.isin(detections.class_ids, self._class_filter)]
+        detections = Detections(results["boxes"][:n].copy(), results["scores"][:n].copy(), classes, masks)
+        if shown is not None:
+            detections = detections[shown]
+        if painted is not None:
+            detections.extra[EXTRA_PAINTED] = painted
         return detections, timings
 
-    def _download_masks(self, slot: FrameSlot, n: int) -> BoxMasks:
+    def _download_masks(self, slot: FrameSlot, n: int, classes: np.ndarray,
+                        shown: np.ndarray | None) -> tuple[BoxMasks, np.ndarray | None]:
         """The kept detections' crops (second host wait; segmentation models only): exactly the bytes the
-        crops cover. A frame whose crops outgrow the device buffer grows it and recomputes its masks."""
+        crops cover. A frame whose crops outgrow the device buffer grows it and recomputes its masks. With
+        ``paint_masks``, also the frame with the ``shown`` detections' masks painted (None when none of
+        them has a pixel)."""
         masks, total = self._masks, int(slot.results["mask_info"][0])
         if n == 0:
-            return BoxMasks.empty(slot.frame_hw)
+            return BoxMasks.empty(slot.frame_hw), None
         if masks.grow(total):
             self._graphs.drop()  # graphs hold the old crop buffer
             masks.run(self._nms.detections(), int(self.runner.device[self._protos.name]), slot.letterbox,
@@ -196,8 +209,23 @@ class GpuPipeline:
         staged = self._mask_host[:total]
         if total:
             self.cuda.memcpy_dtoh_async(staged, masks.device_masks().crops, self.stream)
+        painting = self.paint_masks and self._paint(slot, n, classes, shown, total)
         self.stream.synchronize()
-        return unpack_crops(slot.results["mask_rects"][:n], staged, slot.frame_hw)  # copies the crops out
+        painted = slot.image().copy() if painting else None  # the slot's buffer is reused by a later frame
+        return unpack_crops(slot.results["mask_rects"][:n], staged, slot.frame_hw), painted  # copies the crops
+
+    def _paint(self, slot: FrameSlot, n: int, classes: np.ndarray, shown: np.ndarray | None, total: int) -> bool:
+        """Queue the blend of the kept masks (the ``shown`` ones) into the slot's frame and its copy back."""
+        from .paint import MaskPainter
+
+        if self._painter is None:
+            self._painter = MaskPainter(self._runtime, self.config.max_det)
+        hidden = classes if shown is None else np.where(shown, classes, -1).astype(np.int32)
+        painted = self._painter.paint(self._masks, int(slot.device), slot.image(), hidden,
+                                      slot.results["mask_rects"][:n], total, stream=self.stream)
+        if painted:
+            slot.clock.lap("paint", self.stream)
+        return painted
 
     def _masks_for(self, frame_hw: tuple[int, int]):
         if self._masks is None or self._masks.frame_hw != tuple(frame_hw):
@@ -243,10 +271,10 @@ class GpuPipeline:
 
     def _close_stages(self) -> None:
         """Free the kernel stages (on the runtime's context) and the upload slots (on the engine's)."""
-        for stage in (getattr(self, name, None) for name in ("_preprocess", "_decode", "_nms", "_masks")):
+        for stage in (getattr(self, name, None) for name in ("_preprocess", "_decode", "_nms", "_masks", "_painter")):
             if stage is not None:
                 stage.close()
-        self._masks = None
+        self._masks = self._painter = None
         if getattr(self, "_slots", None) and self.runner.context is not None:
             with self.runner.context.active():  # the slots' buffers and events are freed here, not later
                 for slot in self._slots:

@@ -53,16 +53,20 @@ class FrameSlot:
         """Copy ``image`` ((H, W, 3) uint8 BGR) into the pinned buffer and queue its upload on
         ``copy_stream``. Returns ``reserve``'s answer (did the device buffer move)."""
         height, width = int(image.shape[0]), int(image.shape[1])
-        nbytes = height * width * 3
-        moved = self.reserve(nbytes)
-        staged = self.host[:nbytes]
-        np.copyto(staged.reshape(height, width, 3), image)
+        moved = self.reserve(height * width * 3)
+        self.frame_hw = (height, width)
+        staged = self.image()
+        np.copyto(staged, image)
         self.upload_clock.start(copy_stream)
         self._cuda.memcpy_htod_async(self.device, staged, copy_stream)
         self.upload_clock.lap("upload", copy_stream)
-        self.frame_hw = (height, width)
         self.busy = True
         return moved
+
+    def image(self) -> np.ndarray:
+        """The staged frame, (H, W, 3) uint8 BGR: a view of the pinned buffer (valid until the next ``stage``)."""
+        height, width = self.frame_hw
+        return self.host[:height * width * 3].reshape(height, width, 3)
 
     def close(self) -> None:
         if self.device is not None:
