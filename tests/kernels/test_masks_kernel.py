@@ -173,3 +173,20 @@ def test_input_checks(emulated_runtime):
         before = emulated_runtime.launch_count
         assert len(stage.run_host(np.zeros((0, 4)), np.zeros((4, 8, 8), np.float32), np.zeros((0, 4)), box)) == 0
         assert emulated_runtime.launch_count == before
+
+
+def test_blend_grid_follows_the_crops_not_the_frame(wide_runtime):
+    """Two small boxes on a 4K frame: the blend covers their 2 x 20 x 16 crop pixels (three blocks of 256
+    threads), not the frame's 8.3 M pixels nor max_det frames."""
+    rng = np.random.default_rng(3)
+    frame_hw = (2160, 3840)
+    coefs, protos, _, box = random_case(rng, frame_hw, (640, 640), 4, 2)
+    boxes = np.array([[100, 200, 120, 216], [3000, 40, 3020, 56]], np.float32)
+    image = rng.integers(0, 256, (*frame_hw, 3), dtype=np.uint8)
+    palette = rng.integers(0, 256, (20, 3), dtype=np.uint8)
+    with GpuMasks(wide_runtime, max_det=300, num_masks=4, proto_hw=protos.shape[1:], frame_hw=frame_hw) as stage:
+        masks = stage.run_host(coefs, protos, boxes, box)
+        got = stage.blend_host(image, np.array([1, 2], np.int32), palette, 0.45)
+    assert sum(crop.size for crop in masks.crops) == 640
+    assert wide_runtime.grids["mask_blend"] == (3, 1) and wide_runtime.grid_blocks == 5
+    np.testing.assert_array_equal(got, blend_masks_reference(image, masks.to_full(), [1, 2], palette, 0.45))

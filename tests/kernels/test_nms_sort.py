@@ -1,11 +1,13 @@
 """nms_sort's cost (issue 10 item 4): no shared-memory bank conflicts in its histogram, no work for n <= 1,
 and a block sort instead of 14 radix passes for small n; its answer stays the reference's, on both paths.
 
-Bank conflicts cannot be timed here, but they are a property of the index arithmetic: a probe kernel
-(nms_sort_probe.cu, built with nms.cu) writes the shared-memory slot of every histogram counter, and the
-test checks the banks (slot mod 32) a warp touches when every lane accesses its own column at any digit,
-the one access pattern of a radix pass (counting, the row scans, scattering). The barrier cost is
-counted by the emulator (``__syncthreads`` phases of the last launch).
+Bank conflicts cannot be timed here, so they are counted: the probe (nms_sort_probe.cu) builds nms.cu with
+its histogram accesses recorded, runs the real nms_sort (radix path) and hands over, per thread, every
+shared-memory word touched with its access site and barrier phase. A warp's 32 lanes execute an access
+together; the k-th time each lane reaches a site within a phase is the same warp-wide access (also for the
+loops whose trip count differs per lane: lanes still in the loop run that iteration together). Its
+conflict degree is the most distinct words any one bank (word mod 32) serves; lanes reading one word get
+a broadcast. The barrier cost is counted by the emulator (``__syncthreads`` phases of the last launch).
 """
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ import pytest
 
 from kernels_emulator import EmulatedRuntime, KernelLibrary, build_library
 from rtdetect.gpu import DeviceCandidates, GpuNms, download_detections
+from rtdetect.gpu.nms import NMS_KERNELS
 from rtdetect.nms import nms_reference
 
 from test_nms_kernel import random_boxes
@@ -23,31 +26,50 @@ from test_nms_kernel import random_boxes
 PROBE = Path(__file__).with_name("nms_sort_probe.cu")
 WARP, BANKS = 32, 32
 SMALL_SORT_LIMIT = 1024  # kernels/nms.cu RT_SMALL_SORT: up to this many candidates take the block sort
+HIST_SITES = 9  # histogram accesses in rt_radix_pass: zero, count, mine, scan read, scan add, first, base, set, scatter
 
 
 @pytest.fixture(scope="module")
-def probe_runtime() -> EmulatedRuntime:
-    library = KernelLibrary(build_library([PROBE], ["probe_hist_slots"], rtdetect_kernels=False))
-    return EmulatedRuntime(library, block_threads=32, grid_blocks=1)
+def probe_library() -> KernelLibrary:
+    return KernelLibrary(build_library([PROBE], [*NMS_KERNELS, "probe_take_touches"], rtdetect_kernels=False))
 
 
-@pytest.mark.parametrize("threads", [64, 128, 256])
-def test_histogram_counters_touch_every_bank_once_per_warp(probe_runtime, threads):
-    rt = probe_runtime
-    info = np.zeros(2, np.uint32)
-    device_info, device_slots = rt.alloc(8), rt.alloc(4 * 16 * threads)
-    rt.launch("probe_hist_slots", (1, 1), 32, (threads, device_slots, device_info))
-    rt.download(info, int(device_info))
-    radix = int(info[1])
-    slots = np.zeros(radix * threads, np.uint32)
-    rt.download(slots, int(device_slots))
-    assert len(np.unique(slots)) == len(slots) and slots.max() < info[0]  # one slot per counter, in bounds
-    linear = np.arange(radix * threads).reshape(radix, threads)  # counter (digit d, thread t) = d * threads + t
-    for warp in range(threads // WARP):
-        lanes = np.arange(warp * WARP, (warp + 1) * WARP)
-        banks = slots[linear[:, lanes]] % BANKS  # (digit, lane)
-        assert (banks == banks[0]).all(), f"threads={threads}: a lane's bank depends on its digit"
-        assert len(set(banks[0])) == WARP, f"threads={threads}: lanes of a warp share a bank"
+def touches(rt: EmulatedRuntime) -> np.ndarray:
+    """(k, 4) uint32 {thread, phase, site, word} of every histogram access of the last launches."""
+    count, capacity = np.zeros(1, np.uint32), 1 << 21
+    out, device_count = rt.alloc(16 * capacity), rt.alloc(4)
+    rt.launch("probe_take_touches", (1, 1), 1, (out, capacity, device_count))
+    rt.download(count, int(device_count))
+    assert count[0] <= capacity
+    records = np.empty((int(count[0]), 4), np.uint32)
+    rt.download(records, int(out))
+    return records
+
+
+def conflict_degrees(records: np.ndarray) -> dict[int, int]:
+    """Per access site: the worst bank conflict degree of any warp-wide access (1 = conflict-free)."""
+    thread, phase, site, word = records.T.astype(np.int64)
+    order = np.lexsort((np.arange(len(records)), site, phase, thread))  # stable: program order per thread
+    key = np.stack([thread, phase, site], axis=1)[order]
+    starts = np.r_[0, np.flatnonzero((key[1:] != key[:-1]).any(axis=1)) + 1]
+    occurrence = np.arange(len(order)) - np.repeat(starts, np.diff(np.r_[starts, len(order)]))
+    access = np.stack([thread[order] // WARP, phase[order], site[order], occurrence], axis=1)
+    words = np.unique(np.column_stack([access, word[order] % BANKS, word[order]]), axis=0)
+    banks, per_bank = np.unique(words[:, :5], axis=0, return_counts=True)  # distinct words per bank
+    return {int(s): int(per_bank[banks[:, 2] == s].max()) for s in np.unique(banks[:, 2])}
+
+
+@pytest.mark.parametrize("threads", [64, 256])
+def test_radix_histogram_accesses_are_free_of_bank_conflicts(probe_library, threads):
+    rt = EmulatedRuntime(probe_library, block_threads=threads, grid_blocks=2)
+    touches(rt)  # start from no records
+    got, want = scrambled_run(rt, 1500, seed=threads)
+    np.testing.assert_array_equal(got, want)  # the probed build sorts like the real one
+    records = touches(rt)
+    assert len(records) and len(np.unique(records[:, 0])) == threads and records[:, 3].max() < 16 * threads
+    degrees = conflict_degrees(records)
+    assert len(degrees) == HIST_SITES, degrees  # every access of the radix pass was seen
+    assert max(degrees.values()) == 1, degrees
 
 
 def scrambled_run(rt, n, seed, *, max_det=300):
