@@ -33,13 +33,14 @@ DEFAULT_MODEL = "yolov5s-seg"
 _KEEP = object()  # Detector.configure: this setting stays as it is
 
 
-def resolve_model_path(model: str, imgsz: tuple[int, int]) -> str:
-    """An ONNX path for ``model``: an .onnx file as is; a zoo name or a .pt checkpoint converted (cached)."""
+def resolve_model_path(model: str, imgsz: tuple[int, int], *, dynamic: bool = False) -> str:
+    """An ONNX path for ``model``: an .onnx file as is; a zoo name or a .pt checkpoint converted (cached;
+    ``dynamic``: with a dynamic batch, for batches of several frames)."""
     if model.lower().endswith(".onnx"):
         return model
     from .models.zoo import resolve_model
 
-    return str(resolve_model(model, imgsz=imgsz))
+    return str(resolve_model(model, imgsz=imgsz, dynamic=dynamic))
 
 
 def class_ids_from(classes: Sequence[str | int] | None, names: Sequence[str]) -> tuple[int, ...] | None:
@@ -64,9 +65,11 @@ def checked_config(conf: float, iou: float, max_det: int) -> PostprocessConfig:
                              max_det=options.at_least("--max-det", max_det, 1))
 
 
-def make_pipeline(engine, config: PostprocessConfig, stack: ExitStack) -> Pipeline:
-    """The CPU pipeline, or on TensorRT the zero-copy GPU one (whose processor ``stack`` closes)."""
-    if engine.name != "tensorrt":
+def make_pipeline(engine, config: PostprocessConfig, stack: ExitStack, *, batched: bool = False) -> Pipeline:
+    """The CPU pipeline, or on TensorRT the zero-copy GPU one (whose processor ``stack`` closes).
+    ``batched`` (frames of several streams in one engine call, ``rtdetect.streams``): the CPU stages
+    around any engine, as the fused GPU pipeline takes one frame at a time."""
+    if engine.name != "tensorrt" or batched:
         return Pipeline(engine, config)
     from .gpu.pipeline import GpuPipeline
 
@@ -76,12 +79,14 @@ def make_pipeline(engine, config: PostprocessConfig, stack: ExitStack) -> Pipeli
 
 
 def open_engine(model: str, imgsz: Request, frame_hw: tuple[int, int] | None, *, backend: str = "auto",
-                precision: str = "auto"):
+                precision: str = "auto", batch: int = 1):
     """The engine for frames of ``frame_hw`` (None: unknown or varying), opened: zoo and .pt models
-    exported at the input shape ``imgsz`` asks for (``input_shape``); an .onnx file as is (a fixed-shape
-    one keeps its shape and says so on stderr if ``imgsz`` asked for another)."""
+    exported at the input shape ``imgsz`` asks for (``input_shape``; with a dynamic batch when ``batch`` > 1);
+    an .onnx file as is (a fixed-shape one keeps its shape and says so on stderr if ``imgsz`` asked for
+    another). ``batch``: the largest batch of frames it will get."""
     input_hw = network_input_hw(imgsz, frame_hw)
-    engine = create_engine(resolve_model_path(model, input_hw), backend=backend, precision=precision, imgsz=input_hw)
+    engine = create_engine(resolve_model_path(model, input_hw, dynamic=batch > 1), backend=backend,
+                           precision=precision, imgsz=input_hw, batch=batch)
     note = fixed_shape_note(model, imgsz, engine.input_hw)
     if note:
         print(note, file=sys.stderr)
@@ -99,7 +104,9 @@ class Detector:
     model: zoo name (``rtdetect models``), .onnx file or official .pt checkpoint. backend / precision:
     see :func:`rtdetect.inference.create_engine` (``auto``: measured on this machine). conf: score
     threshold; iou: NMS IoU threshold; imgsz: None or N (long side, default 640; the short side follows
-    the frames' aspect ratio) or (H, W); classes: ids or names to keep (None: all); max_det: boxes per frame.
+    the frames' aspect ratio) or (H, W); classes: ids or names to keep (None: all); max_det: boxes per frame;
+    batch: the largest batch of frames one engine call gets (above 1: several streams share the engine,
+    ``rtdetect.streams``; zoo and .pt models are then exported with a dynamic batch).
     Values are checked here (``rtdetect.errors.UsageError``); the engine is opened on the first frame,
     at the input shape its size asks for, and reopened only when a frame size needs another shape.
     Close it (``with`` or :meth:`close`) to free the engine. Not thread-safe: one caller at a time.
@@ -107,10 +114,11 @@ class Detector:
 
     def __init__(self, model: str = DEFAULT_MODEL, *, backend: str = "auto", precision: str = "auto",
                  conf: float = 0.25, iou: float = 0.45, imgsz: Request = None,
-                 classes: Sequence[str | int] | None = None, max_det: int = 300) -> None:
+                 classes: Sequence[str | int] | None = None, max_det: int = 300, batch: int = 1) -> None:
         if imgsz is not None:
             network_input_hw(imgsz, None)  # checks the size now, not at the first frame
         self.model, self.backend, self.precision, self.imgsz = str(model), backend, precision, imgsz
+        self.batch = options.at_least("batch", batch, 1)
         self.config = checked_config(conf, iou, max_det)
         self.classes = tuple(classes) if classes else None
         self._stack: ExitStack | None = None
@@ -137,9 +145,10 @@ class Detector:
             return self._pipeline
         self.close()
         with ExitStack() as stack:
-            engine = open_engine(self.model, self.imgsz, frame_hw, backend=self.backend, precision=self.precision)
+            engine = open_engine(self.model, self.imgsz, frame_hw, backend=self.backend, precision=self.precision,
+                                 batch=self.batch)
             stack.callback(engine.close)
-            pipeline = make_pipeline(engine, self.config, stack)
+            pipeline = make_pipeline(engine, self.config, stack, batched=self.batch > 1)
             if self.classes:
                 pipeline.configure(replace(self.config, classes=class_ids_from(self.classes, pipeline.names)))
             self._stack, self._pipeline, self._input_hw = stack.pop_all(), pipeline, input_hw

@@ -1,6 +1,7 @@
 """What the commands do, as plain functions with keyword arguments (the CLI only parses argv into them)."""
 from __future__ import annotations
 
+import os
 import sys
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -127,3 +128,31 @@ def _closer(sink):
     def close(exc_type, exc, traceback) -> None:
         sink.close(failed=exc_type is not None and not issubclass(exc_type, KeyboardInterrupt))
     return close
+
+
+def detect_streams(*, source: str, output_dir: str, model: str = DEFAULT_MODEL, backend: str = "auto",
+                   precision: str = "auto", conf: float = 0.25, iou: float = 0.45, imgsz: Request = None,
+                   classes: Sequence[str] | None = None, max_det: int = 300, save: bool = False,
+                   track: bool = False, max_frames: int | None = None,
+                   stream_options: StreamOptions | None = None, signals: SignalStop | None = None):
+    """Run detection on every source of the stream list ``source`` with ONE engine (``rtdetect.streams``):
+    each stream's JSONL (and annotated video with ``save``) under ``output_dir/<name>/``. The list and the
+    output folder are checked before the model is loaded. Returns the ``MultiStreamResult``."""
+    from .files import check_output_dir
+    from .input_shape import shared_frame_hw
+    from .streams import MultiStreamRunner, StreamOutputs, read_stream_list
+
+    if max_frames is not None:
+        options.at_least("--max-frames", max_frames, 1)
+    entries = read_stream_list(source)
+    check_output_dir(output_dir)
+    outputs = StreamOutputs(os.path.abspath(output_dir), save=save, track=track, max_frames=max_frames)
+    with Detector(model, backend=backend, precision=precision, conf=conf, iou=iou, imgsz=imgsz, classes=classes,
+                  max_det=max_det, batch=len(entries)) as detector:
+        runner = MultiStreamRunner(entries, lambda sizes: detector.pipeline_for(shared_frame_hw(imgsz, sizes)),
+                                   outputs, stream_options=stream_options)
+        with ExitStack() as stack:
+            stop = stack.enter_context(signals.finishing()) if signals is not None else None
+            result = runner.run(stop)
+    result.interrupted = result.interrupted or (signals is not None and signals.signum is not None)
+    return result

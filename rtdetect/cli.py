@@ -136,14 +136,18 @@ def _detect_parser() -> argparse.ArgumentParser:
                      epilog="other commands: export, models, build, bench, doctor (rtdetect COMMAND --help). "
                             "Exit status: 0 done, 1 error (one line on stderr), 3 live stream lost, 130 interrupted.")
     _add_version(parser)
-    parser.add_argument("--source", required=True, help="webcam, a camera index, demo, a video file, a stream URL, an image, a folder or a glob")
+    parser.add_argument("--source", required=True, help="webcam, a camera index, demo, a video file, a stream URL, an image, a folder or a glob; "
+                                                        "or a stream list (.txt, one source per line: every stream through one engine, with --output-dir)")
+    parser.add_argument("--output-dir", metavar="DIR", help="with a stream list: each stream's outputs go to DIR/NAME/ "
+                                                            "(detections.jsonl; annotated.mp4 with --save)")
     _add_model_options(parser)
     _add_engine_options(parser)
     _add_threshold_options(parser)
     parser.add_argument("--classes", nargs="+", metavar="CLASS", help="keep only these class ids or names")
     parser.add_argument("--show", action="store_true", help="open a window (q or Esc quits)")
-    parser.add_argument("--save", metavar="OUT", help="annotated output: a video file for videos, cameras and streams; "
-                                                      "a folder (DIR/) for images, or OUT.jpg for a single image")
+    parser.add_argument("--save", metavar="OUT", nargs="?", const="",
+                        help="annotated output: a video file for videos, cameras and streams; a folder (DIR/) for "
+                             "images, or OUT.jpg for a single image; with a stream list, no value (each stream's own)")
     parser.add_argument("--json", metavar="OUT.jsonl", help="detections as JSON Lines, one per frame (.jsonl or .ndjson; - for stdout)")
     _option(parser, "--max-frames", _count(1), help="stop after N frames (N >= 1)")
     parser.add_argument("--track", action="store_true", help="follow objects across frames (ByteTrack): track ids in outputs, trails on video")
@@ -212,6 +216,14 @@ def run_detect(argv: list[str]) -> int:
     imgsz = _requested_imgsz(args.imgsz)
     if not args.verbose:
         _quiet_video_logs()
+    from .streams.lists import is_stream_list
+
+    if is_stream_list(args.source):
+        return _run_streams(args, imgsz)
+    if args.output_dir is not None:
+        raise UsageError("--output-dir is for a stream list (--source streams.txt); one source takes --save/--json")
+    if args.save == "":
+        raise UsageError("--save needs an output path for one source (--save OUT.mp4)")
     from .app import detect
     serve = _serve_bind(args)
 
@@ -239,6 +251,46 @@ def run_detect(argv: list[str]) -> int:
     if result.summary.source_lost:
         print(f"rtdetect: error: {result.summary.source_lost}; outputs hold every frame processed before",
               file=sys.stderr)
+        return EXIT_SOURCE_LOST
+    return 0
+
+
+def _stream_list_usage(args: argparse.Namespace) -> None:
+    """UsageError for an option a stream list cannot take (each stream's outputs go under --output-dir)."""
+    refused = [("--show", args.show), ("--serve", args.serve is not None), ("--json", args.json is not None),
+               ("--save OUT", bool(args.save)), ("--count-line", bool(args.count_line))]
+    for option, given in refused:
+        if given:
+            raise UsageError(f"{option} does not apply to a stream list: each stream's outputs go to "
+                             f"--output-dir/NAME/ (use --save without a value for annotated videos)")
+    if args.output_dir is None:
+        raise UsageError("a stream list (--source *.txt) needs --output-dir DIR for its streams' outputs")
+
+
+def _run_streams(args: argparse.Namespace, imgsz) -> int:
+    """``rtdetect --source streams.txt --output-dir DIR``: every stream through one engine."""
+    _stream_list_usage(args)
+    from .app import detect_streams
+
+    with SignalStop() as signals:
+        result = detect_streams(source=args.source, output_dir=args.output_dir, model=args.model,
+                                backend=args.backend, precision=args.precision, conf=args.conf, iou=args.iou,
+                                imgsz=imgsz, classes=args.classes, max_det=args.max_det, save=args.save == "",
+                                track=args.track, max_frames=args.max_frames, stream_options=_stream_options(args),
+                                signals=signals)
+    from .streams.report import describe
+
+    for line in describe(result):
+        print(line, file=sys.stderr)
+    failed = [s for s in result.streams if s.status == "failed"]
+    if signals.signum is not None:
+        return exit_status(signals.signum)
+    if result.interrupted:
+        return EXIT_INTERRUPTED
+    if failed:
+        print(f"rtdetect: error: {len(failed)} of {len(result.streams)} streams failed", file=sys.stderr)
+        return EXIT_ERROR
+    if any(s.status == "lost" for s in result.streams):
         return EXIT_SOURCE_LOST
     return 0
 

@@ -34,6 +34,13 @@ def refuse_input_as_output(output: str | os.PathLike[str], inputs: Iterable[str 
                               f"choose another output name")
 
 
+def check_output_dir(folder: str, option: str = "--output-dir") -> None:
+    """OutputError unless ``folder`` is an existing folder where files can be created."""
+    if not os.path.isdir(folder):
+        raise OutputError(f"{option} {folder}: not an existing folder")
+    probe_writable(folder)
+
+
 def probe_writable(folder: str | os.PathLike[str]) -> None:
     """Raise OutputError unless a file can really be created in ``folder`` (creates and removes one:
     ``os.access`` says yes to root even where the file system refuses)."""

@@ -48,6 +48,14 @@ def network_input_hw(requested: Request, frame_hw: tuple[int, int] | None) -> tu
     return aspect_input_hw(frame_hw, long_side)
 
 
+def shared_frame_hw(requested: Request, frame_hws: list[tuple[int, int] | None]) -> tuple[int, int] | None:
+    """The frame size to choose one input shape for several sources by (``network_input_hw``): their
+    common size when every source's frames (known, not None) get the same input shape, else None (square:
+    no source's picture loses resolution to another's aspect ratio)."""
+    shapes = {network_input_hw(requested, hw) if hw is not None else None for hw in frame_hws}
+    return frame_hws[0] if len(shapes) == 1 and None not in shapes else None
+
+
 def fixed_shape_note(model: str, requested: Request, engine_hw: tuple[int, int]) -> str | None:
     """One line for the user when they asked for an input size that a fixed-shape model cannot take,
     else None (no request, or the model's shape satisfies it: same (H, W), or the same long side)."""

@@ -124,3 +124,22 @@ def v5seg_onnx(zoo_cache) -> Path:
     from rtdetect.models.zoo import resolve_model
 
     return resolve_model("yolov5s-seg", cache_dir=zoo_cache)
+
+
+@pytest.fixture(scope="session")
+def fall_dynamic_onnx(fall_detection_dir, tmp_path_factory) -> str:
+    """The fall-detection YOLOv8 exported once with dynamic batch, H and W: the engine takes whatever
+    shape it is given (several frames per call included)."""
+    from rtdetect.models.zoo import export_model
+
+    return str(export_model(str(fall_detection_dir / "best.pt"), tmp_path_factory.mktemp("dyn") / "best.onnx",
+                            dynamic=True))
+
+
+@pytest.fixture(scope="session")
+def v5seg_dynamic_onnx(zoo_cache) -> Path:
+    """The default model (YOLOv5s-seg) as the zoo exports it for batches (dynamic batch, H and W), into
+    the session cache once."""
+    from rtdetect.models.zoo import resolve_model
+
+    return resolve_model("yolov5s-seg", imgsz=(320, 320), cache_dir=zoo_cache, dynamic=True)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from ..capture.images import _glob_root, is_image_path
 from ..errors import OutputError, SourceError
-from ..files import probe_writable
+from ..files import check_output_dir
 
 SAVE_EXTENSION = ".mp4"
 
@@ -58,9 +58,7 @@ def _inside(path: str, folder: str) -> bool:
 def batch_inputs(source: str, output_dir: str) -> list[BatchInput]:
     """The inputs of ``source`` with their outputs under ``output_dir`` (which must exist and be writable).
     Raises SourceError when nothing matches, OutputError when an output would overwrite an input."""
-    if not os.path.isdir(output_dir):
-        raise OutputError(f"--output-dir {output_dir}: not an existing folder")
-    probe_writable(output_dir)
+    check_output_dir(output_dir)
     paths, root = _matches(source)
     paths = [p for p in paths if not _inside(p, output_dir)]
     if not paths:

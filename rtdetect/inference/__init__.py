@@ -44,9 +44,10 @@ def choose_backend(backend: str) -> str:
 
 def open_cpu_engine(model_path: str, *, backend: str, precision: str, imgsz: tuple[int, int] = (640, 640),
                     threads: int | None = None, calib_source: str | None = None, calib_frames: int | None = None,
-                    cache_dir: str | None = None) -> Engine:
+                    cache_dir: str | None = None, batch: int = 1) -> Engine:
     """``model_path`` on a CPU ``backend`` (onnxruntime | openvino) in ``precision``. int8 runs the cached
-    Q/DQ ONNX calibrated on ``calib_frames`` frames of ``calib_source`` (default: the bundled demo clip)."""
+    Q/DQ ONNX calibrated on ``calib_frames`` frames of ``calib_source`` (default: the bundled demo clip).
+    ``batch``: the largest batch the engine will get (OpenVINO compiles a dynamic batch for it)."""
     if precision not in CPU_PRECISIONS.get(backend, ()):
         allowed = ", ".join(f"{b}: {'/'.join(p)}" for b, p in CPU_PRECISIONS.items())
         raise ModelError(f"--backend {backend} cannot compute {precision} (CPU backends: {allowed})")
@@ -59,7 +60,7 @@ def open_cpu_engine(model_path: str, *, backend: str, precision: str, imgsz: tup
     if backend == "openvino":
         from .openvino import OpenVinoEngine
 
-        return OpenVinoEngine(model_path, precision=precision, imgsz=imgsz, threads=threads)
+        return OpenVinoEngine(model_path, precision=precision, imgsz=imgsz, threads=threads, batch=batch)
     from .onnxruntime import OnnxRuntimeEngine
 
     return OnnxRuntimeEngine(model_path, imgsz=imgsz, threads=threads)
@@ -67,9 +68,12 @@ def open_cpu_engine(model_path: str, *, backend: str, precision: str, imgsz: tup
 
 def create_engine(model_path: str, *, backend: str = "auto", precision: str = "auto",
                   imgsz: tuple[int, int] = (640, 640), threads: int | None = None, calib_source: str | None = None,
-                  calib_frames: int | None = None, cache_dir: str | None = None,
+                  calib_frames: int | None = None, cache_dir: str | None = None, batch: int = 1,
                   log: Callable[[str], None] | None = None, **tensorrt_options) -> Engine:
     """Load ``model_path`` (an ONNX file) on ``backend`` in ``precision`` ("auto": chosen).
+
+    ``batch``: the largest batch ``infer`` will get (above 1 the model needs a dynamic batch; the engine's
+    ``max_batch`` says what it takes).
 
     ``auto`` takes TensorRT when it and a GPU are present (precision auto = fp16); on the CPU it runs the
     measured choice of :mod:`rtdetect.inference.selection` (engine and precision, accuracy-guarded,
@@ -83,9 +87,9 @@ def create_engine(model_path: str, *, backend: str = "auto", precision: str = "a
         given = {"precision": None if precision == "auto" else precision, "calib_source": calib_source,
                  "calib_frames": calib_frames, "threads": threads}
         options = {**tensorrt_options, **{k: v for k, v in given.items() if v is not None}}
-        return TensorRTEngine(model_path, imgsz=imgsz, cache_dir=cache_dir, **options)
+        return TensorRTEngine(model_path, imgsz=imgsz, cache_dir=cache_dir, batch=batch, **options)
     cpu = {"imgsz": imgsz, "threads": threads, "calib_source": calib_source, "calib_frames": calib_frames,
-           "cache_dir": cache_dir}
+           "cache_dir": cache_dir, "batch": batch}
     if backend == "auto" or precision == "auto":
         from .selection import select_candidate
 

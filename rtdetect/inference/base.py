@@ -25,7 +25,8 @@ class Engine(Protocol):
 
     ``input_hw``: the network input (H, W); ``input_dtype``: float32 or float16; ``metadata``: the model's
     string metadata (rtdetect's ``rtdetect.*`` keys or a foreign exporter's); ``name``: the backend name;
-    ``precision``: fp32 | fp16 | bf16 | int8, what the engine computes in.
+    ``precision``: fp32 | fp16 | bf16 | int8, what the engine computes in; ``max_batch``: the largest B
+    ``infer`` takes (None: any; 1 for a model exported with a fixed batch of 1).
     ``infer(tensor)`` takes (B, 3, H, W) of ``input_dtype`` and returns the outputs as float32 arrays in the
     model's output order. ``submit(tensor)`` starts the same work and returns a ``Future`` of those outputs;
     up to ``max_in_flight`` submissions may be pending at once (1: ``submit`` runs to completion before it
@@ -38,6 +39,7 @@ class Engine(Protocol):
     input_dtype: np.dtype
     metadata: dict[str, str]
     max_in_flight: int
+    max_batch: int | None
 
     def infer(self, tensor: np.ndarray) -> list[np.ndarray]: ...
 

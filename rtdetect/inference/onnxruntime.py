@@ -24,7 +24,8 @@ class OnnxRuntimeEngine(SynchronousSubmit):
     ``imgsz`` is used only when the model's input H/W are dynamic. ``spinning``: whether idle intra-op
     threads busy-wait for work (``session.intra_op.allow_spinning``; None keeps ONNX Runtime's default,
     which spins). Not spinning leaves the cores to the pipeline's other stages between parallel sections.
-    ``precision``: fp16 for a float16 model, int8 for a Q/DQ model of :mod:`rtdetect.inference.onnx_tools.quantize`, else fp32.
+    ``max_batch``: the batch the model's input is fixed at (1 for rtdetect's static exports), or None when
+    the batch is dynamic. ``precision``: fp16 for a float16 model, int8 for a Q/DQ model of :mod:`rtdetect.inference.onnx_tools.quantize`, else fp32.
     """
 
     name = "onnxruntime"
@@ -57,6 +58,8 @@ class OnnxRuntimeEngine(SynchronousSubmit):
         self._input_name = inputs[0].name
         self.input_dtype = np.dtype(_DTYPES[inputs[0].type])
         self.input_hw = _static_hw(inputs[0].shape, imgsz)
+        batch = inputs[0].shape[0]
+        self.max_batch = batch if isinstance(batch, int) and batch > 0 else None  # None: any batch
         check_input_hw(self.input_hw, model_path)
         self.output_names = [o.name for o in self._session.get_outputs()]
         self.metadata = dict(self._session.get_modelmeta().custom_metadata_map)

@@ -76,7 +76,9 @@ class OpenVinoEngine:
     """An OpenVINO ``CompiledModel`` on the CPU behind the ``Engine`` protocol.
 
     model_path: an ONNX file (for int8 the Q/DQ file); precision: fp32 | bf16 | int8 (see the module
-    docstring); imgsz: (H, W) when the input size is dynamic (the model is reshaped to it); threads:
+    docstring); imgsz: (H, W) when the input size is dynamic (the model is reshaped to it); batch: the
+    largest batch ``infer`` will get (a dynamic batch dimension is bounded to 1..batch; ``max_batch`` is
+    what the compiled model takes: 1 for a model whose batch is fixed at 1); threads:
     ``INFERENCE_NUM_THREADS`` (default: OpenVINO's, all cores); hint: ``PERFORMANCE_HINT`` (LATENCY:
     one stream using every core, the requests queue behind each other without a gap).
 
@@ -87,7 +89,7 @@ class OpenVinoEngine:
     name = "openvino"
 
     def __init__(self, model_path: str, *, precision: str = "fp32", imgsz: tuple[int, int] = (640, 640),
-                 threads: int | None = None, hint: str = "LATENCY") -> None:
+                 batch: int = 1, threads: int | None = None, hint: str = "LATENCY") -> None:
         ov = import_openvino()
         if not os.path.isfile(model_path):
             raise ModelError(f"model file not found: {model_path}")
@@ -95,7 +97,7 @@ class OpenVinoEngine:
         if reason is not None:
             raise ModelError(f"--backend openvino: {reason}")
         core = ov.Core()
-        model = self._read(ov, core, model_path, imgsz)
+        model = self._read(ov, core, model_path, imgsz, batch)
         config = {"PERFORMANCE_HINT": hint, "INFERENCE_PRECISION_HINT": _HINTS[precision]}
         if threads:
             config["INFERENCE_NUM_THREADS"] = int(threads)
@@ -105,15 +107,18 @@ class OpenVinoEngine:
         self._queue.set_callback(self._completed)
         self.max_in_flight = IN_FLIGHT
         self.precision = precision
-        self.input_hw = _static_hw(model.input(0).get_partial_shape(), imgsz)
+        shape = model.input(0).get_partial_shape()
+        self.input_hw = _static_hw(shape, imgsz)
+        self.max_batch = shape[0].get_max_length()
         self.input_dtype = np.dtype(_DTYPES[model.input(0).get_element_type().get_type_name()])
         self.output_names = [o.get_any_name() for o in model.outputs]
         self.metadata = _metadata(model)
         self.path = model_path
 
     @staticmethod
-    def _read(ov, core, model_path: str, imgsz: tuple[int, int]):
-        """The model, checked to be an image detector, with a dynamic H/W fixed to ``imgsz``."""
+    def _read(ov, core, model_path: str, imgsz: tuple[int, int], batch: int):
+        """The model, checked to be an image detector, with a dynamic H/W fixed to ``imgsz`` and a dynamic
+        batch bounded to 1..``batch`` (fixed at 1 when ``batch`` is 1)."""
         try:
             model = core.read_model(model_path)
         except Exception as exc:  # OpenVINO raises RuntimeError subclasses of its own for any bad file
@@ -127,9 +132,12 @@ class OpenVinoEngine:
         if inputs[0].get_element_type().get_type_name() not in _DTYPES:
             raise ModelError(f"{model_path}: unsupported input type {inputs[0].get_element_type()}")
         if shape.is_dynamic:
-            batch = shape[0].get_length() if shape[0].is_static else 1
+            if shape[0].is_static:
+                dim = shape[0]
+            else:
+                dim = ov.Dimension(1, batch) if batch > 1 else ov.Dimension(1)
             h, w = _static_hw(shape, imgsz)
-            model.reshape([batch, 3, h, w])
+            model.reshape(ov.PartialShape([dim, ov.Dimension(3), ov.Dimension(h), ov.Dimension(w)]))
         return model
 
     @staticmethod

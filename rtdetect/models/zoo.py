@@ -107,7 +107,7 @@ def list_models() -> list[ModelInfo]:
     return infos
 
 
-def _convert(source: Path, target: Path, variant: str, imgsz: tuple[int, int]) -> Path:
+def _convert(source: Path, target: Path, variant: str, imgsz: tuple[int, int], dynamic: bool) -> Path:
     from .export import export_onnx
     from .loader import load_model
     from .variants import detection_variant
@@ -115,31 +115,35 @@ def _convert(source: Path, target: Path, variant: str, imgsz: tuple[int, int]) -
     model = load_model(source)
     if variant == "detect":
         model = detection_variant(model)
-    return export_onnx(model, target, imgsz=imgsz)
+    return export_onnx(model, target, imgsz=imgsz, dynamic=dynamic)
 
 
 def cached_onnx(source: Path, *, variant: str = "as-is", imgsz: Sequence[int] = (640, 640),
-                cache_dir: str | os.PathLike[str] | None = None, label: str | None = None) -> Path:
-    """The cached ONNX conversion of ``source`` (converting on first use, see module docstring)."""
+                cache_dir: str | os.PathLike[str] | None = None, label: str | None = None,
+                dynamic: bool = False) -> Path:
+    """The cached ONNX conversion of ``source`` (converting on first use, see module docstring);
+    ``dynamic``: batch, H and W dynamic (what batching several frames into one call needs)."""
     from ..version import rtdetect_version
 
     h, w = (int(v) for v in imgsz)
     root = Path(cache_dir) if cache_dir is not None else cache_root()
-    key = cache_key(file_sha256(source), variant, (h, w), f"{rtdetect_version()}; {exporter_version()}")
-    target = root / f"{label or source.stem}-{h}x{w}-{key}.onnx"
-    return build_once(target, lambda t: _convert(source, t, variant, (h, w)))
+    form = f"{variant}+dynamic" if dynamic else variant
+    key = cache_key(file_sha256(source), form, (h, w), f"{rtdetect_version()}; {exporter_version()}")
+    target = root / f"{label or source.stem}-{h}x{w}{'-dynamic' if dynamic else ''}-{key}.onnx"
+    return build_once(target, lambda t: _convert(source, t, variant, (h, w), dynamic))
 
 
 def resolve_model(name_or_path: str | os.PathLike[str], *, imgsz: Sequence[int] = (640, 640),
-                  cache_dir: str | os.PathLike[str] | None = None) -> Path:
-    """An ONNX path for a zoo name, an ``.onnx`` file or a ``.pt`` checkpoint (see module doc)."""
+                  cache_dir: str | os.PathLike[str] | None = None, dynamic: bool = False) -> Path:
+    """An ONNX path for a zoo name, an ``.onnx`` file or a ``.pt`` checkpoint (see module doc);
+    ``dynamic``: a zoo or checkpoint model exported with a dynamic batch (an .onnx file stays as it is)."""
     from .sizes import check_imgsz
 
     size = check_imgsz(imgsz, 32)
     entry = _entry(str(name_or_path))
     if entry is not None:
         return cached_onnx(entry_weights(entry), variant=entry.variant, imgsz=size,
-                           cache_dir=cache_dir, label=entry.name)
+                           cache_dir=cache_dir, label=entry.name, dynamic=dynamic)
     path = Path(name_or_path).expanduser()
     suffix = path.suffix.lower()
     if suffix not in (".onnx", ".pt"):
@@ -150,7 +154,7 @@ def resolve_model(name_or_path: str | os.PathLike[str], *, imgsz: Sequence[int] 
         raise ModelNotFoundError(f"model file {path} does not exist")
     if suffix == ".onnx":
         return path
-    return cached_onnx(path, imgsz=size, cache_dir=cache_dir)
+    return cached_onnx(path, imgsz=size, cache_dir=cache_dir, dynamic=dynamic)
 
 
 def export_model(src: str | os.PathLike[str], out: str | os.PathLike[str], *,

@@ -91,15 +91,6 @@ def test_fixed_shape_onnx_keeps_its_shape_and_says_so_once(fall_detection_dir, d
 
 # --- the shape each source gets, on a dynamic-shape export (no conversion per shape) -------------------
 
-@pytest.fixture(scope="module")
-def fall_dynamic_onnx(fall_detection_dir, tmp_path_factory):
-    """best.pt exported once with dynamic H and W: the engine takes whatever shape it is given."""
-    from rtdetect.models.zoo import export_model
-
-    return str(export_model(str(fall_detection_dir / "best.pt"), tmp_path_factory.mktemp("dyn") / "best.onnx",
-                            dynamic=True))
-
-
 @pytest.mark.parametrize("source, imgsz, expected", [
     ("vtest_3s.mp4", None, (480, 640)),        # 4:3
     ("zidane.jpg", None, (384, 640)),          # 16:9
