@@ -4,8 +4,8 @@ path (rtdetect.streams) vs N separate single-stream pipelines, on this CPU, inte
     cd benchmarks && PYTHONPATH=.. python multistream.py [--imgsz 320] [--repeats 5] [--streams 1 2 4 8]
 
 Model: the default YOLOv5s-seg, exported by the zoo with a dynamic batch (``rtdetect.streams`` needs it),
-at ``--imgsz`` square; the same file for every configuration. Model only: real frames of vtest.avi
-letterboxed, ``engine.infer`` on (N, 3, H, W) once vs on each (1, 3, H, W) in turn, alternating within each
+at ``--imgsz`` square; the same file for every configuration. Model only: real frames of
+tests/data/vtest_3s.mp4 letterboxed, ``engine.infer`` on (N, 3, H, W) once vs on each (1, 3, H, W) in turn, alternating within each
 repeat, on ONNX Runtime fp32 and OpenVINO fp32 with their default threads (all cores). Whole path: N copies
 of tests/data/vtest_3s.mp4 (30 frames, 768x576) through ``MultiStreamRunner`` (JSONL per stream) vs the same
 N files through ``Pipeline.run`` one after another (JSONL), ONNX Runtime fp32, frames/s over the wall time.
@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from _common import ROOT, VTEST, machine, print_table, read_frame, save_results
+from _common import ROOT, machine, print_table, read_frame, save_results
 
 sys.path.insert(0, str(ROOT))
 from rtdetect.capture import open_source  # noqa: E402
@@ -34,11 +34,13 @@ from rtdetect.preprocess import Preprocessor  # noqa: E402
 from rtdetect.sinks import JsonlSink  # noqa: E402
 from rtdetect.streams import MultiStreamRunner, StreamEntry, StreamOutputs  # noqa: E402
 
+CLIP = ROOT / "tests" / "data" / "vtest_3s.mp4"  # 30 frames, 768x576
+
 
 def model_only(engine, sizes: list[int], repeats: int) -> list[dict]:
     """Per N: median seconds of one (N, ...) call and of N (1, ...) calls, alternating."""
     prepare = Preprocessor(engine.input_hw, dtype=engine.input_dtype)
-    frames = np.concatenate([prepare(read_frame(VTEST, 10 * k))[0] for k in range(max(sizes))])
+    frames = np.concatenate([prepare(read_frame(CLIP, 3 * k))[0] for k in range(max(sizes))])
     rows = []
     for n in sizes:
         batch = np.ascontiguousarray(frames[:n])
@@ -82,7 +84,7 @@ def whole_path(model: str, imgsz: int, sizes: list[int], repeats: int) -> list[d
     files = []
     for k in range(max(sizes)):
         files.append(folder / f"clip{k}.mp4")
-        shutil.copy(ROOT / "tests" / "data" / "vtest_3s.mp4", files[-1])
+        shutil.copy(CLIP, files[-1])
     rows = []
     with create_engine(model, backend="onnxruntime", precision="fp32", imgsz=(imgsz, imgsz)) as engine:
         pipeline = Pipeline(engine, PostprocessConfig())

@@ -23,7 +23,7 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -154,8 +154,8 @@ class MultiStreamRunner:
             thread.start()
         errors: list[BaseException] = []
         results: queue.Queue = queue.Queue(maxsize=1)  # one batch ahead: more would only age live frames
-        batcher = threading.Thread(target=self._batcher, args=(results, stop, errors, result.batch_sizes),
-                                   name="rtdetect:batch", daemon=True)
+        batcher = threading.Thread(target=Pipeline._pump, args=(self._batches(stop, result.batch_sizes), results,
+                                                                stop, errors), name="rtdetect:batch", daemon=True)
         try:
             self._start(stop)
             batcher.start()
@@ -209,24 +209,19 @@ class MultiStreamRunner:
             self._arrived.set()
 
     # -- batching (its own thread) ------------------------------------------------------------------
-    def _batcher(self, results: queue.Queue, stop: threading.Event, errors: list, sizes: Counter) -> None:
+    def _batches(self, stop: threading.Event, sizes: Counter) -> Iterator[_Batch]:
+        """The batches, inferred, until every stream ended or ``stop`` (``Pipeline._pump`` runs this in its
+        own thread, handing each batch to the calling thread)."""
         active, pending = list(self._streams), {}
-        try:
-            while (active or pending) and not stop.is_set():
-                batch = self._gather(active, pending)
-                if batch is None:
-                    self._arrived.wait(WAIT_S)
-                    continue
-                self._infer(batch)
-                if batch.items:
-                    sizes[len(batch.items)] += 1
-                if not _put(results, batch, stop):
-                    return
-        except BaseException as exc:  # handed to the calling thread, which re-raises it
-            errors.append(exc)
-            stop.set()
-        finally:
-            _put(results, _END, stop)
+        while (active or pending) and not stop.is_set():
+            batch = self._gather(active, pending)
+            if batch is None:
+                self._arrived.wait(WAIT_S)
+                continue
+            self._infer(batch)
+            if batch.items:
+                sizes[len(batch.items)] += 1
+            yield batch
 
     def _gather(self, active: list, pending: dict) -> _Batch | None:
         """Take one frame per stream where one is ready into ``pending``; the batch once every running
