@@ -6,7 +6,7 @@
     rtdetect build --model M ...             build a TensorRT engine
     rtdetect bench --source SRC ...          per-stage FPS report
     rtdetect doctor                          NVIDIA driver, TensorRT build, whether they fit
-    rtdetect batch --source GLOB --output-dir DIR   many files on a Ray cluster ([cluster] extra)
+    rtdetect batch --source GLOB --output-dir DIR   many files (or a stream list) on a Ray cluster ([cluster] extra)
 
 Exit status: 0 done; 1 any error (a wrong option or value included: one line ``rtdetect: error: ...`` on
 stderr, no usage block, no traceback); 3 a live stream lost for good (its --reconnect budget spent; outputs
@@ -220,10 +220,7 @@ def run_detect(argv: list[str]) -> int:
 
     if is_stream_list(args.source):
         return _run_streams(args, imgsz)
-    if args.output_dir is not None:
-        raise UsageError("--output-dir is for a stream list (--source streams.txt); one source takes --save/--json")
-    if args.save == "":
-        raise UsageError("--save needs an output path for one source (--save OUT.mp4)")
+    _one_source_usage(args)
     from .app import detect
     serve = _serve_bind(args)
 
@@ -253,6 +250,14 @@ def run_detect(argv: list[str]) -> int:
               file=sys.stderr)
         return EXIT_SOURCE_LOST
     return 0
+
+
+def _one_source_usage(args: argparse.Namespace) -> None:
+    """UsageError for the options only a stream list takes."""
+    if args.output_dir is not None:
+        raise UsageError("--output-dir is for a stream list (--source streams.txt); one source takes --save/--json")
+    if args.save == "":
+        raise UsageError("--save needs an output path for one source (--save OUT.mp4)")
 
 
 def _stream_list_usage(args: argparse.Namespace) -> None:
@@ -419,10 +424,12 @@ def run_doctor(argv: list[str]) -> int:
 
 
 def _batch_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="rtdetect batch", description="Many files on a Ray cluster (pip install 'rtdetect[cluster]'): "
-                     "per-file JSONL (and annotated video with --save) under --output-dir, a manifest, resume.")
+    parser = _Parser(prog="rtdetect batch", description="Many files, or the streams of a stream list, on a Ray cluster "
+                     "(pip install 'rtdetect[cluster]'): per-input JSONL (and annotated video with --save) under "
+                     "--output-dir, a manifest, resume.")
     _add_version(parser)
-    parser.add_argument("--source", required=True, help="a glob (quote it: 'archive/**/*.mp4'), a folder (recursive) or a file")
+    parser.add_argument("--source", required=True, help="a glob (quote it: 'archive/**/*.mp4'), a folder (recursive) or a file; "
+                                                        "or a stream list (.txt: one source per line, grouped per actor, one engine each)")
     parser.add_argument("--output-dir", required=True, metavar="DIR", help="outputs mirror the input tree here, with manifest.json")
     _add_model_options(parser)
     _add_engine_options(parser)
@@ -436,6 +443,7 @@ def _batch_parser() -> argparse.ArgumentParser:
     _option(parser, "--actors", _count(1), help="workers, each with a warm engine (default: cluster CPUs / --threads)")
     _option(parser, "--threads", _count(1), default=1, help="inference threads (and CPUs reserved) per worker (default: 1)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _add_stream_options(parser)
     return parser
 
 
@@ -451,14 +459,16 @@ def run_batch(argv: list[str]) -> int:
                              segment_s=args.segment, threads=args.threads)
     if args.save and args.segment:
         raise UsageError("--segment cannot be combined with --save yet (segments of annotated video are not joined)")
+    if args.segment and args.source.lower().endswith(".txt"):
+        raise UsageError("--segment cuts files, not the streams of a stream list")
     result = batch(source=args.source, output_dir=args.output_dir, settings=settings, cluster=args.cluster,
-                   actors=args.actors, progress=not args.no_progress)
+                   actors=args.actors, progress=not args.no_progress, stream_options=_stream_options(args))
     for line in describe(result):
         print(line, file=sys.stderr)
     if result.signum is not None:
         return exit_status(result.signum)
     if result.failures:
-        print(f"rtdetect: error: {len(result.failures)} of {result.total} files failed (see {result.manifest})",
+        print(f"rtdetect: error: {len(result.failures)} of {result.total} {result.unit}s failed (see {result.manifest})",
               file=sys.stderr)
         return EXIT_ERROR
     return 0

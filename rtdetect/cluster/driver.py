@@ -1,6 +1,10 @@
 """The batch driver: connect to Ray, keep a pool of warm actors busy, retry files whose actor died, record
 every finished file in the manifest, and stop cleanly on Ctrl-C.
 
+A stream list (``--source streams.txt``, see ``rtdetect.streams``) is dealt into one group per actor; each
+group is one job, run by its actor through its one engine, and each stream gets its own manifest entry (keyed
+by its name). A group whose actor died is restarted on another actor like a file.
+
 Nothing lost, nothing twice: each file is in flight on at most one actor at a time. An actor that dies
 (killed, out of memory, its node lost) surfaces as ``RayActorError`` on that file's result: the actor is
 replaced and the file goes back to the front of the queue, up to ``MAX_ATTEMPTS`` times. Its outputs are
@@ -15,12 +19,16 @@ import sys
 import time
 from collections import deque
 from dataclasses import dataclass, field
+from typing import Callable
 
+from ..capture import StreamOptions
 from ..errors import RtdetectError
+from ..files import check_output_dir
 from ..signals import SignalStop
+from ..streams import is_stream_list, read_stream_list
 from . import import_ray
-from .inputs import BatchInput, batch_inputs
-from .manifest import DONE, FAILED, INTERRUPTED, Manifest
+from .inputs import BatchInput, StreamGroup, batch_inputs, stream_groups
+from .manifest import DONE, FAILED, INTERRUPTED, LOST, Manifest
 from .segments import Segment, joined_entry, plan_segments, remove_parts
 from .worker import BatchSettings, FileWorker
 
@@ -31,9 +39,9 @@ STOP_GRACE_S = 120.0  # after a stop, how long the actors get to finish their fr
 
 @dataclass(frozen=True)
 class Job:
-    """One unit of work: a file, or one segment of it, and which attempt this is."""
+    """One unit of work: a file, or one segment of it, or a group of streams, and which attempt this is."""
 
-    item: BatchInput
+    item: BatchInput | StreamGroup
     segment: Segment | None = None
     attempt: int = 1
 
@@ -48,13 +56,14 @@ class _Split:
 
 @dataclass
 class BatchResult:
-    """What a batch did: counts per status, files skipped as complete, frames, wall time, the manifest,
-    and the stop signal's number when one ended it."""
+    """What a batch did: counts per status, inputs (files or streams: ``unit``) skipped as complete, frames,
+    wall time, the manifest, and the stop signal's number when one ended it."""
 
     manifest: str
     total: int
     skipped: int = 0
-    counts: dict[str, int] = field(default_factory=lambda: {DONE: 0, FAILED: 0, INTERRUPTED: 0})
+    unit: str = "file"
+    counts: dict[str, int] = field(default_factory=lambda: {DONE: 0, FAILED: 0, INTERRUPTED: 0, LOST: 0})
     failures: list[tuple[str, str]] = field(default_factory=list)
     recorded: set[str] = field(default_factory=set)
     frames: int = 0
@@ -107,7 +116,12 @@ class _Pool:
         return [slot for slot in range(len(self.actors)) if slot not in busy]
 
     def submit(self, slot: int, job: "Job") -> None:
-        self.inflight[self.actors[slot].process.remote(job.item, job.segment)] = (slot, job)
+        actor = self.actors[slot]
+        if isinstance(job.item, StreamGroup):
+            ref = actor.process_streams.remote(job.item)
+        else:
+            ref = actor.process.remote(job.item, job.segment)
+        self.inflight[ref] = (slot, job)
 
     def replace(self, slot: int) -> None:
         self.actors[slot] = self._new_actor()
@@ -127,26 +141,28 @@ class _Pool:
 
 
 def run_batch(*, source: str, output_dir: str, settings: BatchSettings, cluster: str = "local",
-              actors: int | None = None, progress: bool = True) -> BatchResult:
-    """Process every file ``source`` names into ``output_dir`` (see ``inputs``, ``manifest``); files the
-    manifest shows complete are skipped. Raises RtdetectError for a bad source, output folder or cluster."""
-    inputs = batch_inputs(source, output_dir)
+              actors: int | None = None, progress: bool = True,
+              stream_options: StreamOptions | None = None) -> BatchResult:
+    """Process every file ``source`` names, or every stream of the stream list ``source`` (with
+    ``stream_options``), into ``output_dir`` (see ``inputs``, ``manifest``); inputs the manifest shows
+    complete are skipped. Raises RtdetectError for a bad source, output folder or cluster."""
+    inputs, key_of, unit = _inputs(source, output_dir)
     manifest = Manifest.load(output_dir, source, settings.as_dict())
-    todo = [item for item in inputs if not manifest.complete(item.key)]
-    result = BatchResult(manifest.path, len(inputs), skipped=len(inputs) - len(todo))
+    todo = [item for item in inputs if not manifest.complete(key_of(item))]
+    result = BatchResult(manifest.path, len(inputs), skipped=len(inputs) - len(todo), unit=unit)
     if not todo:
         return result
     ray = import_ray()
     started = time.perf_counter()
     connect(ray, cluster)
     try:
-        queue, splits = _jobs(todo, settings.segment_s)
-        pool = _Pool(ray, settings, pool_size(ray, actors, settings.threads, len(queue)))
+        queue, splits, size = _plan(ray, todo, unit, settings, actors, output_dir, stream_options)
+        pool = _Pool(ray, settings, size)
         result.actors = len(pool.actors)
         try:
             with SignalStop() as signals, signals.finishing() as stop:
                 _drive(ray, pool, queue, splits, manifest, result, stop,
-                       _progress_bar(len(inputs), result.skipped, progress))
+                       _progress_bar(len(inputs), result.skipped, progress, result.unit))
             result.signum = signals.signum
         finally:
             pool.close()
@@ -157,6 +173,25 @@ def run_batch(*, source: str, output_dir: str, settings: BatchSettings, cluster:
         ray.shutdown()
     result.seconds = time.perf_counter() - started
     return result
+
+
+def _inputs(source: str, output_dir: str) -> tuple[list, Callable, str]:
+    """The inputs of ``source`` (files, or the streams of a stream list), each one's manifest key, the unit."""
+    if is_stream_list(source):
+        check_output_dir(output_dir)
+        return read_stream_list(source), (lambda entry: entry.name), "stream"
+    return batch_inputs(source, output_dir), (lambda item: item.key), "file"
+
+
+def _plan(ray, todo: list, unit: str, settings: BatchSettings, actors: int | None, output_dir: str,
+          stream_options: StreamOptions | None) -> tuple[deque, dict[str, _Split], int]:
+    """The job queue, the split files and the pool size: streams dealt into one group per actor; files
+    one job each (or one per segment)."""
+    if unit == "stream":
+        size = pool_size(ray, actors, settings.threads, len(todo))
+        return deque(Job(group) for group in stream_groups(todo, size, output_dir, stream_options)), {}, size
+    queue, splits = _jobs(todo, settings.segment_s)
+    return queue, splits, pool_size(ray, actors, settings.threads, len(queue))
 
 
 def _jobs(todo: list[BatchInput], segment_s: float | None) -> tuple[deque, dict[str, _Split]]:
@@ -172,12 +207,12 @@ def _jobs(todo: list[BatchInput], segment_s: float | None) -> tuple[deque, dict[
     return queue, splits
 
 
-def _progress_bar(total: int, done: int, enabled: bool):
+def _progress_bar(total: int, done: int, enabled: bool, unit: str):
     if not enabled:
         return None
     from tqdm import tqdm
 
-    return tqdm(total=total, initial=done, unit="file", dynamic_ncols=True, file=sys.stderr)
+    return tqdm(total=total, initial=done, unit=unit, dynamic_ncols=True, file=sys.stderr)
 
 
 def _drive(ray, pool: _Pool, queue: deque, splits: dict[str, _Split], manifest: Manifest, result: BatchResult,
@@ -199,14 +234,15 @@ def _drive(ray, pool: _Pool, queue: deque, splits: dict[str, _Split], manifest: 
             for ref in ready:
                 entry, job = _outcome(ray, pool, ref, queue)
                 if entry is not None:
-                    _record(job, entry, splits, manifest, result, bar)
+                    _record_all(job, entry, splits, manifest, result, bar)
     finally:
         if bar is not None:
             bar.close()
 
 
 def _outcome(ray, pool: _Pool, ref, queue: deque) -> tuple[dict | None, Job]:
-    """The entry of the job ``ref`` computed, or None when its actor died and the job went back in the queue."""
+    """The entry of the job ``ref`` computed (a group's: each stream's entry by name), or None when its actor
+    died and the job went back in the queue."""
     slot, job = pool.inflight.pop(ref)
     try:
         entry = ray.get(ref)
@@ -215,16 +251,33 @@ def _outcome(ray, pool: _Pool, ref, queue: deque) -> tuple[dict | None, Job]:
         if job.attempt < MAX_ATTEMPTS:
             queue.appendleft(Job(job.item, job.segment, job.attempt + 1))
             return None, job
-        entry = {"status": FAILED, "frames": 0, "outputs": {},
-                 "error": f"its worker died on each of {job.attempt} attempts (last: {type(exc).__name__})"}
-    except ray.exceptions.RayError as exc:  # e.g. the actor could not be scheduled: this file fails, not the batch
-        entry = {"status": FAILED, "frames": 0, "outputs": {}, "error": f"{type(exc).__name__}: {exc}"}
-    return {**entry, "attempts": job.attempt}, job
+        entry = _failed(job, f"its worker died on each of {job.attempt} attempts (last: {type(exc).__name__})")
+    except ray.exceptions.RayError as exc:  # e.g. the actor could not be scheduled: this job fails, not the batch
+        entry = _failed(job, f"{type(exc).__name__}: {exc}")
+    return (entry if isinstance(job.item, StreamGroup) else {**entry, "attempts": job.attempt}), job
 
 
-def _record(job: Job, entry: dict, splits: dict[str, _Split], manifest: Manifest, result: BatchResult, bar) -> None:
-    """Write a finished file's entry to the manifest (a split file's once its last segment is back)."""
-    key = job.item.key
+def _failed(job: Job, error: str) -> dict:
+    """The entry of a job that failed as a whole (a group's: the same entry for each of its streams)."""
+    entry = {"status": FAILED, "frames": 0, "outputs": {}, "error": error}
+    if isinstance(job.item, StreamGroup):
+        return {stream.name: {**entry, "source": stream.shown} for stream in job.item.entries}
+    return entry
+
+
+def _record_all(job: Job, entry: dict, splits: dict[str, _Split], manifest: Manifest, result: BatchResult,
+                bar) -> None:
+    """Record a finished job: a file's (or segment's) entry, or each stream's entry of a group."""
+    if not isinstance(job.item, StreamGroup):
+        _record(job, job.item.key, entry, splits, manifest, result, bar)
+        return
+    for stream in job.item.entries:
+        _record(job, stream.name, {**entry[stream.name], "attempts": job.attempt}, splits, manifest, result, bar)
+
+
+def _record(job: Job, key: str, entry: dict, splits: dict[str, _Split], manifest: Manifest, result: BatchResult,
+            bar) -> None:
+    """Write a finished input's entry to the manifest (a split file's once its last segment is back)."""
     if job.segment is not None:
         split = splits[key]
         split.entries[job.segment.part] = entry
@@ -246,7 +299,8 @@ def _record(job: Job, entry: dict, splits: dict[str, _Split], manifest: Manifest
 def describe(result: BatchResult) -> list[str]:
     """The lines the command prints at the end (stderr)."""
     counts = result.counts
-    lines = [f"batch: {result.total} files: {counts[DONE]} done, {counts[FAILED]} failed, "
+    lost = f"{counts[LOST]} lost, " if result.unit == "stream" else ""
+    lines = [f"batch: {result.total} {result.unit}s: {counts[DONE]} done, {counts[FAILED]} failed, {lost}"
              f"{counts[INTERRUPTED]} interrupted, {result.skipped} already complete; {result.frames} frames in "
              f"{result.seconds:.2f} s on {result.actors} actors"]
     lines += [f"rtdetect: {key}: failed: {error}" for key, error in result.failures]

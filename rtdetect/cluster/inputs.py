@@ -12,9 +12,11 @@ import glob
 import os
 from dataclasses import dataclass
 
+from ..capture import StreamOptions
 from ..capture.images import _glob_root, is_image_path
 from ..errors import OutputError, SourceError
 from ..files import check_output_dir
+from ..streams import StreamEntry
 
 SAVE_EXTENSION = ".mp4"
 
@@ -38,6 +40,23 @@ class BatchInput:
     def video(self) -> str:
         """The annotated video (or image, for an image input) written with ``--save``."""
         return os.path.join(self.output_dir, self.video_name)
+
+
+@dataclass(frozen=True)
+class StreamGroup:
+    """Streams of a stream list that one actor runs together through its one engine; their outputs go
+    under ``output_dir/<name>/`` (absolute)."""
+
+    entries: tuple[StreamEntry, ...]
+    output_dir: str
+    options: StreamOptions | None = None
+
+
+def stream_groups(entries: list[StreamEntry], groups: int, output_dir: str,
+                  options: StreamOptions | None) -> list[StreamGroup]:
+    """``entries`` dealt round-robin into at most ``groups`` groups (list order within each)."""
+    count = max(1, min(groups, len(entries)))
+    return [StreamGroup(tuple(entries[k::count]), os.path.abspath(output_dir), options) for k in range(count)]
 
 
 def _matches(source: str) -> tuple[list[str], str]:

@@ -10,7 +10,9 @@ Shape::
 
 ``status``: ``done`` (every frame processed, outputs written), ``failed`` (``error`` says why: an
 undecodable file, a worker that died on every attempt), ``interrupted`` (stopped by Ctrl-C; its outputs
-hold the frames before the stop). ``outputs`` maps each output (relative to the output folder) to its
+hold the frames before the stop); for a stream list also ``lost`` (a live stream whose reconnect budget was
+spent). A stream list's entries are keyed by stream name and add ``source`` (credentials redacted) and
+``frames_dropped`` (stale live frames). ``outputs`` maps each output (relative to the output folder) to its
 size in bytes. A file is complete, and skipped by a rerun, when its entry is ``done``, was made with the
 same settings, and every output it lists exists with that size.
 """
@@ -21,10 +23,10 @@ import os
 from dataclasses import dataclass, field
 
 from ..atomic import atomic_write_bytes
+from ..streams.runner import DONE, FAILED, INTERRUPTED, LOST  # noqa: F401 (the statuses, re-exported)
 
 MANIFEST_NAME = "manifest.json"
 VERSION = 1
-DONE, FAILED, INTERRUPTED = "done", "failed", "interrupted"
 
 
 @dataclass

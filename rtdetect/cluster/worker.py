@@ -1,7 +1,9 @@
-"""One input file through a warm engine: the job of each actor of a batch (``FileWorker``), and of no one else.
+"""One input file, or one group of streams, through a warm engine: the job of each actor of a batch
+(``FileWorker``), and of no one else.
 
-A worker keeps one engine (and pipeline) per network input shape for its whole life, so files after the
-first pay no model load or conversion. Outputs are the detection command's own sinks, written as
+A worker keeps one engine (and pipeline) per network input shape and batch for its whole life, so files
+after the first pay no model load or conversion. A group of streams runs through ``rtdetect.streams``
+(its frames batched into one call of the worker's engine). Outputs are the detection command's own sinks, written as
 partials and renamed into place on close (``rtdetect.sinks.output``): a worker killed mid-file leaves no
 output, only a partial that the next writer of that target removes.
 """
@@ -17,10 +19,11 @@ from ..app import _closer, class_ids_from, make_pipeline, resolve_model_path
 from ..capture import open_source
 from ..errors import RtdetectError
 from ..inference import create_engine
-from ..input_shape import Request, network_input_hw
+from ..input_shape import Request, network_input_hw, shared_frame_hw
 from ..outputs import open_sinks, plan_outputs
 from ..postprocess import PostprocessConfig
-from .inputs import BatchInput
+from ..streams import MultiStreamRunner, StreamOutputs, StreamResult
+from .inputs import BatchInput, StreamGroup
 from .manifest import DONE, FAILED, INTERRUPTED
 from .segments import Segment, SegmentSource
 
@@ -57,7 +60,7 @@ class FileWorker:
     def __init__(self, settings: BatchSettings) -> None:
         self._settings = settings
         self._config = PostprocessConfig(conf=settings.conf, iou=settings.iou, max_det=settings.max_det)
-        self._pipelines: dict[tuple[int, int], object] = {}
+        self._pipelines: dict[tuple[tuple[int, int], int], object] = {}
         self._resources = ExitStack()
         self._stopping = threading.Event()
         self._file_stop = threading.Event()  # per file: Pipeline.run sets its event when a run ends
@@ -78,27 +81,51 @@ class FileWorker:
         """Process ``item`` (only ``segment`` of it when given: its JSONL to the segment's part file);
         returns its manifest entry (without ``attempts``). Never raises for a bad file: one undecodable or
         unwritable file must not stop the batch, so its error is the entry."""
+        return self._guarded(lambda: self._process(item, segment))
+
+    def process_streams(self, group: StreamGroup) -> dict[str, dict]:
+        """Run the streams of ``group`` together (``rtdetect.streams``); returns each stream's manifest
+        entry (without ``attempts``) by name. A stream that fails fails alone; an error of the whole group
+        (e.g. the model) is every stream's entry."""
+        outcome = self._guarded(lambda: self._run_streams(group))
+        if "status" in outcome:  # the group as a whole failed or was stopped before it started
+            return {entry.name: {**outcome, "source": entry.shown} for entry in group.entries}
+        return outcome
+
+    def _guarded(self, work) -> dict:
+        """``work()``, or the entry of its failure, or ``interrupted`` when a stop came first."""
         if self._stopping.is_set():
             return {"status": INTERRUPTED, "frames": 0, "error": "stopped before it started", "outputs": {}}
         try:
-            return self._process(item, segment)
+            return work()
         except (RtdetectError, OSError) as exc:
             return {"status": FAILED, "frames": 0, "error": str(exc), "outputs": {}}
         except Exception as exc:  # noqa: BLE001 - e.g. an OpenCV or ONNX Runtime error on a damaged file
             return {"status": FAILED, "frames": 0, "error": f"{type(exc).__name__}: {exc}", "outputs": {}}
 
-    def _pipeline(self, input_hw: tuple[int, int]):
-        """The warm pipeline for ``input_hw``, made on first use."""
-        if input_hw not in self._pipelines:
+    def _pipeline(self, input_hw: tuple[int, int], batch: int = 1):
+        """The warm pipeline for ``input_hw`` and batches of up to ``batch`` frames, made on first use."""
+        if (input_hw, batch) not in self._pipelines:
             s = self._settings
-            engine = create_engine(resolve_model_path(s.model, input_hw), backend=s.backend,
-                                   precision=s.precision, imgsz=input_hw, threads=s.threads)
+            engine = create_engine(resolve_model_path(s.model, input_hw, dynamic=batch > 1), backend=s.backend,
+                                   precision=s.precision, imgsz=input_hw, threads=s.threads, batch=batch)
             self._resources.callback(engine.close)
-            pipeline = make_pipeline(engine, self._config, self._resources)
+            pipeline = make_pipeline(engine, self._config, self._resources, batched=batch > 1)
             if s.classes:
                 pipeline.configure(replace(self._config, classes=class_ids_from(s.classes, pipeline.names)))
-            self._pipelines[input_hw] = pipeline
-        return self._pipelines[input_hw]
+            self._pipelines[input_hw, batch] = pipeline
+        return self._pipelines[input_hw, batch]
+
+    def _run_streams(self, group: StreamGroup) -> dict[str, dict]:
+        imgsz, batch = self._settings.imgsz, len(group.entries)
+        runner = MultiStreamRunner(
+            group.entries, lambda sizes: self._pipeline(network_input_hw(imgsz, shared_frame_hw(imgsz, sizes)), batch),
+            StreamOutputs(group.output_dir, save=self._settings.save), stream_options=group.options)
+        self._file_stop = threading.Event()
+        if self._stopping.is_set():  # stop() came while this group was starting
+            self._file_stop.set()
+        result = runner.run(self._file_stop)
+        return {stream.name: stream_entry(stream, result.seconds) for stream in result.streams}
 
     def _process(self, item: BatchInput, segment: Segment | None) -> dict:
         os.makedirs(os.path.dirname(item.jsonl), exist_ok=True)
@@ -128,3 +155,11 @@ class FileWorker:
                 "detections": summary.detections, "frames_lost": summary.frames_lost,
                 "error": "stopped (Ctrl-C) before the end" if interrupted else None,
                 "outputs": sizes}
+
+
+def stream_entry(stream: StreamResult, seconds: float) -> dict:
+    """A stream's manifest entry (see ``manifest``) from its result in a run of ``seconds``."""
+    return {"status": stream.status, "source": stream.source, "frames": stream.frames,
+            "fps": round(stream.frames / seconds, 2) if seconds > 0 else 0.0, "seconds": round(seconds, 3),
+            "detections": stream.detections, "frames_lost": stream.frames_lost,
+            "frames_dropped": stream.frames_dropped, "error": stream.error, "outputs": dict(stream.outputs)}
