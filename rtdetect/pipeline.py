@@ -36,7 +36,7 @@ from .preprocess import Preprocessor
 from .annotate import Renderer
 from .types import Detections, Frame, Letterbox
 
-_END = object()
+END_OF_INPUT = object()
 
 
 class DetectionStage(Protocol):
@@ -88,7 +88,7 @@ class NewestOnly(queue.Queue):
         self.dropped = 0
 
     def _put(self, item) -> None:
-        if item is not _END and self.queue:
+        if item is not END_OF_INPUT and self.queue:
             self.queue.clear()
             self.dropped += 1
         self.queue.append(item)
@@ -111,7 +111,7 @@ class RunSummary:
         return self.frames / self.seconds if self.seconds > 0 else 0.0
 
 
-def _put(q: queue.Queue, item, stop: threading.Event) -> bool:
+def put_unless_stopped(q: queue.Queue, item, stop: threading.Event) -> bool:
     """Blocking put that gives up (returns False) once ``stop`` is set."""
     while not stop.is_set():
         try:
@@ -122,17 +122,17 @@ def _put(q: queue.Queue, item, stop: threading.Event) -> bool:
     return False
 
 
-def _get(q: queue.Queue, stop: threading.Event):
-    """Blocking get that returns ``_END`` once ``stop`` is set."""
+def get_unless_stopped(q: queue.Queue, stop: threading.Event):
+    """Blocking get that returns ``END_OF_INPUT`` once ``stop`` is set."""
     while not stop.is_set():
         try:
             return q.get(timeout=_POLL_S)
         except queue.Empty:
             continue
-    return _END
+    return END_OF_INPUT
 
 
-def _join_all(threads: Sequence[threading.Thread]) -> None:
+def join_all(threads: Sequence[threading.Thread]) -> None:
     """Join every thread even through a repeated Ctrl-C: a stage thread may be inside native code (ONNX
     Runtime), and freeing its engine under it aborts the whole process. The last interrupt is re-raised."""
     interrupt = None
@@ -144,6 +144,19 @@ def _join_all(threads: Sequence[threading.Thread]) -> None:
                 interrupt = exc
     if interrupt is not None:
         raise interrupt
+
+
+def pump(items: Iterator[WorkItem], outbox: queue.Queue, stop: threading.Event, errors: list) -> None:
+    """A stage thread's body: forward ``items`` downstream, then the end marker, whatever happens."""
+    try:
+        for item in items:
+            if not put_unless_stopped(outbox, item, stop):
+                return
+    except BaseException as exc:  # handed to the calling thread, which re-raises it
+        errors.append(exc)
+        stop.set()
+    finally:
+        put_unless_stopped(outbox, END_OF_INPUT, stop)
 
 
 def _renders(sinks: Sequence) -> bool:
@@ -254,7 +267,7 @@ class Pipeline:
         for k, stage in enumerate(stages):
             items = self._stage_items(stage, queues[k], stop, live=live)
             producers.append((stage.name, items, queues[k + 1]))
-        threads = [threading.Thread(target=self._pump, args=(items, outbox, stop, errors), name=f"rtdetect:{label}",
+        threads = [threading.Thread(target=pump, args=(items, outbox, stop, errors), name=f"rtdetect:{label}",
                                     daemon=True) for label, items, outbox in producers]
         summary = RunSummary()
         start = time.perf_counter()
@@ -269,7 +282,7 @@ class Pipeline:
             interrupt = getattr(source, "interrupt", None)
             if interrupt is not None:
                 interrupt()
-            _join_all(threads)
+            join_all(threads)
             summary.seconds = time.perf_counter() - start
         if errors:
             raise errors[0]
@@ -313,8 +326,8 @@ class Pipeline:
         started: deque = deque()
         last_finish = 0.0
         while True:
-            item = _get(inbox, stop)
-            ending = item is _END
+            item = get_unless_stopped(inbox, stop)
+            ending = item is END_OF_INPUT
             if not ending:
                 started.append((item, time.perf_counter(), stage.run(item)))
             while started and (ending or len(started) >= stage.depth or inbox.empty()):
@@ -329,24 +342,11 @@ class Pipeline:
             if ending:
                 return
 
-    @staticmethod
-    def _pump(items: Iterator[WorkItem], outbox: queue.Queue, stop: threading.Event, errors: list) -> None:
-        """A stage thread's body: forward ``items`` downstream, then the end marker, whatever happens."""
-        try:
-            for item in items:
-                if not _put(outbox, item, stop):
-                    return
-        except BaseException as exc:  # handed to the calling thread, which re-raises it
-            errors.append(exc)
-            stop.set()
-        finally:
-            _put(outbox, _END, stop)
-
     def _consume(self, inbox: queue.Queue, sinks: Sequence, summary: RunSummary, stop: threading.Event,
                  on_frame, show_fps: bool, max_frames: int | None) -> None:
         renderer = Renderer(self.names) if _renders(sinks) else None
         meter = FpsMeter()
-        while (item := _get(inbox, stop)) is not _END:
+        while (item := get_unless_stopped(inbox, stop)) is not END_OF_INPUT:
             fps = meter.tick()
             start = time.perf_counter()
             rendered = renderer.render(item.frame.image, item.detections, fps if show_fps else None) if renderer else None
@@ -413,7 +413,7 @@ class GpuFramePipeline(Pipeline):
         pending: deque[WorkItem] = deque()
 
         def images() -> Iterator[np.ndarray]:
-            while (item := _get(inbox, stop)) is not _END:
+            while (item := get_unless_stopped(inbox, stop)) is not END_OF_INPUT:
                 pending.append(item)
                 yield item.frame.image
 

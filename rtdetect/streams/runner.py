@@ -32,7 +32,7 @@ from ..capture import StreamOptions, open_source
 from ..capture.redact import redact_text
 from ..errors import RtdetectError
 from ..outputs import open_sinks, plan_outputs
-from ..pipeline import _END, NewestOnly, Pipeline, _get, _join_all, _put
+from ..pipeline import END_OF_INPUT, NewestOnly, Pipeline, get_unless_stopped, join_all, pump, put_unless_stopped
 from ..preprocess import Preprocessor
 from ..types import Frame
 from .lists import StreamEntry
@@ -154,7 +154,7 @@ class MultiStreamRunner:
             thread.start()
         errors: list[BaseException] = []
         results: queue.Queue = queue.Queue(maxsize=1)  # one batch ahead: more would only age live frames
-        batcher = threading.Thread(target=Pipeline._pump, args=(self._batches(stop, result.batch_sizes), results,
+        batcher = threading.Thread(target=pump, args=(self._batches(stop, result.batch_sizes), results,
                                                                 stop, errors), name="rtdetect:batch", daemon=True)
         try:
             self._start(stop)
@@ -166,9 +166,9 @@ class MultiStreamRunner:
             stop.set()
             for stream in self._streams:
                 stream.stop_reading()
-            _join_all([batcher] if batcher.is_alive() else [])
+            join_all([batcher] if batcher.is_alive() else [])
             self._finished.set()
-            _join_all(readers)
+            join_all(readers)
             self._close_all(interrupted=True)
             result.seconds = time.perf_counter() - start
         if errors:
@@ -198,19 +198,19 @@ class MultiStreamRunner:
             with stream.source as src:
                 stream.opened.set()
                 for frame in src:
-                    if stream.halt.is_set() or not _put(stream.inbox, frame, stream.halt):
+                    if stream.halt.is_set() or not put_unless_stopped(stream.inbox, frame, stream.halt):
                         break
                     self._arrived.set()
         except Exception as exc:  # noqa: BLE001 - a bad source (missing, undecodable, unreachable) fails alone
             stream.fail(exc)
         finally:
             stream.opened.set()
-            _put(stream.inbox, _END, self._finished)
+            put_unless_stopped(stream.inbox, END_OF_INPUT, self._finished)
             self._arrived.set()
 
     # -- batching (its own thread) ------------------------------------------------------------------
     def _batches(self, stop: threading.Event, sizes: Counter) -> Iterator[_Batch]:
-        """The batches, inferred, until every stream ended or ``stop`` (``Pipeline._pump`` runs this in its
+        """The batches, inferred, until every stream ended or ``stop`` (``pump`` runs this in its
         own thread, handing each batch to the calling thread)."""
         active, pending = list(self._streams), {}
         while (active or pending) and not stop.is_set():
@@ -236,7 +236,7 @@ class MultiStreamRunner:
                 item = stream.inbox.get_nowait()
             except queue.Empty:
                 continue
-            if item is _END:
+            if item is END_OF_INPUT:
                 active.remove(stream)
                 ended.append(stream)
             else:
@@ -271,7 +271,7 @@ class MultiStreamRunner:
 
     # -- per stream, in the calling thread -----------------------------------------------------------
     def _consume(self, results: queue.Queue, stop: threading.Event) -> None:
-        while (batch := _get(results, stop)) is not _END:
+        while (batch := get_unless_stopped(results, stop)) is not END_OF_INPUT:
             for stream, frame, box, outs in batch.items:
                 self._deliver(stream, frame, box, outs)
             for stream in batch.ended:
