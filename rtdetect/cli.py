@@ -493,6 +493,22 @@ def _dispatch(argv: list[str]) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The ``rtdetect`` command (``argv`` None: this process's own arguments); returns the exit status."""
+    status = _main(argv)
+    if argv is None:
+        from .capture.live import reader_still_blocked
+
+        if reader_still_blocked():
+            # A camera's reader is still blocked in FFmpeg after the run ended (its outputs are complete):
+            # finalising the interpreter under it can crash the process (SIGSEGV seen after Ctrl-C on a hung
+            # stream), so end here, the output streams flushed.
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(status)
+    return status
+
+
+def _main(argv: list[str] | None) -> int:
     try:
         with SignalStop():  # every command: SIGTERM/SIGHUP end it as Ctrl-C does (detect installs its own)
             return _dispatch(sys.argv[1:] if argv is None else argv)

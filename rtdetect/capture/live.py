@@ -22,6 +22,14 @@ from .convert import to_bgr8
 
 # How long close() waits for the reader to finish before leaving it to end on its own (it is a daemon).
 JOIN_GRACE_S = 0.5
+READER_THREAD_PREFIX = "capture:"
+
+
+def reader_still_blocked() -> bool:
+    """Whether a closed live source's reader thread is still inside a read or connection attempt (it ends on
+    its own within the source's timeout). A process should not finalise the interpreter under such a thread:
+    the libraries it is inside (FFmpeg, OpenCV) are torn down beneath it."""
+    return any(t.name.startswith(READER_THREAD_PREFIX) and t.is_alive() for t in threading.enumerate())
 
 
 class LatestFrame:
@@ -91,7 +99,7 @@ class LiveSource(Source):
 
     def _start_reader(self) -> None:
         self._start_time = time.monotonic()
-        self._thread = threading.Thread(target=self._reader, name=f"capture:{self.name}", daemon=True)
+        self._thread = threading.Thread(target=self._reader, name=f"{READER_THREAD_PREFIX}{self.name}", daemon=True)
         self._thread.start()
 
     def _reader(self) -> None:
