@@ -83,24 +83,47 @@ def connect(ray, cluster: str) -> None:
         raise RtdetectError(f"--cluster {cluster}: cannot start or reach Ray: {exc}") from None
 
 
-def pool_size(ray, requested: int | None, threads: int, jobs: int) -> int:
-    """``requested`` actors, else one per ``threads`` CPUs of the cluster; never more than ``jobs``.
-    RtdetectError when no node could hold an actor of ``threads`` CPUs (it would wait forever)."""
-    cpus = ray.cluster_resources().get("CPU", 0)
-    if threads > cpus:
-        raise RtdetectError(f"--threads {threads}: the cluster has {cpus:g} CPUs in all")
+@dataclass(frozen=True)
+class ActorShape:
+    """What each actor asks Ray for: ``cpus`` (its engine's threads, or one beside a GPU) and ``gpus`` (1 when
+    its engine runs on a GPU: Ray then gives each actor a GPU of its own through CUDA_VISIBLE_DEVICES)."""
+
+    cpus: int
+    gpus: int = 0
+
+
+def actor_shape(resources: dict, settings: BatchSettings) -> ActorShape:
+    """One GPU per actor where the engine runs on GPUs (``--backend tensorrt``, or ``auto`` on a cluster that
+    has GPUs: TensorRT is auto's first choice where the GPU path starts); else ``settings.threads`` CPUs.
+    ``resources``: Ray's ``cluster_resources()``. RtdetectError for ``tensorrt`` on a cluster without GPUs."""
+    gpus = resources.get("GPU", 0)
+    if settings.backend == "tensorrt" and gpus < 1:
+        raise RtdetectError("--backend tensorrt: the cluster has no GPUs (start Ray's nodes with their GPUs, "
+                            "or use a CPU backend)")
+    if settings.backend in ("tensorrt", "auto") and gpus >= 1:
+        return ActorShape(cpus=1, gpus=1)
+    return ActorShape(cpus=settings.threads)
+
+
+def pool_size(resources: dict, requested: int | None, shape: ActorShape, jobs: int) -> int:
+    """``requested`` actors, else one per GPU (GPU actors) or per ``shape.cpus`` CPUs of the cluster; never
+    more than ``jobs``. RtdetectError when no node could hold one actor (it would wait forever)."""
+    cpus = resources.get("CPU", 0)
+    if shape.cpus > cpus:
+        raise RtdetectError(f"--threads {shape.cpus}: the cluster has {cpus:g} CPUs in all")
     if requested is None:
-        requested = max(1, int(cpus // threads))
+        requested = int(resources.get("GPU", 0)) if shape.gpus else int(cpus // shape.cpus)
     return max(1, min(requested, jobs))
 
 
 class _Pool:
     """The actors, each with at most one file in flight; a dead one is replaced in its slot."""
 
-    def __init__(self, ray, settings: BatchSettings, size: int) -> None:
+    def __init__(self, ray, settings: BatchSettings, shape: ActorShape, size: int) -> None:
         self._ray = ray
         self._remote = ray.remote(FileWorker)
         self._settings = settings
+        self._shape = shape
         self._made = 0
         self.actors = [self._new_actor() for _ in range(size)]
         self.inflight: dict = {}  # ObjectRef → (slot, Job)
@@ -108,7 +131,7 @@ class _Pool:
     def _new_actor(self):
         # Named, so that an operator (or a test) can find and kill one; two threads: stop() while process().
         self._made += 1
-        return self._remote.options(num_cpus=self._settings.threads, max_concurrency=2,
+        return self._remote.options(num_cpus=self._shape.cpus, num_gpus=self._shape.gpus, max_concurrency=2,
                                     name=f"rtdetect-batch-{os.getpid()}-{self._made}").remote(self._settings)
 
     def idle_slots(self) -> list[int]:
@@ -156,8 +179,9 @@ def run_batch(*, source: str, output_dir: str, settings: BatchSettings, cluster:
     started = time.perf_counter()
     connect(ray, cluster)
     try:
-        queue, splits, size = _plan(ray, todo, unit, settings, actors, output_dir, stream_options)
-        pool = _Pool(ray, settings, size)
+        shape = actor_shape(ray.cluster_resources(), settings)
+        queue, splits, size = _plan(ray, todo, unit, settings, shape, actors, output_dir, stream_options)
+        pool = _Pool(ray, settings, shape, size)
         result.actors = len(pool.actors)
         try:
             with SignalStop() as signals, signals.finishing() as stop:
@@ -183,15 +207,15 @@ def _inputs(source: str, output_dir: str) -> tuple[list, Callable, str]:
     return batch_inputs(source, output_dir), (lambda item: item.key), "file"
 
 
-def _plan(ray, todo: list, unit: str, settings: BatchSettings, actors: int | None, output_dir: str,
-          stream_options: StreamOptions | None) -> tuple[deque, dict[str, _Split], int]:
+def _plan(ray, todo: list, unit: str, settings: BatchSettings, shape: ActorShape, actors: int | None,
+          output_dir: str, stream_options: StreamOptions | None) -> tuple[deque, dict[str, _Split], int]:
     """The job queue, the split files and the pool size: streams dealt into one group per actor; files
     one job each (or one per segment)."""
     if unit == "stream":
-        size = pool_size(ray, actors, settings.threads, len(todo))
+        size = pool_size(ray.cluster_resources(), actors, shape, len(todo))
         return deque(Job(group) for group in stream_groups(todo, size, output_dir, stream_options)), {}, size
     queue, splits = _jobs(todo, settings.segment_s)
-    return queue, splits, pool_size(ray, actors, settings.threads, len(queue))
+    return queue, splits, pool_size(ray.cluster_resources(), actors, shape, len(queue))
 
 
 def _jobs(todo: list[BatchInput], segment_s: float | None) -> tuple[deque, dict[str, _Split]]:

@@ -12,6 +12,8 @@ import time
 import cv2
 import pytest
 
+from rtdetect.cluster.driver import ActorShape, actor_shape, pool_size
+from rtdetect.cluster.worker import BatchSettings
 from tests.cluster.conftest import write_clip
 from tests.pipeline.cli_helpers import assert_one_line_error, cli_command, run_cli
 
@@ -186,3 +188,26 @@ def test_more_threads_per_actor_than_the_cluster_has_cpus_is_refused(ray_cluster
     out.mkdir()
     result = run_cli(*batch_args(root, out, small_detector, address, "--threads", "3"))
     assert_one_line_error(result, "--threads 3: the cluster has 2 CPUs")
+
+
+def test_actors_are_sized_one_per_gpu_when_the_engine_runs_on_gpus(small_detector):
+    on_gpus = {"CPU": 16.0, "GPU": 4.0}
+    for backend in ("tensorrt", "auto"):
+        shape = actor_shape(on_gpus, BatchSettings(model=str(small_detector), backend=backend, threads=2))
+        assert shape == ActorShape(cpus=1, gpus=1)
+        assert pool_size(on_gpus, None, shape, jobs=10) == 4  # one engine per GPU, not one per 2 CPUs
+        assert pool_size(on_gpus, None, shape, jobs=3) == 3
+    cpu_shape = actor_shape(on_gpus, BatchSettings(model=str(small_detector), backend="openvino", threads=2))
+    assert cpu_shape == ActorShape(cpus=2) and pool_size(on_gpus, None, cpu_shape, jobs=10) == 8
+    no_gpus = {"CPU": 16.0}
+    auto = actor_shape(no_gpus, BatchSettings(model=str(small_detector), backend="auto", threads=2))
+    assert auto == ActorShape(cpus=2) and pool_size(no_gpus, None, auto, jobs=10) == 8
+
+
+def test_tensorrt_on_a_cluster_without_gpus_is_refused(ray_cluster, archive, small_detector, tmp_path):
+    _, address = ray_cluster
+    root, _ = archive
+    out = tmp_path / "out"
+    out.mkdir()
+    result = run_cli(*batch_args(root, out, small_detector, address, "--backend", "tensorrt"))
+    assert_one_line_error(result, "--backend tensorrt: the cluster has no GPUs")
