@@ -181,13 +181,15 @@ def test_without_the_cluster_extra_one_line_says_how_to_install_it(small_detecto
     assert_one_line_error(result, "pip install 'rtdetect[cluster]'")
 
 
-def test_more_threads_per_actor_than_the_cluster_has_cpus_is_refused(ray_cluster, archive, small_detector, tmp_path):
+@pytest.mark.parametrize("option, error", [(("--threads", "3"), "--threads 3: the cluster has 2 CPUs"),
+                                           (("--backend", "tensorrt"), "--backend tensorrt: the cluster has no GPUs")])
+def test_actors_the_cluster_cannot_hold_are_refused(ray_cluster, archive, small_detector, tmp_path, option, error):
     _, address = ray_cluster
     root, _ = archive
     out = tmp_path / "out"
     out.mkdir()
-    result = run_cli(*batch_args(root, out, small_detector, address, "--threads", "3"))
-    assert_one_line_error(result, "--threads 3: the cluster has 2 CPUs")
+    result = run_cli(*batch_args(root, out, small_detector, address, *option))
+    assert_one_line_error(result, error)
 
 
 def test_actors_are_sized_one_per_gpu_when_the_engine_runs_on_gpus(small_detector):
@@ -203,11 +205,3 @@ def test_actors_are_sized_one_per_gpu_when_the_engine_runs_on_gpus(small_detecto
     auto = actor_shape(no_gpus, BatchSettings(model=str(small_detector), backend="auto", threads=2))
     assert auto == ActorShape(cpus=2) and pool_size(no_gpus, None, auto, jobs=10) == 8
 
-
-def test_tensorrt_on_a_cluster_without_gpus_is_refused(ray_cluster, archive, small_detector, tmp_path):
-    _, address = ray_cluster
-    root, _ = archive
-    out = tmp_path / "out"
-    out.mkdir()
-    result = run_cli(*batch_args(root, out, small_detector, address, "--backend", "tensorrt"))
-    assert_one_line_error(result, "--backend tensorrt: the cluster has no GPUs")
