@@ -103,6 +103,14 @@ class FileWorker:
         except Exception as exc:  # noqa: BLE001 - e.g. an OpenCV or ONNX Runtime error on a damaged file
             return {"status": FAILED, "frames": 0, "error": f"{type(exc).__name__}: {exc}", "outputs": {}}
 
+    def _run_stop(self) -> threading.Event:
+        """A fresh stop event for the run about to start (``stop()`` sets it), already set when ``stop()``
+        came while the file or group was opening."""
+        self._file_stop = threading.Event()
+        if self._stopping.is_set():
+            self._file_stop.set()
+        return self._file_stop
+
     def _pipeline(self, input_hw: tuple[int, int], batch: int = 1):
         """The warm pipeline for ``input_hw`` and batches of up to ``batch`` frames, made on first use."""
         if (input_hw, batch) not in self._pipelines:
@@ -121,10 +129,7 @@ class FileWorker:
         runner = MultiStreamRunner(
             group.entries, lambda sizes: self._pipeline(network_input_hw(imgsz, shared_frame_hw(imgsz, sizes)), batch),
             StreamOutputs(group.output_dir, save=self._settings.save), stream_options=group.options)
-        self._file_stop = threading.Event()
-        if self._stopping.is_set():  # stop() came while this group was starting
-            self._file_stop.set()
-        result = runner.run(self._file_stop)
+        result = runner.run(self._run_stop())
         return {stream.name: stream_entry(stream, result.seconds) for stream in result.streams}
 
     def _process(self, item: BatchInput, segment: Segment | None) -> dict:
@@ -143,10 +148,7 @@ class FileWorker:
             for sink in open_sinks(plan, src.fps, pipeline.names):
                 sinks.append(sink)
                 stack.push(_closer(sink))
-            self._file_stop = threading.Event()
-            if self._stopping.is_set():  # stop() came while this file was opening
-                self._file_stop.set()
-            summary = pipeline.run(src, sinks, stop=self._file_stop)
+            summary = pipeline.run(src, sinks, stop=self._run_stop())
         interrupted = summary.interrupted or self._stopping.is_set()
         sizes = {name: os.path.getsize(os.path.join(item.output_dir, name)) for name in names
                  if os.path.isfile(os.path.join(item.output_dir, name))}
