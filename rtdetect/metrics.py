@@ -7,10 +7,18 @@ from dataclasses import dataclass
 
 import numpy as np
 
-STAGES = ("capture", "preprocess", "inference", "decode_nms", "masks", "render", "write",
+STAGES = ("capture", "preprocess", "inference", "decode_nms", "masks", "track", "render", "write",
           # the GPU path's own stages (CUDA-event times): host→device copy, the captured CUDA graph
-          # (preprocess + inference + decode + NMS + masks in one), device→host copy
-          "upload", "gpu_graph", "gpu_eager", "download")
+          # (preprocess + inference + decode + NMS + masks in one), device→host copy, masks painted
+          # into the frame on the device
+          "upload", "gpu_graph", "gpu_eager", "download", "paint")
+
+
+def ordered_stages(names) -> list[str]:
+    """``names`` without repeats in a stable order: the known ``STAGES`` in pipeline order, then any other
+    stage (a detection stage added by a user, say) in the order it was first given. Nothing is dropped."""
+    seen = list(dict.fromkeys(names))
+    return [s for s in STAGES if s in seen] + [s for s in seen if s not in STAGES]
 
 
 @dataclass(frozen=True)
@@ -48,7 +56,8 @@ class StageTimes:
             self.samples[stage].append(seconds)
 
     def summary(self) -> dict[str, LatencySummary]:
-        return {stage: LatencySummary.of(self.samples[stage]) for stage in STAGES if stage in self.samples}
+        """Every stage given to ``add``, in ``ordered_stages`` order."""
+        return {stage: LatencySummary.of(self.samples[stage]) for stage in ordered_stages(self.samples)}
 
 
 class FpsMeter:

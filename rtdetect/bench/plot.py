@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..metrics import STAGES
+from ..atomic import atomic_path
+from .report import report_stages
 
 
 def _ok(report: dict) -> list[dict]:
@@ -18,7 +19,7 @@ def _legend_outside(ax) -> None:
 def _stage_axis(ax, configs: list[dict]) -> None:
     """Grouped p50 bars for the stages any configuration measured (GPU stages only on GPU runs); log scale
     so that milliseconds of post-processing stay visible beside hundreds of inference."""
-    stages = [s for s in STAGES if any(c["stages_ms"].get(s, {}).get("count") for c in configs)]
+    stages = report_stages({"configs": configs})
     width = 0.8 / max(1, len(configs))
     x = np.arange(len(stages))
     for i, config in enumerate(configs):
@@ -66,4 +67,6 @@ def plot_figure(report: dict):
 
 def write_plot(report: dict, path: str) -> None:
     """A PNG (or any format matplotlib infers from ``path``) of ``plot_figure(report)``."""
-    plot_figure(report).savefig(path, dpi=100)
+    figure = plot_figure(report)
+    with atomic_path(path) as partial:  # the partial keeps the extension matplotlib infers the format from
+        figure.savefig(partial, dpi=100)

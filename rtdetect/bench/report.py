@@ -4,8 +4,9 @@ from __future__ import annotations
 import json
 import os
 
+from ..atomic import atomic_write_bytes
 from ..errors import OutputError
-from ..metrics import STAGES
+from ..metrics import ordered_stages
 
 DASH = "–"
 
@@ -19,12 +20,8 @@ def check_output_dirs(paths) -> None:
 
 
 def write_json(report: dict, path: str) -> None:
-    """The report as indented JSON at ``path`` (written beside it, then renamed into place)."""
-    partial = f"{path}.partial"
-    with open(partial, "w", encoding="utf-8") as out:
-        json.dump(report, out, indent=2)
-        out.write("\n")
-    os.replace(partial, path)
+    """The report as indented JSON at ``path``, written atomically."""
+    atomic_write_bytes(path, (json.dumps(report, indent=2) + "\n").encode("utf-8"))
 
 
 def _num(value, digits: int = 1) -> str:
@@ -63,12 +60,19 @@ def _stage_row(stage: str) -> str:
     return f"{stage} ms (mean / p50 / p95 / p99)"
 
 
+def report_stages(report: dict) -> list[str]:
+    """Every stage some configuration of ``report`` measured, in ``metrics.ordered_stages`` order."""
+    return ordered_stages(s for c in report["configs"] if c["status"] == "ok"
+                          for s, ms in c["stages_ms"].items() if ms.get("count"))
+
+
 GPU_ROWS = ("GPU memory", "GPU stage times (CUDA events)")
-ROW_NAMES = (
+HEAD_ROWS = (
     "status", "network input",
     "agreement with onnxruntime fp32 (F1, IoU >= 0.9, same class; masks too)", "auto's choice among these",
     "end-to-end FPS (stages overlapped)", "model-only FPS", "end-to-end / model-only",
-    *[_stage_row(stage) for stage in STAGES],
+)
+TAIL_ROWS = (
     "model-only latency ms (mean / p50 / p95 / p99)",
     "CPU use end to end (CPU time / wall)", "CPU use model-only (cores)", "peak RSS MiB",
     *GPU_ROWS,
@@ -79,11 +83,11 @@ ROW_NAMES = (
 )
 
 
-def _values(config: dict) -> dict[str, str]:
+def _values(config: dict, stages: list[str]) -> dict[str, str]:
     """One column of the table (one configuration): row name → cell (missing rows are dashes)."""
     if config["status"] != "ok":
         return {"status": f"unavailable: {config['reason']}"}
-    e2e, model, stages = config["end_to_end"], config["model_only"], config["stages_ms"]
+    e2e, model, measured = config["end_to_end"], config["model_only"], config["stages_ms"]
     cores = e2e["cpu_cores_used"]
     values = [
         "ok",
@@ -92,7 +96,6 @@ def _values(config: dict) -> dict[str, str]:
         _agreement(config),
         "yes" if config.get("auto_choice") else "no",
         _num(e2e["fps"]), _num(model["fps"]), _num(config["e2e_over_model"], 3),
-        *[_stats(stages.get(stage)) for stage in STAGES],
         _stats(model["latency_ms"]),
         DASH if cores is None else f"{cores:.2f} cores",
         _num(model["cpu_cores_used"], 2),
@@ -102,19 +105,20 @@ def _values(config: dict) -> dict[str, str]:
         *_live_rows(config.get("live")),
         f"{config['load_avg_before']} → {config.get('load_avg_after')}",
     ]
-    return dict(zip(ROW_NAMES, values))
+    cells = dict(zip(HEAD_ROWS + TAIL_ROWS, values))
+    cells.update({_stage_row(stage): _stats(measured.get(stage)) for stage in stages})
+    return cells
 
 
 def row_names(report: dict) -> list[str]:
-    """The rows that say something for this report: stages that some configuration measured, and the
+    """The rows that say something for this report: every stage that some configuration measured, and the
     GPU rows only when a configuration ran on the GPU."""
     ok = [c for c in report["configs"] if c["status"] == "ok"]
-    measured = {s for c in ok for s, ms in c["stages_ms"].items() if ms.get("count")}
-    on_gpu = any(c.get("engine") == "tensorrt" for c in ok)
-    skipped = {_stage_row(s) for s in STAGES if s not in measured} | (set() if on_gpu else set(GPU_ROWS))
+    skipped = set() if any(c.get("engine") == "tensorrt" for c in ok) else set(GPU_ROWS)
     if not any(c.get("live") for c in ok):
-        skipped |= {row for row in ROW_NAMES if row.startswith("live: ")}
-    return [row for row in ROW_NAMES if row not in skipped]
+        skipped |= {row for row in TAIL_ROWS if row.startswith("live: ")}
+    rows = [*HEAD_ROWS, *map(_stage_row, report_stages(report)), *TAIL_ROWS]
+    return [row for row in rows if row not in skipped]
 
 
 def _header(report: dict) -> list[str]:
@@ -138,7 +142,8 @@ def to_markdown(report: dict) -> str:
     """The report as Markdown: a header of what and where, then one column per configuration."""
     configs = report["configs"]
     names = [f"{c['backend']} {c['precision']}" for c in configs]
-    columns = [_values(c) for c in configs]
+    stages = report_stages(report)
+    columns = [_values(c, stages) for c in configs]
     lines = _header(report)
     lines.append("| metric | " + " | ".join(names) + " |")
     lines.append("| --- |" + " --- |" * len(names))
@@ -148,5 +153,5 @@ def to_markdown(report: dict) -> str:
 
 
 def write_markdown(report: dict, path: str) -> None:
-    with open(path, "w", encoding="utf-8") as out:
-        out.write(to_markdown(report))
+    """``to_markdown(report)`` at ``path``, written atomically."""
+    atomic_write_bytes(path, to_markdown(report).encode("utf-8"))

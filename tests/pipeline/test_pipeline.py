@@ -112,3 +112,38 @@ def test_odd_frame_sizes_through_every_stage(fall_pipeline, data_dir, hw):
     assert np.all(boxes >= 0) and np.all(boxes[:, [0, 2]] <= hw[1]) and np.all(boxes[:, [1, 3]] <= hw[0])
     rendered = Renderer(fall_pipeline.names).render(image, item.detections, 10.0)
     assert rendered.shape == image.shape
+
+
+
+class _Passthrough:
+    """A user's own detection stage, named ``user_stage``: returns the detections it is given."""
+
+    name = "user_stage"
+
+    def __call__(self, frame, detections):
+        return detections
+
+
+def test_every_stage_is_timed_and_reported(fall_engine, data_dir, tmp_path):
+    """The tracker's and a user's stage keep their timings through the run summary and into the bench's
+    table (both were dropped: they are not among the built-in stage names)."""
+    from rtdetect.bench.measure import EndToEnd, ModelOnly
+    from rtdetect.bench.report import row_names
+    from rtdetect.bench.runner import _summarise
+    from rtdetect.metrics import STAGES
+    from rtdetect.tracking.stage import TrackingStage
+
+    pipeline = Pipeline(fall_engine)
+    pipeline.add_detection_stage(TrackingStage(pipeline.names))
+    pipeline.add_detection_stage(_Passthrough())
+    summary, _ = run_into(pipeline, str(data_dir / "vtest_3s.mp4"), tmp_path, max_frames=4)
+    stages = summary.stages.summary()
+    assert stages["track"].count == stages["user_stage"].count == 4
+    # Stable order: the built-in stages in pipeline order, then the others as first seen.
+    assert list(stages) == [s for s in STAGES if s in stages] + ["user_stage"]
+
+    end_to_end = EndToEnd(frames=summary.frames, seconds=summary.seconds, stages=summary.stages)
+    model_only = ModelOnly(frames=1, seconds=0.1, latencies=[0.1], cores_used=None)
+    config = {"status": "ok", "stages_ms": _summarise([end_to_end], [model_only])["stages_ms"]}
+    rows = row_names({"configs": [config]})
+    assert {"track ms (mean / p50 / p95 / p99)", "user_stage ms (mean / p50 / p95 / p99)"} <= set(rows)
