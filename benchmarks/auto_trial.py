@@ -20,7 +20,7 @@ from _common import FALL_DIR, machine, print_table, save_results  # noqa: E402
 
 
 def trial(model: str, rounds: int) -> dict:
-    from rtdetect.app import resolve_model_path
+    from rtdetect.api import resolve_model_path
     from rtdetect.inference import open_cpu_engine
     from rtdetect.inference.selection import candidates, fastest_accepted, run_trial
     from rtdetect.inference.int8 import calibration_path

@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import cv2  # noqa: E402
 
 from _common import VTEST, machine, print_table, save_results  # noqa: E402
-from rtdetect.app import resolve_model_path  # noqa: E402
+from rtdetect.api import resolve_model_path  # noqa: E402
 from rtdetect.bench.measure import first_frame, run_end_to_end, run_model_only  # noqa: E402
 from rtdetect.bench.resources import CpuWindow, PeakRss  # noqa: E402
 from rtdetect.inference.onnxruntime import OnnxRuntimeEngine  # noqa: E402

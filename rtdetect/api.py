@@ -93,11 +93,6 @@ def open_engine(model: str, imgsz: Request, frame_hw: tuple[int, int] | None, *,
     return engine
 
 
-def open_engine_for(src, model: str, imgsz: Request, *, backend: str = "auto", precision: str = "auto"):
-    """:func:`open_engine` for the frames of the opened source ``src``."""
-    return open_engine(model, imgsz, src.frame_hw, backend=backend, precision=precision)
-
-
 class Detector:
     """A model ready to detect: ``detector(image_bgr) -> Detections``, ``detector.stream(source)``.
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from . import options
-from .api import (DEFAULT_MODEL, Detector, class_ids_from, make_pipeline, open_engine_for,  # noqa: F401 (re-exported)
+from .api import (DEFAULT_MODEL, Detector, class_ids_from, make_pipeline,  # noqa: F401 (re-exported)
                   resolve_model_path, tracking_stage)
 from .capture import ImageSource, StreamOptions, open_source
 from .input_shape import Request

@@ -406,7 +406,7 @@ def run_build(argv: list[str]) -> int:
     from .inference.tensorrt.models import onnx_for_build
 
     imgsz = _imgsz(args.imgsz) or options.DEFAULT_IMGSZ
-    onnx_path = onnx_for_build(args.model, imgsz=imgsz, batch=args.batch, cache_dir=args.cache_dir)
+    onnx_path = onnx_for_build(args.model, imgsz=imgsz, batch=args.batch)
     paths = build_engine(onnx_path, precision=args.precision, batch=args.batch, imgsz=imgsz,
                          calib_source=args.calib_source, calib_frames=args.calib_frames, cache_dir=args.cache_dir,
                          device=args.device, workspace_gb=args.workspace, rebuild=args.rebuild)

@@ -66,11 +66,6 @@ def _chars(counts: list[np.ndarray]) -> list[str]:
     return [text[a:b] for a, b in zip(offsets[value_starts].tolist(), offsets[value_ends].tolist())]
 
 
-def encode_counts(counts: np.ndarray) -> str:
-    """Run lengths → the COCO compressed string."""
-    return _chars([counts])[0]
-
-
 def decode_counts(text: str) -> np.ndarray:
     counts: list[int] = []
     pos = 0

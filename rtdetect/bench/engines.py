@@ -1,12 +1,9 @@
 """Opening the engine of one benchmark configuration, or saying why it cannot be opened here."""
 from __future__ import annotations
 
-import importlib.util
-
 from ..inference import create_engine
 
 PRECISIONS = ("fp32", "fp16", "bf16", "int8")
-INT8_HOOK = "rtdetect.inference.onnx_tools.quantize"
 
 
 def auto_configs() -> list[tuple[str, str]]:
@@ -32,8 +29,6 @@ def unavailable_reason(backend: str, precision: str) -> str | None:
         from ..inference.openvino import cpu_capabilities, unsupported_reason
 
         return unsupported_reason(precision, cpu_capabilities())
-    if precision == "int8" and importlib.util.find_spec(INT8_HOOK) is None:
-        return f"INT8 needs the Q/DQ ONNX quantizer ({INT8_HOOK}), which is not in this build"
     return None
 
 

@@ -9,7 +9,7 @@ import numpy as np
 
 from ..capture import StreamOptions, open_source
 from ..inference.base import Engine
-from ..metrics import LatencySummary, StageTimes
+from ..metrics import StageTimes
 from ..pipeline import Pipeline, WorkItem
 from ..preprocess import Preprocessor
 from .resources import CpuWindow, PeakRss
@@ -98,9 +98,6 @@ class ModelOnly:
     @property
     def fps(self) -> float:
         return self.frames / self.seconds if self.seconds > 0 else 0.0
-
-    def latency(self) -> LatencySummary:
-        return LatencySummary.of(self.latencies)
 
 
 def first_frame(source: str, stream_options: StreamOptions | None = None) -> np.ndarray:

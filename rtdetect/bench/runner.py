@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Callable
 
 from ..agreement import agreement
-from ..app import DEFAULT_MODEL, make_pipeline, resolve_model_path
+from ..api import DEFAULT_MODEL, make_pipeline, resolve_model_path
 from ..capture import DEMO, StreamOptions, is_stream_url, redact_url
 from ..errors import SourceError
 from ..inference.selection import GUARD_IOU

@@ -57,10 +57,6 @@ class DeviceInfo:
     compute_capability: tuple[int, int]
     integrated: bool = False
 
-    @property
-    def sm(self) -> str:
-        return f"sm_{self.compute_capability[0]}{self.compute_capability[1]}"
-
 
 def _device(driver, index: int):
     try:

@@ -100,11 +100,11 @@ def test_fixed_shape_onnx_keeps_its_shape_and_says_so_once(fall_detection_dir, d
     ("*.jpg", None, (640, 640)),               # images of different sizes: square
 ])
 def test_engine_shape_for_each_source(fall_dynamic_onnx, data_dir, source, imgsz, expected, capsys):
-    from rtdetect.app import open_engine_for
+    from rtdetect.api import open_engine
     from rtdetect.capture import open_source
 
     with open_source(str(data_dir / source)) as src:
-        engine = open_engine_for(src, fall_dynamic_onnx, imgsz, backend="onnxruntime")
+        engine = open_engine(fall_dynamic_onnx, imgsz, src.frame_hw, backend="onnxruntime")
     with engine:
         assert engine.input_hw == expected
     assert capsys.readouterr().err == ""  # a dynamic model takes any shape: nothing to note

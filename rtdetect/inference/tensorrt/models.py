@@ -12,8 +12,7 @@ from pathlib import Path
 from ...errors import ModelError
 
 
-def onnx_for_build(model: str | os.PathLike, *, imgsz: tuple[int, int] = (640, 640), batch: int = 1,
-                   cache_dir: str | os.PathLike | None = None) -> Path:
+def onnx_for_build(model: str | os.PathLike, *, imgsz: tuple[int, int] = (640, 640), batch: int = 1) -> Path:
     """The ONNX to build an engine from for ``model`` at ``imgsz`` (H, W) and max ``batch``."""
     path = Path(model).expanduser()
     if path.suffix.lower() == ".onnx":
