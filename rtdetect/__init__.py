@@ -1,14 +1,14 @@
 """rtdetect: real-time detection and segmentation (see README.md, "Python API").
 
-``Detector``, ``render``, ``Detections`` and ``Frame`` are imported on first access, so ``import rtdetect``
+``Detector``, ``render``, ``Detections``, ``Frame``, ``to_record`` and ``from_record`` are imported on first access, so ``import rtdetect``
 loads nothing heavy and has no side effects.
 """
 from __future__ import annotations
 
-__all__ = ["Detections", "Detector", "Frame", "render"]
+__all__ = ["Detections", "Detector", "Frame", "from_record", "render", "to_record"]
 
 _HOMES = {"Detector": "rtdetect.api", "render": "rtdetect.api", "Detections": "rtdetect.types",
-          "Frame": "rtdetect.types"}
+          "Frame": "rtdetect.types", "to_record": "rtdetect.records", "from_record": "rtdetect.records"}
 
 
 def __getattr__(name: str):

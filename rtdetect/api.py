@@ -6,7 +6,7 @@ and :func:`render`. The command line is built on the same functions (``rtdetect.
     with rtdetect.Detector("yolov5s-seg", conf=0.4) as detector:
         detections = detector(cv2.imread("bus.jpg"))           # one BGR image -> Detections
         for frame, detections in detector.stream("clip.mp4"):  # every frame of a source, in order
-            print(frame.index, detections.to_dict(detector.names))
+            print(frame.index, rtdetect.to_record(detections, detector.names))
 """
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Central value types shared by every stage.
 
-Stages know these types and never each other (see ``ARCHITECTURE.md``).
+Stages know these types and never each other (see ``docs/architecture.md``).
 All validation raises ``ValueError``/``TypeError``: these run on user data.
 """
 from __future__ import annotations
@@ -255,52 +255,6 @@ class Detections:
             None if self.masks is None else self.masks[idx],
             None if self.track_ids is None else self.track_ids[idx],
         )
-
-    def to_dict(self, names: Sequence[str] = ()) -> dict:
-        """This frame's part of a JSONL line (the schema of :mod:`rtdetect.sinks.jsonl`): ``{"detections":
-        [{"box", "score", "class_id", "label"[, "track_id"][, "mask"]}][, "counts"]}``; boxes rounded to 0.01
-        pixel, scores to 1e-5, masks as COCO RLE of the full frame; ``label`` is ``names[class_id]`` (the id
-        as text when ``names`` lacks it)."""
-        from .rle import encode_box_masks
-
-        masks = None if self.masks is None else encode_box_masks(self.masks)
-        items = []
-        for i in range(len(self)):
-            cid = int(self.class_ids[i])
-            item = {"box": [round(float(v), 2) for v in self.xyxy[i]], "score": round(float(self.scores[i]), 5),
-                    "class_id": cid, "label": names[cid] if 0 <= cid < len(names) else str(cid)}
-            if self.track_ids is not None:
-                item["track_id"] = int(self.track_ids[i])
-            if masks is not None:
-                item["mask"] = masks[i]
-            items.append(item)
-        record = {"detections": items}
-        if EXTRA_LINE_COUNTS in self.extra:
-            record["counts"] = self.extra[EXTRA_LINE_COUNTS]
-        return record
-
-    @classmethod
-    def from_dict(cls, record: dict) -> "Detections":
-        """Inverse of :meth:`to_dict` (a whole JSONL line is accepted; its other keys are ignored). Masks
-        come back box-local; ``mask_hw`` cannot be known for zero detections, so those have no masks.
-        Raises ValueError naming what is malformed."""
-        from .rle import decode_mask
-
-        try:
-            items = list(record["detections"])
-            xyxy = np.array([item["box"] for item in items], np.float32).reshape(-1, 4)
-            scores = np.array([item["score"] for item in items], np.float32)
-            class_ids = np.array([item["class_id"] for item in items], np.int32)
-            track_ids = None
-            if items and all("track_id" in item for item in items):
-                track_ids = np.array([item["track_id"] for item in items], np.int64)
-            masks = None
-            if items and all("mask" in item for item in items):
-                masks = BoxMasks.from_full(np.stack([decode_mask(item["mask"]) for item in items]))
-        except (KeyError, TypeError) as exc:
-            raise ValueError(f"not a detections record: {exc!r}") from None
-        extra = {EXTRA_LINE_COUNTS: record["counts"]} if "counts" in record else {}
-        return cls(xyxy, scores, class_ids, masks, track_ids, extra)
 
     def to_supervision(self, names: Sequence[str] = ()):
         """This frame as ``supervision.Detections`` (needs the optional ``supervision`` package): xyxy,

@@ -1,15 +1,15 @@
 """Errors raised by the model layer.
 
 Every failure to understand a model file or a config is one of these, with a message that names
-what was not understood, so a user can tell a broken file from an unsupported one.
+what was not understood, so a user can tell a broken file from an unsupported one. All are kinds of the
+one :class:`rtdetect.errors.ModelError` (an input error: the CLI prints it as one line).
 """
 from __future__ import annotations
 
-from ..errors import ModelError as _InputModelError
+from ..errors import ModelError
 
-
-class ModelError(_InputModelError):
-    """Base class of all errors of ``rtdetect.models``; an input error, so the CLI prints it as one line."""
+__all__ = ["ModelError", "UnsafeCheckpointError", "CheckpointFormatError", "UnsupportedModelError",
+           "StateDictMismatchError", "ModelNotFoundError", "ExportArgumentError"]
 
 
 class UnsafeCheckpointError(ModelError):

@@ -17,13 +17,14 @@ import os
 from typing import Sequence, TextIO
 
 from ..errors import OutputError
+from ..records import to_record
 from ..types import Detections, Frame
 from .output import OutputFile
 
 
 def frame_record(frame: Frame, detections: Detections, names: Sequence[str]) -> dict:
-    """One JSONL line as a dict: the frame's ``source``, ``frame`` and ``pts``, then ``detections.to_dict``."""
-    return {"source": frame.source, "frame": frame.index, "pts": frame.pts, **detections.to_dict(names)}
+    """One JSONL line as a dict: the frame's ``source``, ``frame`` and ``pts``, then ``records.to_record``."""
+    return {"source": frame.source, "frame": frame.index, "pts": frame.pts, **to_record(detections, names)}
 
 
 JSONL_EXTENSIONS = (".jsonl", ".ndjson")

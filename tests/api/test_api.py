@@ -36,7 +36,7 @@ def test_one_frame_gives_the_cli_detections(small_detector, data_dir, tmp_path):
     with rtdetect.Detector(str(small_detector), backend=CPU, conf=0.1) as detector:
         detections = detector(cv2.imread(str(data_dir / "person.jpg")))
         assert len(detections) > 0
-        assert detections.to_dict(detector.names)["detections"] == line["detections"]
+        assert rtdetect.to_record(detections, detector.names)["detections"] == line["detections"]
 
 
 def test_stream_gives_the_lines_of_a_cli_run(v5seg_onnx, data_dir, tmp_path):
@@ -87,16 +87,16 @@ def _masked_detections() -> Detections:
                       np.array([0, 1], np.int32), masks, np.array([7, 8]))
 
 
-def test_to_dict_round_trips_through_json():
+def test_record_round_trips_through_json():
     detections = _masked_detections()
-    record = json.loads(json.dumps(detections.to_dict(["person", "car"])))
+    record = json.loads(json.dumps(rtdetect.to_record(detections, ["person", "car"])))
     assert [d["label"] for d in record["detections"]] == ["person", "car"]
-    back = Detections.from_dict(record)
+    back = rtdetect.from_record(record)
     np.testing.assert_array_equal(back.xyxy, detections.xyxy)
     np.testing.assert_array_equal(back.track_ids, detections.track_ids)
     np.testing.assert_array_equal(back.masks.to_full(), detections.masks.to_full())
     with pytest.raises(ValueError, match="not a detections record"):
-        Detections.from_dict({"detections": [{"box": [0, 0, 1, 1]}]})
+        rtdetect.from_record({"detections": [{"box": [0, 0, 1, 1]}]})
 
 
 def test_to_supervision():
