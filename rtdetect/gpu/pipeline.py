@@ -26,6 +26,8 @@ applies after NMS (NMS is per class, so only the ``max_det`` cut can differ).
 """
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 
 from ..decode import select_decoder
@@ -46,8 +48,10 @@ class GpuPipeline:
 
     ``process_frame(image)`` → ``(Detections, stage_seconds)`` for one (H, W, 3) uint8 BGR frame;
     ``process_stream(images)`` yields the same for an iterable of frames, overlapping uploads with compute.
-    ``names``: class names. ``configure(config)`` changes thresholds. ``close()`` frees the GPU stages
-    (and the engine when ``owns_engine``); use ``with``. Not thread-safe: one thread drives it.
+    ``names``: class names. ``configure(config)`` changes thresholds, from any thread: the change is applied
+    by the driving thread between two frames (it recreates the stages and slots a frame in flight uses), so
+    every frame is processed wholly under the settings in force when it was staged. ``close()`` frees the
+    GPU stages (and the engine when ``owns_engine``); use ``with``. One thread drives the processing.
     ``paint_masks``: also paint the masks of segmentation frames on the device (see the module doc); off by
     default, since only rendered output needs it.
     """
@@ -69,9 +73,11 @@ class GpuPipeline:
         self.paint_masks, self._painter = False, None
         self._graphs = GraphCache(self.stream, log, errors=(RuntimeError, self.cuda.Error), enabled=use_graph)
         self._slots, self._next = [], 0
+        self._requested: PostprocessConfig | None = None  # a settings change not applied yet
+        self._requested_lock = threading.Lock()
         try:
             self._describe_outputs(engine.metadata)
-            self.configure(config or PostprocessConfig())
+            self._apply(config or PostprocessConfig())
         except BaseException:
             self._owns_engine = False  # the caller still holds the engine it passed in
             self.close()
@@ -92,7 +98,20 @@ class GpuPipeline:
         self.capacity = rows if self._capacity is None else int(self._capacity)
 
     def configure(self, config: PostprocessConfig) -> None:
-        """New thresholds / class filter / max_det; recreates what depends on them and drops the graphs."""
+        """Ask for new thresholds / class filter / max_det (any thread; the latest request wins). They take
+        effect from the next frame staged (``process_frame`` / ``process_stream``)."""
+        with self._requested_lock:
+            self._requested = config
+
+    def _apply_requested(self) -> None:
+        """The driving thread, between frames: apply the latest ``configure`` request, if any."""
+        with self._requested_lock:
+            config, self._requested = self._requested, None
+        if config is not None:
+            self._apply(config)
+
+    def _apply(self, config: PostprocessConfig) -> None:
+        """Recreate what depends on ``config`` and drop the graphs. No frame may be in flight."""
         from .decode import GpuDecode
         from .nms import GpuNms
         from .preprocess import GpuPreprocess
@@ -247,6 +266,7 @@ class GpuPipeline:
     # -- public ----------------------------------------------------------------------------------------
     def process_frame(self, image: np.ndarray) -> tuple[Detections, dict[str, float]]:
         """Detections (frame pixels) and GPU seconds per stage for one (H, W, 3) uint8 BGR frame."""
+        self._apply_requested()
         return self._collect(self._launch(self._stage(image)))
 
     def process_stream(self, images):
@@ -256,8 +276,14 @@ class GpuPipeline:
         first = next(iterator, None)
         if first is None:
             return
+        self._apply_requested()
         current = self._launch(self._stage(first))
         for image in iterator:
+            if self._requested is not None:  # new settings: finish the frame in flight under the old ones first
+                yield self._collect(current)
+                self._apply_requested()
+                current = self._launch(self._stage(image))
+                continue
             staged = self._stage(image)
             if self.has_masks:  # masks of frame k live in one device buffer: read them before k + 1 computes
                 result = self._collect(current)

@@ -261,3 +261,45 @@ def test_candidate_list_holds_every_row_of_the_model_output(fake_engine, emulate
                      capacity=1000, log=messages.append) as small:
         small.process_frame(image)
     assert len(messages) == 1 and f"{passed} candidates passed" in messages[0] and "holds 1000" in messages[0]
+
+
+def test_settings_changed_from_another_thread_apply_between_frames(gpu_pipeline, data_dir, monkeypatch):
+    """Issue 25: the live view changes settings from its server thread while the fused GPU stage runs a
+    file in the streaming form (frame k + 1 staged while k computes). 100 changes of ``conf`` and the class
+    filter during a run: it completes, and each frame's detections follow the settings in force when that
+    frame was staged. (Applied at once, the change recreated the slots under the frame in flight.)"""
+    import threading
+
+    from rtdetect.capture import open_source
+    from rtdetect.pipeline import GpuFramePipeline
+
+    settings = [PostprocessConfig(conf=0.25), PostprocessConfig(conf=0.6), PostprocessConfig(conf=0.25, classes=(1,)),
+                PostprocessConfig(conf=0.3, classes=(0,))]
+    staged_under = []  # per frame, in order: the settings in force when it was staged
+    stage = gpu_pipeline._stage
+    monkeypatch.setattr(gpu_pipeline, "_stage", lambda image: (staged_under.append(gpu_pipeline.config), stage(image))[1])
+    changes = iter(range(100))
+    results = []
+
+    class ChangeSettings:  # runs in a stage thread of its own, after the GPU stage: another thread
+        name = "change_settings"
+
+        def __call__(self, frame, detections):
+            results.append(detections)
+            for change in [next(changes, None) for _ in range(4)]:  # 4 requests a frame; the last one wins
+                if change is not None:
+                    pipeline.configure(settings[(change // 4 + change % 2) % len(settings)])
+            return detections
+
+    pipeline = GpuFramePipeline(gpu_pipeline)
+    pipeline.add_detection_stage(ChangeSettings())
+    with open_source(str(data_dir / "vtest_3s.mp4")) as source:
+        summary = pipeline.run(source, [], max_frames=26)
+    assert summary.frames == len(results) == 26 and next(changes, None) is None  # all 100 changes made
+    assert len({(config.conf, config.classes) for config in staged_under}) == len(settings)
+    for config, detections in zip(staged_under, results):
+        assert np.all(detections.scores > config.conf), (config, detections.scores)
+        if config.classes is not None:
+            assert set(detections.class_ids.tolist()) <= set(config.classes)
+    low = [d for c, d in zip(staged_under, results) if c.conf == 0.25 and c.classes is None]
+    assert any(np.any(d.scores < 0.6) for d in low)  # the low threshold really kept weaker detections
