@@ -10,7 +10,12 @@ Nothing lost, nothing twice: each file is in flight on at most one actor at a ti
 replaced and the file goes back to the front of the queue, up to ``MAX_ATTEMPTS`` times. Its outputs are
 renamed into place only when a run of it ends, so the dead attempt left none (see ``worker``), and the
 manifest gets one entry per file. A stop signal tells every actor to end its file after the frame in hand;
-the driver waits for them, records what they did (``interrupted``) and ends with 128 + the signal.
+the driver waits for them, records what they did (``interrupted``) and ends with 128 + the signal; an actor
+still busy ``STOP_GRACE_S`` after the stop is ended and its job recorded ``interrupted`` with no output.
+
+One batch at a time per output folder: the driver holds the lock of the folder's manifest
+(``rtdetect.atomic``) from before the manifest is read until the run ends, so a second run is refused before
+Ray starts rather than racing the first for its files and manifest.
 """
 from __future__ import annotations
 
@@ -24,11 +29,13 @@ from typing import Callable
 from ..capture import StreamOptions
 from ..errors import RtdetectError
 from ..files import check_output_dir
+from ..notes import note
 from ..signals import SignalStop
+from ..sinks.output import hold_lock
 from ..streams import is_stream_list, read_stream_list
 from . import import_ray
 from .inputs import BatchInput, StreamGroup, batch_inputs, stream_groups
-from .manifest import DONE, FAILED, INTERRUPTED, LOST, Manifest
+from .manifest import DONE, FAILED, INTERRUPTED, LOST, MANIFEST_NAME, Manifest
 from .segments import Segment, joined_entry, plan_segments, remove_parts
 from .worker import BatchSettings, FileWorker
 
@@ -57,7 +64,7 @@ class _Split:
 @dataclass
 class BatchResult:
     """What a batch did: counts per status, inputs (files or streams: ``unit``) skipped as complete, frames,
-    wall time, the manifest, and the stop signal's number when one ended it."""
+    wall time, the manifest (and whether this run wrote it), and the stop signal's number when one ended it."""
 
     manifest: str
     total: int
@@ -70,6 +77,7 @@ class BatchResult:
     seconds: float = 0.0
     actors: int = 0
     signum: int | None = None
+    manifest_written: bool = False
 
 
 def connect(ray, cluster: str) -> None:
@@ -168,25 +176,40 @@ def run_batch(*, source: str, output_dir: str, settings: BatchSettings, cluster:
               stream_options: StreamOptions | None = None) -> BatchResult:
     """Process every file ``source`` names, or every stream of the stream list ``source`` (with
     ``stream_options``), into ``output_dir`` (see ``inputs``, ``manifest``); inputs the manifest shows
-    complete are skipped. Raises RtdetectError for a bad source, output folder or cluster."""
+    complete are skipped. The output folder is locked for the whole run (a second run on it is refused
+    before Ray starts). Raises RtdetectError for a bad source, output folder, manifest or cluster."""
     inputs, key_of, unit = _inputs(source, output_dir)
-    manifest = Manifest.load(output_dir, source, settings.as_dict())
-    todo = [item for item in inputs if not manifest.complete(key_of(item))]
-    result = BatchResult(manifest.path, len(inputs), skipped=len(inputs) - len(todo), unit=unit)
-    if not todo:
+    lock = hold_lock(os.path.join(output_dir, MANIFEST_NAME), output_dir, "another --output-dir")
+    try:
+        manifest = Manifest.load(output_dir, source, settings.as_dict())
+        if manifest.damaged:
+            _note_damaged(manifest)
+        todo = [item for item in inputs if not manifest.complete(key_of(item))]
+        result = BatchResult(manifest.path, len(inputs), skipped=len(inputs) - len(todo), unit=unit)
+        if todo:
+            _run_on_ray(todo, output_dir, settings, cluster, actors, progress, stream_options, manifest, result)
+        result.manifest_written = manifest.written
         return result
+    finally:
+        lock.release()
+
+
+def _run_on_ray(todo: list, output_dir: str, settings: BatchSettings, cluster: str, actors: int | None,
+                progress: bool, stream_options: StreamOptions | None, manifest: Manifest,
+                result: BatchResult) -> None:
+    """Connect to Ray, run ``todo`` on a pool of actors and record each input in ``manifest`` and ``result``."""
     ray = import_ray()
     started = time.perf_counter()
     connect(ray, cluster)
     try:
         shape = actor_shape(ray.cluster_resources(), settings)
-        queue, splits, size = _plan(ray, todo, unit, settings, shape, actors, output_dir, stream_options)
+        queue, splits, size = _plan(ray, todo, result.unit, settings, shape, actors, output_dir, stream_options)
         pool = _Pool(ray, settings, shape, size)
         result.actors = len(pool.actors)
         try:
             with SignalStop() as signals, signals.finishing() as stop:
                 _drive(ray, pool, queue, splits, manifest, result, stop,
-                       _progress_bar(len(inputs), result.skipped, progress, result.unit))
+                       _progress_bar(result.total, result.skipped, progress, result.unit))
             result.signum = signals.signum
         finally:
             pool.close()
@@ -196,7 +219,14 @@ def run_batch(*, source: str, output_dir: str, settings: BatchSettings, cluster:
     finally:
         ray.shutdown()
     result.seconds = time.perf_counter() - started
-    return result
+
+
+def _note_damaged(manifest: Manifest, shown: int = 10) -> None:
+    """One line naming the manifest's entries that are not valid (the first ``shown`` of them)."""
+    keys = manifest.damaged
+    more = f" and {len(keys) - shown} more" if len(keys) > shown else ""
+    note(f"{manifest.path}: {len(keys)} entries not valid, not trusted (their inputs are redone and the entries "
+         f"replaced): {', '.join(map(repr, keys[:shown]))}{more}")
 
 
 def _inputs(source: str, output_dir: str) -> tuple[list, Callable, str]:
@@ -253,6 +283,7 @@ def _drive(ray, pool: _Pool, queue: deque, splits: dict[str, _Split], manifest: 
                     if queue:
                         pool.submit(slot, queue.popleft())
             elif time.monotonic() > deadline:
+                _record_unfinished(pool, splits, manifest, result, bar)
                 break
             ready, _ = ray.wait(list(pool.inflight), num_returns=1, timeout=WAIT_S)
             for ref in ready:
@@ -275,18 +306,32 @@ def _outcome(ray, pool: _Pool, ref, queue: deque) -> tuple[dict | None, Job]:
         if job.attempt < MAX_ATTEMPTS:
             queue.appendleft(Job(job.item, job.segment, job.attempt + 1))
             return None, job
-        entry = _failed(job, f"its worker died on each of {job.attempt} attempts (last: {type(exc).__name__})")
+        entry = _ended(job, FAILED, f"its worker died on each of {job.attempt} attempts (last: {type(exc).__name__})")
     except ray.exceptions.RayError as exc:  # e.g. the actor could not be scheduled: this job fails, not the batch
-        entry = _failed(job, f"{type(exc).__name__}: {exc}")
-    return (entry if isinstance(job.item, StreamGroup) else {**entry, "attempts": job.attempt}), job
+        entry = _ended(job, FAILED, f"{type(exc).__name__}: {exc}")
+    return _with_attempts(job, entry), job
 
 
-def _failed(job: Job, error: str) -> dict:
-    """The entry of a job that failed as a whole (a group's: the same entry for each of its streams)."""
-    entry = {"status": FAILED, "frames": 0, "outputs": {}, "error": error}
+def _with_attempts(job: Job, entry: dict) -> dict:
+    return entry if isinstance(job.item, StreamGroup) else {**entry, "attempts": job.attempt}
+
+
+def _ended(job: Job, status: str, error: str) -> dict:
+    """The entry of a job that ended as a whole with no output (a group's: the same entry for each stream)."""
+    entry = {"status": status, "frames": 0, "outputs": {}, "error": error}
     if isinstance(job.item, StreamGroup):
         return {stream.name: {**entry, "source": stream.shown} for stream in job.item.entries}
     return entry
+
+
+def _record_unfinished(pool: _Pool, splits: dict[str, _Split], manifest: Manifest, result: BatchResult,
+                       bar) -> None:
+    """After the stop's grace period: record the jobs still in flight as ``interrupted`` with no output (their
+    actors are ended next, their partials removed by the next writer), so the manifest says what happened."""
+    error = f"did not end within {STOP_GRACE_S:g} s of the stop; its worker was ended"
+    for _, job in pool.inflight.values():
+        _record_all(job, _with_attempts(job, _ended(job, INTERRUPTED, error)), splits, manifest, result, bar)
+    pool.inflight.clear()
 
 
 def _record_all(job: Job, entry: dict, splits: dict[str, _Split], manifest: Manifest, result: BatchResult,
@@ -328,5 +373,6 @@ def describe(result: BatchResult) -> list[str]:
              f"{counts[INTERRUPTED]} interrupted, {result.skipped} already complete; {result.frames} frames in "
              f"{result.seconds:.2f} s on {result.actors} actors"]
     lines += [f"rtdetect: {key}: failed: {error}" for key, error in result.failures]
-    lines.append(f"rtdetect: wrote {result.manifest}")
+    if result.manifest_written:
+        lines.append(f"rtdetect: wrote {result.manifest}")
     return lines

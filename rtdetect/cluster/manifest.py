@@ -15,6 +15,11 @@ spent). A stream list's entries are keyed by stream name and add ``source`` (cre
 ``frames_dropped`` (stale live frames). ``outputs`` maps each output (relative to the output folder) to its
 size in bytes. A file is complete, and skipped by a rerun, when its entry is ``done``, was made with the
 same settings, and every output it lists exists with that size.
+
+A manifest edited by hand is checked before use: an entry that is not of that shape (a string, ``outputs``
+null, a key missing or of the wrong type) is not trusted, so its input is redone (``damaged`` names them);
+a manifest that is not a JSON object with a ``files`` object is refused (``ManifestError``) rather than
+silently replaced.
 """
 from __future__ import annotations
 
@@ -23,10 +28,26 @@ import os
 from dataclasses import dataclass, field
 
 from ..atomic import atomic_write_bytes
+from ..errors import OutputError
 from ..streams.runner import DONE, FAILED, INTERRUPTED, LOST  # noqa: F401 (the statuses, re-exported)
 
 MANIFEST_NAME = "manifest.json"
 VERSION = 1
+STATUSES = (DONE, FAILED, INTERRUPTED, LOST)
+
+
+class ManifestError(OutputError):
+    """The output folder's manifest cannot be read as one (bad JSON, not an object, no ``files`` object)."""
+
+
+def valid_entry(entry: object) -> bool:
+    """Whether ``entry`` has the shape :meth:`Manifest.complete` relies on: a known ``status``, a ``settings``
+    object and ``outputs`` mapping names to sizes in bytes."""
+    if not isinstance(entry, dict) or entry.get("status") not in STATUSES:
+        return False
+    outputs = entry.get("outputs")
+    return (isinstance(entry.get("settings"), dict) and isinstance(outputs, dict)
+            and all(isinstance(size, int) and not isinstance(size, bool) and size >= 0 for size in outputs.values()))
 
 
 @dataclass
@@ -37,6 +58,8 @@ class Manifest:
     source: str
     settings: dict
     files: dict[str, dict] = field(default_factory=dict)
+    damaged: list[str] = field(default_factory=list)
+    written: bool = False  # whether this run has written the file
 
     @property
     def path(self) -> str:
@@ -44,23 +67,34 @@ class Manifest:
 
     @classmethod
     def load(cls, output_dir: str, source: str, settings: dict) -> "Manifest":
-        """The manifest for a run of ``settings``: the earlier entries kept when a readable manifest
-        exists (entries of other settings stay, but never count as complete)."""
+        """The manifest for a run of ``settings``: the earlier entries kept when a manifest exists (entries of
+        other settings stay, but never count as complete; ``damaged`` lists the keys of entries not of the
+        manifest's shape, never complete either). ManifestError when the file is not a manifest at all."""
         manifest = cls(output_dir, source, settings)
         try:
-            with open(manifest.path, encoding="utf-8") as handle:
-                earlier = json.load(handle)
-            manifest.files = dict(earlier.get("files", {}))
-        except (OSError, ValueError, AttributeError):
-            pass  # no manifest yet, or an unreadable one: every file is redone
+            with open(manifest.path, "rb") as handle:
+                earlier = json.loads(handle.read())
+        except FileNotFoundError:
+            return manifest
+        except OSError as exc:
+            raise ManifestError(f"cannot read {manifest.path}: {exc.strerror}") from None
+        except (ValueError, RecursionError) as exc:  # bad JSON or UTF-8, or nested too deep
+            raise ManifestError(f"{manifest.path} is not valid JSON ({exc}); repair it, or move it away to redo "
+                                f"every input") from None
+        files = earlier.get("files") if isinstance(earlier, dict) else None
+        if not isinstance(files, dict):
+            raise ManifestError(f"{manifest.path} is not an rtdetect manifest (no \"files\" object); repair it, "
+                                f"or move it away to redo every input")
+        manifest.files = files
+        manifest.damaged = sorted(key for key, entry in files.items() if not valid_entry(entry))
         return manifest
 
     def complete(self, key: str) -> bool:
         """Whether ``key``'s outputs are complete (see the module doc)."""
         entry = self.files.get(key)
-        if not entry or entry.get("status") != DONE or entry.get("settings") != self.settings:
+        if not valid_entry(entry) or entry["status"] != DONE or entry["settings"] != self.settings:
             return False
-        for name, size in entry.get("outputs", {}).items():
+        for name, size in entry["outputs"].items():
             path = os.path.join(self.output_dir, name)
             if not os.path.isfile(path) or os.path.getsize(path) != size:
                 return False
@@ -74,3 +108,4 @@ class Manifest:
     def save(self) -> None:
         document = {"version": VERSION, "source": self.source, "settings": self.settings, "files": self.files}
         atomic_write_bytes(self.path, (json.dumps(document, indent=1, sort_keys=True) + "\n").encode())
+        self.written = True

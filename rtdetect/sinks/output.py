@@ -33,21 +33,29 @@ def check_output_path(path: str, allowed_ext: tuple[str, ...]) -> str:
     return path
 
 
+def hold_lock(target: str, shown: str, alternative: str) -> FileLock:
+    """The lock on ``target`` (:func:`rtdetect.atomic.lock_path`), acquired without waiting. OutputError when
+    another run holds it (``shown``: what the message names; ``alternative``: what the user can choose instead)
+    or when the lock file cannot be created."""
+    lock = FileLock(lock_path(target))
+    try:
+        lock.acquire(wait=False)
+    except LockedError as exc:
+        owner = f" (PID {exc.holder})" if exc.holder else ""
+        raise OutputError(f"{shown} is being written by another rtdetect run{owner}; wait for it to finish or "
+                          f"choose {alternative}") from None
+    except OSError as exc:
+        raise OutputError(f"cannot create files in {os.path.dirname(target)}: {exc.strerror}") from None
+    return lock
+
+
 class OutputFile:
     """``path`` (final) and ``partial`` (where the sink writes); call exactly one of :meth:`commit` or
     :meth:`discard`, which also release the lock."""
 
     def __init__(self, path: str, allowed_ext: tuple[str, ...]) -> None:
         self.path = check_output_path(path, allowed_ext)
-        self._lock = FileLock(lock_path(self.path))
-        try:
-            self._lock.acquire(wait=False)
-        except LockedError as exc:
-            owner = f"(PID {exc.holder})" if exc.holder else ""
-            raise OutputError(f"{self.path} is being written by another rtdetect run {owner}; wait for it to "
-                              f"finish or choose another output name") from None
-        except OSError as exc:
-            raise OutputError(f"cannot create files in {os.path.dirname(self.path)}: {exc.strerror}") from None
+        self._lock = hold_lock(self.path, self.path, "another output name")
         remove_stale_partials(os.path.dirname(self.path), self.path)
         self.partial = str(partial_path(self.path))
 

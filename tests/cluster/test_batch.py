@@ -2,6 +2,7 @@
 reported and not stopping the others, resume, a killed actor's file retried, Ctrl-C."""
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -205,3 +206,112 @@ def test_actors_are_sized_one_per_gpu_when_the_engine_runs_on_gpus(small_detecto
     auto = actor_shape(no_gpus, BatchSettings(model=str(small_detector), backend="auto", threads=2))
     assert auto == ActorShape(cpus=2) and pool_size(no_gpus, None, auto, jobs=10) == 8
 
+
+
+def test_a_second_batch_on_the_same_output_folder_is_refused(ray_cluster, long_clip, small_detector, tmp_path):
+    _, address = ray_cluster
+    out = tmp_path / "out"
+    out.mkdir()
+    args = batch_args(long_clip, out, small_detector, address, "--actors", "1")
+    first = subprocess.Popen(cli_command(*args), stderr=subprocess.PIPE, text=True)
+    wait_for_partial(out, first)
+    second = run_cli(*args)
+    assert_one_line_error(second, f"{out} is being written by another rtdetect run (PID {first.pid})")
+    _, stderr = first.communicate(timeout=300)
+    assert first.returncode == 0, stderr
+    files = manifest(out)
+    assert {key: entry["status"] for key, entry in files.items()} == {"long.mp4": "done", "short.mp4": "done"}
+    assert files["long.mp4"]["attempts"] == 1 and files["long.mp4"]["frames"] == 90
+    assert leftovers(out) == []
+
+
+def test_resume_redoes_damaged_entries_and_files_done_with_other_settings(ray_cluster, vtest_frames,
+                                                                          small_detector, tmp_path):
+    _, address = ray_cluster
+    root, out = tmp_path / "clips", tmp_path / "out"
+    write_clip(root / "one.mp4", vtest_frames[0:4])
+    write_clip(root / "two.mp4", vtest_frames[4:8])
+    write_clip(root / "three.mp4", vtest_frames[8:12])
+    out.mkdir()
+    first = run_cli(*batch_args(root, out, small_detector, address))
+    assert first.returncode == 0, first.stderr
+
+    # Entries edited by hand: not trusted, so those files are redone (and said so); the intact one is skipped.
+    document = json.loads((out / "manifest.json").read_text())
+    document["files"]["one.mp4"] = "done"
+    document["files"]["two.mp4"]["outputs"] = None
+    (out / "manifest.json").write_text(json.dumps(document))
+    second = run_cli(*batch_args(root, out, small_detector, address))
+    assert second.returncode == 0, second.stderr
+    assert "Traceback" not in second.stderr, second.stderr
+    notes = [line for line in second.stderr.splitlines() if "not valid" in line]
+    assert len(notes) == 1 and "'one.mp4', 'two.mp4'" in notes[0], second.stderr
+    assert "1 already complete" in second.stderr, second.stderr
+    files = manifest(out)
+    assert all(files[key]["status"] == "done" and files[key]["outputs"] for key in ("one.mp4", "two.mp4")), files
+
+    # Other settings: nothing done with the earlier ones counts as complete; the same settings again skip all.
+    mtimes = {path: path.stat().st_mtime_ns for path in out.glob("*.jsonl")}
+    third = run_cli(*batch_args(root, out, small_detector, address, "--conf", "0.6"))
+    assert third.returncode == 0, third.stderr
+    assert "0 already complete" in third.stderr, third.stderr
+    assert all(path.stat().st_mtime_ns != mtime for path, mtime in mtimes.items())  # each file redone
+    files = manifest(out)
+    assert {files[key]["settings"]["conf"] for key in files} == {0.6}
+    fourth = run_cli(*batch_args(root, out, small_detector, address, "--conf", "0.6"))
+    assert fourth.returncode == 0 and "3 already complete" in fourth.stderr, fourth.stderr
+    assert "wrote" not in fourth.stderr  # nothing to do: the manifest was not rewritten, and no line says so
+
+
+def test_an_inference_failure_fails_its_file_and_the_others_complete(ray_cluster, vtest_frames,
+                                                                     bright_frame_failing_detector,
+                                                                     small_detector, tmp_path):
+    _, address = ray_cluster
+    root, out = tmp_path / "clips", tmp_path / "out"
+    write_clip(root / "one.mp4", vtest_frames[0:4])
+    write_clip(root / "overexposed.mp4", [vtest_frames[0] * 0 + 255] * 4)  # white: the engine fails on it
+    write_clip(root / "two.mp4", vtest_frames[4:8])
+    out.mkdir()
+    result = run_cli(*batch_args(root, out, bright_frame_failing_detector, address))
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr, result.stderr
+    assert "rtdetect: error: 1 of 3 files failed" in result.stderr.splitlines()[-1], result.stderr
+    files = manifest(out)
+    assert files["overexposed.mp4"]["status"] == "failed", files
+    assert "Gather" in files["overexposed.mp4"]["error"], files  # ONNX Runtime's reason
+    for name in ("one", "two"):
+        assert files[f"{name}.mp4"]["status"] == "done" and files[f"{name}.mp4"]["frames"] == 4, files
+        # The fault adds 0 to ordinary frames: their JSONL is the unmodified detector's.
+        assert (out / f"{name}.jsonl").read_bytes() == single_process_jsonl(root / f"{name}.mp4", small_detector,
+                                                                           tmp_path)
+    assert leftovers(out) == []
+
+
+def test_a_worker_that_never_ends_after_a_stop_is_recorded_and_the_manifest_written(ray_cluster, long_clip,
+                                                                                      small_detector, tmp_path):
+    # A frozen worker (SIGSTOP: as a worker stuck in its engine or on a dead file system) does not end after
+    # the stop: after the grace period the driver records its file, writes the manifest it names, and ends.
+    _, address = ray_cluster
+    out = tmp_path / "out"
+    out.mkdir()
+    args = batch_args(long_clip, out, small_detector, address, "--actors", "1")
+    proc = subprocess.Popen(cli_command(*args), stderr=subprocess.PIPE, text=True)
+    partial = wait_for_partial(out, proc)
+    worker_pid = int(partial.name.split(".partial-")[1].split("-")[0])
+    os.kill(worker_pid, signal.SIGSTOP)
+    try:
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=600)  # the grace period is 120 s
+    finally:
+        with contextlib.suppress(ProcessLookupError):  # ended by the driver (SIGKILL) as it should be
+            os.kill(worker_pid, signal.SIGCONT)
+    assert proc.returncode == 143, stderr
+    assert "Traceback" not in stderr, stderr
+    assert f"rtdetect: wrote {out / 'manifest.json'}" in stderr.splitlines(), stderr
+    files = manifest(out)
+    assert files["long.mp4"]["status"] == "interrupted" and "did not end within" in files["long.mp4"]["error"], files
+    assert "short.mp4" not in files
+    rerun = run_cli(*args)  # redoes it; the frozen worker's partial and lock file are removed
+    assert rerun.returncode == 0, rerun.stderr
+    assert manifest(out)["long.mp4"]["status"] == "done" and manifest(out)["long.mp4"]["frames"] == 90
+    assert leftovers(out) == []
