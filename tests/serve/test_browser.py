@@ -1,6 +1,8 @@
 """The live view in a real browser: Debian's chromium (tools/install_test_system_deps.sh), driven headless
 by playwright's Python API (no browser download). The default model over a 20 s clip, served by the real
-command; the page must show changing video, updating stats, and fewer detections at a higher threshold.
+command with a token (as every non-loopback bind has: the page must send it with every request, the
+settings included); the page must show changing video, updating stats, and fewer detections at a higher
+threshold.
 Leaves a screenshot in build/live-view.png (ignored by git; docs/live-view.png, the README's, is a copy)."""
 import re
 import shutil
@@ -37,7 +39,8 @@ def _long_clip(data_dir, path, repeats: int = 4):
 def served(v5seg_onnx, data_dir, tmp_path):
     clip = _long_clip(data_dir, tmp_path / "clip.mp4", repeats=7)
     process = subprocess.Popen(cli_command("--source", clip, "--model", v5seg_onnx, "--backend", "onnxruntime",
-                                           "--serve", "127.0.0.1:0", "--track", "--no-progress"),
+                                           "--serve", "127.0.0.1:0", "--token", "browser-test-token", "--track",
+                                           "--no-progress"),
                                stderr=subprocess.PIPE, text=True)
     url = None
     for line in process.stderr:

@@ -268,3 +268,23 @@ def test_a_file_plays_at_its_own_rate():
         assert time.monotonic() - start >= 0.95
     finally:
         sink.close()
+
+
+def test_settings_take_the_token_the_page_sends():
+    """With a token (every non-loopback bind) the page sends it in each request's query, the settings POST
+    included: the token is access, not a setting."""
+    calls = []
+    sink = LiveSink(("127.0.0.1", 0), names=NAMES, configure=lambda conf, classes: calls.append((conf, classes)),
+                    conf=0.25, token="s3cret-token")
+    try:
+        url = f"http://127.0.0.1:{_port(sink)}/api/settings"
+        ok = requests.post(url, params={"conf": "0.6", "paused": "1", "token": "s3cret-token"},
+                           headers={"X-Rtdetect": "1"}, timeout=10)
+        assert ok.status_code == 200, ok.text
+        assert ok.json()["settings"] == {"conf": 0.6, "classes": None, "paused": True}
+        assert calls == [(0.6, None)]
+        bad = requests.post(url, params={"bogus": "1", "token": "s3cret-token"}, headers={"X-Rtdetect": "1"}, timeout=10)
+        assert bad.status_code == 400 and "bogus" in bad.json()["error"]
+    finally:
+        sink.close()
+

@@ -9,7 +9,8 @@
 Each viewer gets only the newest frame when it is ready for one, and a viewer whose socket does not take a
 frame within ``WRITE_TIMEOUT_S`` is dropped, so no viewer can hold up the pipeline (which only swaps a
 reference under a lock). At most ``max_viewers`` video streams at once (503 beyond). Only the three page
-files are served, by name from a fixed table. With a token every request must carry it; without one (a
+files are served, by name from a fixed table. With a token every request must carry it (``?token=`` is an
+access parameter, never a setting); without one (a
 loopback bind) the Host header must name a loopback host (no DNS rebinding), and POSTs need the
 ``X-Rtdetect`` header, which a foreign page cannot send without a CORS preflight this server never grants.
 """
@@ -35,6 +36,7 @@ WRITE_TIMEOUT_S = 5.0
 STATIC = Path(__file__).with_name("static")
 ASSETS = {"index.html": "text/html", "app.js": "text/javascript", "style.css": "text/css"}
 SETTINGS = ("conf", "classes", "paused")
+ACCESS_PARAMS = ("token",)  # query parameters the guard reads, not settings
 
 
 def _bad(message: str, status: int = 400) -> web.Response:
@@ -44,7 +46,7 @@ def _bad(message: str, status: int = 400) -> web.Response:
 def parse_settings(query) -> dict:
     """The ``/api/settings`` query as {conf: float, classes: list[str] | None, paused: bool} (those given);
     ValueError naming the bad value."""
-    unknown = sorted(set(query) - set(SETTINGS))
+    unknown = sorted(set(query) - set(SETTINGS) - set(ACCESS_PARAMS))
     if unknown:
         raise ValueError(f"unknown setting {unknown[0]!r} (known: {', '.join(SETTINGS)})")
     settings = {}
