@@ -11,12 +11,14 @@ import ipaddress
 import secrets
 from pathlib import Path
 from typing import Mapping
+from urllib.parse import urlsplit
 
 from ...errors import UsageError
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8080
 TOKEN_ENV = "RTDETECT_TOKEN"
+FOREIGN_FETCH_SITES = ("cross-site", "same-site")  # Sec-Fetch-Site of a request made for another site's page
 
 
 def parse_bind(value: str) -> tuple[str, int]:
@@ -86,3 +88,22 @@ def token_matches(expected: str | None, query_token: str | None, authorization: 
         given = authorization[len("Bearer "):]
     return given is not None and hmac.compare_digest(given.encode(), expected.encode())
 
+
+def is_cross_site(headers: Mapping[str, str], own_origin: str) -> bool:
+    """Whether a browser sent this request for a page of another site (an ``<img>`` on a foreign page):
+    ``Sec-Fetch-Site`` says so, or, from a browser that does not send it, ``Origin`` or ``Referer`` names
+    an origin other than ``own_origin`` (``http://host:port`` as the request's Host header gives it)."""
+    site = headers.get("Sec-Fetch-Site")
+    if site is not None:
+        return site.lower() in FOREIGN_FETCH_SITES
+    for name in ("Origin", "Referer"):
+        value = headers.get(name)
+        if value is not None and _origin(value) != own_origin.lower():
+            return True
+    return False
+
+
+def _origin(url: str) -> str:
+    """``scheme://host[:port]`` of ``url``, lower case ("" for an opaque origin such as ``null``)."""
+    parts = urlsplit(url.strip())
+    return f"{parts.scheme}://{parts.netloc}".lower() if parts.scheme and parts.netloc else ""
