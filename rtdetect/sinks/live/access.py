@@ -60,7 +60,7 @@ def read_token(token: str | None, token_file: str | None, environ: Mapping[str, 
         return check_token(token)
     if token_file is not None:
         try:
-            lines = Path(token_file).read_text(encoding="utf-8").splitlines()
+            lines = Path(token_file).read_text(encoding="utf-8-sig").splitlines()  # a BOM is no part of it
         except (OSError, UnicodeDecodeError) as exc:
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "not a UTF-8 text file"
             raise UsageError(f"--token-file {token_file}: cannot read it ({reason})") from None
