@@ -156,7 +156,10 @@ def _detect_parser() -> argparse.ArgumentParser:
     parser.add_argument("--serve", nargs="?", const="127.0.0.1:8080", metavar="[HOST:]PORT",
                         help="live view in the browser (default 127.0.0.1:8080; a file plays at its own rate); "
                              "any non-loopback HOST needs a token")
-    parser.add_argument("--token", help="the live view's access token (default: none on loopback, else generated and printed)")
+    parser.add_argument("--token", help="the live view's access token (default: --token-file, else $RTDETECT_TOKEN, else "
+                                        "none on loopback, else generated and printed)")
+    parser.add_argument("--token-file", metavar="PATH", help="read the live view's token from the first line of PATH "
+                                                             "(unlike --token, not shown by ps)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("--verbose", action="store_true", help="keep OpenCV/FFmpeg log messages")
     _add_stream_options(parser)
@@ -199,16 +202,17 @@ def _summary_line(result) -> str:
     return line
 
 
-def _serve_bind(args: argparse.Namespace) -> tuple[str, int] | None:
-    """The checked --serve address (None without it) and --token."""
+def _serve_bind(args: argparse.Namespace) -> tuple[tuple[str, int] | None, str | None]:
+    """The checked --serve address (None without it) and the live view's token (--token, --token-file or
+    $RTDETECT_TOKEN; None: none given)."""
     if args.serve is None:
-        if args.token is not None:
-            raise UsageError("--token needs --serve")
-        return None
-    from .sinks.live.access import check_token, parse_bind
+        for option, value in (("--token", args.token), ("--token-file", args.token_file)):
+            if value is not None:
+                raise UsageError(f"{option} needs --serve")
+        return None, None
+    from .sinks.live.access import parse_bind, read_token
 
-    check_token(args.token)
-    return parse_bind(args.serve)
+    return parse_bind(args.serve), read_token(args.token, args.token_file, os.environ)
 
 
 def run_detect(argv: list[str]) -> int:
@@ -222,7 +226,7 @@ def run_detect(argv: list[str]) -> int:
         return _run_streams(args, imgsz)
     _one_source_usage(args)
     from .app import detect
-    serve = _serve_bind(args)
+    serve, token = _serve_bind(args)
 
     with SignalStop() as signals:
         result = detect(source=args.source, model=args.model, backend=args.backend, precision=args.precision,
@@ -230,7 +234,7 @@ def run_detect(argv: list[str]) -> int:
                         imgsz=imgsz, classes=args.classes, max_det=args.max_det, show=args.show, save=args.save,
                         json_path=args.json, max_frames=args.max_frames, progress=not args.no_progress,
                         track=args.track, count_lines=args.count_line,
-                        stream_options=_stream_options(args), signals=signals, serve=serve, token=args.token)
+                        stream_options=_stream_options(args), signals=signals, serve=serve, token=token)
     print(_summary_line(result), file=sys.stderr)
     for totals in result.summary.line_counts:
         fmt = lambda counts: ", ".join(f"{n} {label}" for label, n in counts.items()) or "none"  # noqa: E731

@@ -1,6 +1,8 @@
 """The live view in a real browser: Debian's chromium (tools/install_test_system_deps.sh), driven headless
 by playwright's Python API (no browser download). The default model over a 20 s clip, served by the real
-command; the page must show changing video, updating stats, and fewer detections at a higher threshold.
+command with a token (as every non-loopback bind has: the page must send it with every request, the
+settings included); the page must show changing video, updating stats, and fewer detections at a higher
+threshold.
 Leaves a screenshot in build/live-view.png (ignored by git; docs/live-view.png, the README's, is a copy)."""
 import re
 import shutil
@@ -8,36 +10,22 @@ import signal
 import subprocess
 import time
 
-import cv2
 import pytest
 
 from tests.conftest import ROOT
 from tests.pipeline.cli_helpers import cli_command
+from tests.serve.clips import long_clip
 
 CHROMIUM = shutil.which("chromium")
 SCREENSHOT = ROOT / "build" / "live-view.png"
 
 
-def _long_clip(data_dir, path, repeats: int = 4):
-    """The test clip played ``repeats`` times as one video (10 FPS, as the original)."""
-    writer = None
-    for _ in range(repeats):
-        capture = cv2.VideoCapture(str(data_dir / "vtest_3s.mp4"))
-        while (ok_frame := capture.read())[0]:
-            frame = ok_frame[1]
-            if writer is None:
-                writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 10, frame.shape[1::-1])
-            writer.write(frame)
-        capture.release()
-    writer.release()
-    return path
-
-
 @pytest.fixture
 def served(v5seg_onnx, data_dir, tmp_path):
-    clip = _long_clip(data_dir, tmp_path / "clip.mp4", repeats=7)
+    clip = long_clip(data_dir, tmp_path / "clip.mp4", repeats=7)
     process = subprocess.Popen(cli_command("--source", clip, "--model", v5seg_onnx, "--backend", "onnxruntime",
-                                           "--serve", "127.0.0.1:0", "--track", "--no-progress"),
+                                           "--serve", "127.0.0.1:0", "--token", "browser-test-token", "--track",
+                                           "--no-progress"),
                                stderr=subprocess.PIPE, text=True)
     url = None
     for line in process.stderr:

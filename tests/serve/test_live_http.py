@@ -11,7 +11,7 @@ import requests
 
 from rtdetect.errors import ModelError, UsageError
 from rtdetect.pipeline import WorkItem
-from rtdetect.sinks.live import LiveSink, parse_bind, server
+from rtdetect.sinks.live import Limits, LiveSink, parse_bind, server
 from rtdetect.types import Detections, Frame
 
 NAMES = ["person", "car"]
@@ -55,7 +55,7 @@ def live():
             raise ModelError("--classes: the model has no class named 'boat'")
         calls.append((conf, classes))
 
-    sink = LiveSink(("127.0.0.1", 0), names=NAMES, configure=configure, conf=0.25, max_viewers=2)
+    sink = LiveSink(("127.0.0.1", 0), names=NAMES, configure=configure, conf=0.25)
     feeder = Feeder(sink)
     sink.calls = calls
     yield sink
@@ -177,13 +177,22 @@ def test_a_public_bind_generates_a_token():
         sink.close()
 
 
-def _stream_reader(url: str, frames: list, stop: threading.Event) -> None:
-    with requests.get(url, stream=True, timeout=30) as video:
-        for chunk in video.iter_content(65536):
-            if b"--frame" in chunk:
+def open_video(port: int, source: str = "127.0.0.1", headers=None, method: str = "GET", path: str = "/video"):
+    """``method path`` from the loopback address ``source`` (127.0.0.0/8: another client for the server):
+    (connection, response)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30, source_address=(source, 0))
+    conn.request(method, path, headers=headers or {})
+    return conn, conn.getresponse()
+
+
+def _stream_reader(port: int, source: str, frames: list, stop: threading.Event) -> None:
+    conn, video = open_video(port, source)
+    try:
+        while not stop.is_set():
+            if b"--frame" in video.read1(65536):
                 frames.append(time.monotonic())
-            if stop.is_set():
-                return
+    finally:
+        conn.close()
 
 
 def test_a_stalled_viewer_never_slows_the_pipeline(monkeypatch):
@@ -196,7 +205,7 @@ def test_a_stalled_viewer_never_slows_the_pipeline(monkeypatch):
     stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     stalled.sendall(b"GET /video HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")  # ... and never read
     healthy, stop = [], threading.Event()
-    reader = threading.Thread(target=_stream_reader, args=(sink.url + "video", healthy, stop), daemon=True)
+    reader = threading.Thread(target=_stream_reader, args=(_port(sink), "127.0.0.1", healthy, stop), daemon=True)
     reader.start()
     try:
         time.sleep(1.0)
@@ -217,12 +226,14 @@ def test_a_stalled_viewer_never_slows_the_pipeline(monkeypatch):
 
 
 def test_viewers_are_bounded_and_the_server_stops_with_the_run():
-    sink = LiveSink(("127.0.0.1", 0), names=NAMES, configure=lambda c, k: None, conf=0.25, max_viewers=2)
+    sink = LiveSink(("127.0.0.1", 0), names=NAMES, configure=lambda c, k: None, conf=0.25,
+                    limits=Limits(max_viewers=2))
     feeder = Feeder(sink)
-    # Two viewers that keep reading (a viewer that stops reading is dropped as stalled, which frees a place).
+    # Two viewers (two clients) that keep reading (a viewer that stops reading is dropped as stalled, which
+    # frees a place).
     frames, stops = [[], []], [threading.Event(), threading.Event()]
-    readers = [threading.Thread(target=_stream_reader, args=(sink.url + "video", got, stop), daemon=True)
-               for got, stop in zip(frames, stops)]
+    readers = [threading.Thread(target=_stream_reader, args=(_port(sink), source, got, stop), daemon=True)
+               for got, stop, source in zip(frames, stops, ("127.0.0.2", "127.0.0.3"))]
     for reader in readers:
         reader.start()
     try:
@@ -266,5 +277,92 @@ def test_a_file_plays_at_its_own_rate():
             sink.write(frame, Detections.empty(), image)
             sink.record(WorkItem(frame, {}))
         assert time.monotonic() - start >= 0.95
+    finally:
+        sink.close()
+
+
+def test_settings_take_the_token_the_page_sends():
+    """With a token (every non-loopback bind) the page sends it in each request's query, the settings POST
+    included: the token is access, not a setting."""
+    calls = []
+    sink = LiveSink(("127.0.0.1", 0), names=NAMES, configure=lambda conf, classes: calls.append((conf, classes)),
+                    conf=0.25, token="s3cret-token")
+    try:
+        url = f"http://127.0.0.1:{_port(sink)}/api/settings"
+        ok = requests.post(url, params={"conf": "0.6", "paused": "1", "token": "s3cret-token"},
+                           headers={"X-Rtdetect": "1"}, timeout=10)
+        assert ok.status_code == 200, ok.text
+        assert ok.json()["settings"] == {"conf": 0.6, "classes": None, "paused": True}
+        assert calls == [(0.6, None)]
+        bad = requests.post(url, params={"bogus": "1", "token": "s3cret-token"}, headers={"X-Rtdetect": "1"}, timeout=10)
+        assert bad.status_code == 400 and "bogus" in bad.json()["error"]
+    finally:
+        sink.close()
+
+
+def test_head_video_gets_headers_only(live):
+    sock = socket.create_connection(("127.0.0.1", _port(live)), timeout=30)
+    try:
+        sock.sendall(b"HEAD /video HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+        received = b""
+        while len(received) < 1_000_000 and (chunk := sock.recv(65536)):  # until the server closes
+            received += chunk
+    finally:
+        sock.close()
+    head, _, body = received.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200") and b"multipart/x-mixed-replace" in head
+    assert body == b""
+    assert requests.get(live.url + "api/stats", timeout=10).json()["viewers"] == 0  # it took no place
+
+
+def _video_status(port: int, source: str = "127.0.0.1", headers=None, path: str = "/video") -> tuple[int, object]:
+    conn, response = open_video(port, source, headers, path=path)
+    if response.status != 200:
+        response.read()
+        conn.close()
+        return response.status, None
+    return response.status, conn
+
+
+@pytest.mark.parametrize("headers", [
+    {"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "no-cors", "Sec-Fetch-Dest": "image",
+     "Referer": "https://evil.example/"},
+    {"Sec-Fetch-Site": "same-site"},  # another port of this host is another page
+    {"Referer": "https://evil.example/page"},  # a browser without Sec-Fetch-*
+    {"Origin": "null"},
+])
+def test_another_sites_page_gets_no_video_without_a_token(live, headers):
+    assert _video_status(_port(live), headers=headers)[0] == 403
+    assert requests.get(live.url + "api/stats", timeout=10).json()["viewers"] == 0
+
+
+def test_one_client_cannot_take_every_video_slot(live):
+    """The page's own requests (same-origin, or no Sec-Fetch-Site: a player) get a stream, at most 2 per
+    client address of the 4; another client still gets one."""
+    port, opened = _port(live), []
+    own = {"Sec-Fetch-Site": "same-origin", "Referer": f"http://127.0.0.1:{port}/"}
+    try:
+        for headers in (own, {}):
+            status, conn = _video_status(port, headers=headers)
+            assert status == 200
+            opened.append(conn)
+        assert _video_status(port, headers=own)[0] == 503  # a third from the same client
+        status, conn = _video_status(port, source="127.0.0.2")
+        assert status == 200
+        opened.append(conn)
+        assert requests.get(live.url + "api/stats", timeout=10).json()["viewers"] == 3
+    finally:
+        for conn in opened:
+            conn.close()
+
+
+def test_with_a_token_a_foreign_page_needs_it_for_the_video():
+    sink = LiveSink(("127.0.0.1", 0), names=NAMES, configure=lambda c, k: None, conf=0.25, token="s3cret-token")
+    try:
+        foreign = {"Sec-Fetch-Site": "cross-site", "Referer": "https://dashboard.example/"}
+        assert _video_status(_port(sink), headers=foreign)[0] == 401
+        status, conn = _video_status(_port(sink), headers=foreign, path="/video?token=s3cret-token")
+        assert status == 200  # a page the token was given to may embed the video
+        conn.close()
     finally:
         sink.close()

@@ -16,9 +16,9 @@ import cv2
 from ...errors import UsageError
 from ..jsonl import frame_record
 from .access import is_loopback, parse_bind, token_for
+from .gate import Limits
 from .state import LiveState
 
-MAX_VIEWERS = 4
 JPEG_QUALITY = 80
 MAX_WAIT_S = 1.0  # the longest a file's frame is held (a pts jump never stalls the run)
 
@@ -27,13 +27,14 @@ class LiveSink:
     """``LiveSink((host, port), names=..., configure=...)`` starts serving at once (``url``; OutputError
     when it cannot listen). ``configure(conf, classes)`` (class names or ids, None: all) changes the run's
     thresholds and may raise ValueError/RtdetectError, shown to the viewer. ``pace``: hold each frame until
-    its ``pts`` (files). ``record(item)`` is the pipeline's ``on_frame`` hook: timings and pacing."""
+    its ``pts`` (files). ``limits``: what clients may hold (connections, header time, video streams).
+    ``record(item)`` is the pipeline's ``on_frame`` hook: timings and pacing."""
 
     needs_render = True
 
     def __init__(self, bind: tuple[str, int], *, names: Sequence[str], configure: Callable[[float, list | None], None],
                  conf: float, classes: Sequence[str] | None = None, token: str | None = None, pace: bool = False,
-                 max_viewers: int = MAX_VIEWERS) -> None:
+                 limits: Limits = Limits()) -> None:
         try:
             from .server import LiveServer
         except ImportError as exc:
@@ -46,8 +47,7 @@ class LiveSink:
         self._configure = configure
         self._pace = pace
         self._clock: float | None = None  # wall time of pts 0 when pacing
-        self.server = LiveServer(self.state, host, port, token=self.token, apply_settings=self._apply,
-                                 max_viewers=max_viewers)
+        self.server = LiveServer(self.state, host, port, token=self.token, apply_settings=self._apply, limits=limits)
         self.url = self.server.start()
 
     def _apply(self, settings: dict) -> None:
@@ -83,4 +83,4 @@ class LiveSink:
         self.server.stop()
 
 
-__all__ = ["LiveSink", "parse_bind"]
+__all__ = ["Limits", "LiveSink", "parse_bind"]

@@ -1,18 +1,24 @@
 """Who may see the live view: the bind address (``[HOST:]PORT``, loopback by default) and its token.
 
-Binding anything but a loopback address needs a token (given, or generated here and printed by the
-caller); with a token every request must carry it (``?token=`` or ``Authorization: Bearer``).
+Binding anything but a loopback address needs a token (given as ``--token``, ``--token-file`` or
+``$RTDETECT_TOKEN``, or generated here and printed by the caller); with a token every request must carry it
+(``?token=`` or ``Authorization: Bearer``).
 """
 from __future__ import annotations
 
 import hmac
 import ipaddress
 import secrets
+from pathlib import Path
+from typing import Mapping
+from urllib.parse import urlsplit
 
 from ...errors import UsageError
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8080
+TOKEN_ENV = "RTDETECT_TOKEN"
+FOREIGN_FETCH_SITES = ("cross-site", "same-site")  # Sec-Fetch-Site of a request made for another site's page
 
 
 def parse_bind(value: str) -> tuple[str, int]:
@@ -37,11 +43,32 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def check_token(token: str | None) -> str | None:
-    """``--token`` as given, refused (UsageError) when too short to be a secret."""
+def check_token(token: str | None, given_as: str = "--token") -> str | None:
+    """``token`` as given, refused (UsageError naming ``given_as``) when too short to be a secret."""
     if token is not None and len(token) < 8:
-        raise UsageError("--token must be at least 8 characters")
+        raise UsageError(f"{given_as} must be at least 8 characters")
     return token
+
+
+def read_token(token: str | None, token_file: str | None, environ: Mapping[str, str]) -> str | None:
+    """The live view's token: ``--token``, else the first line of ``--token-file``, else ``$RTDETECT_TOKEN``
+    (the two that ``ps`` does not show), else None; UsageError when the file cannot be read, is empty, or
+    a token is too short."""
+    if token is not None and token_file is not None:
+        raise UsageError("--token and --token-file are two ways to give one token: use one")
+    if token is not None:
+        return check_token(token)
+    if token_file is not None:
+        try:
+            lines = Path(token_file).read_text(encoding="utf-8-sig").splitlines()  # a BOM is no part of it
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "not a UTF-8 text file"
+            raise UsageError(f"--token-file {token_file}: cannot read it ({reason})") from None
+        first = lines[0].strip() if lines else ""
+        if not first:
+            raise UsageError(f"--token-file {token_file}: the file is empty (the token is its first line)")
+        return check_token(first, f"the token in --token-file {token_file}")
+    return check_token(environ.get(TOKEN_ENV) or None, f"${TOKEN_ENV}")
 
 
 def token_for(host: str, token: str | None) -> str | None:
@@ -60,3 +87,23 @@ def token_matches(expected: str | None, query_token: str | None, authorization: 
     if given is None and authorization and authorization.startswith("Bearer "):
         given = authorization[len("Bearer "):]
     return given is not None and hmac.compare_digest(given.encode(), expected.encode())
+
+
+def is_cross_site(headers: Mapping[str, str], own_origin: str) -> bool:
+    """Whether a browser sent this request for a page of another site (an ``<img>`` on a foreign page):
+    ``Sec-Fetch-Site`` says so, or, from a browser that does not send it, ``Origin`` or ``Referer`` names
+    an origin other than ``own_origin`` (``http://host:port`` as the request's Host header gives it)."""
+    site = headers.get("Sec-Fetch-Site")
+    if site is not None:
+        return site.lower() in FOREIGN_FETCH_SITES
+    for name in ("Origin", "Referer"):
+        value = headers.get(name)
+        if value is not None and _origin(value) != own_origin.lower():
+            return True
+    return False
+
+
+def _origin(url: str) -> str:
+    """``scheme://host[:port]`` of ``url``, lower case ("" for an opaque origin such as ``null``)."""
+    parts = urlsplit(url.strip())
+    return f"{parts.scheme}://{parts.netloc}".lower() if parts.scheme and parts.netloc else ""
