@@ -446,6 +446,9 @@ def _batch_parser() -> argparse.ArgumentParser:
                         help="local: Ray on this machine for this run (default); auto: the cluster `ray start` joined")
     _option(parser, "--actors", _count(1), help="workers, each with a warm engine (default: cluster CPUs / --threads)")
     _option(parser, "--threads", _count(1), default=1, help="inference threads (and CPUs reserved) per worker (default: 1)")
+    _option(parser, "--stop-grace", _number(float, options.positive), default=options.DEFAULT_STOP_GRACE_S, metavar="SECONDS",
+            help=f"after a stop signal, how long workers get to finish their frame and outputs before they are "
+                 f"ended and their inputs recorded interrupted (default: {options.DEFAULT_STOP_GRACE_S:g})")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     _add_stream_options(parser)
     return parser
@@ -466,7 +469,8 @@ def run_batch(argv: list[str]) -> int:
     if args.segment and args.source.lower().endswith(".txt"):
         raise UsageError("--segment cuts files, not the streams of a stream list")
     result = batch(source=args.source, output_dir=args.output_dir, settings=settings, cluster=args.cluster,
-                   actors=args.actors, progress=not args.no_progress, stream_options=_stream_options(args))
+                   actors=args.actors, progress=not args.no_progress, stream_options=_stream_options(args),
+                   stop_grace_s=args.stop_grace)
     for line in describe(result):
         print(line, file=sys.stderr)
     if result.signum is not None:

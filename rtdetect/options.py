@@ -12,6 +12,7 @@ from .errors import UsageError
 STRIDE = 32          # every supported family downsamples by 32 at its coarsest level
 MAX_IMGSZ = 4096     # beyond this one input tensor alone needs gigabytes (and the model many more)
 DEFAULT_IMGSZ = (640, 640)
+DEFAULT_STOP_GRACE_S = 120.0  # rtdetect batch: after a stop, how long workers get to finish their frame and outputs
 
 
 def fraction(option: str, value: float) -> float:

@@ -11,7 +11,7 @@ replaced and the file goes back to the front of the queue, up to ``MAX_ATTEMPTS`
 renamed into place only when a run of it ends, so the dead attempt left none (see ``worker``), and the
 manifest gets one entry per file. A stop signal tells every actor to end its file after the frame in hand;
 the driver waits for them, records what they did (``interrupted``) and ends with 128 + the signal; an actor
-still busy ``STOP_GRACE_S`` after the stop is ended and its job recorded ``interrupted`` with no output.
+still busy ``stop_grace_s`` (``--stop-grace``, default ``options.DEFAULT_STOP_GRACE_S``) after the stop is ended and its job recorded ``interrupted`` with no output.
 
 One batch at a time per output folder: the driver holds the lock of the folder's manifest
 (``rtdetect.atomic``) from before the manifest is read until the run ends, so a second run is refused before
@@ -30,6 +30,7 @@ from ..capture import StreamOptions
 from ..errors import RtdetectError
 from ..files import check_output_dir
 from ..notes import note
+from ..options import DEFAULT_STOP_GRACE_S
 from ..signals import SignalStop
 from ..sinks.output import hold_lock
 from ..streams import is_stream_list, read_stream_list
@@ -41,7 +42,6 @@ from .worker import BatchSettings, FileWorker
 
 MAX_ATTEMPTS = 3
 WAIT_S = 0.2          # how often the driver looks at a stop signal while files run
-STOP_GRACE_S = 120.0  # after a stop, how long the actors get to finish their frame and outputs
 
 
 @dataclass(frozen=True)
@@ -173,7 +173,7 @@ class _Pool:
 
 def run_batch(*, source: str, output_dir: str, settings: BatchSettings, cluster: str = "local",
               actors: int | None = None, progress: bool = True,
-              stream_options: StreamOptions | None = None) -> BatchResult:
+              stream_options: StreamOptions | None = None, stop_grace_s: float = DEFAULT_STOP_GRACE_S) -> BatchResult:
     """Process every file ``source`` names, or every stream of the stream list ``source`` (with
     ``stream_options``), into ``output_dir`` (see ``inputs``, ``manifest``); inputs the manifest shows
     complete are skipped. The output folder is locked for the whole run (a second run on it is refused
@@ -187,7 +187,8 @@ def run_batch(*, source: str, output_dir: str, settings: BatchSettings, cluster:
         todo = [item for item in inputs if not manifest.complete(key_of(item))]
         result = BatchResult(manifest.path, len(inputs), skipped=len(inputs) - len(todo), unit=unit)
         if todo:
-            _run_on_ray(todo, output_dir, settings, cluster, actors, progress, stream_options, manifest, result)
+            _run_on_ray(todo, output_dir, settings, cluster, actors, progress, stream_options, manifest, result,
+                        stop_grace_s)
         result.manifest_written = manifest.written
         return result
     finally:
@@ -196,7 +197,7 @@ def run_batch(*, source: str, output_dir: str, settings: BatchSettings, cluster:
 
 def _run_on_ray(todo: list, output_dir: str, settings: BatchSettings, cluster: str, actors: int | None,
                 progress: bool, stream_options: StreamOptions | None, manifest: Manifest,
-                result: BatchResult) -> None:
+                result: BatchResult, stop_grace_s: float) -> None:
     """Connect to Ray, run ``todo`` on a pool of actors and record each input in ``manifest`` and ``result``."""
     ray = import_ray()
     started = time.perf_counter()
@@ -209,7 +210,7 @@ def _run_on_ray(todo: list, output_dir: str, settings: BatchSettings, cluster: s
         try:
             with SignalStop() as signals, signals.finishing() as stop:
                 _drive(ray, pool, queue, splits, manifest, result, stop,
-                       _progress_bar(result.total, result.skipped, progress, result.unit))
+                       _progress_bar(result.total, result.skipped, progress, result.unit), stop_grace_s)
             result.signum = signals.signum
         finally:
             pool.close()
@@ -270,20 +271,21 @@ def _progress_bar(total: int, done: int, enabled: bool, unit: str):
 
 
 def _drive(ray, pool: _Pool, queue: deque, splits: dict[str, _Split], manifest: Manifest, result: BatchResult,
-           stop, bar) -> None:
-    """Keep every actor busy until the queue is empty, or a stop; then wait for the files in flight."""
+           stop, bar, stop_grace_s: float) -> None:
+    """Keep every actor busy until the queue is empty, or a stop; then wait ``stop_grace_s`` at most for the
+    files in flight."""
     deadline = None
     try:
         while pool.inflight or (queue and deadline is None):
             if stop.is_set() and deadline is None:
                 pool.stop()
-                deadline = time.monotonic() + STOP_GRACE_S
+                deadline = time.monotonic() + stop_grace_s
             if deadline is None:
                 for slot in pool.idle_slots():
                     if queue:
                         pool.submit(slot, queue.popleft())
             elif time.monotonic() > deadline:
-                _record_unfinished(pool, splits, manifest, result, bar)
+                _record_unfinished(pool, splits, manifest, result, bar, stop_grace_s)
                 break
             ready, _ = ray.wait(list(pool.inflight), num_returns=1, timeout=WAIT_S)
             for ref in ready:
@@ -325,10 +327,10 @@ def _ended(job: Job, status: str, error: str) -> dict:
 
 
 def _record_unfinished(pool: _Pool, splits: dict[str, _Split], manifest: Manifest, result: BatchResult,
-                       bar) -> None:
+                       bar, stop_grace_s: float) -> None:
     """After the stop's grace period: record the jobs still in flight as ``interrupted`` with no output (their
     actors are ended next, their partials removed by the next writer), so the manifest says what happened."""
-    error = f"did not end within {STOP_GRACE_S:g} s of the stop; its worker was ended"
+    error = f"did not end within {stop_grace_s:g} s of the stop; its worker was ended"
     for _, job in pool.inflight.values():
         _record_all(job, _with_attempts(job, _ended(job, INTERRUPTED, error)), splits, manifest, result, bar)
     pool.inflight.clear()

@@ -295,13 +295,13 @@ def test_a_worker_that_never_ends_after_a_stop_is_recorded_and_the_manifest_writ
     out = tmp_path / "out"
     out.mkdir()
     args = batch_args(long_clip, out, small_detector, address, "--actors", "1")
-    proc = subprocess.Popen(cli_command(*args), stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(cli_command(*args, "--stop-grace", "5"), stderr=subprocess.PIPE, text=True)
     partial = wait_for_partial(out, proc)
     worker_pid = int(partial.name.split(".partial-")[1].split("-")[0])
     os.kill(worker_pid, signal.SIGSTOP)
     try:
         proc.send_signal(signal.SIGTERM)
-        _, stderr = proc.communicate(timeout=600)  # the grace period is 120 s
+        _, stderr = proc.communicate(timeout=300)
     finally:
         with contextlib.suppress(ProcessLookupError):  # ended by the driver (SIGKILL) as it should be
             os.kill(worker_pid, signal.SIGCONT)
@@ -309,7 +309,7 @@ def test_a_worker_that_never_ends_after_a_stop_is_recorded_and_the_manifest_writ
     assert "Traceback" not in stderr, stderr
     assert f"rtdetect: wrote {out / 'manifest.json'}" in stderr.splitlines(), stderr
     files = manifest(out)
-    assert files["long.mp4"]["status"] == "interrupted" and "did not end within" in files["long.mp4"]["error"], files
+    assert files["long.mp4"]["status"] == "interrupted" and "did not end within 5 s" in files["long.mp4"]["error"], files
     assert "short.mp4" not in files
     rerun = run_cli(*args)  # redoes it; the frozen worker's partial and lock file are removed
     assert rerun.returncode == 0, rerun.stderr
