@@ -55,7 +55,7 @@ def test_partial_of_a_killed_conversion_is_removed_by_the_next_use(tmp_path):
     orphans = [name for name in os.listdir(cache) if str(child.pid) in name]
     assert orphans, os.listdir(cache)  # the killed run's partial, named by its PID
     path = zoo.resolve_model(source, imgsz=(64, 64), cache_dir=cache)
-    assert sorted(os.listdir(cache)) == [path.name]  # partial and lock file gone, the model converted
+    assert sorted(os.listdir(cache)) == [path.name, path.name + ".sha256"]  # partial and lock gone, model converted
     onnx.checker.check_model(onnx.load(path))
 
 
