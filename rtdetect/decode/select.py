@@ -59,7 +59,7 @@ def _flat_names(parsed) -> list[str] | None:
     if isinstance(parsed, dict):
         indexed = {}
         for key, value in parsed.items():
-            if isinstance(key, str) and key.strip().isdigit():
+            if isinstance(key, str) and key.strip().isdecimal():
                 key = int(key)
             if not isinstance(key, int) or isinstance(key, bool):
                 return None

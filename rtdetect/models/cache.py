@@ -93,12 +93,13 @@ def build_once(target: Path, build: Callable[[Path], Path]) -> Path:
             return target
         target.parent.mkdir(parents=True, exist_ok=True)
         with FileLock(lock_path(target)):
-            problem = checksum_problem(target) if target.is_file() else "missing"
-            if problem is not None:
-                if problem != "missing":
-                    note(f"the cached model {target} is not used ({problem}); rebuilding it")
-                build(target)
-                record_checksum(target)
+            if target.is_file():  # built while we waited, or damaged
+                problem = checksum_problem(target)
+                if problem is None:
+                    return target
+                note(f"the cached model {target} is not used ({problem}); rebuilding it")
+            build(target)
+            record_checksum(target)
     except OSError as exc:
         raise ModelError(f"cannot write the model cache {target.parent}: {exc.strerror or exc}; set "
                          f"{CACHE_ENV} to a writable folder") from None
