@@ -282,8 +282,8 @@ def read_choice(path: Path, key: dict, cands: Sequence[Candidate]) -> tuple[Cand
         record = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         return None, None
-    except (OSError, ValueError) as exc:
-        return None, f"it cannot be read ({exc})"
+    except (OSError, ValueError, RecursionError) as exc:
+        return None, f"it cannot be read ({type(exc).__name__}: {str(exc)[:200]})"
     if not isinstance(record, dict) or record.get("sha256") != _content_sha256(record):
         return None, "its checksum does not match: it is damaged or was edited"
     if record.get("key") != key:

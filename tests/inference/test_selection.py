@@ -160,6 +160,9 @@ def test_damaged_choice_record_is_discarded_and_measured_again(small_detector, t
     assert again in FP32 and len(measured(lines)) == 2  # was: openvino int8, unmeasured
     assert any("is not used (its checksum does not match" in line for line in lines), lines
     assert stored_record(cache)[1]["choice"] == again.label  # measured again, and the record replaced
+    path.write_text(path.read_text()[:100])  # truncated
+    choose(small_detector)
+    assert len(measured(lines)) == 3 and any("is not used (it cannot be read" in line for line in lines), lines
 
 
 @pytest.mark.parametrize("forged", ["rejected", "impossible"])
