@@ -1,11 +1,13 @@
 """Files written safely: one way to write atomically, name partial files, clean up after killed runs, and lock.
 
 Every file rtdetect writes (videos, JSONL, converted models, engines) is first written to a *partial* beside
-its target, named ``.{stem}.partial-{pid}-{token}{suffix}`` (hidden, same folder so the rename is atomic,
-same suffix so codecs choose the same container, the writer's PID so that leftovers can be attributed),
-then renamed into place. A run killed with SIGKILL cannot clean up; the next run writing into that folder
-removes partials whose PID no longer runs (a partial whose PID is alive is never touched: it may be
-being written).
+its target, named ``.{stem}.partial-{pid}-{start}-{token}{suffix}`` (hidden, same folder so the rename is
+atomic, same suffix so codecs choose the same container, the writer's PID and start time so that leftovers
+can be attributed), then renamed into place. A run killed with SIGKILL cannot clean up; the next run writing
+into that folder removes partials whose writer no longer runs: its PID is gone, or now belongs to a process
+that started at another time (the PID was reused). A partial whose writer is alive is never touched: it may
+be being written. ``{start}`` is the process start time in clock ticks after boot (field 22 of
+``/proc/PID/stat``); where ``/proc`` is missing the name has no ``{start}`` and only the PID is checked.
 
 Locks are ``flock`` locks on a hidden ``.{name}.lock`` file beside the target holding the owner's PID;
 the owner removes it on release, so no lock file stays behind (one left by a SIGKILL is reused and then
@@ -23,7 +25,7 @@ from typing import Iterator
 
 from .errors import RtdetectError
 
-_PARTIAL = re.compile(r"^\.(?P<stem>.*)\.partial-(?P<pid>\d+)-[0-9a-f]{8}(?P<suffix>\.[^.]*)?$")
+_PARTIAL = re.compile(r"^\.(?P<stem>.*)\.partial-(?P<pid>\d+)(?:-(?P<start>\d+))?-[0-9a-f]{8}(?P<suffix>\.[^.]*)?$")
 
 
 class LockedError(RtdetectError):
@@ -35,10 +37,31 @@ class LockedError(RtdetectError):
         self.path, self.holder = path, holder
 
 
+def process_start_time(pid: int) -> int | None:
+    """When process ``pid`` started, in clock ticks after boot (``/proc/PID/stat`` field 22), or None when
+    that cannot be read (no such process, no ``/proc``). Together with the PID it names one process: a PID
+    is reused, a (PID, start time) pair is not."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            stat = handle.read()
+    except OSError:
+        return None
+    # Field 2 (the command name) is in parentheses and may itself hold spaces and parentheses: count the
+    # fields after its last ")", where field 3 is the first.
+    fields = stat[stat.rfind(b")") + 2:].split()
+    try:
+        return int(fields[22 - 3])
+    except (IndexError, ValueError):
+        return None
+
+
 def partial_path(target: str | os.PathLike[str]) -> Path:
     """A fresh partial name for ``target`` (see the module docstring); nothing is created."""
     target = Path(target)
-    return target.with_name(f".{target.stem}.partial-{os.getpid()}-{uuid.uuid4().hex[:8]}{target.suffix}")
+    pid = os.getpid()
+    start = process_start_time(pid)
+    writer = f"{pid}-{start}" if start is not None else f"{pid}"
+    return target.with_name(f".{target.stem}.partial-{writer}-{uuid.uuid4().hex[:8]}{target.suffix}")
 
 
 def pid_running(pid: int) -> bool:
@@ -52,14 +75,25 @@ def pid_running(pid: int) -> bool:
     return True
 
 
+def writer_running(pid: int, start: int | None) -> bool:
+    """Whether the process that wrote a partial (its PID and, when recorded, its start time) still runs. A
+    live PID whose start time cannot be read (another user's process behind ``hidepid``) counts as running."""
+    if not pid_running(pid):
+        return False
+    if start is None:
+        return True
+    now = process_start_time(pid)
+    return now is None or now == start
+
+
 def remove_stale_partials(folder: str | os.PathLike[str], target: str | os.PathLike[str] | None = None) -> list[Path]:
-    """Remove the partials in ``folder`` (only ``target``'s when given) whose writer's PID is gone."""
+    """Remove the partials in ``folder`` (only ``target``'s when given) whose writer no longer runs."""
     want = (Path(target).stem, Path(target).suffix) if target is not None else None
     removed = []
     with contextlib.suppress(FileNotFoundError):
         for entry in os.scandir(folder):
             match = _PARTIAL.match(entry.name)
-            if match is None or pid_running(int(match["pid"])):
+            if match is None or writer_running(int(match["pid"]), None if match["start"] is None else int(match["start"])):
                 continue
             if want is not None and (match["stem"], match["suffix"] or "") != want:
                 continue

@@ -14,6 +14,7 @@ import ast
 import json
 from dataclasses import dataclass
 
+from ..notes import note
 from .anchor_based import AnchorBasedDecoder
 from .anchor_free import AnchorFreeDecoder
 from .base import Decoder, UnsupportedModelError
@@ -32,21 +33,45 @@ class OutputRoles:
 
 
 def class_names_from_metadata(metadata: dict[str, str]) -> list[str] | None:
-    """Class names from rtdetect's ``rtdetect.names`` (JSON list) or Ultralytics' ``names`` (dict literal)."""
-    if "rtdetect.names" in metadata:
-        return [str(n) for n in json.loads(metadata["rtdetect.names"])]
-    raw = metadata.get("names")
-    if raw is None:
-        return None
-    try:
-        parsed = ast.literal_eval(raw)  # literals only: never evaluates code
-    except (ValueError, SyntaxError):
-        return None
-    if isinstance(parsed, dict):
-        return [str(parsed[k]) for k in sorted(parsed)]
-    if isinstance(parsed, (list, tuple)):
-        return [str(n) for n in parsed]
+    """Class names from rtdetect's ``rtdetect.names`` (JSON list) or Ultralytics' ``names`` (dict literal
+    ``{0: 'person', ...}``), or None when there are none. Names that are not a flat list, or a dict whose keys
+    are the indices 0..n-1 (ints or digit strings), or that cannot be parsed at all (bad JSON, deep nesting)
+    are ignored with a one-line note: the classes are then numbered."""
+    for key, parse in (("rtdetect.names", json.loads), ("names", ast.literal_eval)):  # literal_eval runs no code
+        if key not in metadata:
+            continue
+        raw = metadata[key]
+        try:
+            names = _flat_names(parse(raw))
+        except (ValueError, TypeError, SyntaxError, RecursionError, MemoryError):
+            names = None
+        if names is None:
+            shown = raw if len(raw) <= 40 else raw[:37] + "..."
+            note(f"ignoring the model's class names: its {key!r} metadata {shown!r} is not a list of names or "
+                 f"an {{index: name}} dict; classes are numbered")
+        return names
     return None
+
+
+def _flat_names(parsed) -> list[str] | None:
+    """``parsed`` as a list of names: a list of strings/numbers, or a dict {0: name, ..., n-1: name} whose
+    keys are ints or digit strings (in any mix); None for anything else."""
+    if isinstance(parsed, dict):
+        indexed = {}
+        for key, value in parsed.items():
+            if isinstance(key, str) and key.strip().isdecimal():
+                key = int(key)
+            if not isinstance(key, int) or isinstance(key, bool):
+                return None
+            indexed[key] = value
+        if sorted(indexed) != list(range(len(indexed))):
+            return None
+        parsed = [indexed[i] for i in range(len(indexed))]
+    if not isinstance(parsed, (list, tuple)) or not parsed:
+        return None
+    if not all(isinstance(n, (str, int, float)) and not isinstance(n, bool) for n in parsed):
+        return None
+    return [str(n) for n in parsed]
 
 
 def output_roles(shapes: list[tuple[int, ...]]) -> OutputRoles:
@@ -88,11 +113,16 @@ def select_decoder(shapes: list[tuple[int, ...]], metadata: dict[str, str]) -> t
         layout, guessed_nc = _layout_from_shape(pred, nm)
         if metadata.get("end2end", "").lower() == "true" and pred[2] == 6 + nm:
             layout = "e2e"
+        if names and guessed_nc and len(names) != guessed_nc:
+            note(f"ignoring the model's class names: it names {len(names)} classes but its output has "
+                 f"{guessed_nc}; classes are numbered")
+            names = None
         nc = len(names) if names else guessed_nc
     elif layout not in DECODERS:
         raise UnsupportedModelError(f"model metadata names an unknown output layout {layout!r}")
     else:
-        nc = len(names) if names else int(metadata.get("rtdetect.num_classes", 0))
+        count = metadata.get("rtdetect.num_classes", "0")
+        nc = len(names) if names else (int(count) if str(count).isdigit() else 0)
     if nc < 1:
         raise UnsupportedModelError(f"cannot tell the number of classes of outputs {describe(shapes)}: the model has no class names")
     expected = {"v5": (pred[1], 5 + nc + nm), "v8": (4 + nc + nm, pred[2]), "e2e": (pred[1], 6 + nm)}[layout]

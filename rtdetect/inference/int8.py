@@ -4,14 +4,14 @@ calibration source, frame count, input size, recipe) and cached under the rtdete
 """
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import logging
 import os
 from pathlib import Path
 
 from ..capture import DEMO, demo_clip_path
 from ..config import cache_root
+from ..models.cache import build_once
+from ..notes import quiet_root_logger
 
 
 def calibration_path(source: str) -> str:
@@ -29,7 +29,8 @@ def _key(model_path: str, calib_source: str, frames: int, imgsz: tuple[int, int]
 def int8_model(model_path: str, *, calib_source: str, frames: int, imgsz: tuple[int, int],
                cache_dir: str | os.PathLike | None = None, progress: bool = True) -> Path:
     """The cached Q/DQ INT8 ONNX of the float32 ``model_path``, calibrated on ``frames`` frames spread
-    over ``calib_source`` (a video, an image, a folder, or ``demo``); built on first use (takes a while).
+    over ``calib_source`` (a video, an image, a folder, or ``demo``); built on first use (takes a while) and
+    again when its checksum no longer matches (:func:`rtdetect.models.cache.build_once`).
 
     Frames are letterboxed to the model's own input size where it is fixed, else to ``imgsz``. The file
     lives in ``cache_dir/int8`` (default: the rtdetect cache root); ``progress`` prints calibration
@@ -43,22 +44,11 @@ def int8_model(model_path: str, *, calib_source: str, frames: int, imgsz: tuple[
     source = calibration_path(calib_source)
     root = Path(cache_dir) if cache_dir is not None else cache_root()
     target = root / "int8" / f"{Path(model_path).stem}-int8-{_key(model_path, source, frames, hw, RECIPE)}.onnx"
-    if target.is_file():
-        return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with _quiet_root_warnings():
-        return write_int8_qdq(model_path, target, calibration_frames(source, frames), imgsz=hw,
-                              on_frame=progress_printer(frames) if progress else None)
 
+    def calibrate(path: Path) -> Path:
+        # ONNX Runtime's quantizer logs advice ("consider pre-processing") on the root logger.
+        with quiet_root_logger():
+            return write_int8_qdq(model_path, path, calibration_frames(source, frames), imgsz=hw,
+                                  on_frame=progress_printer(frames) if progress else None)
 
-@contextlib.contextmanager
-def _quiet_root_warnings():
-    """ONNX Runtime's quantizer logs advice ("consider pre-processing") on the root logger, which Python
-    prints on stderr: hide records logged directly on the root logger while calibrating."""
-    root = logging.getLogger()
-    hide = logging.Filter("rtdetect-never-matches")  # a named filter rejects records of every other logger
-    root.addFilter(hide)
-    try:
-        yield
-    finally:
-        root.removeFilter(hide)
+    return build_once(target, calibrate)

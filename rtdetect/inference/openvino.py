@@ -14,22 +14,30 @@ openvino is imported only when an engine is created.
 from __future__ import annotations
 
 import os
+import re
 from concurrent.futures import Future
 
 import numpy as np
 
 from ..errors import ModelError
+from ..notes import quiet_root_logger
 
 PRECISIONS = ("fp32", "bf16", "int8")
+_SOURCE_LOCATION = re.compile(r"^(Exception from \S+:\d+:|Check '.*' failed at \S+:\d+:)$")
 IN_FLIGHT = 2
 _HINTS = {"fp32": "f32", "bf16": "bf16", "int8": "f32"}
 _DTYPES = {"f32": np.float32, "f16": np.float16}
 
 
 def import_openvino():
-    """The ``openvino`` module, or ModelError saying how to get it."""
+    """The ``openvino`` module, or ModelError saying how to get it.
+
+    Its first import runs OpenVINO's telemetry (``openvino_telemetry``), which logs warnings on the root
+    logger when it cannot write under the home folder (an unwritable or missing HOME); the package offers no
+    switch that leaves the user's own telemetry choice alone, so those records are hidden while it imports."""
     try:
-        import openvino
+        with quiet_root_logger():
+            import openvino
     except ImportError as exc:
         raise ModelError(f"the OpenVINO backend needs the openvino package ({exc}); pip install openvino") from None
     return openvino
@@ -45,6 +53,15 @@ def cpu_capabilities() -> tuple[str, ...]:
     import openvino.properties.device as device
 
     return tuple(str(c) for c in ov.Core().get_property("CPU", device.capabilities))
+
+
+def error_message(exc: BaseException) -> str:
+    """What an OpenVINO exception says went wrong. OpenVINO puts one ``Exception from FILE:LINE:`` line per
+    layer (and ``Check '...' failed at FILE:LINE:``) before its message, so the first line names a source
+    file only: the last two other lines are kept, joined into one."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    meaningful = [line.rstrip(":") for line in lines if not _SOURCE_LOCATION.match(line)]
+    return ": ".join(meaningful[-2:]) or (lines[0] if lines else type(exc).__name__)
 
 
 def unsupported_reason(precision: str, capabilities: tuple[str, ...]) -> str | None:
@@ -101,7 +118,10 @@ class OpenVinoEngine:
         config = {"PERFORMANCE_HINT": hint, "INFERENCE_PRECISION_HINT": _HINTS[precision]}
         if threads:
             config["INFERENCE_NUM_THREADS"] = int(threads)
-        self._compiled = core.compile_model(model, "CPU", config)
+        try:
+            self._compiled = core.compile_model(model, "CPU", config)
+        except RuntimeError as exc:  # a graph OpenVINO's CPU plugin cannot run
+            raise ModelError(f"OpenVINO cannot compile {model_path}: {error_message(exc)}") from None
         self._request = self._compiled.create_infer_request()
         self._queue = ov.AsyncInferQueue(self._compiled, IN_FLIGHT)
         self._queue.set_callback(self._completed)
@@ -122,8 +142,7 @@ class OpenVinoEngine:
         try:
             model = core.read_model(model_path)
         except Exception as exc:  # OpenVINO raises RuntimeError subclasses of its own for any bad file
-            first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise ModelError(f"cannot load ONNX model {model_path}: {first_line}") from None
+            raise ModelError(f"cannot load ONNX model {model_path}: {error_message(exc)}") from None
         inputs = model.inputs
         shape = inputs[0].get_partial_shape() if len(inputs) == 1 else None
         if shape is None or shape.rank.get_length() != 4 or not shape[1].compatible(ov.Dimension(3)):

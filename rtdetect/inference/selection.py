@@ -18,9 +18,14 @@ alternating; a candidate's speed is its best round (ms per frame). Its detection
 reduced precision (bf16, int8) is accepted only with F1 >= ``GUARD_F1`` at IoU >= ``GUARD_IOU`` (same
 class; box and mask IoU for segmentation). The fastest accepted candidate wins. Its choice, with every
 candidate's figures, is printed once on stderr and stored as JSON in ``<cache>/choices/``, keyed by the
-model's content hash, the input size, the CPU's name and flags, OpenVINO's capabilities, the library
-versions, the calibration frames and the candidate list: a later run with the same key reads the choice
-instead of measuring; any change to the key measures again.
+model's content hash (not its path: the same bytes anywhere share one record, new bytes at the same path get
+a new one), the input size, the CPU's name and flags, OpenVINO's capabilities, the library versions, the
+calibration frames and the candidate list: a later run with the same key reads the choice instead of
+measuring; any change to the key measures again. A record carries the SHA-256 of its content and is used
+only when that matches and its choice is a candidate here that the guard accepted; otherwise it is
+discarded with a note and the choice measured again. The trial holds the record's lock (the cache's
+:class:`rtdetect.atomic.FileLock`), so two first runs do not time each other: the second waits and reads
+the first's record.
 """
 from __future__ import annotations
 
@@ -31,10 +36,10 @@ import os
 import sys
 import time
 from collections import deque
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -256,29 +261,76 @@ def trial_key(model_sha256: str, imgsz: tuple[int, int], cands: Sequence[Candida
             **host}
 
 
-def record_path(folder: Path, model_path: str, key: dict) -> Path:
+def record_path(folder: Path, key: dict) -> Path:
+    """Where the choice made under ``key`` is stored: named by the key's digest (the model's content hash is
+    part of the key; its path is not)."""
     digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:20]
-    return folder / f"{Path(model_path).stem}-{digest}.json"
+    return folder / f"{digest}.json"
 
 
-def read_choice(path: Path, key: dict) -> Candidate | None:
-    """The stored choice at ``path`` when it exists, is readable and was made under ``key``; else None."""
+def _content_sha256(record: dict) -> str:
+    """SHA-256 of a record without its ``sha256`` field (keys sorted: the JSON layout does not matter)."""
+    body = {k: v for k, v in record.items() if k != "sha256"}
+    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+
+
+def read_choice(path: Path, key: dict, cands: Sequence[Candidate]) -> tuple[Candidate | None, str | None]:
+    """The stored choice at ``path`` and None, or None and why a record there cannot be used (None too when
+    there is no record). Usable: its checksum matches, it was made under ``key``, and its choice is one of
+    ``cands`` whose stored result the accuracy guard accepted (checked again with today's rule)."""
     try:
         record = json.loads(path.read_text(encoding="utf-8"))
-        if record.get("key") != key:
-            return None
+    except FileNotFoundError:
+        return None, None
+    except (OSError, ValueError, RecursionError) as exc:
+        return None, f"it cannot be read ({type(exc).__name__}: {str(exc)[:200]})"
+    if not isinstance(record, dict) or record.get("sha256") != _content_sha256(record):
+        return None, "its checksum does not match: it is damaged or was edited"
+    if record.get("key") != key:
+        return None, "it was made under another key"
+    try:
+        results = [TrialResult.from_dict(r) for r in record["results"]]
         backend, precision = record["choice"].split()
-    except (OSError, ValueError, KeyError, AttributeError):
-        return None
-    return Candidate(backend, precision)
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return None, "its content is not a choice record"
+    chosen = Candidate(backend, precision)
+    if chosen not in cands:
+        return None, f"its choice {chosen.label} is not a candidate here ({', '.join(c.label for c in cands)})"
+    accepted = [r for r in results if r.candidate == chosen and r.status == "ok" and r.accepted
+                and guard_accepts(chosen, r.agreement)]
+    if not accepted:
+        return None, f"its choice {chosen.label} was not accepted by the accuracy guard"
+    return chosen, None
 
 
-def write_choice(path: Path, key: dict, chosen: TrialResult, results: Sequence[TrialResult]) -> None:
+def write_choice(path: Path, key: dict, model_path: str, chosen: TrialResult, results: Sequence[TrialResult]) -> None:
+    """Store the choice with every candidate's figures and the record's own SHA-256, atomically."""
     from ..atomic import atomic_write_bytes
 
-    record = {"key": key, "choice": chosen.candidate.label, "results": [r.to_dict() for r in results],
-              "measured": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    record = {"key": key, "model": Path(model_path).name, "choice": chosen.candidate.label,
+              "results": [r.to_dict() for r in results], "measured": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    record["sha256"] = _content_sha256(record)
     atomic_write_bytes(path, (json.dumps(record, indent=2) + "\n").encode())
+
+
+@contextmanager
+def trial_lock(path: Path, log: Callable[[str], None]) -> Iterator[None]:
+    """Hold the lock of the record at ``path`` while measuring: a second first run waits (saying for whom),
+    then finds the first one's record."""
+    from ..atomic import FileLock, LockedError, lock_path
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(lock_path(path))
+    try:
+        lock.acquire(wait=False)
+    except LockedError as busy:
+        owner = f"PID {busy.holder}" if busy.holder else "another rtdetect run"
+        log(f"rtdetect: auto: waiting for {owner}, which is measuring the engines for this model")
+        lock.acquire(wait=True)
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def choice_line(model_path: str, chosen: TrialResult, results: Sequence[TrialResult]) -> str:
@@ -312,12 +364,18 @@ def select_candidate(model_path: str, *, open_engine: OpenEngine, imgsz: tuple[i
     source = calibration_path(calib_source)
     key = trial_key(file_sha256(model_path), imgsz, cands,
                     calibration_fingerprint(source, AUTO_CALIB_FRAMES, imgsz, "auto"), host or host_key())
-    path = record_path(choices_dir(cache_dir), model_path, key)
-    stored = read_choice(path, key)
+    path = record_path(choices_dir(cache_dir), key)
+    stored, _ = read_choice(path, key, cands)
     if stored is not None:
         return stored
-    results = run_trial(cands, open_engine, list(calibration_frames(source, TRIAL_FRAMES)))
-    chosen = fastest_accepted([r for r in results if r.candidate in cands])
-    write_choice(path, key, chosen, results)
+    with trial_lock(path, log):
+        stored, problem = read_choice(path, key, cands)  # measured by the run we waited for, or still unusable
+        if stored is not None:
+            return stored
+        if problem is not None:
+            log(f"rtdetect: auto: the stored choice {path} is not used ({problem}); measuring again")
+        results = run_trial(cands, open_engine, list(calibration_frames(source, TRIAL_FRAMES)))
+        chosen = fastest_accepted([r for r in results if r.candidate in cands])
+        write_choice(path, key, model_path, chosen, results)
     log(choice_line(model_path, chosen, results))
     return chosen.candidate

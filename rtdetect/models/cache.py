@@ -1,4 +1,10 @@
-"""The conversion cache: where converted ONNX files live, their keys, and safe concurrent writes."""
+"""The conversion cache: where converted ONNX files live, their keys, safe concurrent writes, and checksums.
+
+Every model file built into the cache (converted ONNX, fp16 and int8 variants) gets its SHA-256 written
+beside it, in ``sha256sum`` format, as ``NAME.sha256`` (both files written atomically). A cached file is
+verified against it before each use; one that is damaged or truncated, or has no checksum (a crash between
+the two writes), is rebuilt with a one-line note instead of being used.
+"""
 from __future__ import annotations
 
 import hashlib
@@ -6,8 +12,9 @@ from importlib import metadata
 from pathlib import Path
 from typing import Callable, Sequence
 
-from ..atomic import FileLock, lock_path, remove_stale_partials
+from ..atomic import FileLock, atomic_write_bytes, lock_path, remove_stale_partials
 from ..config import CACHE_ENV, cache_root
+from ..notes import note
 from .errors import ModelError
 
 
@@ -49,8 +56,31 @@ def cache_key(source_hash: str, variant: str, imgsz: Sequence[int], version: str
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+def checksum_path(target: Path) -> Path:
+    """Where the SHA-256 of the cached ``target`` is kept: ``NAME.sha256`` beside it."""
+    return target.with_name(target.name + ".sha256")
+
+
+def record_checksum(target: Path) -> None:
+    """Write ``target``'s SHA-256 beside it (``sha256sum -c`` can check it), atomically."""
+    atomic_write_bytes(checksum_path(target), f"{file_sha256(target)}  {target.name}\n".encode())
+
+
+def checksum_problem(target: Path) -> str | None:
+    """Why the cached ``target`` must not be used (no recorded checksum, or a different one), or None when
+    its bytes are the ones recorded when it was written."""
+    try:
+        recorded = checksum_path(target).read_text(encoding="ascii").split()[0]
+    except (OSError, UnicodeDecodeError, IndexError):
+        return "it has no recorded checksum"
+    if file_sha256(target) != recorded:
+        return "its checksum does not match: the file is damaged or truncated"
+    return None
+
+
 def build_once(target: Path, build: Callable[[Path], Path]) -> Path:
-    """Return ``target``, calling ``build(target)`` first if it does not exist yet.
+    """Return ``target``, calling ``build(target)`` first if it does not exist yet or fails its checksum
+    (see the module docstring; a damaged file is rebuilt with a note on stderr).
 
     ``build`` must write atomically (``rtdetect.atomic.atomic_path``). Concurrent callers, threads or
     processes, serialise on the target's lock file (removed again afterwards, a failed build included) so
@@ -59,12 +89,17 @@ def build_once(target: Path, build: Callable[[Path], Path]) -> Path:
     """
     try:
         remove_stale_partials(target.parent)
-        if target.is_file():
+        if target.is_file() and checksum_problem(target) is None:
             return target
         target.parent.mkdir(parents=True, exist_ok=True)
         with FileLock(lock_path(target)):
-            if not target.is_file():
-                build(target)
+            if target.is_file():  # built while we waited, or damaged
+                problem = checksum_problem(target)
+                if problem is None:
+                    return target
+                note(f"the cached model {target} is not used ({problem}); rebuilding it")
+            build(target)
+            record_checksum(target)
     except OSError as exc:
         raise ModelError(f"cannot write the model cache {target.parent}: {exc.strerror or exc}; set "
                          f"{CACHE_ENV} to a writable folder") from None

@@ -144,4 +144,7 @@ def read_onnx_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
     if missing:
         raise ModelError(f"{path}: ONNX file lacks rtdetect metadata {missing}; export it with "
                          f"`rtdetect export`")
-    return {k: _parse_value(k, v) for k, v in raw.items()}
+    try:
+        return {k: _parse_value(k, v) for k, v in raw.items()}
+    except (ValueError, RecursionError) as exc:  # hand-edited or foreign values: bad JSON, not an int
+        raise ModelError(f"{path}: unreadable rtdetect metadata ({type(exc).__name__}: {exc})"[:300]) from None

@@ -107,3 +107,35 @@ def test_cli_openvino_matches_onnxruntime_and_refuses_what_the_cpu_lacks(fall_de
         lines = [line for line in result.stderr.splitlines() if line.strip()]
         assert result.returncode == 1 and len(lines) == 1, result.stderr
         assert lines[0].startswith("rtdetect: error: --backend openvino: bf16 needs a CPU")
+
+
+def test_truncated_model_error_says_what_is_wrong(fall_detection_dir, data_dir, tmp_path):
+    """OpenVINO's message starts with "Exception from <source file>:<line>:" lines; the one line the user
+    sees must carry what went wrong, not that location."""
+    truncated = tmp_path / "truncated.onnx"
+    truncated.write_bytes((fall_detection_dir / "best_fp16.onnx").read_bytes()[:100_000])
+    result = _cli("--source", data_dir / "bus.jpg", "--model", truncated, "--backend", "openvino", "--precision", "fp32",
+                  "--json", tmp_path / "out.jsonl")
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert result.returncode == 1 and len(lines) == 1, result.stderr
+    assert lines[0].startswith(f"rtdetect: error: cannot load ONNX model {truncated}: ") and "parsed" in lines[0], lines[0]
+    assert "Exception from" not in lines[0]
+
+
+def test_unwritable_home_prints_no_telemetry_warning(fall_detection_dir, data_dir, tmp_path):
+    """OpenVINO's telemetry tries to write under $HOME when openvino is imported and logs a warning when it
+    cannot. /proc is a folder in which no one, root included, can create a subfolder."""
+    import os
+
+    home = tmp_path / "home"
+    home.mkdir(mode=0o555)
+    unwritable = "/proc" if os.geteuid() == 0 else str(home)
+    out = tmp_path / "out.jsonl"
+    result = subprocess.run([sys.executable, "-m", "rtdetect.cli", "--no-progress", "--source", data_dir / "bus.jpg",
+                             "--model", fall_detection_dir / "best_fp16.onnx", "--backend", "openvino",
+                             "--precision", "fp32", "--json", out],
+                            capture_output=True, text=True, timeout=600,
+                            env={**os.environ, "HOME": unwritable, "RTDETECT_CACHE": str(tmp_path / "cache")})
+    assert result.returncode == 0, result.stderr
+    assert "telemetry" not in result.stderr and "WARNING" not in result.stderr, result.stderr
+    assert json.loads(out.read_text())["detections"]

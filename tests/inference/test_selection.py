@@ -1,15 +1,19 @@
 """``--backend auto`` on the CPU: the measured trial, its cache, the accuracy guard and forced precisions,
 on the real human-fall YOLOv8 (the guard's frames: the bundled demo clip, real footage of people)."""
 import json
+import shutil
+import threading
 
 import cv2
+import onnx
 import pytest
 
 from rtdetect.agreement import Agreement
 from rtdetect.errors import ModelError
 from rtdetect.inference import create_engine, open_cpu_engine
-from rtdetect.inference.selection import (REFERENCE, Candidate, candidates, choices_dir, fastest_accepted,
-                                          guard_accepts, host_key, run_trial, select_candidate)
+from rtdetect.inference.selection import (REFERENCE, Candidate, TrialResult, candidates, choices_dir,
+                                          fastest_accepted, guard_accepts, host_key, run_trial, select_candidate,
+                                          write_choice)
 from rtdetect.inference.onnx_tools.calibration import calibration_frames
 
 pytest.importorskip("openvino")
@@ -100,3 +104,121 @@ def test_forced_precision_runs_without_a_trial(fall_onnx, tmp_path):
     with create_engine(fall_onnx, backend="onnxruntime", cache_dir=str(tmp_path), log=lines.append) as engine:
         assert (engine.name, engine.precision) == ("onnxruntime", "fp32")
     assert lines == [] and not choices_dir(tmp_path).exists()
+
+
+def chooser(cache, lines, host, **options):
+    """select_candidate for any model path, on the real engines, at the small detector's 160x160."""
+    options = {"precision": "fp32", **options}
+
+    def choose(model):
+        return select_candidate(str(model), imgsz=(160, 160), cache_dir=cache, host=host, log=lines.append,
+                                open_engine=lambda c: open_cpu_engine(str(model), backend=c.backend,
+                                                                      precision=c.precision, imgsz=(160, 160)),
+                                **options)
+    return choose
+
+
+def measured(lines):
+    return [line for line in lines if line.startswith("rtdetect: auto: ") and " for " in line and "ms/frame" in line]
+
+
+def test_choice_record_is_keyed_by_the_model_content_not_its_path(small_detector, tmp_path):
+    lines = []
+    choose = chooser(tmp_path / "cache", lines, host_key())
+    first = tmp_path / "a" / "model.onnx"
+    first.parent.mkdir()
+    shutil.copyfile(small_detector, first)
+    choose(first)
+    assert len(measured(lines)) == 1
+    elsewhere = tmp_path / "b" / "renamed.onnx"
+    elsewhere.parent.mkdir()
+    shutil.copyfile(small_detector, elsewhere)
+    choose(elsewhere)  # the same bytes at another path: the same record
+    assert len(measured(lines)) == 1
+    model = onnx.load(str(first))  # other bytes at the first path: a model of its own, measured again
+    model.metadata_props.add(key="note", value="re-exported")
+    onnx.save(model, str(first))
+    choose(first)
+    assert len(measured(lines)) == 2
+    assert len(list(choices_dir(tmp_path / "cache").glob("*.json"))) == 2
+
+
+def stored_record(cache):
+    [path] = choices_dir(cache).glob("*.json")
+    return path, json.loads(path.read_text())
+
+
+def test_damaged_choice_record_is_discarded_and_measured_again(small_detector, tmp_path):
+    lines = []
+    cache = tmp_path / "cache"
+    choose = chooser(cache, lines, host_key())
+    choose(small_detector)
+    path, record = stored_record(cache)
+    record["choice"] = "openvino int8"  # edited by hand (or damaged): its checksum no longer matches
+    path.write_text(json.dumps(record))
+    again = choose(small_detector)
+    assert again in FP32 and len(measured(lines)) == 2  # was: openvino int8, unmeasured
+    assert any("is not used (its checksum does not match" in line for line in lines), lines
+    assert stored_record(cache)[1]["choice"] == again.label  # measured again, and the record replaced
+    path.write_text(path.read_text()[:100])  # truncated
+    choose(small_detector)
+    assert len(measured(lines)) == 3 and any("is not used (it cannot be read" in line for line in lines), lines
+
+
+@pytest.mark.parametrize("forged", ["rejected", "impossible"])
+def test_record_naming_a_rejected_or_impossible_candidate_is_not_used(small_detector, tmp_path, forged):
+    """A record (with a valid checksum, as a buggy or older rtdetect could write it) whose choice the guard
+    rejected, or which is not a candidate here at all, must not decide the engine: it is measured again."""
+    lines = []
+    cache = tmp_path / "cache"
+    host = dict(host_key(), openvino_capabilities=["FP32", "BF16"])  # bf16 is a candidate (where it opens)
+    choose = chooser(cache, lines, host, precision="auto", backend="openvino")
+    choose(small_detector)
+    path, record = stored_record(cache)
+    if forged == "rejected":
+        bad = TrialResult(Candidate("openvino", "bf16"), "ok", None, 0.1, [0.1],
+                          Agreement(frames=6, matched=0, reference=12, other=12, iou_threshold=0.9, masks=False),
+                          accepted=False)
+        reason = "was not accepted by the accuracy guard"
+    else:
+        bad = TrialResult(Candidate("openvino", "fp16"), "ok", None, 0.1, [0.1], None, accepted=True)
+        reason = "is not a candidate here"
+    write_choice(path, record["key"], str(small_detector), bad, [TrialResult.from_dict(r) for r in record["results"]] + [bad])
+    lines.clear()
+    chosen = choose(small_detector)
+    assert chosen != bad.candidate and chosen in candidates("openvino", "auto", host["openvino_capabilities"])
+    assert any(reason in line for line in lines) and len(measured(lines)) == 1, lines
+
+
+def test_two_first_runs_at_once_measure_once(small_detector, tmp_path):
+    """The first run's trial holds the record's lock: the second run waits for it (and says so), then uses
+    the first run's record instead of timing the engines while the first one does."""
+    lines, trial_started, second_waits = [], threading.Event(), threading.Event()
+
+    def log(line):
+        lines.append(line)
+        if "waiting for" in line:
+            second_waits.set()
+
+    def open_engine(candidate):
+        trial_started.set()
+        second_waits.wait(timeout=120)  # keep the first trial going until the second run is at the lock
+        return open_cpu_engine(str(small_detector), backend=candidate.backend, precision=candidate.precision,
+                               imgsz=(160, 160))
+
+    chosen = []
+
+    def run():
+        chosen.append(select_candidate(str(small_detector), precision="fp32", imgsz=(160, 160), host=host_key(),
+                                       cache_dir=tmp_path, log=log, open_engine=open_engine))
+
+    first = threading.Thread(target=run)
+    first.start()
+    assert trial_started.wait(timeout=300)
+    second = threading.Thread(target=run)
+    second.start()
+    first.join(timeout=600)
+    second.join(timeout=600)
+    assert len(chosen) == 2 and chosen[0] == chosen[1]
+    assert len(measured(lines)) == 1 and sum("waiting for" in line for line in lines) == 1, lines
+    assert len(list(choices_dir(tmp_path).glob("*.json"))) == 1

@@ -55,5 +55,29 @@ def test_partial_of_a_killed_conversion_is_removed_by_the_next_use(tmp_path):
     orphans = [name for name in os.listdir(cache) if str(child.pid) in name]
     assert orphans, os.listdir(cache)  # the killed run's partial, named by its PID
     path = zoo.resolve_model(source, imgsz=(64, 64), cache_dir=cache)
-    assert sorted(os.listdir(cache)) == [path.name]  # partial and lock file gone, the model converted
+    assert sorted(os.listdir(cache)) == [path.name, path.name + ".sha256"]  # partial and lock gone, model converted
     onnx.checker.check_model(onnx.load(path))
+
+
+def test_partial_whose_pid_now_belongs_to_another_process_is_removed(tmp_path):
+    """A partial names its writer by PID and start time. A real, live process holds the PID in each name:
+    the partial that records that process's own start time may be being written and stays; the one that
+    records another start time was written by an earlier process whose PID was reused, and goes."""
+    from rtdetect.atomic import partial_path, process_start_time, remove_stale_partials
+
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+    try:
+        start = process_start_time(other.pid)
+        assert start is not None
+        live = tmp_path / f".model.partial-{other.pid}-{start}-0123abcd.onnx"
+        reused = tmp_path / f".model.partial-{other.pid}-{start - 1}-4567cdef.onnx"
+        for path in (live, reused):
+            path.write_bytes(b"partial")
+        assert remove_stale_partials(tmp_path) == [reused]
+        assert sorted(p.name for p in tmp_path.iterdir()) == [live.name]
+    finally:
+        other.kill()
+        other.wait(timeout=60)
+    assert remove_stale_partials(tmp_path) == [live]  # its writer is gone now
+    ours = partial_path(tmp_path / "model.onnx").name  # this process's partials record its start time too
+    assert ours.startswith(f".model.partial-{os.getpid()}-{process_start_time(os.getpid())}-")

@@ -47,7 +47,8 @@ def test_concurrent_first_conversions_give_one_valid_file(tmp_path):
         results = pool.map(resolve_in_child, [job, job])
     assert results[0] == results[1]
     files = sorted(p.name for p in cache.iterdir())  # lock files are removed too
-    assert files == [results[0].rsplit("/", 1)[-1]]
+    name = results[0].rsplit("/", 1)[-1]
+    assert files == [name, name + ".sha256"]
     onnx.checker.check_model(onnx.load(results[0]))
     assert read_onnx_metadata(results[0])["rtdetect.num_classes"] == 3
 

@@ -20,6 +20,7 @@ from typing import Callable, Protocol, Sequence, TypeVar
 
 from ...errors import ModelError
 from ...gpu.device import DeviceInfo
+from ...models.cache import build_once
 from ...notes import note
 from ..onnx_tools.calibration import DEFAULT_CALIB_FRAMES, calibration_fingerprint, calibration_frames
 from ..onnx_tools.quantize import RECIPE, progress_printer, write_int8_qdq
@@ -162,10 +163,7 @@ class EngineBuilder:
 
     @staticmethod
     def _derive(target: Path, make: Callable[[Path], Path]) -> Path:
-        if not target.is_file():
-            target.parent.mkdir(parents=True, exist_ok=True)
-            make(target)
-        return target
+        return build_once(target, make)  # checksummed, rebuilt when damaged (rtdetect.models.cache)
 
 
 def check_request(request: BuildRequest) -> None:
