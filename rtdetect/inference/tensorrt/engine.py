@@ -65,12 +65,14 @@ class TensorRTEngine(SynchronousSubmit):
 
     def infer(self, tensor: np.ndarray) -> list[np.ndarray]:
         """(B, 3, H, W) ``input_dtype`` → outputs as float32 arrays in engine output order; InferenceError
-        when TensorRT or CUDA cannot run it."""
+        when TensorRT or CUDA cannot run it, ValueError for a shape outside the engine's."""
         if self.runner is None:
             raise RuntimeError("TensorRTEngine is closed")
         try:
             return self.runner.infer(tensor)
-        except Exception as exc:  # TensorRT's RuntimeError, pycuda's driver errors, a shape it refuses
+        except ValueError:  # a tensor of a shape the engine does not take: the caller's mistake, as it is
+            raise
+        except Exception as exc:  # TensorRT's RuntimeError (execute failed), pycuda's driver errors
             raise inference_failed(self.name, str(exc) or type(exc).__name__) from exc
 
     def close(self) -> None:
