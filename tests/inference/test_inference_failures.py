@@ -146,3 +146,15 @@ def test_trial_rejects_a_candidate_that_cannot_run_the_model(small_detector, fai
     assert results[failing].status != "ok" and not results[failing].accepted
     assert results[failing].reason.startswith("openvino could not run the model: ")
     assert "openvino fp32: unavailable (openvino could not run the model: " in results[failing].describe()
+
+
+def test_int8_calibration_on_a_model_the_runtime_cannot_run_is_a_model_error(failing_onnx, data_dir, tmp_path):
+    """The int8 candidate is calibrated by running the model in ONNX Runtime: its failure is one ModelError
+    (the trial then lists the candidate as unavailable), not ONNX Runtime's own exception."""
+    from rtdetect.errors import ModelError
+    from rtdetect.inference.onnx_tools.quantize import write_int8_qdq
+
+    frames = [cv2.imread(str(data_dir / name)) for name in ("bus.jpg", "zidane.jpg")]
+    with pytest.raises(ModelError, match="^INT8 calibration of .*fail-160.onnx failed: .*[Rr]eshape"):
+        write_int8_qdq(failing_onnx, tmp_path / "int8.onnx", frames, imgsz=(160, 160))
+    assert not (tmp_path / "int8.onnx").exists()
