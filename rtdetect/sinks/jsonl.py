@@ -40,8 +40,9 @@ _POLL_S = 0.05
 
 class JsonlSink:
     """``JsonlSink(path, names)`` writes a file atomically; ``JsonlSink(None, names, stream=sys.stdout)``
-    writes each line to ``stream`` (its file descriptor: nothing is left in its buffer) as soon as its frame
-    is done, giving up on a line once ``stop`` is set and the reader took nothing for ``STOP_GRACE_S``."""
+    writes each line to ``stream`` as soon as its frame is done, giving up on a line once ``stop`` is set
+    and the reader took nothing for ``STOP_GRACE_S``. ``stream`` must have a file descriptor (standard
+    output does): the lines go to the descriptor, so none waits in the stream's buffer."""
 
     needs_render = False
 
