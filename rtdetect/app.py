@@ -78,7 +78,7 @@ def detect(*, source: str, model: str = DEFAULT_MODEL, backend: str = "auto", pr
         # exit path, errors and signals included, registered as soon as it is open. A live source's frames
         # may be dropped: its video's rate is measured from the frames written (fps None).
         sinks = []
-        for sink in open_sinks(plan, None if src.is_live else src.fps, pipeline.names):
+        for sink in open_sinks(plan, None if src.is_live else src.fps, pipeline.names, stop):
             sinks.append(sink)
             stack.push(_closer(sink))
         live = _live_sink(serve, token, detector, src) if serve is not None else None

@@ -13,6 +13,10 @@ class ModelError(RtdetectError):
     """A model cannot be loaded, or is not a detector rtdetect understands."""
 
 
+class InferenceError(RtdetectError):
+    """The engine failed to run the model on a frame (the runtime's reason in one line)."""
+
+
 class OutputError(RtdetectError):
     """An output cannot be written: missing directory, unsupported extension, no display for a window."""
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 from dataclasses import dataclass
 from typing import Iterator, Sequence
 
@@ -79,6 +80,14 @@ def _check_file(path: str, extensions: Sequence[str], inputs: Sequence[str], opt
     return path
 
 
+def _check_stdout(json_path: str) -> None:
+    """OutputError unless standard output is open (it is None in Python when started with it closed)."""
+    try:
+        os.fstat(sys.stdout.fileno())
+    except (AttributeError, ValueError, OSError):
+        raise OutputError(f"--json {json_path}: standard output is closed") from None
+
+
 def plan_outputs(source: Source, *, save: str | None, json_path: str | None, show: bool) -> OutputPlan:
     """Check the outputs against the opened ``source`` (see the module doc); raises OutputError."""
     inputs = source.input_files()
@@ -90,6 +99,8 @@ def plan_outputs(source: Source, *, save: str | None, json_path: str | None, sho
         else:
             save = _check_file(save, FOURCC if kind == SAVE_VIDEO else IMAGE_EXTENSIONS, inputs, "--save")
     stdout = is_stdout(json_path)
+    if stdout:
+        _check_stdout(json_path)
     if json_path and not stdout:
         if json_path.lower().endswith(".json"):
             raise OutputError(f"--json {json_path}: the output is JSON Lines (one object per frame), so it must "
@@ -100,12 +111,14 @@ def plan_outputs(source: Source, *, save: str | None, json_path: str | None, sho
     return OutputPlan(save or None, kind, json_path or None, stdout, show)
 
 
-def open_sinks(plan: OutputPlan, fps: float | None, names: Sequence[str]) -> Iterator:
+def open_sinks(plan: OutputPlan, fps: float | None, names: Sequence[str],
+               stop: threading.Event | None = None) -> Iterator:
     """The sinks of ``plan``, opened one at a time (a generator: the caller registers each for closing before
     the next may fail to open and lock its file). JSONL first: a write error there stops the run before
-    the video gets that frame, and the video, closed first, is checked before the JSONL is finalised."""
+    the video gets that frame, and the video, closed first, is checked before the JSONL is finalised.
+    ``stop``: the run's stop event, which a line to standard output waiting for its reader honours."""
     if plan.json_stdout:
-        yield JsonlSink(None, names, stream=sys.stdout)
+        yield JsonlSink(None, names, stream=sys.stdout, stop=stop)
     elif plan.json_path:
         yield JsonlSink(plan.json_path, names)
     if plan.save_kind == SAVE_VIDEO:

@@ -13,8 +13,10 @@ older waiting one is dropped and counted, and no stage thread ever waits to hand
 queues after the model hold one item; ``max_frames`` then counts the frames written, not the frames read.
 
 Shutdown is always clean: at the end of input the end marker flows through every stage; on an error in
-any stage, on a quit key, or on Ctrl-C, a stop event ends every thread, and the caller's sinks are closed
-(finalised, renamed into place) in ``finally`` with every frame that was fully processed.
+a stage (an engine that cannot run the model, a source that fails) the frames already past that stage
+still reach the sinks, then the end marker, and the run raises the error; on a quit key or on Ctrl-C a
+stop event ends every thread, no wait for an inference result outlasting it. Either way the caller's
+sinks are closed (finalised, renamed into place) in ``finally`` with every frame that was fully processed.
 """
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ import queue
 import threading
 import time
 from collections import deque
+from concurrent.futures import Future, TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from typing import Callable, Iterator, NamedTuple, Protocol, Sequence
 
@@ -65,7 +68,8 @@ class Stage(NamedTuple):
     """One step between capture and the sinks.
 
     ``run(item)`` fills its part of ``item`` and returns None, or starts that work and returns a function
-    that finishes it. Up to ``depth`` items may be started and not yet finished; they are finished and
+    ``finish(stop)`` that finishes it, returning False when ``stop`` was set before the work could be
+    finished. Up to ``depth`` items may be started and not yet finished; they are finished and
     passed on in arrival order. ``timed``: the pipeline records the stage's time per item (from its start,
     or from the previous item's finish if that was later, to its finish); otherwise ``run`` records its own.
     ``newest_only``: on a live source, an item waiting for this stage is replaced by a newer one (the stages
@@ -74,7 +78,7 @@ class Stage(NamedTuple):
 
     name: str
     timed: bool
-    run: Callable[[WorkItem], Callable[[], None] | None]
+    run: Callable[[WorkItem], Callable[[threading.Event], bool] | None]
     depth: int = 1
     newest_only: bool = False
 
@@ -132,6 +136,16 @@ def get_unless_stopped(q: queue.Queue, stop: threading.Event):
     return END_OF_INPUT
 
 
+def result_unless_stopped(future: Future, stop: threading.Event):
+    """``future.result()`` (its exception raised), or None once ``stop`` is set before it is done."""
+    while not stop.is_set():
+        try:
+            return future.result(timeout=_POLL_S)
+        except FutureTimeout:
+            continue
+    return None
+
+
 def join_all(threads: Sequence[threading.Thread]) -> None:
     """Join every thread even through a repeated Ctrl-C: a stage thread may be inside native code (ONNX
     Runtime), and freeing its engine under it aborts the whole process. The last interrupt is re-raised."""
@@ -147,14 +161,15 @@ def join_all(threads: Sequence[threading.Thread]) -> None:
 
 
 def pump(items: Iterator[WorkItem], outbox: queue.Queue, stop: threading.Event, errors: list) -> None:
-    """A stage thread's body: forward ``items`` downstream, then the end marker, whatever happens."""
+    """A stage thread's body: forward ``items`` downstream, then the end marker, whatever happens. An error
+    is handed to the calling thread (which re-raises it once the end marker reached it): the items already
+    forwarded still reach the sinks, and the stages upstream wait until the run sets ``stop``."""
     try:
         for item in items:
             if not put_unless_stopped(outbox, item, stop):
                 return
     except BaseException as exc:  # handed to the calling thread, which re-raises it
         errors.append(exc)
-        stop.set()
     finally:
         put_unless_stopped(outbox, END_OF_INPUT, stop)
 
@@ -199,12 +214,13 @@ class Pipeline:
     def _stage_preprocess(self, item: WorkItem) -> None:
         item.tensor, item.letterbox = self.preprocess(item.frame.image)
 
-    def _stage_inference(self, item: WorkItem) -> Callable[[], None]:
+    def _stage_inference(self, item: WorkItem) -> Callable[[threading.Event], bool]:
         pending = self.engine.submit(item.tensor)
 
-        def finish() -> None:
-            item.outputs = pending.result()
+        def finish(stop: threading.Event) -> bool:
+            item.outputs = result_unless_stopped(pending, stop)
             item.tensor = None
+            return item.outputs is not None
 
         return finish
 
@@ -244,7 +260,7 @@ class Pipeline:
             start = time.perf_counter()
             finish = stage.run(item)
             if finish is not None:
-                finish()
+                finish(threading.Event())  # never set: the engine settles every Future
             if stage.timed:
                 item.timings[stage.name] = time.perf_counter() - start
         return item
@@ -332,8 +348,8 @@ class Pipeline:
                 started.append((item, time.perf_counter(), stage.run(item)))
             while started and (ending or len(started) >= stage.depth or inbox.empty()):
                 done, start, finish = started.popleft()
-                if finish is not None:
-                    finish()
+                if finish is not None and not finish(stop):
+                    return
                 now = time.perf_counter()
                 if stage.timed:
                     done.timings[stage.name] = now - max(start, last_finish)

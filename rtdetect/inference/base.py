@@ -6,7 +6,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from ..errors import ModelError
+from ..errors import InferenceError, ModelError
 
 MAX_INPUT_SIDE = 4096  # network input H and W; YOLO models run at 320-1536, and 4096² already needs GBs
 
@@ -19,6 +19,12 @@ def check_input_hw(input_hw: tuple[int, int], model_path: str) -> None:
                          f"the largest rtdetect runs (it would need many GB of memory)")
 
 
+def inference_failed(engine: str, reason: str) -> InferenceError:
+    """The InferenceError for ``engine`` (its name) failing to run the model; ``reason``: what the runtime
+    said, put on one line."""
+    return InferenceError(f"{engine} could not run the model: {' '.join(reason.split()) or 'no reason given'}")
+
+
 @runtime_checkable
 class Engine(Protocol):
     """A loaded model ready to run one batch.
@@ -28,7 +34,9 @@ class Engine(Protocol):
     ``precision``: fp32 | fp16 | bf16 | int8, what the engine computes in; ``max_batch``: the largest B
     ``infer`` takes (None: any; 1 for a model exported with a fixed batch of 1).
     ``infer(tensor)`` takes (B, 3, H, W) of ``input_dtype`` and returns the outputs as float32 arrays in the
-    model's output order. ``submit(tensor)`` starts the same work and returns a ``Future`` of those outputs;
+    model's output order; a failure of the runtime raises ``InferenceError`` (see :func:`inference_failed`).
+    ``submit(tensor)`` starts the same work and returns a ``Future`` of those outputs (or of that error: every
+    submission's Future is settled, whatever happens to the request);
     up to ``max_in_flight`` submissions may be pending at once (1: ``submit`` runs to completion before it
     returns). ``close()`` releases everything; engines are context managers.
     """

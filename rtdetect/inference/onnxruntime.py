@@ -6,7 +6,7 @@ import os
 import numpy as np
 
 from ..errors import ModelError
-from .base import SynchronousSubmit, check_input_hw
+from .base import SynchronousSubmit, check_input_hw, inference_failed
 
 _DTYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16}
 
@@ -41,7 +41,7 @@ class OnnxRuntimeEngine(SynchronousSubmit):
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         options.intra_op_num_threads = threads or os.cpu_count() or 1
         options.inter_op_num_threads = 1
-        options.log_severity_level = 3
+        options.log_severity_level = 4  # fatal only: an error is raised to us, and reported once, by the caller
         if spinning is not None:
             options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spinning else "0")
         try:
@@ -67,8 +67,12 @@ class OnnxRuntimeEngine(SynchronousSubmit):
         self.path = model_path
 
     def infer(self, tensor: np.ndarray) -> list[np.ndarray]:
-        """(B, 3, H, W) ``input_dtype`` → outputs as float32 arrays, in model order."""
-        outputs = self._session.run(None, {self._input_name: tensor})
+        """(B, 3, H, W) ``input_dtype`` → outputs as float32 arrays, in model order; InferenceError when
+        ONNX Runtime cannot run it."""
+        try:
+            outputs = self._session.run(None, {self._input_name: tensor})
+        except Exception as exc:  # ORT raises its own exception types (Fail, InvalidArgument, ...) at run time
+            raise inference_failed(self.name, str(exc) or type(exc).__name__) from exc
         return [o if o.dtype == np.float32 else o.astype(np.float32) for o in outputs]
 
     def close(self) -> None:

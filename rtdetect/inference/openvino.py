@@ -16,13 +16,14 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import Iterator
 
 import numpy as np
 
 from ..errors import ModelError
 from ..notes import quiet_root_logger
+from .base import inference_failed
 
 PRECISIONS = ("fp32", "bf16", "int8")
 _SOURCE_LOCATION = re.compile(r"^(Exception from \S+:\d+:|Check '.*' failed at \S+:\d+:)$")
@@ -121,7 +122,10 @@ class OpenVinoEngine:
     one stream using every core, the requests queue behind each other without a gap).
 
     ``infer(tensor)`` runs one synchronous request; ``submit(tensor)`` starts one of ``max_in_flight`` (2)
-    asynchronous requests and returns a Future of its outputs (copied out of the request, float32).
+    asynchronous requests and returns a Future of its outputs (copied out of the request, float32), or of
+    the ``InferenceError`` it failed with. OpenVINO calls a request's callback only when it succeeds (its
+    ``AsyncInferQueue`` then even loses the failure until a later request), and a failed request says so only
+    from ``wait()``: so one collector thread waits for each started request in turn and settles its Future.
     """
 
     name = "openvino"
@@ -144,8 +148,10 @@ class OpenVinoEngine:
         except RuntimeError as exc:  # a graph OpenVINO's CPU plugin cannot run
             raise ModelError(f"OpenVINO cannot compile {model_path}: {error_message(exc)}") from None
         self._request = self._compiled.create_infer_request()
-        self._queue = ov.AsyncInferQueue(self._compiled, IN_FLIGHT)
-        self._queue.set_callback(self._completed)
+        self._requests = [self._compiled.create_infer_request() for _ in range(IN_FLIGHT)]
+        self._started: list[Future | None] = [None] * IN_FLIGHT  # each request's latest submission
+        self._next = 0  # the request the next submission uses (round robin: they finish in that order)
+        self._collector = ThreadPoolExecutor(1, thread_name_prefix="rtdetect:openvino")
         self.max_in_flight = IN_FLIGHT
         self.precision = precision
         shape = model.input(0).get_partial_shape()
@@ -185,30 +191,49 @@ class OpenVinoEngine:
         """The request's outputs as float32 arrays that own their memory (the request is reused)."""
         return [np.array(t.data, dtype=np.float32, copy=True) for t in request.output_tensors]
 
-    @classmethod
-    def _completed(cls, request, future: Future) -> None:
-        """AsyncInferQueue callback (an OpenVINO thread): hand the outputs to the waiting Future."""
+    def _collect(self, request) -> list[np.ndarray]:
+        """The outputs of the started ``request`` once it is done (collector thread); InferenceError when it
+        failed (``wait`` raises OpenVINO's error)."""
         try:
-            future.set_result(cls._outputs(request))
-        except Exception as exc:  # never let an exception escape into OpenVINO's thread
-            future.set_exception(exc)
+            request.wait()
+        except Exception as exc:  # OpenVINO raises RuntimeError, or MemoryError, for a failed request
+            raise inference_failed(self.name, error_message(exc)) from exc
+        return self._outputs(request)
 
     def infer(self, tensor: np.ndarray) -> list[np.ndarray]:
-        """(B, 3, H, W) ``input_dtype`` → outputs as float32 arrays, in model order."""
-        self._request.infer({0: tensor})
+        """(B, 3, H, W) ``input_dtype`` → outputs as float32 arrays, in model order; InferenceError when
+        OpenVINO cannot run it."""
+        try:
+            self._request.infer({0: tensor})
+        except Exception as exc:  # OpenVINO raises RuntimeError subclasses of its own
+            raise inference_failed(self.name, error_message(exc)) from exc
         return self._outputs(self._request)
 
     def submit(self, tensor: np.ndarray) -> Future:
         """Start inference on ``tensor`` (copied into the request) and return a Future of its outputs.
-        Blocks only while ``max_in_flight`` requests are already running."""
-        future: Future = Future()
-        self._queue.start_async({0: tensor}, future)
+        Blocks only while ``max_in_flight`` requests are already running (until the oldest is collected)."""
+        slot = self._next
+        self._next = (slot + 1) % IN_FLIGHT
+        previous = self._started[slot]
+        if previous is not None:
+            wait([previous])
+        request = self._requests[slot]
+        try:
+            request.start_async({0: tensor})
+        except Exception as exc:  # refused before it ran (e.g. a tensor of another shape)
+            future: Future = Future()
+            future.set_exception(inference_failed(self.name, error_message(exc)))
+        else:
+            future = self._collector.submit(self._collect, request)
+        self._started[slot] = future
         return future
 
     def close(self) -> None:
-        queue, self._queue = getattr(self, "_queue", None), None
-        if queue is not None:
-            queue.wait_all()
+        """Wait for every started request (none may run while the model is freed), then free everything."""
+        collector, self._collector = getattr(self, "_collector", None), None
+        if collector is not None:
+            collector.shutdown(wait=True)
+        self._requests, self._started = [], []
         self._request = self._compiled = None
 
     def __enter__(self) -> "OpenVinoEngine":

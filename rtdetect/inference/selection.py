@@ -38,6 +38,7 @@ import time
 from collections import deque
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
@@ -45,7 +46,7 @@ import numpy as np
 
 from ..agreement import Agreement, agreement
 from ..config import cache_root
-from ..errors import ModelError
+from ..errors import InferenceError, ModelError
 from ..hostinfo import cpu_flags, cpu_model, library_versions
 
 TRIAL_FRAMES = 6
@@ -179,20 +180,36 @@ def _open_all(cands: Sequence[Candidate], open_engine: OpenEngine, stack: ExitSt
     return engines, results
 
 
-def _time_rounds(engines: dict, tensors: list, rounds: int) -> tuple[dict, dict]:
-    """Per candidate: ms per frame of each round, and the outputs of its first round."""
-    for engine in engines.values():
-        engine.infer(tensors[0])  # warm-up, never timed
+def _time_rounds(engines: dict, tensors: list, rounds: int) -> tuple[dict, dict, dict]:
+    """Per candidate: ms per frame of each round, and the outputs of its first round; and, for each
+    candidate whose engine could not run the model, why (the reference's failure is raised)."""
+    failed: dict[Candidate, str] = {}
+
+    def attempt(cand: Candidate, work):
+        try:
+            return work()
+        except InferenceError as exc:
+            if cand == REFERENCE:
+                raise
+            failed[cand] = str(exc)
+            return None
+
+    for cand, engine in engines.items():
+        attempt(cand, partial(engine.infer, tensors[0]))  # warm-up, never timed
     times = {c: [] for c in engines}
     outputs = {}
     order = list(engines)
     for r in range(rounds):
         for cand in (order if r % 2 == 0 else order[::-1]):
+            if cand in failed:
+                continue
             start = time.perf_counter()
-            outs = run_pass(engines[cand], tensors)
+            outs = attempt(cand, partial(run_pass, engines[cand], tensors))
+            if outs is None:
+                continue
             times[cand].append((time.perf_counter() - start) * 1e3 / len(tensors))
             outputs.setdefault(cand, outs)
-    return times, outputs
+    return times, outputs, failed
 
 
 def _postprocessor(engine, outputs: list[np.ndarray]):
@@ -228,10 +245,14 @@ def run_trial(cands: Sequence[Candidate], open_engine: OpenEngine, images: Seque
         prepare = Preprocessor(ref.input_hw, dtype=ref.input_dtype)
         prepared = [prepare(image) for image in images]
         tensors = [t for t, _ in prepared]
-        times, outputs = _time_rounds(engines, tensors, rounds)
+        times, outputs, failed = _time_rounds(engines, tensors, rounds)
         post = _postprocessor(ref, outputs[REFERENCE][0])
-    detections = {c: [post(outs, lb)[0] for outs, (_, lb) in zip(outputs[c], prepared)] for c in outputs}
+    detections = {c: [post(outs, lb)[0] for outs, (_, lb) in zip(outputs[c], prepared)] for c in outputs
+                  if c not in failed}
     for cand in engines:
+        if cand in failed:  # rejected with the runtime's reason, like a candidate that cannot open
+            results.append(TrialResult(cand, "unavailable", failed[cand]))
+            continue
         agree = agreement(detections[REFERENCE], detections[cand], GUARD_IOU)
         results.append(TrialResult(cand, "ok", None, min(times[cand]), times[cand], agree,
                                    guard_accepts(cand, agree, guard_f1)))

@@ -129,3 +129,17 @@ def test_int8_calibrates_then_builds_from_the_qdq_onnx(cuda, install_trt, tiny_o
     with TensorRTEngine(str(tiny_onnx), **options):  # same calibration set: cached, no second calibration
         pass
     assert len(calls_named(trt, "parse_from_file")) == 1
+
+
+def test_an_execution_tensorrt_reports_failed_is_an_inference_error(cuda, install_trt, tiny_onnx, tmp_path,
+                                                                     monkeypatch):
+    """``execute_async_v3`` returning False is TensorRT's way to say the run failed: one InferenceError."""
+    from rtdetect.errors import InferenceError
+
+    from .fake_trt import FakeExecutionContext
+
+    install_trt()
+    with TensorRTEngine(str(tiny_onnx), imgsz=(32, 32), precision="fp32", cache_dir=str(tmp_path)) as engine:
+        monkeypatch.setattr(FakeExecutionContext, "execute_async_v3", lambda self, stream_handle: False)
+        with pytest.raises(InferenceError, match="^tensorrt could not run the model: TensorRT execute_async_v3 failed"):
+            engine.infer(np.zeros((1, 3, 32, 32), np.float32))

@@ -61,7 +61,8 @@ def write_int8_qdq(source: str | os.PathLike, target: str | os.PathLike, frames:
     """Calibrate the float32 ONNX ``source`` on ``frames`` ((H, W, 3) uint8 BGR) and write the Q/DQ
     INT8 ONNX to ``target`` (atomically). Metadata is copied; ``rtdetect.precision`` = int8 and
     ``rtdetect.calibration_frames`` = the number of frames used are added. Raises ModelError when the
-    model is not float32 or no frame was given."""
+    model is not float32, no frame was given, or the calibration fails (e.g. ONNX Runtime cannot run the
+    model on a frame)."""
     import onnx
     from onnxruntime.quantization import quantize_static
 
@@ -74,7 +75,11 @@ def write_int8_qdq(source: str | os.PathLike, target: str | os.PathLike, frames:
     reader = LetterboxReader(frames, info.input_name, imgsz, on_frame=on_frame)
     with tempfile.TemporaryDirectory(prefix="rtdetect-quant-") as tmp:
         out = Path(tmp) / "int8.onnx"
-        quantize_static(model, str(out), reader, **_quantize_options(op_types, exclude))
+        try:
+            quantize_static(model, str(out), reader, **_quantize_options(op_types, exclude))
+        except Exception as exc:  # ORT's own error types while it runs the model on the frames, onnx's on the graph
+            reason = " ".join(str(exc).split()) or type(exc).__name__
+            raise ModelError(f"INT8 calibration of {source} failed: {reason}") from exc
         if reader.count == 0:
             raise ModelError("INT8 calibration got no frames: check --calib-source")
         quantized = onnx.load(str(out))

@@ -17,7 +17,7 @@ import numpy as np
 
 from ...errors import ModelError
 from ...notes import note
-from ..base import SynchronousSubmit
+from ..base import SynchronousSubmit, inference_failed
 from ..onnx_tools.calibration import DEFAULT_CALIB_FRAMES
 
 ENGINE_SUFFIXES = (".engine", ".plan", ".trt")
@@ -64,10 +64,16 @@ class TensorRTEngine(SynchronousSubmit):
         self.path = str(model_path)
 
     def infer(self, tensor: np.ndarray) -> list[np.ndarray]:
-        """(B, 3, H, W) ``input_dtype`` → outputs as float32 arrays in engine output order."""
+        """(B, 3, H, W) ``input_dtype`` → outputs as float32 arrays in engine output order; InferenceError
+        when TensorRT or CUDA cannot run it, ValueError for a shape outside the engine's."""
         if self.runner is None:
             raise RuntimeError("TensorRTEngine is closed")
-        return self.runner.infer(tensor)
+        try:
+            return self.runner.infer(tensor)
+        except ValueError:  # a tensor of a shape the engine does not take: the caller's mistake, as it is
+            raise
+        except Exception as exc:  # TensorRT's RuntimeError (execute failed), pycuda's driver errors
+            raise inference_failed(self.name, str(exc) or type(exc).__name__) from exc
 
     def close(self) -> None:
         runner, self.runner = self.runner, None

@@ -1,0 +1,48 @@
+"""An engine that fails to run the model mid-run, through the real command and each CPU runtime: one
+``rtdetect: error:`` line, exit status 1, no traceback and no hang (OpenVINO's failed asynchronous request
+used to leave the run waiting forever), the outputs finalised with every frame processed before the failure."""
+import json
+from pathlib import Path
+
+import cv2
+import pytest
+
+from failing_model import darkened, fail_on_bright
+
+from .cli_helpers import assert_one_line_error, run_cli
+from .helpers import leftovers
+
+
+@pytest.fixture(scope="module")
+def failing_onnx(small_detector, tmp_path_factory):
+    return fail_on_bright(small_detector, tmp_path_factory.mktemp("failing") / "fail-160.onnx")
+
+
+@pytest.fixture
+def dark_then_bright(data_dir, tmp_path):
+    """Two darkened photos (the failing model runs on them), a real one (it fails), one more dark."""
+    folder = tmp_path / "images"
+    folder.mkdir()
+    darkened(data_dir / "zidane.jpg", folder / "1.jpg")
+    darkened(data_dir / "person.jpg", folder / "2.jpg")
+    cv2.imwrite(str(folder / "3.jpg"), cv2.imread(str(data_dir / "bus.jpg")))
+    darkened(data_dir / "dog.jpg", folder / "4.jpg")
+    return folder
+
+
+@pytest.mark.parametrize("backend", ["onnxruntime", "openvino"])
+def test_inference_failure_is_one_line_with_the_frames_before_it_kept(failing_onnx, dark_then_bright, tmp_path,
+                                                                      backend):
+    if backend == "openvino":
+        pytest.importorskip("openvino")
+    out = tmp_path / "out"
+    out.mkdir()
+    result = run_cli("--source", dark_then_bright, "--model", failing_onnx, "--backend", backend,
+                     "--precision", "fp32", "--json", out / "det.jsonl", "--save", f"{out}/annotated/",
+                     "--no-progress")
+    assert_one_line_error(result, f"{backend} could not run the model: ", "eshape")
+    assert "Traceback" not in result.stderr
+    records = [json.loads(line) for line in (out / "det.jsonl").read_text().splitlines()]
+    assert [Path(r["source"]).name for r in records] == ["1.jpg", "2.jpg"]
+    assert sorted(p.name for p in (out / "annotated").iterdir()) == ["1.jpg", "2.jpg"]
+    assert leftovers(out) == [] and leftovers(out / "annotated") == []
