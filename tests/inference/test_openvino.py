@@ -135,7 +135,32 @@ def test_unwritable_home_prints_no_telemetry_warning(fall_detection_dir, data_di
                              "--model", fall_detection_dir / "best_fp16.onnx", "--backend", "openvino",
                              "--precision", "fp32", "--json", out],
                             capture_output=True, text=True, timeout=600,
-                            env={**os.environ, "HOME": unwritable, "RTDETECT_CACHE": str(tmp_path / "cache")})
+                            env={**unattended_env_removed(), "HOME": unwritable,
+                                 "RTDETECT_CACHE": str(tmp_path / "cache")})
     assert result.returncode == 0, result.stderr
     assert "telemetry" not in result.stderr and "WARNING" not in result.stderr, result.stderr
     assert json.loads(out.read_text())["detections"]
+
+
+def unattended_env_removed() -> dict:
+    """This environment without the variables by which OpenVINO's telemetry recognises an unattended job
+    (CI sets CI=true): as a user's shell is."""
+    import os
+
+    return {k: v for k, v in os.environ.items() if k not in ("CI", "TF_BUILD", "JENKINS_URL")}
+
+
+def test_openvino_telemetry_is_declined_for_our_process(fall_detection_dir, data_dir, tmp_path):
+    """OpenVINO's telemetry, started by ``import openvino`` in a user's shell, sends each event through a
+    child forked from the process; in rtdetect's threaded runs such a child deadlocked and the run never
+    exited. Declined, it never starts: no client id or stats file appears in the (writable) home folder,
+    and the user's own environment comes back as it was (no CI variable left behind for child processes)."""
+    home = tmp_path / "home"
+    home.mkdir()
+    script = ("import os, rtdetect.inference.openvino as ov; ov.import_openvino(); "
+              "print('CI' in os.environ)")
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600,
+                            env={**unattended_env_removed(), "HOME": str(home)})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "False"
+    assert not (home / "intel").exists(), sorted(p.name for p in (home / "intel").iterdir())
