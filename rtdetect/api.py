@@ -215,6 +215,7 @@ class _Handoff:
     so a file's frames all arrive, in order; a live source drops stale frames itself)."""
 
     needs_render = False
+    quit_requested = False
 
     def __init__(self) -> None:
         self.items: queue.Queue = queue.Queue(maxsize=2)

@@ -8,11 +8,11 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from . import options
-from .api import (DEFAULT_MODEL, Detector, class_ids_from, make_pipeline,  # noqa: F401 (re-exported)
-                  resolve_model_path, tracking_stage)
+from .api import DEFAULT_MODEL, Detector, tracking_stage
 from .capture import ImageSource, StreamOptions, open_source
 from .input_shape import Request
 from .outputs import describe_written, open_sinks, plan_outputs
+from .sinks import close_callback
 from .pipeline import RunSummary, WorkItem
 from .signals import SignalStop
 
@@ -80,11 +80,11 @@ def detect(*, source: str, model: str = DEFAULT_MODEL, backend: str = "auto", pr
         sinks = []
         for sink in open_sinks(plan, None if src.is_live else src.fps, pipeline.names, stop):
             sinks.append(sink)
-            stack.push(_closer(sink))
+            stack.push(close_callback(sink))
         live = _live_sink(serve, token, detector, src) if serve is not None else None
         if live is not None:
             sinks.append(live)
-            stack.push(_closer(live))
+            stack.push(close_callback(live))
         if not sinks:
             print("rtdetect: warning: no --save, --json or --show: detections are counted but nothing is written",
                   file=sys.stderr)
@@ -121,13 +121,6 @@ def _both(first, second):
         first(item)
         second(item)
     return on_frame
-
-
-def _closer(sink):
-    """An ExitStack exit callback closing ``sink``, telling it whether the run failed (a stop is no failure)."""
-    def close(exc_type, exc, traceback) -> None:
-        sink.close(failed=exc_type is not None and not issubclass(exc_type, KeyboardInterrupt))
-    return close
 
 
 def detect_streams(*, source: str, output_dir: str, model: str = DEFAULT_MODEL, backend: str = "auto",

@@ -375,7 +375,7 @@ class Pipeline:
             summary.stages.add(item.timings)
             if on_frame is not None:
                 on_frame(item)
-            if any(getattr(s, "quit_requested", False) for s in sinks) or summary.frames == max_frames:
+            if any(s.quit_requested for s in sinks) or summary.frames == max_frames:
                 stop.set()
 
 

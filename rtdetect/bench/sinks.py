@@ -21,6 +21,8 @@ SINK_MODES = {
 class DiscardSink:
     """Takes every frame and keeps nothing; ``needs_render`` decides whether the pipeline renders."""
 
+    quit_requested = False
+
     def __init__(self, needs_render: bool) -> None:
         self.needs_render = needs_render
         self.frames = 0
@@ -28,7 +30,7 @@ class DiscardSink:
     def write(self, frame, detections, rendered) -> None:
         self.frames += 1
 
-    def close(self) -> None:
+    def close(self, *, failed: bool = False) -> None:
         pass
 
 

@@ -15,7 +15,8 @@ import time
 from contextlib import ExitStack
 from dataclasses import dataclass, replace
 
-from ..app import _closer, class_ids_from, make_pipeline, resolve_model_path
+from ..api import class_ids_from, make_pipeline, resolve_model_path
+from ..sinks import close_callback
 from ..capture import open_source
 from ..errors import RtdetectError
 from ..inference import create_engine
@@ -147,7 +148,7 @@ class FileWorker:
             sinks = []
             for sink in open_sinks(plan, src.fps, pipeline.names):
                 sinks.append(sink)
-                stack.push(_closer(sink))
+                stack.push(close_callback(sink))
             summary = pipeline.run(src, sinks, stop=self._run_stop())
         interrupted = summary.interrupted or self._stopping.is_set()
         sizes = {name: os.path.getsize(os.path.join(item.output_dir, name)) for name in names

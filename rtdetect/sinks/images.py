@@ -18,6 +18,7 @@ from ..atomic import atomic_path
 
 class ImageSink:
     needs_render = True
+    quit_requested = False
 
     def __init__(self, target: str, *, folder: bool) -> None:
         self.target = os.path.abspath(target)

@@ -46,6 +46,7 @@ class JsonlSink:
     output does): the lines go to the descriptor, so none waits in the stream's buffer."""
 
     needs_render = False
+    quit_requested = False
 
     def __init__(self, path: str | None, names: Sequence[str], *, stream: TextIO | None = None,
                  stop: threading.Event | None = None) -> None:

@@ -63,6 +63,7 @@ class VideoSink:
     time; frames without a clock get 30 fps."""
 
     needs_render = True
+    quit_requested = False
 
     def __init__(self, path: str, fps: float | None) -> None:
         self._output = OutputFile(path, tuple(FOURCC))

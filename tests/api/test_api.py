@@ -138,3 +138,19 @@ def test_configure_changes_threshold_and_classes_and_refuses_bad_values(small_de
         assert detector.config.conf == 0.05 and detector.classes == ("Fall",)  # unchanged by the refusals
         detector.configure(classes=None)
         assert len(detector(image)) == len(low)
+
+
+def test_every_sink_plays_the_sink_role(tmp_path):
+    """The Sink protocol is code: each of rtdetect's own sinks declares what the run loop reads of it."""
+    from rtdetect.bench.sinks import DiscardSink
+    from rtdetect.sinks import ImageSink, JsonlSink, Sink, VideoSink
+
+    sinks = [JsonlSink(str(tmp_path / "a.jsonl"), ["person"]), VideoSink(str(tmp_path / "a.mp4"), 30.0),
+             ImageSink(str(tmp_path / "images"), folder=True), DiscardSink(needs_render=True)]
+    try:
+        for sink in sinks:
+            assert isinstance(sink, Sink), type(sink).__name__
+            assert sink.quit_requested is False and isinstance(sink.needs_render, bool)
+    finally:
+        for sink in sinks:
+            sink.close()

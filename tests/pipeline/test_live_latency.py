@@ -58,6 +58,7 @@ class Ages:
     """A sink that records how old each frame is when its detections are written (seconds)."""
 
     needs_render = False
+    quit_requested = False
 
     def __init__(self, source: LiveSource) -> None:
         self.source = source

@@ -23,6 +23,7 @@ class StopDuringWrite:
     def __init__(self, sink, stop: threading.Event) -> None:
         self._sink, self._stop = sink, stop
         self.needs_render = sink.needs_render
+        self.quit_requested = False
         self.writes = 0
 
     def write(self, frame, detections, rendered=None) -> None:

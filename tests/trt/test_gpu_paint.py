@@ -47,6 +47,7 @@ class RenderedSink:
     """Keeps every (frame, detections, rendered image) it is given."""
 
     needs_render = True
+    quit_requested = False
 
     def __init__(self):
         self.written = []
@@ -110,6 +111,7 @@ def test_jsonl_only_runs_do_not_paint(gpu, runtime, data_dir, tmp_path):
 
     class Spy:
         needs_render = False
+        quit_requested = False
 
         def write(self, frame, detections, rendered):
             seen.append((detections, rendered))

@@ -31,6 +31,7 @@ class LiveSink:
     ``record(item)`` is the pipeline's ``on_frame`` hook: timings and pacing."""
 
     needs_render = True
+    quit_requested = False
 
     def __init__(self, bind: tuple[str, int], *, names: Sequence[str], configure: Callable[[float, list | None], None],
                  conf: float, classes: Sequence[str] | None = None, token: str | None = None, pace: bool = False,
