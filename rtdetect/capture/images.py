@@ -65,7 +65,7 @@ def read_image(path: str, max_pixels: int = MAX_IMAGE_PIXELS) -> np.ndarray:
         raise SourceError(f"{path}: {exc}") from None
 
 
-def _glob_root(pattern: str) -> str:
+def glob_root(pattern: str) -> str:
     """The folder part of ``pattern`` before its first wildcard (``photos/*/x.jpg`` → ``photos``)."""
     parts = []
     for part in os.path.normpath(pattern).split(os.sep):
@@ -113,7 +113,7 @@ class ImageSource(Source):
             paths = sorted(p for p in glob.glob(self.spec) if is_image_path(p))
             if not paths:
                 raise SourceError(f"no images match: {self.spec}")
-            self.root = _glob_root(self.spec)
+            self.root = glob_root(self.spec)
         else:
             self._first = read_image(self.spec)
             self.frame_hw = self._first.shape[:2]

@@ -13,7 +13,7 @@ import os
 from dataclasses import dataclass
 
 from ..capture import StreamOptions
-from ..capture.images import _glob_root, is_image_path
+from ..capture.images import glob_root, is_image_path
 from ..errors import OutputError, SourceError
 from ..files import check_output_dir
 from ..streams import StreamEntry
@@ -64,7 +64,7 @@ def _matches(source: str) -> tuple[list[str], str]:
     if os.path.isdir(source):
         pattern, root = os.path.join(source, "**", "*"), source
     elif glob.has_magic(source):
-        pattern, root = source, _glob_root(source)
+        pattern, root = source, glob_root(source)
     else:
         pattern, root = source, os.path.dirname(source) or os.curdir
     return sorted(p for p in glob.glob(pattern, recursive=True) if os.path.isfile(p)), root
