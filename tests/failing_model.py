@@ -58,3 +58,15 @@ def darkened(image_path, out_path) -> Path:
     image = cv2.imread(str(image_path))
     cv2.imwrite(str(out_path), (image.astype(np.float32) * DARK_SCALE).astype(np.uint8))
     return Path(out_path)
+
+
+def dark_then_bright(data_dir, folder) -> Path:
+    """An image folder at ``folder``: two darkened photos (the failing model runs on them), a real one (it
+    fails), one more darkened."""
+    folder = Path(folder)
+    folder.mkdir()
+    darkened(data_dir / "zidane.jpg", folder / "1.jpg")
+    darkened(data_dir / "person.jpg", folder / "2.jpg")
+    cv2.imwrite(str(folder / "3.jpg"), cv2.imread(str(data_dir / "bus.jpg")))
+    darkened(data_dir / "dog.jpg", folder / "4.jpg")
+    return folder

@@ -11,7 +11,8 @@ import cv2
 import numpy as np
 import pytest
 
-from failing_model import darkened, fail_on_bright
+import failing_model
+from failing_model import fail_on_bright
 from rtdetect.capture import open_source
 from rtdetect.errors import InferenceError
 from rtdetect.inference.onnxruntime import OnnxRuntimeEngine
@@ -71,14 +72,7 @@ def test_openvino_requests_refused_at_start_settle_their_futures(failing_onnx, t
 
 @pytest.fixture
 def dark_then_bright(data_dir, tmp_path):
-    """An image folder: two darkened photos (the failing model runs), a real one (it fails), one more dark."""
-    folder = tmp_path / "images"
-    folder.mkdir()
-    darkened(data_dir / "zidane.jpg", folder / "1.jpg")
-    darkened(data_dir / "person.jpg", folder / "2.jpg")
-    cv2.imwrite(str(folder / "3.jpg"), cv2.imread(str(data_dir / "bus.jpg")))
-    darkened(data_dir / "dog.jpg", folder / "4.jpg")
-    return folder
+    return failing_model.dark_then_bright(data_dir, tmp_path / "images")
 
 
 @pytest.mark.parametrize("backend", ENGINES)

@@ -4,10 +4,10 @@ used to leave the run waiting forever), the outputs finalised with every frame p
 import json
 from pathlib import Path
 
-import cv2
 import pytest
 
-from failing_model import darkened, fail_on_bright
+import failing_model
+from failing_model import fail_on_bright
 
 from .cli_helpers import assert_one_line_error, run_cli
 from .helpers import leftovers
@@ -20,14 +20,7 @@ def failing_onnx(small_detector, tmp_path_factory):
 
 @pytest.fixture
 def dark_then_bright(data_dir, tmp_path):
-    """Two darkened photos (the failing model runs on them), a real one (it fails), one more dark."""
-    folder = tmp_path / "images"
-    folder.mkdir()
-    darkened(data_dir / "zidane.jpg", folder / "1.jpg")
-    darkened(data_dir / "person.jpg", folder / "2.jpg")
-    cv2.imwrite(str(folder / "3.jpg"), cv2.imread(str(data_dir / "bus.jpg")))
-    darkened(data_dir / "dog.jpg", folder / "4.jpg")
-    return folder
+    return failing_model.dark_then_bright(data_dir, tmp_path / "images")
 
 
 @pytest.mark.parametrize("backend", ["onnxruntime", "openvino"])
