@@ -165,11 +165,12 @@ class Detector:
         frame = Frame(np.ascontiguousarray(image), 0, None, "image")
         return self.pipeline_for(frame.image.shape[:2]).process(frame).detections
 
-    def stream(self, source: str, *, max_frames: int | None = None, track: bool = False,
+    def stream(self, source: str, *, max_frames: int | None = None, track=False,
                stream_options: StreamOptions | None = None) -> Iterator[tuple[Frame, Detections]]:
         """``(Frame, Detections)`` for each frame of ``source`` (what ``rtdetect --source`` accepts), through
         the threaded pipeline: files frame by frame in order, live sources newest first. ``track``: track ids
-        (ByteTrack). Leaving the loop early stops the run and closes the source."""
+        (True: ByteTrack; or a name of ``rtdetect.tracking.TRACKERS``; or your own tracker's factory, see
+        ``rtdetect.tracking.Tracker``). Leaving the loop early stops the run and closes the source."""
         if max_frames is not None:
             options.at_least("max_frames", max_frames, 1)
         with open_source(source, stream_options=stream_options) as src:
@@ -191,15 +192,17 @@ class Detector:
 
 
 @contextlib.contextmanager
-def tracking_stage(pipeline: Pipeline, fps: float | None, *, track: bool = False,
+def tracking_stage(pipeline: Pipeline, fps: float | None, *, track=False,
                    count_lines: Sequence[tuple[float, float, float, float]] = ()):
-    """Within the block, ``pipeline`` tracks (``count_lines`` implies tracking); yields the stage or None."""
-    if not (track or count_lines):
+    """Within the block, ``pipeline`` tracks with the tracker ``track`` names (see
+    ``tracking.tracker_factory``; ``count_lines`` implies the default one); yields the stage or None."""
+    from .tracking import TrackingStage, tracker_factory
+
+    factory = tracker_factory(track or bool(count_lines))
+    if factory is None:
         yield None
         return
-    from .tracking import TrackingStage
-
-    stage = TrackingStage(pipeline.names, frame_rate=fps, lines=count_lines)
+    stage = TrackingStage(pipeline.names, frame_rate=fps, lines=count_lines, tracker=factory)
     pipeline.add_detection_stage(stage)
     try:
         yield stage

@@ -46,13 +46,13 @@ def detect(*, source: str, model: str = DEFAULT_MODEL, backend: str = "auto", pr
            conf: float = 0.25, iou: float = 0.45,
            imgsz: Request = None, classes: Sequence[str] | None = None, max_det: int = 300,
            show: bool = False, save: str | None = None, json_path: str | None = None,
-           max_frames: int | None = None, progress: bool = True, track: bool = False,
+           max_frames: int | None = None, progress: bool = True, track: bool | str = False,
            count_lines: Sequence[tuple[float, float, float, float]] = (),
            stream_options: StreamOptions | None = None, signals: SignalStop | None = None,
            serve: tuple[str, int] | None = None, token: str | None = None) -> DetectRun:
     """Run detection on ``source``.
 
-    track: follow objects across frames (ByteTrack); count_lines: segments (x1, y1, x2, y2) in frame pixels
+    track: follow objects across frames (True: ByteTrack; or a name of ``tracking.TRACKERS``); count_lines: segments (x1, y1, x2, y2) in frame pixels
     whose crossings are counted (implies ``track``). ``backend``/``precision``: see
     :func:`rtdetect.inference.create_engine` (auto: measured and accuracy-guarded on the CPU). ``imgsz``: None or N (long side, default 640) for an
     input following the source's aspect ratio, (H, W) for exactly that shape (see ``input_shape``).
@@ -126,7 +126,7 @@ def _both(first, second):
 def detect_streams(*, source: str, output_dir: str, model: str = DEFAULT_MODEL, backend: str = "auto",
                    precision: str = "auto", conf: float = 0.25, iou: float = 0.45, imgsz: Request = None,
                    classes: Sequence[str] | None = None, max_det: int = 300, save: bool = False,
-                   track: bool = False, max_frames: int | None = None,
+                   track: bool | str = False, max_frames: int | None = None,
                    stream_options: StreamOptions | None = None, signals: SignalStop | None = None):
     """Run detection on every source of the stream list ``source`` with ONE engine (``rtdetect.streams``):
     each stream's JSONL (and annotated video with ``save``) under ``output_dir/<name>/``. The list and the

@@ -23,6 +23,7 @@ from functools import partial
 from . import options
 from .errors import RtdetectError, UsageError
 from .inference import BACKENDS, PRECISIONS
+from .tracking.base import TRACKERS
 from .version import rtdetect_version
 from .signals import Interrupted, SignalStop, exit_status
 
@@ -151,6 +152,7 @@ def _detect_parser() -> argparse.ArgumentParser:
     parser.add_argument("--json", metavar="OUT.jsonl", help="detections as JSON Lines, one per frame (.jsonl or .ndjson; - for stdout)")
     _option(parser, "--max-frames", _count(1), help="stop after N frames (N >= 1)")
     parser.add_argument("--track", action="store_true", help="follow objects across frames (ByteTrack): track ids in outputs, trails on video")
+    parser.add_argument("--tracker", choices=list(TRACKERS), help="which tracker --track uses (implies --track; default bytetrack)")
     parser.add_argument("--count-line", action="append", type=_count_line, default=[], metavar="X1,Y1,X2,Y2",
                         help="count tracks crossing this segment (frame pixels), per direction and class; repeatable; implies --track")
     parser.add_argument("--serve", nargs="?", const="127.0.0.1:8080", metavar="[HOST:]PORT",
@@ -233,7 +235,7 @@ def run_detect(argv: list[str]) -> int:
                         conf=args.conf, iou=args.iou,
                         imgsz=imgsz, classes=args.classes, max_det=args.max_det, show=args.show, save=args.save,
                         json_path=args.json, max_frames=args.max_frames, progress=not args.no_progress,
-                        track=args.track, count_lines=args.count_line,
+                        track=args.tracker or args.track, count_lines=args.count_line,
                         stream_options=_stream_options(args), signals=signals, serve=serve, token=token)
     print(_summary_line(result), file=sys.stderr)
     for totals in result.summary.line_counts:
@@ -285,7 +287,8 @@ def _run_streams(args: argparse.Namespace, imgsz) -> int:
         result = detect_streams(source=args.source, output_dir=args.output_dir, model=args.model,
                                 backend=args.backend, precision=args.precision, conf=args.conf, iou=args.iou,
                                 imgsz=imgsz, classes=args.classes, max_det=args.max_det, save=args.save == "",
-                                track=args.track, max_frames=args.max_frames, stream_options=_stream_options(args),
+                                track=args.tracker or args.track, max_frames=args.max_frames,
+                                stream_options=_stream_options(args),
                                 signals=signals)
     from .streams.report import describe
 

@@ -46,11 +46,12 @@ JSONL_NAME, VIDEO_NAME = "detections.jsonl", "annotated.mp4"
 @dataclass(frozen=True)
 class StreamOutputs:
     """What each stream writes under ``output_dir/<name>/``: the JSONL always, the annotated video with
-    ``save``; ``track``: ByteTrack per stream; ``max_frames``: stop each stream after that many frames."""
+    ``save``; ``track``: a tracker per stream (True: the default; a name of ``tracking.TRACKERS``);
+    ``max_frames``: stop each stream after that many frames."""
 
     output_dir: str
     save: bool = False
-    track: bool = False
+    track: bool | str = False
     max_frames: int | None = None
 
 
@@ -309,9 +310,9 @@ class MultiStreamRunner:
             stream.sinks.append(sink)
         stream.renderer = Renderer(names) if self._outputs.save else None
         if self._outputs.track:
-            from ..tracking import TrackingStage
+            from ..tracking import TrackingStage, tracker_factory
 
-            stream.tracker = TrackingStage(names, frame_rate=src.fps)
+            stream.tracker = TrackingStage(names, frame_rate=src.fps, tracker=tracker_factory(self._outputs.track))
         return stream.sinks
 
     def _close(self, stream: _Stream, *, interrupted: bool) -> None:

@@ -46,6 +46,7 @@ def _unwritable_dir(tmp_path):
     (["--max-frames", "0"], "--max-frames must be an integer >= 1"),
     (["--max-frames", "-3"], "--max-frames must be an integer >= 1"),
     (["--no-such-option"], "unrecognized arguments"),
+    (["--tracker", "sort"], "invalid choice: 'sort' (choose from 'bytetrack')"),
 ])
 def test_bad_values_are_one_line_before_model_work(args, fragment, data_dir, empty_cache):
     result = run_cli("--source", data_dir / "bus.jpg", *args, env={"RTDETECT_CACHE": str(empty_cache)})
