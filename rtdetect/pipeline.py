@@ -295,16 +295,14 @@ class Pipeline:
             summary.interrupted = True
         finally:
             stop.set()
-            interrupt = getattr(source, "interrupt", None)
-            if interrupt is not None:
-                interrupt()
+            source.interrupt()
             join_all(threads)
             summary.seconds = time.perf_counter() - start
         if errors:
             raise errors[0]
         summary.frames_lost = source.frames_lost_within(max_frames)
-        summary.frames_dropped = getattr(source, "frames_dropped", 0) + sum(getattr(q, "dropped", 0) for q in queues)
-        summary.source_lost = getattr(source, "lost", None)
+        summary.frames_dropped = source.frames_dropped + sum(q.dropped for q in queues if isinstance(q, NewestOnly))
+        summary.source_lost = source.lost
         return summary
 
     @staticmethod

@@ -13,9 +13,16 @@ class Source:
     unknown or live), ``is_live`` (True: latency first, stale frames dropped; False: every frame in order),
     ``frame_hw`` ((H, W) of the frames, from the first frame or the stream's announced size; None when
     unknown, or when frames may differ in size, as in a folder of images).
+
+    What a run reads of every source when it ends: ``interrupt()`` (a stop: end iteration now, even while a
+    read blocks), ``frames_dropped`` (stale frames a live source skipped), ``lost`` (why a live source ended
+    on its own, its reconnect budget spent; None otherwise). Files and images drop nothing and are never
+    lost; live sources override these.
     """
 
     is_live = False
+    frames_dropped = 0
+    lost: str | None = None
 
     def __init__(self, name: str) -> None:
         self.name = name
@@ -33,6 +40,9 @@ class Source:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+    def interrupt(self) -> None:
+        """Stop now (a run's stop): a source whose reads cannot block for long has nothing to do."""
 
     def close(self) -> None:
         if self._opened:

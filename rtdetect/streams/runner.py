@@ -325,8 +325,9 @@ class MultiStreamRunner:
             sink.close(failed=result.status == FAILED)
         src = stream.source
         result.frames_lost = src.frames_lost_within(self._outputs.max_frames)
-        result.frames_dropped = getattr(src, "frames_dropped", 0) + getattr(stream.inbox, "dropped", 0)
-        if result.status == DONE and getattr(src, "lost", None):
+        inbox_dropped = stream.inbox.dropped if isinstance(stream.inbox, NewestOnly) else 0
+        result.frames_dropped = src.frames_dropped + inbox_dropped
+        if result.status == DONE and src.lost:
             result.status, result.error = LOST, src.lost
         elif result.status == DONE and interrupted and not src.exhausted and not self._reached_limit(stream):
             result.status, result.error = INTERRUPTED, "stopped before its end"
