@@ -443,6 +443,8 @@ def _batch_parser() -> argparse.ArgumentParser:
     _add_threshold_options(parser)
     parser.add_argument("--classes", nargs="+", metavar="CLASS", help="keep only these class ids or names")
     parser.add_argument("--save", action="store_true", help="also write an annotated video per input")
+    parser.add_argument("--track", action="store_true", help="follow objects across frames (ByteTrack), per input")
+    parser.add_argument("--tracker", choices=list(TRACKERS), help="which tracker --track uses (implies --track)")
     _option(parser, "--segment", _number(float, options.positive), metavar="SECONDS",
             help="cut videos longer than this into segments processed in parallel (JSONL only, not with --save)")
     parser.add_argument("--cluster", default="local", metavar="local|auto|ray://HOST:PORT|HOST:PORT",
@@ -466,9 +468,11 @@ def run_batch(argv: list[str]) -> int:
     settings = BatchSettings(model=args.model, imgsz=_requested_imgsz(args.imgsz), backend=args.backend,
                              precision=args.precision, conf=args.conf, iou=args.iou, max_det=args.max_det,
                              classes=tuple(args.classes) if args.classes else None, save=args.save,
-                             segment_s=args.segment, threads=args.threads)
+                             track=args.tracker or args.track, segment_s=args.segment, threads=args.threads)
     if args.save and args.segment:
         raise UsageError("--segment cannot be combined with --save yet (segments of annotated video are not joined)")
+    if settings.track and args.segment:
+        raise UsageError("--segment cannot be combined with --track (identities would restart in every segment)")
     if args.segment and args.source.lower().endswith(".txt"):
         raise UsageError("--segment cuts files, not the streams of a stream list")
     result = batch(source=args.source, output_dir=args.output_dir, settings=settings, cluster=args.cluster,

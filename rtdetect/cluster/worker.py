@@ -15,7 +15,7 @@ import time
 from contextlib import ExitStack
 from dataclasses import dataclass, replace
 
-from ..api import class_ids_from, make_pipeline, resolve_model_path
+from ..api import class_ids_from, make_pipeline, resolve_model_path, tracking_stage
 from ..sinks import close_callback
 from ..capture import open_source
 from ..errors import RtdetectError
@@ -42,6 +42,7 @@ class BatchSettings:
     max_det: int = 300
     classes: tuple[str, ...] | None = None
     save: bool = False
+    track: bool | str = False  # a tracker per file (or stream): True, or a name of tracking.TRACKERS
     segment_s: float | None = None  # cut longer videos into segments of this many seconds (JSONL only)
     threads: int = 1  # ONNX Runtime / OpenVINO threads per worker (one worker per that many CPUs)
 
@@ -50,7 +51,8 @@ class BatchSettings:
         imgsz = list(self.imgsz) if isinstance(self.imgsz, tuple) else self.imgsz
         return {"model": self.model, "imgsz": imgsz, "backend": self.backend, "precision": self.precision,
                 "conf": self.conf, "iou": self.iou, "max_det": self.max_det,
-                "classes": list(self.classes) if self.classes else None, "save": self.save}
+                "classes": list(self.classes) if self.classes else None, "save": self.save,
+                **({"track": self.track} if self.track else {})}  # absent when off: older manifests still match
         # segment_s is left out too: a split file's JSONL is byte for byte the whole file's.
 
 
@@ -129,7 +131,8 @@ class FileWorker:
         imgsz, batch = self._settings.imgsz, len(group.entries)
         runner = MultiStreamRunner(
             group.entries, lambda sizes: self._pipeline(network_input_hw(imgsz, shared_frame_hw(imgsz, sizes)), batch),
-            StreamOutputs(group.output_dir, save=self._settings.save), stream_options=group.options)
+            StreamOutputs(group.output_dir, save=self._settings.save, track=self._settings.track),
+            stream_options=group.options)
         result = runner.run(self._run_stop())
         return {stream.name: stream_entry(stream, result.seconds) for stream in result.streams}
 
@@ -149,6 +152,7 @@ class FileWorker:
             for sink in open_sinks(plan, src.fps, pipeline.names):
                 sinks.append(sink)
                 stack.push(close_callback(sink))
+            stack.enter_context(tracking_stage(pipeline, src.fps, track=self._settings.track))
             summary = pipeline.run(src, sinks, stop=self._run_stop())
         interrupted = summary.interrupted or self._stopping.is_set()
         sizes = {name: os.path.getsize(os.path.join(item.output_dir, name)) for name in names

@@ -315,3 +315,27 @@ def test_a_worker_that_never_ends_after_a_stop_is_recorded_and_the_manifest_writ
     assert rerun.returncode == 0, rerun.stderr
     assert manifest(out)["long.mp4"]["status"] == "done" and manifest(out)["long.mp4"]["frames"] == 90
     assert leftovers(out) == []
+
+
+def test_track_gives_the_single_process_tracks(ray_cluster, vtest_frames, fall_detection_dir, tmp_path):
+    """--track on a batch: each file tracked on its own, its JSONL byte for byte the one-process command's
+    (track ids included); --segment with --track is refused (identities would restart per segment)."""
+    _, address = ray_cluster
+    model = fall_detection_dir / "best_fp16.onnx"  # at 640 it sees vtest's walkers (the 160 px one does not)
+    source = tmp_path / "clips"
+    write_clip(source / "walk.mp4", vtest_frames[:6])
+    out = tmp_path / "out"
+    out.mkdir()
+    result = run_cli(*batch_args(source, out, model, address, "--track"))
+    assert result.returncode == 0, result.stderr
+    lines = [json.loads(line) for line in (out / "walk.jsonl").read_text().splitlines()]
+    assert sum(len(line["detections"]) for line in lines) >= 6
+    assert all("track_id" in d for line in lines for d in line["detections"])
+    single = tmp_path / "single.jsonl"
+    done = run_cli("--source", source / "walk.mp4", "--model", model, *ENGINE, "--track", "--json", single,
+                   "--no-progress")
+    assert done.returncode == 0, done.stderr
+    assert (out / "walk.jsonl").read_bytes() == single.read_bytes()
+    assert manifest(out)["walk.mp4"]["status"] == "done"
+    refused = run_cli(*batch_args(source, tmp_path / "other", model, address, "--track", "--segment", "1"))
+    assert_one_line_error(refused, "--segment cannot be combined with --track")
