@@ -71,9 +71,9 @@ def make_pipeline(engine, config: PostprocessConfig, stack: ExitStack, *, batche
     around any engine, as the fused GPU pipeline takes one frame at a time."""
     if engine.name != "tensorrt" or batched:
         return Pipeline(engine, config)
-    from .gpu.pipeline import GpuPipeline
+    from .gpu.processor import GpuProcessor
 
-    processor = GpuPipeline(engine, config)
+    processor = GpuProcessor(engine, config)
     stack.callback(processor.close)
     return GpuFramePipeline(processor)
 

@@ -378,7 +378,7 @@ class Pipeline:
 
 
 class GpuFramePipeline(Pipeline):
-    """The same run loop around a fused GPU processor (``rtdetect.gpu.pipeline.GpuPipeline``):
+    """The same run loop around a fused GPU processor (``rtdetect.gpu.processor.GpuProcessor``):
     preprocess, inference, decode, NMS and masks happen on the device in one stage, and only the kept
     detections come back. ``processor`` provides ``process_frame(image) -> (Detections, seconds by
     stage)``, ``process_stream(images)`` (the same per frame, in order, uploading frame k + 1 while frame k

@@ -4,8 +4,8 @@ pycuda), and the fused pipeline that runs them around a TensorRT engine's device
 Modules: ``errors`` (CudaUnavailableError, the one install hint), ``libcuda`` (driver calls through ctypes:
 version, context stack), ``device`` (the one pycuda import, device facts, ``PrimaryContext``: the one owner
 of the primary context), ``catalog`` / ``sources`` / ``fatbin`` / ``compile`` / ``runtime`` / ``cuda_runtime``
-(the kernel runtime), ``preprocess`` / ``decode`` / ``nms`` / ``masks`` (the stages), ``pipeline``
-(``GpuPipeline``) with ``slots`` (double-buffered upload), ``timing`` (CUDA events), ``graph_cache`` and ``cuda_graphs``
+(the kernel runtime), ``preprocess`` / ``decode`` / ``nms`` / ``masks`` (the stages), ``processor``
+(``GpuProcessor``) with ``slots`` (double-buffered upload), ``timing`` (CUDA events), ``graph_cache`` and ``cuda_graphs``
 (CUDA graph capture through the driver API). Layering: this package needs only ``types`` and the CPU
 stages; the TensorRT backend (``rtdetect.inference.tensorrt``) builds on its device context, and the
 fused pipeline takes the engine it is given (anything with a ``runner`` exposing device buffers).

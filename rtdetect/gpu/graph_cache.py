@@ -14,7 +14,7 @@ Conditions under which capture is valid, all met by rtdetect's GPU pipeline:
   inside it;
 * a non-default stream (pycuda ``Stream()``), capture mode THREAD_LOCAL so other threads' CUDA calls
   (capture, render) neither break nor join the capture; capture ends on the thread that began it;
-* thresholds are baked in: ``GpuPipeline.configure`` drops the graphs.
+* thresholds are baked in: ``GpuProcessor.configure`` drops the graphs.
 
 TensorRT engines whose layers cannot be captured (data-dependent shapes, loops, some plugins) make
 ``execute_async_v3`` fail or the capture invalid: the failure is reported once and the pipeline keeps

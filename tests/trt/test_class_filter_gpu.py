@@ -18,12 +18,12 @@ CASES = [("bus.jpg", (BUS,)), ("bus.jpg", (BUS, PERSON)), ("zidane.jpg", (TIE, B
 @pytest.fixture(scope="module")
 def gpu_pipeline(v5seg_onnx):
     import kernels_emulator as emulator
-    from rtdetect.gpu.pipeline import GpuPipeline
+    from rtdetect.gpu.processor import GpuProcessor
 
     runtime = QueuedRuntime(emulator.EmulatedRuntime(emulator.KernelLibrary(emulator.build_library()),
                                                      block_threads=64, grid_blocks=4))
     engine = FakeEngine(OrtRunner(v5seg_onnx, FakeCudaDriver()))
-    with GpuPipeline(engine, PostprocessConfig(conf=0.25, masks=False), use_graph=False, runtime=runtime,
+    with GpuProcessor(engine, PostprocessConfig(conf=0.25, masks=False), use_graph=False, runtime=runtime,
                      log=lambda message: None) as pipeline:
         yield pipeline
 

@@ -116,10 +116,10 @@ def test_int8_engine_keeps_detections_close_to_fp32(yolov8, cache_dir, clip, dat
 
 @pytest.mark.parametrize("use_graph", [True, False])
 def test_gpu_pipeline_matches_the_cpu_pipeline_on_the_clip(fp32_engine, ort, clip, use_graph):
-    from rtdetect.gpu.pipeline import GpuPipeline
+    from rtdetect.gpu.processor import GpuProcessor
 
     cpu = Pipeline(ort, CONFIG)
-    with GpuPipeline(fp32_engine, CONFIG, use_graph=use_graph) as gpu:
+    with GpuProcessor(fp32_engine, CONFIG, use_graph=use_graph) as gpu:
         results = list(gpu.process_stream(clip))
         single, seconds = gpu.process_frame(clip[0])
     assert len(results) == len(clip)
@@ -133,11 +133,11 @@ def test_gpu_pipeline_matches_the_cpu_pipeline_on_the_clip(fp32_engine, ort, cli
 
 def test_gpu_pipeline_masks_match_the_cpu_pipeline(cache_dir, clip):
     from rtdetect.models.zoo import resolve_model
-    from rtdetect.gpu.pipeline import GpuPipeline
+    from rtdetect.gpu.processor import GpuProcessor
 
     model = str(resolve_model("yolov5s-seg", imgsz=(640, 640)))
     engine = TensorRTEngine(model, imgsz=(640, 640), precision="fp32", cache_dir=str(cache_dir))
-    with OnnxRuntimeEngine(model) as ort_seg, GpuPipeline(engine, CONFIG, owns_engine=True) as gpu:
+    with OnnxRuntimeEngine(model) as ort_seg, GpuProcessor(engine, CONFIG, owns_engine=True) as gpu:
         cpu = Pipeline(ort_seg, CONFIG)
         for i, image in enumerate(clip[::10]):
             reference = cpu.process(Frame(image, i, None, "t")).detections

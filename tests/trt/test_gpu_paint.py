@@ -35,10 +35,10 @@ def runtime():
 
 @pytest.fixture(scope="module")
 def gpu(v5seg_onnx, runtime):
-    from rtdetect.gpu.pipeline import GpuPipeline
+    from rtdetect.gpu.processor import GpuProcessor
 
     engine = FakeEngine(OrtRunner(v5seg_onnx, FakeCudaDriver()))
-    with GpuPipeline(engine, PostprocessConfig(conf=0.25), use_graph=False, runtime=runtime,
+    with GpuProcessor(engine, PostprocessConfig(conf=0.25), use_graph=False, runtime=runtime,
                      log=lambda message: None) as pipeline:
         yield pipeline
 

@@ -40,10 +40,10 @@ def fake_engine(yolov8):
 
 @pytest.fixture
 def gpu_pipeline(fake_engine, emulated_runtime):
-    from rtdetect.gpu.pipeline import GpuPipeline
+    from rtdetect.gpu.processor import GpuProcessor
 
     engine = fake_engine
-    pipeline = GpuPipeline(engine, PostprocessConfig(conf=0.25), use_graph=False, runtime=emulated_runtime,
+    pipeline = GpuProcessor(engine, PostprocessConfig(conf=0.25), use_graph=False, runtime=emulated_runtime,
                            log=lambda message: None)
     yield pipeline
     pipeline.close()
@@ -113,14 +113,14 @@ def test_gpu_pipeline_on_the_real_engine_runner(cuda, install_trt, tiny_onnx, tm
     NMS and the CPU path after, which changes IoUs at the border, so NMS is neutralised here (iou=1: it
     only orders and cuts). NMS parity itself is the kernel tests' job."""
     from rtdetect.inference.tensorrt import TensorRTEngine
-    from rtdetect.gpu.pipeline import GpuPipeline
+    from rtdetect.gpu.processor import GpuProcessor
 
     install_trt()
     image = video_frames(data_dir / "vtest_3s.mp4")[0]
     config = PostprocessConfig(conf=0.25, iou=1.0)
     with TensorRTEngine(str(tiny_onnx), imgsz=(32, 32), precision="fp32", cache_dir=str(tmp_path)) as engine:
         host = Pipeline(engine, config, warmup_runs=1).process(Frame(image, 0, None, "t")).detections
-        with GpuPipeline(engine, config, use_graph=False, runtime=emulated_runtime, log=lambda m: None) as gpu:
+        with GpuProcessor(engine, config, use_graph=False, runtime=emulated_runtime, log=lambda m: None) as gpu:
             device, seconds = gpu.process_frame(image)
             assert gpu.names == ["a", "b"]
     assert len(host) == len(device) == 10  # every anchor of the fake output passes conf
@@ -135,7 +135,7 @@ def test_segmentation_masks_come_back_for_the_kept_boxes_only(emulated_runtime, 
     """The default YOLOv5s-seg model: mask kernels read the engine's protos buffer in place, and only the
     kept detections' masks are downloaded (the second host wait of a segmentation frame)."""
     from rtdetect.models.zoo import resolve_model
-    from rtdetect.gpu.pipeline import GpuPipeline
+    from rtdetect.gpu.processor import GpuProcessor
 
     model = str(resolve_model("yolov5s-seg", imgsz=(640, 640)))
     frames = video_frames(data_dir / "vtest_3s.mp4")[:2]
@@ -144,7 +144,7 @@ def test_segmentation_masks_come_back_for_the_kept_boxes_only(emulated_runtime, 
         cpu = Pipeline(engine, config, warmup_runs=1)
         expected = [cpu.process(Frame(f, i, None, "t")).detections for i, f in enumerate(frames)]
     engine = FakeEngine(OrtRunner(model, FakeCudaDriver()))
-    with GpuPipeline(engine, config, use_graph=False, runtime=emulated_runtime, log=lambda m: None) as gpu:
+    with GpuProcessor(engine, config, use_graph=False, runtime=emulated_runtime, log=lambda m: None) as gpu:
         results = list(gpu.process_stream(frames))
     for reference, (got, seconds) in zip(expected, results, strict=True):
         assert_same_detections(reference, got)
@@ -179,7 +179,7 @@ def test_graphs_unavailable_fall_back_to_eager_with_one_message(fake_engine, emu
                                                                  monkeypatch):
     """Without a loadable libcuda (pycuda itself has no graph API) the default pipeline runs eagerly."""
     from rtdetect.gpu import libcuda
-    from rtdetect.gpu.pipeline import GpuPipeline
+    from rtdetect.gpu.processor import GpuProcessor
 
     def no_libcuda():
         raise OSError("libcuda.so.1: cannot open shared object file")
@@ -187,7 +187,7 @@ def test_graphs_unavailable_fall_back_to_eager_with_one_message(fake_engine, emu
     monkeypatch.setattr(libcuda, "load", no_libcuda)
     messages = []
     frames = video_frames(data_dir / "vtest_3s.mp4")[:2]
-    with GpuPipeline(fake_engine, PostprocessConfig(conf=0.25), runtime=emulated_runtime,
+    with GpuProcessor(fake_engine, PostprocessConfig(conf=0.25), runtime=emulated_runtime,
                      log=messages.append) as gpu:
         results = [gpu.process_frame(image) for image in frames]
     assert len(messages) == 1 and "libcuda" in messages[0]
@@ -246,18 +246,18 @@ def test_candidate_list_holds_every_row_of_the_model_output(fake_engine, emulate
     """Issue 10 item 2: the GPU candidate list is as long as the model's output (this YOLOv8: 8400 rows,
     above the old fixed 8192), so every passing row reaches NMS and nothing is reported dropped; a smaller
     list set on purpose still counts and reports what it dropped."""
-    from rtdetect.gpu.pipeline import GpuPipeline
+    from rtdetect.gpu.processor import GpuProcessor
 
     image = video_frames(data_dir / "vtest_3s.mp4")[0]
     messages = []
-    with GpuPipeline(fake_engine, PostprocessConfig(conf=0.0), use_graph=False, runtime=emulated_runtime,
+    with GpuProcessor(fake_engine, PostprocessConfig(conf=0.0), use_graph=False, runtime=emulated_runtime,
                      log=messages.append) as gpu:
         assert gpu.capacity == 8400 == fake_engine.runner.output_shapes["output0"][2]
         slot = gpu._launch(gpu._stage(image))
         gpu._collect(slot)
         passed = int(slot.results["candidates"][0])
     assert 1000 < passed <= 8400 and messages == []
-    with GpuPipeline(fake_engine, PostprocessConfig(conf=0.0), use_graph=False, runtime=emulated_runtime,
+    with GpuProcessor(fake_engine, PostprocessConfig(conf=0.0), use_graph=False, runtime=emulated_runtime,
                      capacity=1000, log=messages.append) as small:
         small.process_frame(image)
     assert len(messages) == 1 and f"{passed} candidates passed" in messages[0] and "holds 1000" in messages[0]

@@ -4,7 +4,7 @@ Nothing here imports ``tensorrt`` or ``pycuda`` at import time: the modules that
 inside the function that does (TensorRT through :mod:`.deps`, pycuda through :mod:`rtdetect.gpu.device`),
 and their absence is one line naming what to install. The CPU-side parts (the precision plan, the cache
 keys) run anywhere; the ONNX variants they build from are :mod:`rtdetect.inference.onnx_tools`. The fused
-GPU pipeline around an engine is :mod:`rtdetect.gpu.pipeline`.
+GPU pipeline around an engine is :mod:`rtdetect.gpu.processor`.
 
 Modules, one job each:
 

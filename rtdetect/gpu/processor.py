@@ -1,4 +1,5 @@
-"""The zero-copy GPU pipeline: a BGR frame in, ``Detections`` in frame pixels out, all between on the device.
+"""The zero-copy GPU processor (``GpuProcessor``): a BGR frame in, ``Detections`` in frame pixels out, all
+between on the device. The run loop around it is ``rtdetect.pipeline.GpuFramePipeline``.
 
     host frame ─(pinned, copy stream)─▶ device frame ─letterbox kernel─▶ engine input buffer
       ─TensorRT─▶ engine output buffers ─decode kernel─▶ candidates ─NMS kernels─▶ kept detections
@@ -40,7 +41,7 @@ from .masks import GpuMasks, unpack_crops
 from .nms import MAX_CAPACITY as NMS_MAX_CAPACITY
 from .slots import FrameSlot
 
-class GpuPipeline:
+class GpuProcessor:
     """Runs a :class:`rtdetect.inference.tensorrt.TensorRTEngine` with rtdetect's CUDA kernels around it.
 
     runtime: the ``rtdetect.gpu`` kernel runtime; by default a ``CudaRuntime`` on the engine's device and
@@ -336,7 +337,7 @@ class GpuPipeline:
             self._runtime.close()
         self._runtime = None
 
-    def __enter__(self) -> "GpuPipeline":
+    def __enter__(self) -> "GpuProcessor":
         return self
 
     def __exit__(self, *exc) -> None:
