@@ -27,10 +27,10 @@ class FakeToolkit:
         self.device_info = DeviceInfo(0, gpu[0], gpu[1])
         self.builds = []
 
-    def serialize(self, onnx_path, plan, input_name, shapes, timing_cache):
-        self.builds.append((onnx_path, plan, input_name, tuple(shapes), timing_cache))
+    def serialize(self, onnx_path, recipe, input_name, shapes, timing_cache):
+        self.builds.append((onnx_path, recipe, input_name, tuple(shapes), timing_cache))
         timing_cache.write_bytes(timing_cache.read_bytes() + b"t" if timing_cache.exists() else b"t")
-        digest = hashlib.sha256(f"{onnx_path}|{plan}|{shapes}".encode()).digest()
+        digest = hashlib.sha256(f"{onnx_path}|{recipe}|{shapes}".encode()).digest()
         return FAKE_MAGIC + digest * 8
 
     def can_deserialize(self, data):

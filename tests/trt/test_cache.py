@@ -190,6 +190,6 @@ def test_missing_model_is_a_model_error(tmp_path, messages):
 def test_trt11_fp16_builds_from_the_converted_onnx(tmp_path, tiny_onnx, messages):
     b = builder(tmp_path, messages, FakeToolkit(trt_version="11.4.0.106"))
     b.ensure(BuildRequest(tiny_onnx, "fp16", imgsz=(32, 32)))
-    onnx_path, plan = b.toolkit.builds[0][:2]
-    assert plan.strongly_typed and onnx_path != tiny_onnx and "fp16" in onnx_path.name
+    onnx_path, recipe = b.toolkit.builds[0][:2]
+    assert recipe.strongly_typed and onnx_path != tiny_onnx and "fp16" in onnx_path.name
     assert os.path.dirname(onnx_path).endswith(os.path.join("engines", "onnx"))

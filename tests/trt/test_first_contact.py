@@ -17,7 +17,7 @@ from rtdetect.inference import choose_backend, create_engine
 from rtdetect.inference.tensorrt import TensorRTEngine, deps
 from rtdetect.inference.tensorrt.doctor import fit_line
 from rtdetect.inference.tensorrt.errors import EngineBuildError, TensorRTUnavailable
-from rtdetect.inference.tensorrt.plan import precision_plan
+from rtdetect.inference.tensorrt.recipe import precision_recipe
 from rtdetect.inference.tensorrt.toolkit import TensorRTToolkit
 
 from .fake_trt import OUTPUT_ANCHORS, OUTPUT_CHANNELS
@@ -140,7 +140,7 @@ def test_missing_driver_is_not_reported_as_missing_pycuda(monkeypatch):
 def test_invalid_optimisation_profile_is_reported_where_it_happens(cuda, install_trt, tiny_onnx, tmp_path):
     install_trt()
     with TensorRTToolkit() as toolkit, pytest.raises(EngineBuildError, match="rejected the optimisation profile"):
-        toolkit.serialize(tiny_onnx, precision_plan(toolkit.trt_version, "fp32"), "images",
+        toolkit.serialize(tiny_onnx, precision_recipe(toolkit.trt_version, "fp32"), "images",
                           [(1, 3, 32, 32), (4, 3, 32, 32), (2, 3, 32, 32)], tmp_path / "timing.cache")
     assert cuda.context_depth == 0
 

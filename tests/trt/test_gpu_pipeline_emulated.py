@@ -268,8 +268,6 @@ def test_settings_changed_from_another_thread_apply_between_frames(gpu_pipeline,
     file in the streaming form (frame k + 1 staged while k computes). 100 changes of ``conf`` and the class
     filter during a run: it completes, and each frame's detections follow the settings in force when that
     frame was staged. (Applied at once, the change recreated the slots under the frame in flight.)"""
-    import threading
-
     from rtdetect.capture import open_source
     from rtdetect.pipeline import GpuFramePipeline
 

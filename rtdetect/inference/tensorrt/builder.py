@@ -1,4 +1,4 @@
-"""Engine build with a cache: the precision plan, the derived ONNX, the key, the build, the rebuild.
+"""Engine build with a cache: the precision recipe, the derived ONNX, the key, the build, the rebuild.
 
 ``build_engine(onnx_path, precision=..., batch=..., imgsz=..., calib_source=...)`` returns the cached
 engine when everything in its key matches and its files check out; otherwise it builds (minutes on a
@@ -28,7 +28,7 @@ from ..onnx_tools.variants import OnnxInfo, inspect_onnx, profile_shapes, write_
 from .cache import (EngineKey, EnginePaths, build_lock, discard, engine_paths, engines_dir, file_sha256,
                     timing_cache_path, validate, write_engine)
 from .errors import EngineLoadError
-from .plan import ONNX_FP16, ONNX_QDQ_INT8, ONNX_SOURCE, PRECISIONS, Plan, precision_plan
+from .recipe import ONNX_FP16, ONNX_QDQ_INT8, ONNX_SOURCE, PRECISIONS, PrecisionRecipe, precision_recipe
 
 T = TypeVar("T")
 INT8_NEEDS_CALIBRATION = ("--precision int8 needs --calib-source VIDEO|DIR: hundreds of frames like the ones the "
@@ -41,7 +41,7 @@ class Toolkit(Protocol):
     trt_version: str
     device_info: DeviceInfo
 
-    def serialize(self, onnx_path: Path, plan: Plan, input_name: str,
+    def serialize(self, onnx_path: Path, recipe: PrecisionRecipe, input_name: str,
                   shapes: Sequence[tuple[int, ...]], timing_cache: Path) -> bytes: ...
 
     def can_deserialize(self, data: bytes) -> bool: ...
@@ -64,7 +64,7 @@ class BuildRequest:
 @dataclass(frozen=True)
 class Resolved:
     paths: EnginePaths
-    plan: Plan
+    recipe: PrecisionRecipe
     info: OnnxInfo
     shapes: tuple[tuple[int, ...], ...]
 
@@ -80,19 +80,19 @@ class EngineBuilder:
         self.log = log
 
     def resolve(self, request: BuildRequest) -> Resolved:
-        """The plan, the key and the paths for ``request`` (no build, no TensorRT call)."""
+        """The recipe, the key and the paths for ``request`` (no build, no TensorRT call)."""
         check_request(request)
         source = Path(request.onnx_path)
-        plan = precision_plan(self.toolkit.trt_version, request.precision)
+        recipe = precision_recipe(self.toolkit.trt_version, request.precision)
         info = inspect_onnx(source)
         shapes = profile_shapes(info, request.imgsz, request.batch)
         device = self.toolkit.device_info
         key = EngineKey(file_sha256(source), self.toolkit.trt_version, device.name, device.compute_capability,
-                        request.precision, info.input_name, *shapes, calibration=self._calibration(request, plan))
-        return Resolved(engine_paths(self.folder, source.stem, key), plan, info, shapes)
+                        request.precision, info.input_name, *shapes, calibration=self._calibration(request, recipe))
+        return Resolved(engine_paths(self.folder, source.stem, key), recipe, info, shapes)
 
-    def _calibration(self, request: BuildRequest, plan: Plan) -> str:
-        if not plan.needs_calibration:
+    def _calibration(self, request: BuildRequest, recipe: PrecisionRecipe) -> str:
+        if not recipe.needs_calibration:
             return ""
         return calibration_fingerprint(request.calib_source, request.calib_frames, request.imgsz, RECIPE)
 
@@ -118,42 +118,42 @@ class EngineBuilder:
         return reason
 
     def _build(self, request: BuildRequest, resolved: Resolved) -> EnginePaths:
-        onnx_path = self.model_for_plan(request, resolved.plan, resolved.info)
-        self.log(f"building TensorRT engine {resolved.paths.engine.name}: {resolved.plan.describe()}, "
+        onnx_path = self.model_for_recipe(request, resolved.recipe, resolved.info)
+        self.log(f"building TensorRT engine {resolved.paths.engine.name}: {resolved.recipe.describe()}, "
                  f"input {resolved.info.input_name} {resolved.shapes[0]}..{resolved.shapes[2]} (this takes minutes)")
         device = self.toolkit.device_info
         start = time.perf_counter()
-        data = self.toolkit.serialize(onnx_path, resolved.plan, resolved.info.input_name, resolved.shapes,
+        data = self.toolkit.serialize(onnx_path, resolved.recipe, resolved.info.input_name, resolved.shapes,
                                       timing_cache_path(self.folder, self.toolkit.trt_version, device.name,
                                                         device.compute_capability))
         seconds = time.perf_counter() - start
         metadata = {**resolved.info.metadata, "rtdetect.precision": request.precision}
-        extra = {"plan": dataclasses.asdict(resolved.plan), "built_from": str(onnx_path),
+        extra = {"recipe": dataclasses.asdict(resolved.recipe), "built_from": str(onnx_path),
                  "source_onnx": str(Path(request.onnx_path).resolve()), "build_seconds": round(seconds, 3),
                  "device": dataclasses.asdict(device)}
         write_engine(resolved.paths, data, metadata, extra)
         self.log(f"engine built in {seconds:.1f} s: {resolved.paths.engine}")
         return replace(resolved.paths, built=True)
 
-    def model_for_plan(self, request: BuildRequest, plan: Plan, info: OnnxInfo) -> Path:
-        """The ONNX TensorRT parses for ``plan``: the source, or a derived fp16 / Q/DQ file (cached)."""
+    def model_for_recipe(self, request: BuildRequest, recipe: PrecisionRecipe, info: OnnxInfo) -> Path:
+        """The ONNX TensorRT parses for ``recipe``: the source, or a derived fp16 / Q/DQ file (cached)."""
         source = Path(request.onnx_path)
         if info.input_dtype == "float16":
             if request.precision != "fp16":
                 raise ModelError(f"{source} is a float16 model: build it with --precision fp16, or give the "
                                  f"float32 ONNX for {request.precision}")
             return source
-        if plan.onnx_variant == ONNX_SOURCE:
+        if recipe.onnx_variant == ONNX_SOURCE:
             return source
         digest = file_sha256(source)[:16]
-        if plan.onnx_variant == ONNX_FP16:
+        if recipe.onnx_variant == ONNX_FP16:
             return self._derive(self.folder / "onnx" / f"{source.stem}-fp16-{digest}.onnx",
                                 lambda target: write_fp16_variant(source, target))
-        if plan.onnx_variant == ONNX_QDQ_INT8:
+        if recipe.onnx_variant == ONNX_QDQ_INT8:
             fingerprint = calibration_fingerprint(request.calib_source, request.calib_frames, request.imgsz, RECIPE)
             return self._derive(self.folder / "onnx" / f"{source.stem}-int8-{digest}-{fingerprint}.onnx",
                                 lambda target: self._calibrate(request, target))
-        raise ModelError(f"unknown ONNX variant {plan.onnx_variant!r}")
+        raise ModelError(f"unknown ONNX variant {recipe.onnx_variant!r}")
 
     def _calibrate(self, request: BuildRequest, target: Path) -> Path:
         self.log(f"calibrating INT8 on {request.calib_frames} frames from {request.calib_source}")
@@ -182,7 +182,7 @@ def check_request(request: BuildRequest) -> None:
 
 
 def open_engine(builder: EngineBuilder, request: BuildRequest, load: Callable[[bytes], T]) -> tuple[T, EnginePaths]:
-    """Ensure the engine and ``load`` its plan bytes. When a *cached* engine fails to load (``load`` raises
+    """Ensure the engine and ``load`` its recipe bytes. When a *cached* engine fails to load (``load`` raises
     EngineLoadError: deserialisation returned None or raised), report it, rebuild once and load again."""
     paths = builder.ensure(request)
     try:

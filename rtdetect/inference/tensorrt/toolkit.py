@@ -22,14 +22,14 @@ from ...gpu.device import DeviceInfo, PrimaryContext, query_device
 from ...notes import note
 from .deps import create_builder, create_runtime, import_tensorrt
 from .errors import EngineBuildError
-from .plan import Plan
+from .recipe import PrecisionRecipe
 
 DEFAULT_WORKSPACE_GB = 4.0
 
 
 class TensorRTToolkit:
     """Real TensorRT on CUDA device ``device``. ``trt_version`` and ``device_info`` feed the cache key;
-    ``serialize`` builds a plan. Use as a context manager (it holds the device's primary context)."""
+    ``serialize`` builds a recipe. Use as a context manager (it holds the device's primary context)."""
 
     def __init__(self, device: int = 0, *, workspace_gb: float = DEFAULT_WORKSPACE_GB,
                  log: Callable[[str], None] = note) -> None:
@@ -46,30 +46,30 @@ class TensorRTToolkit:
             self._context.close()
             raise
 
-    def serialize(self, onnx_path: Path, plan: Plan, input_name: str,
+    def serialize(self, onnx_path: Path, recipe: PrecisionRecipe, input_name: str,
                   shapes: Sequence[tuple[int, ...]], timing_cache: Path) -> bytes:
-        """Build ``onnx_path`` per ``plan`` with the (min, opt, max) ``shapes`` for ``input_name``; the
-        timing cache at ``timing_cache`` is loaded first and written back after. Returns the plan bytes."""
+        """Build ``onnx_path`` per ``recipe`` with the (min, opt, max) ``shapes`` for ``input_name``; the
+        timing cache at ``timing_cache`` is loaded first and written back after. Returns the recipe bytes."""
         trt = self._trt
         with self._context.active():
             logger = trt.Logger(trt.Logger.WARNING)
             builder = create_builder(trt, logger)
             try:
-                network, parser = self._parse(builder, logger, onnx_path, plan)  # the parser outlives the build
-                config = self._config(builder, plan, input_name, shapes)
+                network, parser = self._parse(builder, logger, onnx_path, recipe)  # the parser outlives the build
+                config = self._config(builder, recipe, input_name, shapes)
                 self._attach_timing_cache(config, timing_cache)
                 serialized = builder.build_serialized_network(network, config)
                 if serialized is None:
                     raise EngineBuildError(f"TensorRT could not build an engine from {onnx_path} "
-                                           f"({plan.describe()}); see the TensorRT messages above")
+                                           f"({recipe.describe()}); see the TensorRT messages above")
                 self._save_timing_cache(config, timing_cache)
                 return bytes(serialized)
             finally:  # TensorRT objects are destroyed here, with the context still current
                 network = parser = config = serialized = builder = None
 
-    def _parse(self, builder, logger, onnx_path: Path, plan: Plan):
+    def _parse(self, builder, logger, onnx_path: Path, recipe: PrecisionRecipe):
         trt = self._trt
-        flags = 1 << int(trt.NetworkDefinitionCreationFlag.STRONGLY_TYPED) if plan.strongly_typed else 0
+        flags = 1 << int(trt.NetworkDefinitionCreationFlag.STRONGLY_TYPED) if recipe.strongly_typed else 0
         network = builder.create_network(flags)
         parser = trt.OnnxParser(network, logger)
         if not parser.parse_from_file(str(onnx_path)):
@@ -77,13 +77,13 @@ class TensorRTToolkit:
             raise EngineBuildError(f"TensorRT cannot parse {onnx_path}: {errors or 'unknown error'}")
         return network, parser
 
-    def _config(self, builder, plan: Plan, input_name: str, shapes: Sequence[tuple[int, ...]]):
+    def _config(self, builder, recipe: PrecisionRecipe, input_name: str, shapes: Sequence[tuple[int, ...]]):
         trt = self._trt
         config = builder.create_builder_config()
         config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, self._workspace)
-        for name in plan.builder_flags:
+        for name in recipe.builder_flags:
             config.set_flag(getattr(trt.BuilderFlag, name))
-        for name in plan.cleared_flags:
+        for name in recipe.cleared_flags:
             config.clear_flag(getattr(trt.BuilderFlag, name))
         profile = builder.create_optimization_profile()
         profile.set_shape(input_name, *(tuple(s) for s in shapes))
@@ -105,7 +105,7 @@ class TensorRTToolkit:
             atomic_write_bytes(path, bytes(cache.serialize()))
 
     def can_deserialize(self, data: bytes) -> bool:
-        """True when TensorRT here deserialises ``data`` (a quick check of a cached plan)."""
+        """True when TensorRT here deserialises ``data`` (a quick check of a cached recipe)."""
         trt = self._trt
         with self._context.active():
             runtime = create_runtime(trt, trt.Logger(trt.Logger.ERROR))

@@ -1,13 +1,13 @@
-"""The precision plan for TensorRT 10.x and 11.x (pure function, no TensorRT needed)."""
+"""The precision recipe for TensorRT 10.x and 11.x (pure function, no TensorRT needed)."""
 import pytest
 
 from rtdetect.errors import ModelError
-from rtdetect.inference.tensorrt.plan import ONNX_FP16, ONNX_QDQ_INT8, ONNX_SOURCE, precision_plan, trt_major_version
+from rtdetect.inference.tensorrt.recipe import ONNX_FP16, ONNX_QDQ_INT8, ONNX_SOURCE, precision_recipe, trt_major_version
 
 
 @pytest.mark.parametrize("version", ["10.0.1.6", "10.13.3.9"])
 def test_trt10_uses_builder_flags_on_a_weakly_typed_network(version):
-    fp32, fp16, int8 = (precision_plan(version, p) for p in ("fp32", "fp16", "int8"))
+    fp32, fp16, int8 = (precision_recipe(version, p) for p in ("fp32", "fp16", "int8"))
     assert (fp32.onnx_variant, fp32.builder_flags, fp32.strongly_typed) == (ONNX_SOURCE, (), False)
     assert fp32.cleared_flags == ("TF32",)
     assert (fp16.onnx_variant, fp16.builder_flags, fp16.strongly_typed) == (ONNX_SOURCE, ("FP16",), False)
@@ -18,19 +18,19 @@ def test_trt10_uses_builder_flags_on_a_weakly_typed_network(version):
 
 @pytest.mark.parametrize("version", ["11.0.0.1", "11.4.0.106", "12.1.0"])
 def test_trt11_has_no_precision_flags_and_puts_precision_in_the_onnx(version):
-    fp32, fp16, int8 = (precision_plan(version, p) for p in ("fp32", "fp16", "int8"))
-    for plan in (fp32, fp16, int8):
-        assert plan.strongly_typed
-        assert not {"FP16", "INT8"} & set(plan.builder_flags)  # removed in TensorRT 11
+    fp32, fp16, int8 = (precision_recipe(version, p) for p in ("fp32", "fp16", "int8"))
+    for recipe in (fp32, fp16, int8):
+        assert recipe.strongly_typed
+        assert not {"FP16", "INT8"} & set(recipe.builder_flags)  # removed in TensorRT 11
     assert fp32.onnx_variant == ONNX_SOURCE and fp32.cleared_flags == ("TF32",)
     assert fp16.onnx_variant == ONNX_FP16 and fp16.builder_flags == ()
     assert int8.onnx_variant == ONNX_QDQ_INT8 and int8.builder_flags == () and int8.needs_calibration
 
 
 def test_describe_names_the_choices():
-    text = precision_plan("10.13.3.9", "int8").describe()
+    text = precision_recipe("10.13.3.9", "int8").describe()
     assert "int8-qdq" in text and "INT8+FP16" in text and "weakly typed" in text
-    assert "strongly typed" in precision_plan("11.4.0.106", "fp16").describe()
+    assert "strongly typed" in precision_recipe("11.4.0.106", "fp16").describe()
 
 
 @pytest.mark.parametrize("bad", ["8.6.1", "9.3.0", "garbage", ""])
@@ -41,4 +41,4 @@ def test_old_or_unreadable_versions_are_refused(bad):
 
 def test_unknown_precision_is_refused():
     with pytest.raises(ModelError, match="fp32, fp16, int8"):
-        precision_plan("10.13.3.9", "bf16")
+        precision_recipe("10.13.3.9", "bf16")

@@ -1,4 +1,4 @@
-"""The precision plan: how an engine of a given precision is built on a given TensorRT version.
+"""The precision recipe: how an engine of a given precision is built on a given TensorRT version.
 
 TensorRT 11 removed the weak-typing builder flags (``BuilderFlag.FP16``, ``BuilderFlag.INT8``, ...) and
 the INT8 calibrators; every network is strongly typed, so precision must live in the ONNX itself
@@ -38,7 +38,7 @@ MIN_TRT_MAJOR = 10
 
 
 @dataclass(frozen=True)
-class Plan:
+class PrecisionRecipe:
     """How to build one engine.
 
     onnx_variant: ``source`` (the given float32 ONNX as is), ``fp16`` or ``int8-qdq`` (derived files);
@@ -72,20 +72,20 @@ def trt_major_version(trt_version: str) -> int:
     return major
 
 
-def precision_plan(trt_version: str, precision: str) -> Plan:
-    """The build plan for ``precision`` (fp32 | fp16 | int8) on TensorRT ``trt_version`` (e.g. "11.4.0.106").
+def precision_recipe(trt_version: str, precision: str) -> PrecisionRecipe:
+    """The build recipe for ``precision`` (fp32 | fp16 | int8) on TensorRT ``trt_version`` (e.g. "11.4.0.106").
 
-    Pure: no TensorRT needed. TensorRT majors above 11 get the 11.x plan (strong typing only).
+    Pure: no TensorRT needed. TensorRT majors above 11 get the 11.x recipe (strong typing only).
     """
     if precision not in PRECISIONS:
         raise ModelError(f"unknown precision {precision!r}: choose one of {', '.join(PRECISIONS)}")
     major = trt_major_version(trt_version)
     weak = major == 10
     if precision == "fp32":
-        return Plan(major, precision, ONNX_SOURCE, (), ("TF32",), not weak, False)
+        return PrecisionRecipe(major, precision, ONNX_SOURCE, (), ("TF32",), not weak, False)
     if precision == "fp16":
         if weak:
-            return Plan(major, precision, ONNX_SOURCE, ("FP16",), (), False, False)
-        return Plan(major, precision, ONNX_FP16, (), (), True, False)
+            return PrecisionRecipe(major, precision, ONNX_SOURCE, ("FP16",), (), False, False)
+        return PrecisionRecipe(major, precision, ONNX_FP16, (), (), True, False)
     flags = ("INT8", "FP16") if weak else ()
-    return Plan(major, precision, ONNX_QDQ_INT8, flags, (), not weak, True)
+    return PrecisionRecipe(major, precision, ONNX_QDQ_INT8, flags, (), not weak, True)
