@@ -1,4 +1,5 @@
-"""The pipeline: the only module that knows the order of the stages, the threads and the queues.
+"""The run loop of one source: the order of its stages, their threads and queues (``rtdetect.streams`` runs many
+sources through one engine; see docs/architecture.md).
 
     capture ─▶ preprocess ─▶ inference ─▶ decode+NMS+masks ─▶ [tracker] ─▶ render+sinks (calling thread)
 
