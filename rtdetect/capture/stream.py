@@ -11,6 +11,7 @@ The display name (``name``) has credentials redacted; the real URL goes only to 
 """
 from __future__ import annotations
 
+import math
 import sys
 import time
 from dataclasses import dataclass, field
@@ -42,8 +43,8 @@ class StreamOptions:
     rtsp_transport: str = "tcp"
 
     def __post_init__(self) -> None:
-        if not self.timeout_s > 0:
-            raise ValueError(f"stream timeout must be > 0 s, got {self.timeout_s}")
+        if not (math.isfinite(self.timeout_s) and self.timeout_s > 0):
+            raise ValueError(f"stream timeout must be a number of seconds > 0, got {self.timeout_s}")
         if self.rtsp_transport not in RTSP_TRANSPORTS:
             raise ValueError(f"RTSP transport must be one of {', '.join(RTSP_TRANSPORTS)}, got {self.rtsp_transport!r}")
 
