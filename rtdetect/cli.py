@@ -108,8 +108,8 @@ def _add_threshold_options(parser: argparse.ArgumentParser) -> None:
 def _add_stream_options(parser: argparse.ArgumentParser) -> None:
     """--timeout, --reconnect and --rtsp-transport (stream URLs), shared by detect and bench."""
     group = parser.add_argument_group("stream URLs (RTSP, HTTP/MJPEG, ...)")
-    group.add_argument("--timeout", type=float, default=5.0, metavar="S",
-                       help="longest stream open or read; a longer stall counts as a dropped connection (default: 5)")
+    _option(group, "--timeout", _number(float, options.positive), default=5.0, metavar="S",
+            help="longest stream open or read; a longer stall counts as a dropped connection (default: 5)")
     group.add_argument("--reconnect", default="5", metavar="N|DURATION|forever",
                        help="after a drop: N attempts, a duration (30s, 2m, 1h), forever, or 0 (default: 5)")
     group.add_argument("--rtsp-transport", choices=("tcp", "udp"), default="tcp", help="RTSP transport (default: tcp)")

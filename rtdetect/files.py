@@ -11,6 +11,13 @@ from .errors import OutputError
 STDOUT_NAMES = ("-", "/dev/stdout")
 
 
+def opencv_path(path: str | os.PathLike[str]) -> bytes:
+    """``path`` as OpenCV must be given it (to open or write a video): the bytes the file system holds.
+    OpenCV encodes a ``str`` as UTF-8 and crashes the process on one that has none, as Python gives a file
+    name that is not valid UTF-8, or any non-ASCII name under a C locale (its bytes become surrogates)."""
+    return os.fsencode(path)
+
+
 def is_stdout(path: str | None) -> bool:
     """True for ``-`` and ``/dev/stdout``: stream to standard output instead of a file."""
     return path is not None and str(path) in STDOUT_NAMES

@@ -27,9 +27,12 @@ def open_source(spec: str, *, stream_options: StreamOptions | None = None) -> So
 
     ``stream_options`` (timeout, reconnect budget, RTSP transport) apply to stream URLs. Returns an unopened
     Source (use it in ``with``); its ``name`` is safe to show (credentials redacted). Raises SourceError
-    when ``spec`` names nothing usable.
+    when ``spec`` names nothing usable. Spaces around ``spec`` are dropped unless it names a file or folder
+    as given (``trail.mp4 `` can be a file's real name).
     """
-    spec = str(spec).strip()
+    spec = str(spec)
+    if not os.path.exists(spec):
+        spec = spec.strip()
     if not spec:
         raise SourceError("empty --source")
     if spec == "webcam":

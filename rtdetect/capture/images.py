@@ -1,11 +1,17 @@
 """Still images: one file, a folder, or a glob. One frame per image, ``frame`` index 0, the file name as source.
 
+Images are turned upright by their EXIF orientation, as ``cv2.imread``, Pillow's ``exif_transpose``
+and photo viewers do: a phone photo stored sideways is detected, and its boxes and annotated copy are,
+the way it is seen.
+
 An image's size is read from its header (``imagesize``: no pixel is decoded) and an image above
 ``MAX_IMAGE_PIXELS`` is refused before decoding: a small file can claim a huge picture (a 137 KB JPEG
-claiming 30000x30000 decodes to 2.7 GB). In a folder or glob an unreadable or oversized image is skipped,
-named on stderr, and the run goes on; a single image is an error. (OpenCV has no header-only size query:
-``haveImageReader`` only says a decoder exists, and its ``OPENCV_IO_MAX_IMAGE_PIXELS`` is process-wide, read
-once, 2^30 pixels by default, and fails with a ``cv2.error``, which is also caught here.)
+claiming 30000x30000 decodes to 2.7 GB). The header gives the stored size; turning it upright does not
+change its pixel count, which is what the limit is on. In a folder or glob an unreadable or oversized
+image is skipped, named on stderr, and the run goes on; a single image is an error. (OpenCV has no
+header-only size query: ``haveImageReader`` only says a decoder exists, and its
+``OPENCV_IO_MAX_IMAGE_PIXELS`` is process-wide, read once, 2^30 pixels by default, and fails with a
+``cv2.error``, which is also caught here.)
 """
 from __future__ import annotations
 
@@ -25,6 +31,9 @@ from .base import Source
 from .convert import to_bgr8
 from .video import check_readable_file
 
+# What any picture decodes to: its own depth (16-bit kept, to_bgr8 scales it) and colours (gray, colour;
+# alpha dropped), turned upright by its EXIF orientation. IMREAD_UNCHANGED would ignore the orientation.
+DECODE_FLAGS = cv2.IMREAD_ANYDEPTH | cv2.IMREAD_ANYCOLOR
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 MAX_IMAGE_PIXELS = 200_000_000  # 200 megapixels, 600 MB decoded as BGR: every real photo, no decompression bomb
 
@@ -45,8 +54,8 @@ def header_size(path: str) -> tuple[int, int]:
 
 
 def read_image(path: str, max_pixels: int = MAX_IMAGE_PIXELS) -> np.ndarray:
-    """Decode one image file to (H, W, 3) uint8 BGR, or raise SourceError naming the file (also when its
-    header claims more than ``max_pixels`` pixels, checked before decoding)."""
+    """Decode one image file to (H, W, 3) uint8 BGR, upright by its EXIF orientation, or raise SourceError
+    naming the file (also when its header claims more than ``max_pixels`` pixels, checked before decoding)."""
     check_readable_file(path, "image")
     width, height = header_size(path)
     if width * height > max_pixels:
@@ -54,7 +63,7 @@ def read_image(path: str, max_pixels: int = MAX_IMAGE_PIXELS) -> np.ndarray:
                           f"{max_pixels / 1e6:.0f} megapixel limit for images")
     data = np.fromfile(path, dtype=np.uint8)
     try:
-        image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+        image = cv2.imdecode(data, DECODE_FLAGS)
     except cv2.error:  # OpenCV's own limits and decoder failures
         image = None
     if image is None:

@@ -11,6 +11,7 @@ The display name (``name``) has credentials redacted; the real URL goes only to 
 """
 from __future__ import annotations
 
+import math
 import sys
 import time
 from dataclasses import dataclass, field
@@ -42,8 +43,8 @@ class StreamOptions:
     rtsp_transport: str = "tcp"
 
     def __post_init__(self) -> None:
-        if not self.timeout_s > 0:
-            raise ValueError(f"stream timeout must be > 0 s, got {self.timeout_s}")
+        if not (math.isfinite(self.timeout_s) and self.timeout_s > 0):
+            raise ValueError(f"stream timeout must be a number of seconds > 0, got {self.timeout_s}")
         if self.rtsp_transport not in RTSP_TRANSPORTS:
             raise ValueError(f"RTSP transport must be one of {', '.join(RTSP_TRANSPORTS)}, got {self.rtsp_transport!r}")
 
@@ -75,6 +76,7 @@ class StreamSource(LiveSource):
         self.options = options or StreamOptions()
         self._container = None
         self._decoded = None
+        self._reformatter = None
 
     def _connect(self) -> None:
         """Open the URL and its first video stream; raises SourceError with the (redacted) reason."""
@@ -95,6 +97,7 @@ class StreamSource(LiveSource):
         rate = stream.average_rate or stream.guessed_rate
         self.fps = float(rate) if rate and 0 < float(rate) < 1000 else None
         self._container, self._decoded = container, container.decode(stream)
+        self._reformatter = av.video.reformatter.VideoReformatter()
         size = (stream.codec_context.height, stream.codec_context.width)
         self.frame_hw = size if min(size) > 0 else None  # announced size; decides the network's input shape
 
@@ -106,7 +109,7 @@ class StreamSource(LiveSource):
         import av
 
         try:
-            return next(self._decoded).to_ndarray(format="bgr24")
+            return self._bgr(next(self._decoded))
         except StopIteration:
             why = "ended (the server closed it)"
         except av.error.ExitError:
@@ -114,6 +117,12 @@ class StreamSource(LiveSource):
         except (av.error.FFmpegError, OSError, ValueError) as exc:
             why = f"dropped ({_reason(exc)})"
         return self._reconnect(why)
+
+    def _bgr(self, frame) -> np.ndarray:
+        """A decoded frame as (H, W, 3) uint8 BGR, converted by this connection's own reformatter with no slice
+        threads. (``to_ndarray(format=...)`` keeps one per thread, freed at interpreter exit, where FFmpeg's
+        slice threads were seen to hang the process for good after a lost stream.)"""
+        return self._reformatter.reformat(frame, format="bgr24", threads=1).to_ndarray()
 
     def _reconnect(self, why: str) -> np.ndarray | None:
         """Reconnect within the budget; the first frame after success, or None (stopped, or ``lost``)."""
@@ -144,7 +153,7 @@ class StreamSource(LiveSource):
         import av
 
         try:
-            return next(self._decoded).to_ndarray(format="bgr24")
+            return self._bgr(next(self._decoded))
         except StopIteration:
             reason = "reconnected but the stream ended at once"
         except (av.error.FFmpegError, OSError, ValueError) as exc:
@@ -155,7 +164,7 @@ class StreamSource(LiveSource):
     def _close_device(self) -> None:
         if self._container is not None:
             self._container.close()
-            self._container, self._decoded = None, None
+            self._container, self._decoded, self._reformatter = None, None, None
 
 
 class _ReadFailed(Exception):

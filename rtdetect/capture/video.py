@@ -1,4 +1,7 @@
-"""Video files: every frame, in order (throughput first)."""
+"""Video files: every frame, in order (throughput first), each with its presentation time in the container.
+
+The path reaches OpenCV as the file system's bytes (``opencv_path``), so no file name can crash it.
+"""
 from __future__ import annotations
 
 import os
@@ -7,9 +10,13 @@ from typing import Iterator
 import cv2
 
 from ..errors import SourceError
+from ..files import opencv_path
 from ..types import Frame
 from .base import Source
 from .convert import to_bgr8
+
+
+PTS_DECIMALS = 9  # nanoseconds: finer than any container's clock; drops the float noise of tick * time base
 
 
 def check_readable_file(path: str, what: str) -> None:
@@ -23,7 +30,9 @@ def check_readable_file(path: str, what: str) -> None:
 
 
 class VideoFileSource(Source):
-    """A video file decoded with OpenCV. Yields every frame; ``pts`` from the container clock."""
+    """A video file decoded with OpenCV. Yields every frame; ``pts`` is the frame's presentation time in
+    the container (seconds from the stream's start, right for variable frame rates), or index / fps for
+    a container without times (a raw H.264 stream)."""
 
     def __init__(self, path: str) -> None:
         super().__init__(os.path.basename(path))
@@ -36,7 +45,7 @@ class VideoFileSource(Source):
 
     def _open(self) -> None:
         check_readable_file(self.path, "video file")
-        capture = cv2.VideoCapture(self.path)
+        capture = cv2.VideoCapture(opencv_path(self.path))
         if not capture.isOpened():
             capture.release()
             raise SourceError(f"not a video OpenCV can decode: {self.path}")
@@ -55,12 +64,19 @@ class VideoFileSource(Source):
         capture, image, index = self._capture, self._first, 0
         self._first = None
         while image is not None:
-            pts = index / self.fps if self.fps else None
-            yield Frame(to_bgr8(image), index, pts, self.name)
+            yield Frame(to_bgr8(image), index, self.frame_time(index), self.name)
             index += 1
             ok, image = capture.read()
             if not ok:
                 image = None
+
+    def frame_time(self, index: int) -> float | None:
+        """The pts (s) of the frame just read, whose number in the file is ``index``: its time in the
+        container, or index / fps when the container gives none (OpenCV then says 0 for every frame)."""
+        seconds = self._capture.get(cv2.CAP_PROP_POS_MSEC) / 1000
+        if seconds > 0 or index == 0:
+            return round(seconds, PTS_DECIMALS)
+        return index / self.fps if self.fps else None
 
     def _release(self) -> None:
         if self._capture is not None:

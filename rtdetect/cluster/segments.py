@@ -19,6 +19,7 @@ import cv2
 from ..atomic import atomic_path
 from ..capture.convert import to_bgr8
 from ..capture.video import VideoFileSource
+from ..files import opencv_path
 from ..types import Frame
 from .manifest import DONE, FAILED, INTERRUPTED
 
@@ -37,7 +38,7 @@ class Segment:
 
 def probe(path: str) -> tuple[int | None, float | None]:
     """(frame count, fps) a video file announces, None where unknown."""
-    capture = cv2.VideoCapture(path)
+    capture = cv2.VideoCapture(opencv_path(path))
     try:
         count, fps = int(capture.get(cv2.CAP_PROP_FRAME_COUNT)), capture.get(cv2.CAP_PROP_FPS)
     finally:
@@ -101,7 +102,7 @@ class SegmentSource(VideoFileSource):
         self._capture.set(cv2.CAP_PROP_POS_FRAMES, self.start)
         if int(self._capture.get(cv2.CAP_PROP_POS_FRAMES)) != self.start:
             self._capture.release()
-            self._capture = cv2.VideoCapture(self.path)
+            self._capture = cv2.VideoCapture(opencv_path(self.path))
             for _ in range(self.start):
                 self._capture.grab()
         ok, image = self._capture.read()
@@ -111,7 +112,7 @@ class SegmentSource(VideoFileSource):
         image, index = self._first, self.start
         self._first = None
         while image is not None and (self.stop is None or index < self.stop):
-            yield Frame(to_bgr8(image), index, index / self.fps if self.fps else None, self.name)
+            yield Frame(to_bgr8(image), index, self.frame_time(index), self.name)
             index += 1
             ok, image = self._capture.read()
             if not ok:

@@ -19,6 +19,7 @@ import cv2
 import numpy as np
 
 from ..errors import OutputError
+from ..files import opencv_path
 from ..preprocess import letterbox_params
 from ..types import Frame
 from .output import OutputFile
@@ -77,7 +78,8 @@ class VideoSink:
 
     def _open(self, width: int, height: int) -> None:
         for fourcc in FOURCC[os.path.splitext(self.path)[1].lower()]:
-            writer = cv2.VideoWriter(self._output.partial, cv2.VideoWriter_fourcc(*fourcc), self.fps, (width, height))
+            writer = cv2.VideoWriter(opencv_path(self._output.partial), cv2.VideoWriter_fourcc(*fourcc), self.fps,
+                                     (width, height))
             if writer.isOpened():
                 self._writer, self._size, self.codec = writer, (width, height), fourcc
                 return
@@ -141,7 +143,7 @@ class VideoSink:
 def check_video(path: str, frames: int) -> str | None:
     """None when the video at ``path`` opens, announces ``frames`` frames and decodes its last one;
     otherwise what is wrong. Costs an open, a seek and one decoded frame, not a pass over the file."""
-    capture = cv2.VideoCapture(path)
+    capture = cv2.VideoCapture(opencv_path(path))
     try:
         if not capture.isOpened():
             return "the written video cannot be opened"

@@ -231,3 +231,24 @@ def test_auto_lists_every_candidate_with_its_agreement(fall_detection_dir, tmp_p
     text = (tmp_path / "auto.md").read_text()
     row = next(line for line in text.splitlines() if line.startswith("| agreement with onnxruntime fp32"))
     assert row.count("accepted") + row.count("rejected by the guard") == len(_ok(report))
+
+
+def test_no_frame_left_after_warmup_is_one_line_without_the_password(data_dir, tmp_path):
+    """A stream URL with credentials that ends within the warm-up: the error names the source redacted (the
+    raw URL, password included, was a planted bug no test caught)."""
+    from live_servers import MjpegServer
+    from pipeline.cli_helpers import run_cli
+    from pipeline.helpers import make_tiny_detector
+
+    model = make_tiny_detector(tmp_path / "tiny.onnx")
+    server = MjpegServer(data_dir / "bus.jpg", fps=20, sizes="160x120", per_connection=3)
+    try:
+        result = run_cli("bench", "--source", server.url("admin:S3cretPw") + "?token=T0kenV4lue", "--model", model,
+                         "--imgsz", "32", "--frames", "3", "--warmup", "5", "--reconnect", "0", "--sink", "none")
+    finally:
+        server.kill()
+    assert "S3cretPw" not in result.stderr + result.stdout and "T0kenV4lue" not in result.stderr + result.stdout
+    errors = [line for line in result.stderr.splitlines() if not line.startswith("rtdetect bench: ")]  # progress
+    assert result.returncode == 1 and errors == [
+        f"rtdetect: error: http://admin:***@127.0.0.1:{server.port}/camera.mjpg?token=*** has no frame left after "
+        "the 5 warm-up frames: use a longer source or a smaller --warmup"], result.stderr

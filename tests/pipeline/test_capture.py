@@ -23,6 +23,17 @@ def test_video_every_frame_in_order(data_dir):
     assert not src.is_live
 
 
+def test_a_path_that_exists_as_given_is_not_stripped(tmp_path, data_dir, monkeypatch):
+    """Was: ``--source 'trail.mp4 '`` (a real file name ending in a space) was stripped: "not found"."""
+    trailing = tmp_path / "trail.mp4 "
+    shutil.copy(data_dir / "vtest_3s.mp4", trailing)
+    frames, src = frames_of(open_source(str(trailing)))
+    assert len(frames) == 30 and src.name == "trail.mp4 " and src.input_files() == [str(trailing)]
+    monkeypatch.chdir(tmp_path)
+    frames, src = frames_of(open_source(" demo "))  # spaces around a name that is no file still go
+    assert len(frames) == 50
+
+
 def test_demo_clip_is_bundled():
     frames, src = frames_of(open_source("demo"))
     assert len(frames) == 50 and src.fps == pytest.approx(10)

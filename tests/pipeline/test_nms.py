@@ -67,3 +67,29 @@ def test_30000_candidates():
     keep = nms(boxes, scores, cls, 0.45, 300)
     np.testing.assert_array_equal(keep, nms_reference(boxes, scores, cls, 0.45, 300))
     assert len(keep) == 300 and np.all(np.diff(scores[keep]) <= 0)
+
+
+# Two 3x2 boxes one column apart: intersection 2x2 = 4, union 6 + 6 - 4 = 8, IoU exactly 0.5 (in float32 too:
+# every coordinate is a small multiple of 4).
+AT_HALF_W, AT_HALF_H, AT_HALF_SHIFT, GRID = 3, 2, 1, 4.0
+
+
+@pytest.mark.parametrize("pairs", [1, 200, 1100], ids=["one-block", "blocks", "per-class"])
+def test_iou_equal_to_the_threshold_does_not_suppress(pairs):
+    """The rule (rtdetect.nms, as torchvision.ops.nms): suppress when IoU > threshold. Even pairs overlap with IoU
+    exactly 0.5 and keep both boxes at --iou 0.5; odd pairs are the same box twice (IoU 1) and keep the better one."""
+    rng = np.random.default_rng(pairs)
+    scores = (rng.permutation(2 * pairs) / (2 * pairs) + 0.01).astype(np.float32)
+    boxes, classes, expected = [], [], []
+    for p in range(pairs):
+        x, y = (p % 40) * 10, (p // 40) * 10
+        shift = AT_HALF_SHIFT if p % 2 == 0 else 0
+        boxes += [[x, y, x + AT_HALF_W, y + AT_HALF_H], [x + shift, y, x + shift + AT_HALF_W, y + AT_HALF_H]]
+        classes += [p % 3] * 2
+        first, second = 2 * p, 2 * p + 1
+        expected += [first, second] if shift else [first if scores[first] > scores[second] else second]
+    boxes = np.asarray(boxes, np.float32) * GRID
+    classes = np.asarray(classes, np.int32)
+    for implementation in (nms, nms_reference):
+        kept = implementation(boxes, scores, classes, 0.5, max_det=10**6)
+        assert sorted(kept.tolist()) == sorted(expected), implementation

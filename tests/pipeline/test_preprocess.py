@@ -41,13 +41,26 @@ def test_reused_buffers_repaint_border_when_frame_size_changes():
     np.testing.assert_allclose(tensor, expected, atol=1e-6)
 
 
-def test_box_roundtrip_real_image(data_dir):
-    image = cv2.imread(str(data_dir / "bus.jpg"))
-    box, (nh, nw) = letterbox_params(image.shape[:2], (640, 640))
-    corners = np.array([[0, 0, image.shape[1], image.shape[0]]], np.float32)
-    mapped = corners * box.scale + np.array([box.pad_x, box.pad_y, box.pad_x, box.pad_y], np.float32)
-    np.testing.assert_allclose(box.to_original(mapped), corners, atol=1e-3)
-    assert (nh, nw) == (640, 480)
+@pytest.mark.parametrize("name, input_hw, hand, network_boxes, frame_boxes", [
+    # bus.jpg, 810x1080, into 640x640: scale 640/1080, 480x640 resized, (640 - 480) / 2 = 80 columns each side.
+    # Input pixels map back as x = (x' - 80) * 1080/640, y = y' * 1080/640.
+    ("bus", (640, 640), (640 / 1080, 80, 0, 640, 480),
+     [[80, 0, 560, 640], [128, 64, 176, 128], [0, 100, 80, 200], [550, 630, 640, 640]],
+     [[0, 0, 810, 1080], [81, 108, 162, 216], [0, 168.75, 0, 337.5], [793.125, 1063.125, 810, 1080]]),
+    # zidane.jpg, 1280x720, into 384x640: scale 0.5 (the width binds), 640x360 resized, (384 - 360) / 2 = 12 rows.
+    # Input pixels map back as x = x' * 2, y = (y' - 12) * 2.
+    ("zidane", (384, 640), (0.5, 0, 12, 360, 640),
+     [[0, 12, 640, 372], [100, 50, 300, 250], [10, 0, 20, 12], [600, 370, 640, 384]],
+     [[0, 0, 1280, 720], [200, 76, 600, 476], [20, 0, 40, 0], [1200, 716, 1280, 720]]),
+])
+def test_boxes_map_back_to_hand_computed_frame_coordinates(name, input_hw, hand, network_boxes, frame_boxes, data_dir):
+    """Was: a round trip that inverted the letterbox with the very values it used forward (a wrong map passed).
+    Here the letterbox and the frame coordinates are computed by hand; boxes in the padding clip to the edge."""
+    image = cv2.imread(str(data_dir / f"{name}.jpg"))
+    box, resized_hw = letterbox_params(image.shape[:2], input_hw)
+    scale, pad_x, pad_y, new_h, new_w = hand
+    assert (box.scale, box.pad_x, box.pad_y, resized_hw) == (pytest.approx(scale), pad_x, pad_y, (new_h, new_w))
+    np.testing.assert_allclose(box.to_original(np.array(network_boxes, np.float32)), frame_boxes, atol=1e-3)
 
 
 def test_float16_output_and_bad_input():

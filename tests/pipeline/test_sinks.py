@@ -103,19 +103,30 @@ def test_nothing_written_when_no_frame_was_processed(tmp_path):
     assert os.listdir(tmp_path) == []
 
 
-def test_video_sink_writes_playable_video(tmp_path):
+def mean_abs_diff(a, b) -> float:
+    return float(np.abs(a.astype(np.int16) - b.astype(np.int16)).mean())
+
+
+def test_video_sink_writes_playable_video_in_its_colours(tmp_path, data_dir):
+    """Real colour photos, so that the decoded video shows the channel order (grey frames passed an RGB/BGR swap)."""
+    photos = [cv2.resize(cv2.imread(str(data_dir / f"{name}.jpg")), (160, 120), interpolation=cv2.INTER_AREA)
+              for name in ("bus", "zidane", "dog")]
     path = tmp_path / "v.mp4"
     sink = VideoSink(str(path), 12.5)
     for i in range(7):
-        sink.write(frame(i), None, frame(i).image)
+        sink.write(Frame(photos[i % 3], i, i / 12.5, "clip.mp4"), None, photos[i % 3])
     sink.write(frame(7, 30, 30), None, frame(7, 30, 30).image)  # another size: resized to the first
     sink.close()
     cap = cv2.VideoCapture(str(path))
-    n = 0
-    while cap.read()[0]:
-        n += 1
-    assert n == 8 and cap.get(cv2.CAP_PROP_FPS) == pytest.approx(12.5)
-    assert (cap.get(cv2.CAP_PROP_FRAME_WIDTH), cap.get(cv2.CAP_PROP_FRAME_HEIGHT)) == (64, 48)
+    decoded = []
+    while (image := cap.read()[1]) is not None:
+        decoded.append(image)
+    assert len(decoded) == 8 and cap.get(cv2.CAP_PROP_FPS) == pytest.approx(12.5)
+    assert (cap.get(cv2.CAP_PROP_FRAME_WIDTH), cap.get(cv2.CAP_PROP_FRAME_HEIGHT)) == (160, 120)
+    for i, image in enumerate(decoded[:7]):
+        photo = photos[i % 3]
+        # the codec's loss (about 5 levels) is well under what swapping red and blue changes (about 17)
+        assert mean_abs_diff(image, photo) < mean_abs_diff(photo, photo[..., ::-1]) / 2, i
 
 
 @pytest.mark.parametrize("cls, name", [(JsonlSink, "out.jsonl"), (VideoSink, "out.mp4")])

@@ -1,20 +1,25 @@
 """Live-stream faults against a real MJPEG camera process on 127.0.0.1 (``mjpeg_server.py``): a server that
 changes resolution, is stopped with SIGSTOP (a hung stream) or is killed; the real command in a subprocess."""
 import contextlib
+import http.server
 import json
 import re
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
 
 import cv2
 import pytest
 
 from rtdetect.capture import ReconnectBudget, StreamOptions, StreamSource
+from rtdetect.sinks.live.mjpeg import CONTENT_TYPE, mjpeg_part
 
 from live_servers import MjpegServer
 
+from .cli_helpers import assert_one_line_error, run_cli
 from .helpers import make_tiny_detector, wait_for_output
 
 EXIT_SOURCE_LOST = 3
@@ -148,3 +153,75 @@ def test_killed_server_ends_the_source_when_the_budget_is_spent(data_dir):
                 killed = time.monotonic()
     assert source.lost and "gave up after 2 reconnection attempt(s)" in source.lost
     assert time.monotonic() - killed < 8.0  # 0.5 + 1 s of backoff, refused connections fail at once
+
+
+SECRETS = ("S3cretPw", "T0kenV4lue")
+
+
+class DroppingCamera:
+    """An MJPEG camera on 127.0.0.1 (a thread of this process) whose first connection gets ``frames`` frames
+    then is closed; every later request gets 404: a camera that drops, then refuses each reconnection."""
+
+    def __init__(self, jpeg: bytes, frames: int) -> None:
+        served = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_GET(self):
+                if served:
+                    self.send_error(404)
+                    return
+                served.append(self.path)
+                self.send_response(200)
+                self.send_header("Content-Type", CONTENT_TYPE)
+                self.end_headers()
+                for _ in range(frames):
+                    self.wfile.write(mjpeg_part(jpeg))
+                    self.wfile.flush()
+                    time.sleep(0.05)
+                self.close_connection = True
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def url(self, userinfo: str, query: str) -> str:
+        return f"http://{userinfo}@127.0.0.1:{self.server.server_address[1]}/cam.mjpg?{query}"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def assert_no_secret(*texts):
+    for text in texts:
+        for secret in SECRETS:
+            assert secret not in text, text
+
+
+def test_ffmpeg_failure_reasons_are_said_without_the_password(tiny_model, data_dir, tmp_path):
+    """PyAV quotes the URL it was given, password included, in ``str(exc)``: every reason built from an FFmpeg
+    failure (open, drop, reconnection) must be said with the secrets redacted, and still say why. The run
+    must also end: it was seen to hang for good at exit after a lost stream (PyAV's per-thread converter freed
+    at interpreter exit, blocked in FFmpeg's slice threads)."""
+    userinfo, query = f"admin:{SECRETS[0]}", f"token={SECRETS[1]}&res=hd"
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        closed = sock.getsockname()[1]
+    refused = run_cli("--source", f"rtsp://{userinfo}@127.0.0.1:{closed}/cam?{query}", "--model", tiny_model,
+                      "--json", tmp_path / "refused.jsonl", "--timeout", "5")
+    assert_no_secret(refused.stdout, refused.stderr)
+    assert_one_line_error(refused, "cannot open stream rtsp://admin:***@127.0.0.1:", "Connection refused")
+    camera = DroppingCamera(cv2.imencode(".jpg", cv2.imread(str(data_dir / "bus.jpg")))[1].tobytes(), frames=5)
+    try:
+        dropped = run_cli("--source", camera.url(userinfo, query), "--model", tiny_model, "--json",
+                          tmp_path / "dropped.jsonl", "--timeout", "5", "--reconnect", "2", "--no-progress")
+    finally:
+        camera.close()
+    lines = (tmp_path / "dropped.jsonl").read_text()
+    assert_no_secret(dropped.stdout, dropped.stderr, lines)
+    assert dropped.returncode == EXIT_SOURCE_LOST, dropped.stderr
+    assert "reconnection failed: Server returned 404 Not Found" in dropped.stderr
+    assert lines and json.loads(lines.splitlines()[0])["source"].startswith("http://admin:***@127.0.0.1:")

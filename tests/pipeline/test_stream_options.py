@@ -56,8 +56,9 @@ def test_reconnect_budget_limits_and_backoff():
 def test_stream_options_validate_and_map_to_ffmpeg():
     with pytest.raises(ValueError, match="transport"):
         StreamOptions(rtsp_transport="http")
-    with pytest.raises(ValueError, match="timeout"):
-        StreamOptions(timeout_s=0)
+    for timeout in (0, -1, float("inf"), float("nan")):
+        with pytest.raises(ValueError, match="timeout"):
+            StreamOptions(timeout_s=timeout)
     rtsp = StreamOptions(rtsp_transport="udp").ffmpeg_options("rtsp://h/x")
     assert rtsp["rtsp_transport"] == "udp" and rtsp["fflags"] == "nobuffer"
     assert "rtsp_transport" not in StreamOptions().ffmpeg_options("http://h/x.mjpg")
@@ -66,5 +67,12 @@ def test_stream_options_validate_and_map_to_ffmpeg():
 def test_cli_refuses_bad_stream_options_in_one_line(capsys):
     assert main(["--source", "rtsp://h/x", "--reconnect", "sometimes"]) == 1
     assert capsys.readouterr().err.startswith("rtdetect: error: --reconnect takes a number of attempts")
-    assert main(["--source", "rtsp://h/x", "--timeout", "0"]) == 1
-    assert "stream timeout must be > 0 s" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", [[], ["bench"]])
+@pytest.mark.parametrize("value", ["0", "-2", "inf", "nan", "-inf", "1e400"])
+def test_cli_refuses_a_timeout_that_is_not_a_finite_positive_number(command, value, capsys):
+    """Was: ``--timeout inf`` (and 1e400, which float() makes inf) accepted: a stall was never noticed."""
+    assert main([*command, "--source", "rtsp://h/x", f"--timeout={value}"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("rtdetect: error: --timeout must be a number > 0, got ") and err.count("\n") == 1, err
