@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from ..atomic import FileLock, atomic_write_bytes, lock_path, remove_stale_partials
-from ..config import CACHE_ENV, cache_root
+from ..config import CACHE_ENV
 from ..notes import note
 from .errors import ModelError
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from .cli_helpers import assert_one_line_error, run_cli
+from .cli_helpers import run_cli
 from .helpers import decoded_frame_count
 
 
