@@ -29,6 +29,20 @@ def check_readable_file(path: str, what: str) -> None:
         raise SourceError(f"{what} is empty (0 bytes): {path}")
 
 
+def stated_frame_count(path: str) -> int | None:
+    """The number of frames the container states for its first video stream, or None when it states none
+    (Matroska, WebM, raw streams: OpenCV then estimates duration x average rate, wrong for variable rates,
+    so frames "lost" against it would be invented). The file is opened by Python (any name works)."""
+    import av
+
+    try:
+        with open(path, "rb") as handle, av.open(handle) as container:
+            video = container.streams.video
+            return int(video[0].frames) if video and video[0].frames > 0 else None
+    except (OSError, av.FFmpegError):
+        return None
+
+
 class VideoFileSource(Source):
     """A video file decoded with OpenCV. Yields every frame; ``pts`` is the frame's presentation time in
     the container (seconds from the stream's start, right for variable frame rates), or index / fps for
@@ -54,9 +68,8 @@ class VideoFileSource(Source):
             capture.release()
             raise SourceError(f"no frame could be decoded from video: {self.path}")
         fps = capture.get(cv2.CAP_PROP_FPS)
-        count = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
         self.fps = fps if fps and fps > 0 and fps < 1000 else None
-        self.frame_count = count if count > 0 else None
+        self.frame_count = stated_frame_count(self.path)
         self.frame_hw = first.shape[:2]
         self._capture, self._first = capture, first
 
