@@ -80,6 +80,9 @@ def labelled(images: list[Path], categories: list[Category] | None) -> Dataset:
     """The dataset of ``images`` and their label files (``categories`` None: numbered from the labels)."""
     entries, annotations = [], []
     for image in images:
+        if not image.is_file():
+            skip(f"image {image}: no such file")
+            continue
         try:
             width, height = header_size(str(image))
         except SourceError as exc:

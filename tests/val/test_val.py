@@ -4,6 +4,7 @@ and bad entries are named and skipped."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -149,3 +150,78 @@ def test_a_yolo_copy_of_the_labels_scores_as_the_coco_one(coco_run, tmp_path, bo
     result, pair = val(data, tmp_path / "pair.json")
     assert pair[kind]["map"] == report[kind]["map"]
     assert "taken to be the model's, by id" in result.stderr
+
+
+def named_once(stderr: str, *fragments: str) -> None:
+    """Each fragment is on exactly one stderr line, a ``rtdetect:`` note."""
+    for fragment in fragments:
+        lines = [line for line in stderr.splitlines() if fragment in line]
+        assert len(lines) == 1 and lines[0].startswith("rtdetect: "), (fragment, stderr)
+
+
+def test_bad_coco_entries_are_named_once_and_the_rest_is_scored(v5seg_onnx, tmp_path):
+    folder = coco_copy(tmp_path / "coco")
+    annotations = folder / "annotations" / "instances_val2017.json"
+    raw = json.loads(annotations.read_text())
+    files = {image["id"]: folder / "images" / "val2017" / image["file_name"] for image in raw["images"]}
+    files[67180].unlink()                              # a missing image (1 person)
+    files[24027].write_bytes(b"not a picture at all")  # an unreadable one (2 persons)
+    raw["annotations"] += [
+        {"id": 900001, "image_id": 424242, "category_id": 1, "iscrowd": 0, "area": 100.0,
+         "bbox": [1, 1, 10, 10], "segmentation": [[1, 1, 11, 1, 11, 11]]},             # its image is not there
+        {"id": 900002, "image_id": 9483, "category_id": 1, "iscrowd": 0, "area": 100.0,
+         "bbox": [1, 1, 10, 10], "segmentation": [[1, 1, 11, 11]]},                     # a two-point polygon
+    ]
+    annotations.write_text(json.dumps(raw))
+    result, report = val(folder, tmp_path / "m.json")
+    named_once(result.stderr, "skipping image 67180", "skipping image 24027", "skipping annotation 900001",
+               "skipping annotation 900002")
+    assert report["images"] == len(IMAGE_IDS) - 2 and report["instances"] == 24 - 3
+    assert report["box"]["map"] > 0.2
+
+
+def test_bad_yolo_lines_are_named_once_and_the_rest_is_scored(coco_run, tmp_path):
+    coco, _, _ = coco_run
+    data = yolo_copy(coco, tmp_path / "yolo", boxes=True)
+    labels = data / "labels" / "val"
+    (labels / "000000014888.txt").write_text("")                                    # an empty label file
+    with open(labels / "000000009483.txt", "a") as f:
+        f.write("3 0.5 0.5 0.2 0.2\n0 0.5 0.5\n")                                  # class outside names; 1 point
+    listed = [f"images/val/{p.name}" for p in sorted((data / "images" / "val").iterdir())] + ["images/val/gone.jpg"]
+    (data / "val.txt").write_text("\n".join(listed) + "\n")
+    (data / "data.yaml").write_text("path: .\nval: val.txt\nnames: [person]\n")
+    result, report = val(data / "data.yaml", tmp_path / "y.json")
+    named_once(result.stderr, "000000014888.txt is empty", "000000009483.txt:2: class 3 is not among",
+               "000000009483.txt:3: a polygon with fewer than 3 points", "gone.jpg: no such file")
+    assert report["images"] == len(IMAGE_IDS) and report["instances"] == 24
+
+
+def test_a_dataset_without_a_usable_image_is_one_error(tmp_path):
+    folder = coco_copy(tmp_path / "coco")
+    shutil.rmtree(folder / "images")
+    result = run_cli("val", "--data", folder, *ENGINE, "--no-progress")
+    assert_one_line_error_after_notes(result, "no usable image in")
+
+
+def test_no_class_in_common_is_one_error_naming_the_dataset_classes(small_detector, tmp_path):
+    folder = coco_copy(tmp_path / "coco")
+    result = run_cli("val", "--data", folder, "--model", small_detector, "--backend", "onnxruntime",
+                     "--precision", "fp32", "--no-progress")
+    assert_one_line_error(result, "no dataset class matches", "dataset: person", "Normal")
+
+
+def test_without_pycocotools_it_is_one_line_naming_the_extra(tmp_path):
+    blocker = tmp_path / "blocked" / "pycocotools"
+    blocker.mkdir(parents=True)
+    (blocker / "__init__.py").write_text("raise ImportError('blocked for this test', name='pycocotools')\n")
+    path = os.pathsep.join(filter(None, [str(blocker.parent), os.environ.get("PYTHONPATH")]))
+    result = run_cli("val", "--data", tmp_path, *ENGINE, env={"PYTHONPATH": path})
+    assert_one_line_error(result, "pycocotools", "pip install 'rtdetect[val]'")
+
+
+def assert_one_line_error_after_notes(result, fragment: str) -> None:
+    """Exit status 1, no traceback, and the last stderr line the one error (the skipped entries are notes)."""
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    lines = result.stderr.strip().splitlines()
+    errors = [line for line in lines if line.startswith("rtdetect: error: ")]
+    assert errors == [lines[-1]] and fragment in errors[0], result.stderr
