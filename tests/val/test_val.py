@@ -111,13 +111,19 @@ def hand_scores(gt_json: Path, detections_jsonl: Path) -> dict[str, list[float]]
     return stats
 
 
-def test_val_equals_pycocotools_on_the_detections_of_rtdetect_json(coco_run, tmp_path):
-    folder, result, report = coco_run
-    images = folder / "images" / "val2017"
-    detected = tmp_path / "det.jsonl"
-    run = run_cli("--source", images, *ENGINE, "--conf", "0.001", "--iou", "0.6", "--max-det", "300",
-                  "--json", detected)
+@pytest.fixture(scope="module")
+def detected(coco_run) -> Path:
+    """Detection's own ``--json`` of the fixture's images, at val's default thresholds for this model."""
+    folder = coco_run[0]
+    out = folder.parent / "det.jsonl"
+    run = run_cli("--source", folder / "images" / "val2017", *ENGINE, "--conf", "0.001", "--iou", "0.6",
+                  "--max-det", "300", "--json", out)
     assert run.returncode == 0, run.stderr
+    return out
+
+
+def test_val_equals_pycocotools_on_the_detections_of_rtdetect_json(coco_run, detected):
+    folder, result, report = coco_run
     expected = hand_scores(folder / "annotations" / "instances_val2017.json", detected)
 
     assert report["images"] == len(IMAGE_IDS) and report["instances"] == 24
@@ -132,6 +138,27 @@ def test_val_equals_pycocotools_on_the_detections_of_rtdetect_json(coco_run, tmp
     table = result.stdout
     assert f"{100 * report['box']['map']:.1f}" in table and f"{100 * report['mask']['map50']:.1f}" in table
     assert "person" in table
+
+
+def test_crowd_regions_are_honoured(coco_run, detected, tmp_path):
+    """A person turned into a crowd region (RLE, ``iscrowd`` 1) is no longer an instance to find, and a
+    detection on it is neither a hit nor a false positive: the figures still equal COCOeval's by hand."""
+    from pycocotools import mask as mask_utils
+
+    folder = coco_copy(tmp_path / "coco")
+    annotations = folder / "annotations" / "instances_val2017.json"
+    raw = json.loads(annotations.read_text())
+    sizes = {image["id"]: (image["height"], image["width"]) for image in raw["images"]}
+    crowd = next(a for a in raw["annotations"] if a["image_id"] == 162092)
+    rle = mask_utils.merge(mask_utils.frPyObjects(crowd["segmentation"], *sizes[162092]))
+    crowd.update(iscrowd=1, segmentation={"size": rle["size"], "counts": rle["counts"].decode("ascii")})
+    annotations.write_text(json.dumps(raw))
+    _, report = val(folder, tmp_path / "m.json")
+    expected = hand_scores(annotations, detected)
+    assert report["instances"] == 24 - 1
+    for kind in ("box", "mask"):
+        assert [report[kind][key] for key in STAT_KEYS] == expected[kind], kind
+    assert report["box"]["map"] != coco_run[2]["box"]["map"]  # the crowd changed what is scored
 
 
 @pytest.mark.parametrize("boxes", [True, False], ids=["box-lines", "polygon-lines"])
