@@ -507,6 +507,8 @@ def _val_parser() -> argparse.ArgumentParser:
                                                               "COCO's mAP counts the best 100 per image and class)")
     parser.add_argument("--classes", nargs="+", metavar="CLASS", help="score only these model class ids or names")
     parser.add_argument("--json", metavar="OUT.json", help="write the report as JSON")
+    parser.add_argument("--save", metavar="DIR", help="write the 10 images with the most errors (missed objects and "
+                                                      "false detections >= 0.25 at IoU 0.5), ground truth beside predictions")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     return parser
 
@@ -520,13 +522,17 @@ def run_val(argv: list[str]) -> int:
     if args.json:
         check_output_dir(os.path.dirname(os.path.abspath(args.json)), "--json")
         refuse_input_as_output(args.json, [args.data], "--json")
+    if args.save:
+        check_output_dir(os.path.dirname(os.path.abspath(args.save)), "--save")
     settings = ValSettings(model=args.model, backend=args.backend, precision=args.precision,
                            imgsz=_requested_imgsz(args.imgsz), conf=args.conf, iou=args.iou, max_det=args.max_det,
                            classes=tuple(args.classes) if args.classes else None)
-    result = validate(args.data, settings, progress=not args.no_progress)
+    result = validate(args.data, settings, progress=not args.no_progress, save=args.save)
     print(to_table(result))
     if args.json:
         write_json(result, args.json)
+    if args.save:
+        print(f"rtdetect: wrote {len(result.saved)} image(s) with errors to {args.save}", file=sys.stderr)
     return 0
 
 

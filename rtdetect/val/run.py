@@ -54,10 +54,12 @@ class ValResult:
     imgsz: tuple[int, int]
     iou: float
     seconds: float
+    saved: tuple[str, ...] = ()
 
 
-def validate(data: str, settings: ValSettings, *, progress: bool = True) -> ValResult:
-    """Score ``settings.model`` on the dataset at ``data`` (see ``dataset.open_dataset``)."""
+def validate(data: str, settings: ValSettings, *, progress: bool = True, save: str | None = None) -> ValResult:
+    """Score ``settings.model`` on the dataset at ``data`` (see ``dataset.open_dataset``); ``save``: a folder
+    for the worst images, ground truth beside predictions (``save.save_worst``)."""
     require_val_extra()
     start = time.perf_counter()
     dataset = open_dataset(data)
@@ -71,7 +73,7 @@ def validate(data: str, settings: ValSettings, *, progress: bool = True) -> ValR
         pipeline.configure(replace(detector.config, iou=iou, classes=keep))
         match = match_classes(pipeline.names, dataset.categories, numbered=dataset.numbered, keep=keep)
         records, scored = detect_all(pipeline, dataset.images, progress)
-        engine = pipeline.engine
+        engine, model_names = pipeline.engine, list(pipeline.names)
     if not scored:
         raise SourceError(f"no usable image in {data} (see the notes above)")
     gt = ground_truth(replace(dataset, images=scored).coco_dict())
@@ -85,9 +87,14 @@ def validate(data: str, settings: ValSettings, *, progress: bool = True) -> ValR
             mask = score(gt, mask_results, "segm", image_ids, match.category_ids, names)
         else:
             note("masks not scored: the dataset's objects have no segmentation")
+    saved = ()
+    if save is not None:
+        from .save import save_worst
+
+        saved = tuple(map(str, save_worst(save, scored, dict(records), gt, box.errors, match, model_names)))
     instances = sum(row["instances"] for row in box.per_class)
     return ValResult(len(scored), instances, box, mask, settings.model, engine.name, engine.precision,
-                     tuple(engine.input_hw), iou, time.perf_counter() - start)
+                     tuple(engine.input_hw), iou, time.perf_counter() - start, saved)
 
 
 def detect_all(pipeline, images: list[ImageEntry], progress: bool) -> tuple[list[tuple[int, dict]], list[ImageEntry]]:

@@ -12,6 +12,7 @@ from ..errors import UsageError
 
 # COCOeval.stats: mAP50-95, mAP50, mAP75, then small, medium, large (all at 100 detections per image ...)
 STAT_KEYS = ("map", "map50", "map75", "map_small", "map_medium", "map_large")
+SHOWN_CONF = 0.25  # detection's default score threshold: the detections a user would see count as errors
 
 
 def require_val_extra() -> None:
@@ -26,10 +27,12 @@ def require_val_extra() -> None:
 @dataclass(frozen=True)
 class Scores:
     """One kind's (box or mask) result: the COCO summary figures in [0, 1] (-1: nothing to score, as
-    pycocotools says) and each scored category's AP50-95 and AP50."""
+    pycocotools says), each scored category's AP50-95 and AP50, and each image's errors at IoU 0.5
+    (``errors[image id]``: objects missed + detections scoring at least ``SHOWN_CONF`` that match nothing)."""
 
     summary: dict[str, float]
     per_class: list[dict]
+    errors: dict[int, int]
 
 
 def quietly(call, *args, **kwargs):
@@ -64,7 +67,22 @@ def score(gt, results: list[dict], iou_type: str, image_ids: list[int], category
     quietly(evaluator.accumulate)
     quietly(evaluator.summarize)
     summary = {key: float(value) for key, value in zip(STAT_KEYS, evaluator.stats)}
-    return Scores(summary, per_class(evaluator, category_ids, names))
+    return Scores(summary, per_class(evaluator, category_ids, names), image_errors(evaluator))
+
+
+def image_errors(evaluator) -> dict[int, int]:
+    """Per image, from COCOeval's matches at IoU 0.5 over all areas: ground-truth objects left unmatched
+    (crowds and ignored ones aside) plus unmatched, not ignored detections scoring at least SHOWN_CONF."""
+    everywhere = evaluator.params.areaRng[0]
+    errors: dict[int, int] = {}
+    for entry in evaluator.evalImgs:
+        if entry is None or entry["aRng"] != everywhere:
+            continue
+        missed = int(((entry["gtMatches"][0] == 0) & ~np.asarray(entry["gtIgnore"], bool)).sum())
+        unmatched = (entry["dtMatches"][0] == 0) & ~entry["dtIgnore"][0]
+        false = int((unmatched & (np.asarray(entry["dtScores"]) >= SHOWN_CONF)).sum())
+        errors[entry["image_id"]] = errors.get(entry["image_id"], 0) + missed + false
+    return errors
 
 
 def empty_results(gt):

@@ -8,6 +8,7 @@ import os
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from tests.pipeline.cli_helpers import assert_one_line_error, run_cli
@@ -76,7 +77,7 @@ def val(data: Path, out: Path, *extra):
 def coco_run(v5seg_onnx, tmp_path_factory):
     """The COCO fixture and ``rtdetect val``'s run on it: (dataset folder, process result, report)."""
     folder = coco_copy(tmp_path_factory.mktemp("val") / "coco")
-    result, report = val(folder, folder.parent / "m.json")
+    result, report = val(folder, folder.parent / "m.json", "--save", folder.parent / "worst")
     return folder, result, report
 
 
@@ -138,6 +139,23 @@ def test_val_equals_pycocotools_on_the_detections_of_rtdetect_json(coco_run, det
     table = result.stdout
     assert f"{100 * report['box']['map']:.1f}" in table and f"{100 * report['mask']['map50']:.1f}" in table
     assert "person" in table
+
+
+def test_save_writes_the_worst_images_ground_truth_beside_predictions(coco_run):
+    import cv2
+
+    folder, result, report = coco_run
+    saved = sorted((folder.parent / "worst").iterdir())
+    assert f"wrote {len(saved)} image(s) with errors" in result.stderr
+    assert 1 <= len(saved) <= len(IMAGE_IDS)
+    for path in saved:
+        source = cv2.imread(str(folder / "images" / "val2017" / path.name))
+        picture = cv2.imread(str(path))
+        h, w = source.shape[:2]
+        title = picture.shape[0] - h  # a strip above the pictures, for their titles
+        assert picture.shape == (h + title, 2 * w, 3) and 0 < title < h
+        truth, predicted = picture[title:, :w].astype(int), picture[title:, w:].astype(int)
+        assert np.abs(truth - source).mean() > 1 and np.abs(truth - predicted).mean() > 1  # both drawn on
 
 
 def test_crowd_regions_are_honoured(coco_run, detected, tmp_path):
