@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from ..capture.images import header_size
 from ..errors import SourceError
 from .dataset import Category, Dataset, ImageEntry, skip
 
@@ -47,15 +48,17 @@ def read(annotations: Path) -> Dataset:
         raise SourceError(f"{annotations} is not a COCO annotations file ({exc!r})") from None
     entries = found_images(images, image_folders(annotations))
     known = {e.id for e in entries}
-    listed = {int(i["id"]) for i in images if "id" in i}
+    listed = {i.get("id") for i in images}
     kept = []
     for ann in anns:
         image_id = ann.get("image_id")
         if image_id not in listed:
             skip(f"annotation {ann.get('id')}: its image {image_id} is not in {annotations.name}'s images")
+        elif not has_box(ann):
+            skip(f"annotation {ann.get('id')}: no bbox [x, y, w, h]")
         elif image_id in known and checked_segmentation(ann):
             kept.append(ann)
-    return Dataset("coco", entries, categories, kept)
+    return Dataset(entries, categories, kept)
 
 
 def found_images(images: list[dict], folders: list[Path]) -> list[ImageEntry]:
@@ -64,12 +67,27 @@ def found_images(images: list[dict], folders: list[Path]) -> list[ImageEntry]:
     for image in images:
         name = str(image.get("file_name", ""))
         path = next((f / name for f in folders if name and (f / name).is_file()), None)
-        if path is None:
-            skip(f"image {image.get('id')}: {name or 'no file_name'} not found in "
+        if not isinstance(image.get("id"), int):
+            skip(f"image entry {name or image}: no integer id")
+        elif path is None:
+            skip(f"image {image['id']}: {name or 'no file_name'} not found in "
                  f"{', '.join(str(f) for f in folders) or 'the dataset folder'}")
-            continue
-        entries.append(ImageEntry(int(image["id"]), path, int(image["height"]), int(image["width"])))
+        else:
+            height, width = image.get("height"), image.get("width")
+            if not (isinstance(height, int) and isinstance(width, int)):
+                try:
+                    width, height = header_size(str(path))
+                except SourceError as exc:
+                    skip(f"image {image['id']}: {exc}")
+                    continue
+            entries.append(ImageEntry(image["id"], path, height, width))
     return entries
+
+
+def has_box(ann: dict) -> bool:
+    """Whether ``ann`` has a ``bbox`` of four numbers (pycocotools needs one for every object)."""
+    box = ann.get("bbox")
+    return isinstance(box, list) and len(box) == 4 and all(isinstance(v, (int, float)) for v in box)
 
 
 def checked_segmentation(ann: dict) -> bool:

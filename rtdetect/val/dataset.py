@@ -35,10 +35,9 @@ class ImageEntry:
 @dataclass
 class Dataset:
     """The usable images, the categories and the ground truth as a COCO dict (``images``,
-    ``annotations``, ``categories``) that pycocotools' ``COCO`` indexes. ``format``: "coco" or "yolo";
-    ``numbered``: the categories have no names (matched to the model's classes by id)."""
+    ``annotations``, ``categories``) that pycocotools' ``COCO`` indexes. ``numbered``: the categories have
+    no names (matched to the model's classes by id)."""
 
-    format: str
     images: list[ImageEntry]
     categories: list[Category]
     annotations: list[dict] = field(default_factory=list)

@@ -16,7 +16,7 @@ from ..notes import note
 from ..records import to_record
 from ..types import Frame
 from .classes import ClassMatch, match_classes
-from .dataset import Dataset, ImageEntry, open_dataset, skip
+from .dataset import ImageEntry, open_dataset, skip, usable
 from .scoring import Scores, ground_truth, require_val_extra, score
 
 DEFAULT_CONF = 0.001
@@ -74,9 +74,7 @@ def validate(data: str, settings: ValSettings, *, progress: bool = True, save: s
         match = match_classes(pipeline.names, dataset.categories, numbered=dataset.numbered, keep=keep)
         records, scored = detect_all(pipeline, dataset.images, progress)
         engine, model_names = pipeline.engine, list(pipeline.names)
-    if not scored:
-        raise SourceError(f"no usable image in {data} (see the notes above)")
-    gt = ground_truth(replace(dataset, images=scored).coco_dict())
+    gt = ground_truth(usable(replace(dataset, images=scored), data).coco_dict())
     image_ids = [image.id for image in scored]
     names = {c.id: c.name for c in dataset.categories}
     box_results, mask_results = coco_results(records, match)

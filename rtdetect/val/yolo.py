@@ -100,8 +100,8 @@ def labelled(images: list[Path], categories: list[Category] | None) -> Dataset:
                 annotations.append({**ann, "id": len(annotations) + 1})
     if categories is None:
         used = sorted({a["category_id"] for a in annotations})
-        return Dataset("yolo", entries, [Category(i, str(i)) for i in used], annotations, numbered=True)
-    return Dataset("yolo", entries, categories, annotations)
+        return Dataset(entries, [Category(i, str(i)) for i in used], annotations, numbered=True)
+    return Dataset(entries, categories, annotations)
 
 
 def read_lines(labels: Path) -> list[str] | None:

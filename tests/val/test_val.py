@@ -270,3 +270,11 @@ def assert_one_line_error_after_notes(result, fragment: str) -> None:
     lines = result.stderr.strip().splitlines()
     errors = [line for line in lines if line.startswith("rtdetect: error: ")]
     assert errors == [lines[-1]] and fragment in errors[0], result.stderr
+
+
+def test_help_states_the_validation_defaults():
+    result = run_cli("val", "--help")
+    assert result.returncode == 0
+    text = " ".join(result.stdout.split())
+    for default in ("(default: 0.001)", "0.6 for YOLOv5/v7", "0.7 for YOLOv8 and later", "(default: 300"):
+        assert default in text, default
