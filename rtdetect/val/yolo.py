@@ -55,8 +55,8 @@ def categories_from(names, source: Path) -> list[Category]:
 
 
 def split_images(split: Path) -> list[Path]:
-    """The image files of a split: a folder (recursive), an image list .txt (paths relative to its
-    folder's parent, as Ultralytics reads them) or one image."""
+    """The image files of a split: a folder (recursive), an image list .txt (relative paths from the
+    list's own folder) or one image."""
     if split.is_dir():
         return sorted(p for p in split.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS)
     if split.suffix.lower() == ".txt" and split.is_file():
