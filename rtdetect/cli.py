@@ -7,6 +7,7 @@
     rtdetect bench --source SRC ...          per-stage FPS report
     rtdetect doctor                          NVIDIA driver, TensorRT build, whether they fit
     rtdetect batch --source GLOB --output-dir DIR   many files (or a stream list) on a Ray cluster ([cluster] extra)
+    rtdetect val --data PATH                 mAP against a labelled COCO or YOLO dataset ([val] extra)
 
 Exit status: 0 done; 1 any error (a wrong option or value included: one line ``rtdetect: error: ...`` on
 stderr, no usage block, no traceback); 3 a live stream lost for good (its --reconnect budget spent; outputs
@@ -134,7 +135,7 @@ def _add_engine_options(parser: argparse.ArgumentParser) -> None:
 
 def _detect_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="rtdetect", description="Real-time object detection and segmentation.",
-                     epilog="other commands: export, models, build, bench, doctor (rtdetect COMMAND --help). "
+                     epilog="other commands: export, models, build, bench, doctor, batch, val (rtdetect COMMAND --help). "
                             "Exit status: 0 done, 1 error (one line on stderr), 3 live stream lost, 130 interrupted.")
     _add_version(parser)
     parser.add_argument("--source", required=True, help="webcam, a camera index, demo, a video file, a stream URL, an image, a folder or a glob; "
@@ -489,6 +490,52 @@ def run_batch(argv: list[str]) -> int:
     return 0
 
 
+def _val_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="rtdetect val", description="Box (and mask) mAP of a model on a labelled dataset, scored by "
+                     "pycocotools (pip install 'rtdetect[val]'). Images are letterboxed square at --imgsz, as "
+                     "detection runs a folder of images; classes are matched to the dataset's by name.")
+    _add_version(parser)
+    parser.add_argument("--data", required=True, metavar="PATH",
+                        help="COCO: a folder with annotations/*.json and its images, or the .json; "
+                             "YOLO: a data .yaml (its val split), or a folder with one, or images/ + labels/")
+    _add_model_options(parser)
+    _add_engine_options(parser)
+    _option(parser, "--conf", _FRACTION, default=0.001, help="score threshold in [0, 1] (default: 0.001)")
+    _option(parser, "--iou", _FRACTION, help="NMS IoU threshold in [0, 1] (default: the family's own val: 0.6 for "
+                                             "YOLOv5/v7 (anchor-based), 0.7 for YOLOv8 and later)")
+    _option(parser, "--max-det", _count(1), default=300, help="detections kept per image, >= 1 (default: 300; "
+                                                              "COCO's mAP counts the best 100 per image and class)")
+    parser.add_argument("--classes", nargs="+", metavar="CLASS", help="score only these model class ids or names")
+    parser.add_argument("--json", metavar="OUT.json", help="write the report as JSON")
+    parser.add_argument("--save", metavar="DIR", help="write the 10 images with the most errors (missed objects and "
+                                                      "false detections >= 0.25 at IoU 0.5), ground truth beside predictions")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    return parser
+
+
+def run_val(argv: list[str]) -> int:
+    args = _val_parser().parse_args(argv)
+    from .files import check_output_dir, refuse_input_as_output
+    from .val.report import to_table, write_json
+    from .val.run import ValSettings, validate
+
+    if args.json:
+        check_output_dir(os.path.dirname(os.path.abspath(args.json)), "--json")
+        refuse_input_as_output(args.json, [args.data], "--json")
+    if args.save:
+        check_output_dir(os.path.dirname(os.path.abspath(args.save)), "--save")
+    settings = ValSettings(model=args.model, backend=args.backend, precision=args.precision,
+                           imgsz=_requested_imgsz(args.imgsz), conf=args.conf, iou=args.iou, max_det=args.max_det,
+                           classes=tuple(args.classes) if args.classes else None)
+    result = validate(args.data, settings, progress=not args.no_progress, save=args.save)
+    print(to_table(result))
+    if args.json:
+        write_json(result, args.json)
+    if args.save:
+        print(f"rtdetect: wrote {len(result.saved)} image(s) with errors to {args.save}", file=sys.stderr)
+    return 0
+
+
 # Subcommands: name → runner(argv) -> exit status. "detect" is also what a bare `rtdetect --source ...` runs.
 RUNNERS = {
     "detect": run_detect,
@@ -498,6 +545,7 @@ RUNNERS = {
     "build": run_build,
     "doctor": run_doctor,
     "batch": run_batch,
+    "val": run_val,
 }
 
 

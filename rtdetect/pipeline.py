@@ -397,6 +397,11 @@ class GpuFramePipeline(Pipeline):
         self.processor = processor
         self.names = list(processor.names)
 
+    @property
+    def engine(self):
+        """The engine the processor drives (``Pipeline.engine``: what ran, for reports such as ``rtdetect val``)."""
+        return self.processor.engine
+
     def configure(self, config: PostprocessConfig) -> None:
         self.processor.configure(config)
 

@@ -173,6 +173,7 @@ def test_threaded_run_loop_drives_the_fused_gpu_stage(gpu_pipeline, cpu_pipeline
     frames = video_frames(data_dir / "vtest_3s.mp4")[:1]
     assert_same_detections(cpu_pipeline.process(Frame(frames[0], 0, None, "t")).detections,
                            pipeline.process(Frame(frames[0], 0, None, "t")).detections)
+    assert pipeline.engine is gpu_pipeline.engine  # what ran, as a CPU Pipeline tells it (rtdetect val reports it)
 
 
 def test_graphs_unavailable_fall_back_to_eager_with_one_message(fake_engine, emulated_runtime, data_dir,
