@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-from .cache import build_once, cache_key, cache_root, exporter_version, file_sha256
+from ..config import cache_root
+from .cache import build_once, cache_key, exporter_version, file_sha256
 from .errors import ModelError, ModelNotFoundError
 
 DEFAULT_MODEL = "yolov5s-seg"
