@@ -65,10 +65,14 @@ def partial_path(target: str | os.PathLike[str]) -> Path:
 
 
 def pid_running(pid: int) -> bool:
-    """Whether a process with this PID exists (one owned by another user counts as running)."""
+    """Whether a process with this PID exists (one owned by another user counts as running). A number no
+    process can have (0 or below, or too large for the system: read from a file name someone wrote) is no
+    running process."""
+    if pid <= 0:
+        return False  # os.kill(0, ...) would ask about our own process group
     try:
         os.kill(pid, 0)
-    except ProcessLookupError:
+    except (ProcessLookupError, OverflowError):
         return False
     except PermissionError:
         return True

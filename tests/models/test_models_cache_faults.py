@@ -81,3 +81,18 @@ def test_partial_whose_pid_now_belongs_to_another_process_is_removed(tmp_path):
     assert remove_stale_partials(tmp_path) == [live]  # its writer is gone now
     ours = partial_path(tmp_path / "model.onnx").name  # this process's partials record its start time too
     assert ours.startswith(f".model.partial-{os.getpid()}-{process_start_time(os.getpid())}-")
+
+
+
+def test_partials_named_by_pids_no_process_can_have_are_removed(tmp_path, data_dir, small_detector):
+    """A partial's name is read back as a PID: one too large for the system made every later run writing
+    into that folder end with a traceback (OverflowError), and PID 0 would have kept its file forever."""
+    from tests.pipeline.cli_helpers import run_cli
+
+    names = [".o.partial-99999999999999999999-1-aaaaaaa9.jsonl", ".o.partial-0-aaaaaaa8.jsonl"]
+    for name in names:
+        (tmp_path / name).write_text("x")
+    result = run_cli("--source", data_dir / "bus.jpg", "--model", small_detector, "--backend", "onnxruntime",
+                     "--json", tmp_path / "o.jsonl", "--no-progress")
+    assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["o.jsonl"]
