@@ -181,7 +181,7 @@ def run_batch(*, source: str, output_dir: str, settings: BatchSettings, cluster:
     inputs, key_of, unit = _inputs(source, output_dir)
     lock = hold_lock(os.path.join(output_dir, MANIFEST_NAME), output_dir, "another --output-dir")
     try:
-        manifest = Manifest.load(output_dir, source, settings.as_dict())
+        manifest = Manifest.load(output_dir, source, recorded_settings(settings))
         if manifest.damaged:
             _note_damaged(manifest)
         todo = [item for item in inputs if not manifest.complete(key_of(item))]
@@ -193,6 +193,18 @@ def run_batch(*, source: str, output_dir: str, settings: BatchSettings, cluster:
         return result
     finally:
         lock.release()
+
+
+def recorded_settings(settings: BatchSettings) -> dict:
+    """What the manifest records of ``settings`` (a change redoes the files): ``BatchSettings.as_dict`` and,
+    for a model given as a file (.onnx, .pt), the SHA-256 of its bytes: a file replaced at the same path
+    is another model. A zoo name stands for itself."""
+    record = settings.as_dict()
+    if os.path.isfile(settings.model):
+        from ..models.cache import file_sha256
+
+        record["model_sha256"] = file_sha256(settings.model)
+    return record
 
 
 def _run_on_ray(todo: list, output_dir: str, settings: BatchSettings, cluster: str, actors: int | None,

@@ -17,7 +17,8 @@ size in bytes. A file is complete, and skipped by a rerun, when its entry is ``d
 same settings, and every output it lists exists with that size.
 
 A manifest edited by hand is checked before use: an entry that is not of that shape (a string, ``outputs``
-null, a key missing or of the wrong type) is not trusted, so its input is redone (``damaged`` names them);
+null, an output outside the output folder, a key missing or of the wrong type) is not trusted, so its
+input is redone (``damaged`` names them);
 a manifest that is not a JSON object with a ``files`` object is refused (``ManifestError``) rather than
 silently replaced.
 """
@@ -40,14 +41,28 @@ class ManifestError(OutputError):
     """The output folder's manifest cannot be read as one (bad JSON, not an object, no ``files`` object)."""
 
 
+def _count(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _inside(name: object) -> bool:
+    """Whether ``name`` is a path relative to the output folder that stays inside it."""
+    if not isinstance(name, str) or not name or os.path.isabs(name):
+        return False
+    parts = os.path.normpath(name).split(os.sep)
+    return ".." not in parts and parts != ["."]
+
+
 def valid_entry(entry: object) -> bool:
     """Whether ``entry`` has the shape :meth:`Manifest.complete` relies on: a known ``status``, a ``settings``
-    object and ``outputs`` mapping names to sizes in bytes."""
+    object, ``outputs`` mapping names inside the output folder to sizes in bytes, and counts (``frames``,
+    ``attempts``) that are counts where present."""
     if not isinstance(entry, dict) or entry.get("status") not in STATUSES:
         return False
     outputs = entry.get("outputs")
     return (isinstance(entry.get("settings"), dict) and isinstance(outputs, dict)
-            and all(isinstance(size, int) and not isinstance(size, bool) and size >= 0 for size in outputs.values()))
+            and all(_inside(name) and _count(size) for name, size in outputs.items())
+            and all(_count(entry[key]) for key in ("frames", "attempts") if key in entry))
 
 
 @dataclass

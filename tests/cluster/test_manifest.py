@@ -37,7 +37,12 @@ def test_hand_edited_entries_are_not_trusted_and_named(tmp_path):
                "no-status.mp4": {key: value for key, value in good.items() if key != "status"},
                "size-text.mp4": {**good, "outputs": {"a.jsonl": "13"}},
                "unknown-status.mp4": {**good, "status": "finished"},
-               "list.mp4": [good]}
+               "list.mp4": [good],
+               # an existing file of the right size, but outside the output folder: not this input's output
+               "outside.mp4": {**good, "outputs": {str(tmp_path.parent / "elsewhere.jsonl"): 5}},
+               "up-and-out.mp4": {**good, "outputs": {"../elsewhere.jsonl": 5}},
+               "frames-text.mp4": {**good, "frames": "eight"}}
+    (tmp_path.parent / "elsewhere.jsonl").write_text("12345")
     write_manifest(tmp_path, {"good.mp4": good, **damaged})
     manifest = Manifest.load(str(tmp_path), "x", SETTINGS)
     assert manifest.damaged == sorted(damaged)
@@ -99,3 +104,25 @@ def test_a_failed_rewrite_leaves_the_previous_manifest_whole(tmp_path):
     assert result.returncode == 0 and result.stdout.strip() == str(errno.EFBIG), result  # the write did fail
     assert (tmp_path / "manifest.json").read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.jsonl", "manifest.json"]  # no partial left
+
+
+def test_a_model_file_replaced_at_the_same_path_redoes_the_files(tmp_path, small_detector, fall_detection_dir):
+    """The manifest records the model file's content, not only its path: a batch resumed after the file was
+    replaced by another model kept every output of the old one as complete."""
+    import shutil
+
+    from rtdetect.cluster.driver import recorded_settings
+    from rtdetect.cluster.worker import BatchSettings
+
+    model = tmp_path / "model.onnx"
+    shutil.copy(small_detector, model)
+    out = tmp_path / "out"
+    out.mkdir()
+    before = recorded_settings(BatchSettings(model=str(model)))
+    write_manifest(out, {"a.mp4": done_entry(out, settings=before)})
+    assert Manifest.load(str(out), "x", recorded_settings(BatchSettings(model=str(model)))).complete("a.mp4")
+    shutil.copy(fall_detection_dir / "best_fp16.onnx", model)  # another model, same path
+    after = recorded_settings(BatchSettings(model=str(model)))
+    assert after["model"] == before["model"] and after != before
+    assert not Manifest.load(str(out), "x", after).complete("a.mp4")
+    assert "model_sha256" not in recorded_settings(BatchSettings(model="yolov5s-seg"))  # a zoo name is itself
