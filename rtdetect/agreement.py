@@ -8,6 +8,7 @@ greedy, highest pair IoU first, each detection used once. Agreement is the F1 sc
 """
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -67,6 +68,21 @@ class Agreement:
     other: int
     iou_threshold: float
     masks: bool
+
+    def __post_init__(self) -> None:
+        """Counts are counts, the threshold a number in [0, 1], ``masks`` a bool (figures read back from a
+        stored record are checked here: TypeError or ValueError naming the field)."""
+        for name in ("frames", "matched", "reference", "other"):
+            value = getattr(self, name)
+            if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 0:
+                raise TypeError(f"Agreement.{name} must be a count, got {value!r}")
+        threshold = self.iou_threshold
+        if isinstance(threshold, bool) or not isinstance(threshold, numbers.Real) or not 0 <= threshold <= 1:
+            raise ValueError(f"Agreement.iou_threshold must be a number in [0, 1], got {threshold!r}")
+        if not isinstance(self.masks, (bool, np.bool_)):
+            raise TypeError(f"Agreement.masks must be a bool, got {self.masks!r}")
+        if self.matched > min(self.reference, self.other):
+            raise ValueError(f"Agreement.matched ({self.matched}) exceeds the detections on a side")
 
     @property
     def f1(self) -> float | None:

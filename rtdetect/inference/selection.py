@@ -127,10 +127,15 @@ class TrialResult:
 
     @classmethod
     def from_dict(cls, data: dict) -> "TrialResult":
+        """The inverse of ``to_dict``; TypeError/ValueError/KeyError for figures of the wrong kind (a record
+        edited by hand)."""
         backend, precision = data["candidate"].split()
         agree = Agreement(**data["agreement"]) if data.get("agreement") else None
-        return cls(Candidate(backend, precision), data["status"], data.get("reason"), data.get("ms_per_frame"),
-                   list(data.get("rounds_ms") or []), agree, bool(data.get("accepted")))
+        ms, rounds = data.get("ms_per_frame"), list(data.get("rounds_ms") or [])
+        if any(isinstance(v, bool) or not isinstance(v, (int, float)) for v in rounds + ([] if ms is None else [ms])):
+            raise TypeError(f"{data['candidate']}: times must be numbers, got {ms!r} and {rounds!r}")
+        return cls(Candidate(backend, precision), data["status"], data.get("reason"), ms, rounds, agree,
+                   bool(data.get("accepted")))
 
 
 def guard_accepts(candidate: Candidate, agree: Agreement | None, threshold: float = GUARD_F1) -> bool:

@@ -1,5 +1,6 @@
 """``--backend auto`` on the CPU: the measured trial, its cache, the accuracy guard and forced precisions,
 on the real human-fall YOLOv8 (the guard's frames: the bundled demo clip, real footage of people)."""
+import hashlib
 import json
 import shutil
 import threading
@@ -163,6 +164,31 @@ def test_damaged_choice_record_is_discarded_and_measured_again(small_detector, t
     path.write_text(path.read_text()[:100])  # truncated
     choose(small_detector)
     assert len(measured(lines)) == 3 and any("is not used (it cannot be read" in line for line in lines), lines
+
+
+@pytest.mark.parametrize("field, value", [("agreement", {"frames": "6", "matched": "x", "reference": None,
+                                                              "other": [], "iou_threshold": 0.9, "masks": False}),
+                                          ("agreement", {"frames": 6, "matched": 99, "reference": 1, "other": 1,
+                                                         "iou_threshold": 0.9, "masks": False}),
+                                          ("ms_per_frame", "fast")])
+def test_signed_record_with_figures_of_the_wrong_kind_is_not_used(small_detector, tmp_path, field, value):
+    """A record whose checksum matches (re-signed after an edit, as the format allows) but whose figures are
+    not figures ended every run with a traceback (TypeError in the agreement's F1)."""
+    lines = []
+    cache = tmp_path / "cache"
+    choose = chooser(cache, lines, host_key())
+    chosen = choose(small_detector)
+    path, record = stored_record(cache)
+    for result in record["results"]:
+        if result["candidate"] == chosen.label:
+            result[field] = value
+    body = {k: v for k, v in record.items() if k != "sha256"}  # the record's own checksum, as documented
+    record["sha256"] = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+    path.write_text(json.dumps(record))
+    lines.clear()
+    assert choose(small_detector) in FP32
+    assert any("is not used (its content is not a choice record)" in line for line in lines), lines
+    assert len(measured(lines)) == 1
 
 
 @pytest.mark.parametrize("forged", ["rejected", "impossible"])
