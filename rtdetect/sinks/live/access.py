@@ -32,7 +32,8 @@ def parse_bind(value: str) -> tuple[str, int]:
     if not sep:
         host, port = DEFAULT_HOST, text
     host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
-    if not host or "/" in host or " " in host or not port.isdigit() or not 0 <= int(port) <= 65535:
+    port_ok = port.isascii() and port.isdigit() and int(port) <= 65535  # isdigit alone takes "²", int() does not
+    if not host or "/" in host or " " in host or not port_ok:
         raise UsageError(f"--serve expects [HOST:]PORT (port 0-65535), got {value!r}")
     return host, int(port)
 
