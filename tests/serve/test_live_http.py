@@ -366,3 +366,47 @@ def test_with_a_token_a_foreign_page_needs_it_for_the_video():
         conn.close()
     finally:
         sink.close()
+
+
+def raw_status(port: int, request: bytes) -> int:
+    """The status the server answers ``request`` (raw bytes, any header) with, on a connection it closes."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=30)
+    try:
+        sock.sendall(request)
+        received = b""
+        while b"\r\n" not in received and (chunk := sock.recv(65536)):
+            received += chunk
+    finally:
+        sock.close()
+    return int(received.split(b" ", 2)[1])
+
+
+def _request(path: str, *headers: bytes) -> bytes:
+    return b"\r\n".join([f"GET {path} HTTP/1.1".encode(), *headers, b"Connection: close", b"", b""])
+
+
+@pytest.mark.parametrize("host", [b"127.0.0.1:99999", b"127.0.0.1:abc", b"[::1]:99999", b"[::1",
+                                  b"\xff\xfe", b"127.0.0.1:\xd9\xa1"])  # the last: an Arabic-Indic digit
+@pytest.mark.parametrize("path", ["/api/stats", "/video"])
+def test_a_malformed_host_header_is_a_bad_request(live, host, path):
+    assert raw_status(_port(live), _request(path, b"Host: " + host)) == 400
+    assert raw_status(_port(live), _request(path, b"Host: LOCALHOST")) == 200  # host names ignore case
+
+
+def test_a_foreign_page_with_a_malformed_referer_gets_no_video(live):
+    request = _request("/video", b"Host: 127.0.0.1", b"Referer: http://[::1/page")
+    assert raw_status(_port(live), request) == 403
+
+
+def test_with_a_token_undecodable_credentials_are_refused_and_a_bad_host_is_a_bad_request():
+    sink = LiveSink(("127.0.0.1", 0), names=NAMES, configure=lambda c, k: None, conf=0.25, token="s3cret-token")
+    try:
+        port = _port(sink)
+        for credentials in (b"\xff\xfe", b"s3cret-t\xc3\xa9ken", b"s3cret-token\xff"):
+            request = _request("/api/stats", b"Host: 127.0.0.1", b"Authorization: Bearer " + credentials)
+            assert raw_status(port, request) == 401, credentials
+        bearer = b"Authorization: Bearer s3cret-token"
+        assert raw_status(port, _request("/api/stats", b"Host: 127.0.0.1:abc", bearer)) == 400
+        assert raw_status(port, _request("/api/stats", b"Host: 127.0.0.1", bearer)) == 200
+    finally:
+        sink.close()

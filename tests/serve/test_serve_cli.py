@@ -41,6 +41,7 @@ def test_serve_with_save_and_json_at_once(small_detector, data_dir, tmp_path):
 
 def test_serve_option_values(data_dir):
     assert_one_line_error(run_cli("--source", data_dir / "bus.jpg", "--serve", "host:port"), "--serve")
+    assert_one_line_error(run_cli("--source", data_dir / "bus.jpg", "--serve", "8²"), "--serve")  # no ASCII digit
     assert_one_line_error(run_cli("--source", data_dir / "bus.jpg", "--token", "abcdefghij"), "--token needs --serve")
     assert_one_line_error(run_cli("--source", data_dir / "bus.jpg", "--serve", "--token", "short"), "at least 8")
 

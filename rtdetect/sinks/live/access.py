@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
+import re
 import secrets
 from pathlib import Path
 from typing import Mapping
@@ -19,6 +20,9 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8080
 TOKEN_ENV = "RTDETECT_TOKEN"
 FOREIGN_FETCH_SITES = ("cross-site", "same-site")  # Sec-Fetch-Site of a request made for another site's page
+# A Host header's shape (RFC 9110 section 7.2: uri-host [":" port]): a bracketed IPv6 literal or a reg-name /
+# IPv4 address, then an optional run of ASCII digits (checked against 65535 below).
+HOST_FIELD = re.compile(r"(\[[^\]]*\]|[A-Za-z0-9._~!$&'()*+,;=%-]*)(?::([0-9]*))?")
 
 
 def parse_bind(value: str) -> tuple[str, int]:
@@ -28,7 +32,8 @@ def parse_bind(value: str) -> tuple[str, int]:
     if not sep:
         host, port = DEFAULT_HOST, text
     host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
-    if not host or "/" in host or " " in host or not port.isdigit() or not 0 <= int(port) <= 65535:
+    port_ok = port.isascii() and port.isdigit() and int(port) <= 65535  # isdigit alone takes "²", int() does not
+    if not host or "/" in host or " " in host or not port_ok:
         raise UsageError(f"--serve expects [HOST:]PORT (port 0-65535), got {value!r}")
     return host, int(port)
 
@@ -41,6 +46,22 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def host_of(field: str) -> str | None:
+    """The host a ``Host`` header names, lower case and without brackets (``[::1]:8080`` → ``::1``); None when
+    ``field`` is not ``host[:port]`` (a port beyond 65535 or not in ASCII digits, a stray character, an
+    unbalanced or non-IPv6 bracket)."""
+    match = HOST_FIELD.fullmatch(field)
+    if match is None or (match[2] and int(match[2]) > 65535):
+        return None
+    host = match[1].lower()
+    if host.startswith("["):
+        try:
+            return str(ipaddress.IPv6Address(host[1:-1]))
+        except ValueError:
+            return None
+    return host
 
 
 def check_token(token: str | None, given_as: str = "--token") -> str | None:
@@ -80,13 +101,16 @@ def token_for(host: str, token: str | None) -> str | None:
 
 
 def token_matches(expected: str | None, query_token: str | None, authorization: str | None) -> bool:
-    """Whether a request carrying ``query_token`` / an ``Authorization`` header may pass (constant time)."""
+    """Whether a request carrying ``query_token`` / an ``Authorization`` header may pass (constant time).
+    Compared as bytes: "surrogatepass" encodes every string, one to one, so the surrogates aiohttp keeps for
+    a header's non-UTF-8 bytes make a mismatch, never an error."""
     if expected is None:
         return True
     given = query_token
     if given is None and authorization and authorization.startswith("Bearer "):
         given = authorization[len("Bearer "):]
-    return given is not None and hmac.compare_digest(given.encode(), expected.encode())
+    return given is not None and hmac.compare_digest(given.encode("utf-8", "surrogatepass"),
+                                                          expected.encode("utf-8", "surrogatepass"))
 
 
 def is_cross_site(headers: Mapping[str, str], own_origin: str) -> bool:
@@ -104,6 +128,10 @@ def is_cross_site(headers: Mapping[str, str], own_origin: str) -> bool:
 
 
 def _origin(url: str) -> str:
-    """``scheme://host[:port]`` of ``url``, lower case ("" for an opaque origin such as ``null``)."""
-    parts = urlsplit(url.strip())
+    """``scheme://host[:port]`` of ``url``, lower case ("" for an opaque origin such as ``null``, or for what
+    is no URL, such as an unclosed ``[``)."""
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:
+        return ""
     return f"{parts.scheme}://{parts.netloc}".lower() if parts.scheme and parts.netloc else ""

@@ -32,7 +32,7 @@ from typing import Callable
 from aiohttp import web
 
 from ...errors import OutputError, RtdetectError
-from .access import is_cross_site, is_loopback, token_matches
+from .access import host_of, is_cross_site, is_loopback, token_matches
 from .gate import ConnectionGate, Limits
 from .mjpeg import CONTENT_TYPE, mjpeg_part
 from .state import LiveState
@@ -155,9 +155,12 @@ class LiveServer:
 
     @web.middleware
     async def _guard(self, request: web.Request, handler):
+        host = host_of(request.host)  # the Host header, else the address the request came in on
+        if host is None:
+            return _bad("malformed Host header", 400)
         if not token_matches(self.token, request.query.get("token"), request.headers.get("Authorization")):
             return _bad("missing or wrong token", 401)
-        if self.token is None and not is_loopback(request.url.host or ""):
+        if self.token is None and not is_loopback(host):
             return _bad("this live view answers only to a loopback host name", 403)
         if request.method == "POST" and self.token is None and "X-Rtdetect" not in request.headers:
             return _bad("POST needs the X-Rtdetect header", 403)
