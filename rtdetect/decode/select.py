@@ -55,14 +55,14 @@ def class_names_from_metadata(metadata: dict[str, str]) -> list[str] | None:
 
 def _flat_names(parsed) -> list[str] | None:
     """``parsed`` as a list of names: a list of strings/numbers, or a dict {0: name, ..., n-1: name} whose
-    keys are ints or digit strings (in any mix); None for anything else."""
+    keys are ints or digit strings (in any mix, each index once); None for anything else."""
     if isinstance(parsed, dict):
         indexed = {}
         for key, value in parsed.items():
             if isinstance(key, str) and key.strip().isdecimal():
                 key = int(key)
-            if not isinstance(key, int) or isinstance(key, bool):
-                return None
+            if not isinstance(key, int) or isinstance(key, bool) or key in indexed:
+                return None  # no index, or two names for one index (0 and '0')
             indexed[key] = value
         if sorted(indexed) != list(range(len(indexed))):
             return None

@@ -24,13 +24,14 @@ def with_metadata(source, target, **values):
 @pytest.mark.parametrize("metadata, labels, ignored", [
     ({"names": "{0: 'Normal', '1': 'Fall'}"}, {"Normal", "Fall"}, False),  # int and digit-string keys
     ({"names": "{0: 'Normal', 'x': 'Fall'}"}, {"0", "1"}, True),  # a key that is no index
+    ({"names": "{0: 'Fall', '0': 'Normal', 1: 'Other'}"}, {"0", "1"}, True),  # two names for class 0
     ({"names": "{0: ['Normal'], 1: 'Fall'}"}, {"0", "1"}, True),  # a nested name
     ({"names": NESTED}, {"0", "1"}, True),  # nesting too deep for Python's parser
     ({"rtdetect.names": NESTED}, {"0", "1"}, True),  # and for the JSON one
     ({"names": "{0: 'Normal', 1: 'Fall', 2: 'Other'}"}, {"0", "1"}, True),  # 3 names, 2 classes in the output
     ({"rtdetect.names": '["Normal", "Fall"'}, {"0", "1"}, True),  # bad JSON
     ({"rtdetect.names": json.dumps({"0": "Normal", "1": "Fall"})}, {"Normal", "Fall"}, False),
-], ids=["mixed-keys", "non-index-key", "nested-name", "deep-nesting", "deep-nesting-json", "count-mismatch", "bad-json", "json-dict"])
+], ids=["mixed-keys", "non-index-key", "two-names-for-one-index", "nested-name", "deep-nesting", "deep-nesting-json", "count-mismatch", "bad-json", "json-dict"])
 def test_odd_names_metadata_is_parsed_or_ignored_with_a_note(fall_detection_dir, data_dir, tmp_path, metadata,
                                                              labels, ignored):
     model = with_metadata(fall_detection_dir / "best_fp16.onnx", tmp_path / "edited.onnx", **metadata)
