@@ -555,8 +555,28 @@ def _dispatch(argv: list[str]) -> int:
     return run_detect(argv)
 
 
+def _open_closed_standard_fds() -> None:
+    """A process started with standard input, output or error closed gets each closed one opened on
+    /dev/null, so that no file this run opens takes its number: FFmpeg and OpenCV write their messages to
+    fd 2, which would land in an output. ``sys.stderr`` then writes there too (Python's ``print`` falls back
+    to stdout when ``sys.stderr`` is None, which put the summary into ``--json -``'s stream);
+    ``sys.stdout`` stays None when stdout was closed, so ``--json -`` is refused (``outputs``)."""
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            opened = os.open(os.devnull, os.O_RDWR)  # the lowest free number: this one
+            if opened != fd:
+                os.dup2(opened, fd)
+                os.close(opened)
+    if sys.stderr is None:
+        sys.stderr = open(2, "w", closefd=False)
+
+
 def main(argv: list[str] | None = None) -> int:
     """The ``rtdetect`` command (``argv`` None: this process's own arguments); returns the exit status."""
+    if argv is None:
+        _open_closed_standard_fds()
     status = _main(argv)
     if argv is None:
         from .capture.live import reader_still_blocked

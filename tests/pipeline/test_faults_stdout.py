@@ -67,3 +67,16 @@ def test_json_to_a_closed_stdout_is_one_line(small_detector, data_dir):
     result = run_cli("--source", data_dir / "bus.jpg", "--model", small_detector, "--json", "-",
                      preexec_fn=lambda: os.close(1))
     assert_one_line_error(result, "--json -: standard output is closed")
+
+
+@pytest.mark.parametrize("progress", [True, False], ids=["progress", "no-progress"])
+def test_a_closed_stderr_loses_the_messages_not_the_run(small_detector, data_dir, progress):
+    """Started with standard error closed (``2>&-``): the run still does its work and exits 0, and nothing
+    meant for stderr lands in stdout's stream (it did: the summary went into ``--json -``'s lines, and with
+    the progress bar the run ended with status 1 having written nothing)."""
+    args = ["--source", data_dir / "vtest_3s.mp4", "--model", small_detector, "--backend", "onnxruntime",
+            "--max-frames", "3", "--json", "-"] + ([] if progress else ["--no-progress"])
+    result = subprocess.run(cli_command(*args), stdout=subprocess.PIPE, text=True, timeout=300,
+                            preexec_fn=lambda: os.close(2))
+    assert result.returncode == 0
+    assert [json.loads(line)["frame"] for line in result.stdout.splitlines()] == [0, 1, 2]
