@@ -361,6 +361,15 @@ def _bench_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _need_matplotlib() -> None:
+    """UsageError naming the extra, before anything is measured, when ``--plot`` cannot draw here."""
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        raise UsageError("--plot needs matplotlib, which is in the [bench] extra: pip install -e '.[bench]' "
+                         "in the clone (or pip install matplotlib)") from None
+
+
 def run_bench(argv: list[str]) -> int:
     args = _bench_parser().parse_args(argv)
     imgsz = _imgsz(args.imgsz) or options.DEFAULT_IMGSZ
@@ -369,6 +378,8 @@ def run_bench(argv: list[str]) -> int:
     from .bench.report import check_output_dirs, to_markdown, write_json, write_markdown
 
     check_output_dirs([args.json, args.md, args.plot])
+    if args.plot:
+        _need_matplotlib()
 
     def progress(message: str) -> None:
         print(f"rtdetect bench: {message}", file=sys.stderr, flush=True)

@@ -6,6 +6,7 @@ import contextlib
 import copy
 import io
 import json
+import os
 import math
 
 import pytest
@@ -252,3 +253,18 @@ def test_no_frame_left_after_warmup_is_one_line_without_the_password(data_dir, t
     assert result.returncode == 1 and errors == [
         f"rtdetect: error: http://admin:***@127.0.0.1:{server.port}/camera.mjpg?token=*** has no frame left after "
         "the 5 warm-up frames: use a longer source or a smaller --warmup"], result.stderr
+
+
+def test_plot_without_matplotlib_is_one_line_before_measuring(data_dir, small_detector, tmp_path):
+    """A plain install has no matplotlib (it is in the [bench] extra): --plot crashed with a traceback after
+    the whole measurement. Here matplotlib is made unimportable for the command."""
+    from tests.pipeline.cli_helpers import assert_one_line_error, run_cli
+
+    hidden = tmp_path / "hide" / "matplotlib"
+    hidden.mkdir(parents=True)
+    (hidden / "__init__.py").write_text("raise ImportError('No module named matplotlib')\n")
+    path = os.pathsep.join(filter(None, [str(hidden.parent), os.environ.get("PYTHONPATH")]))
+    result = run_cli("bench", "--source", data_dir / "bus.jpg", "--model", small_detector, "--backend",
+                     "onnxruntime", "--precision", "fp32", "--plot", tmp_path / "b.png", env={"PYTHONPATH": path})
+    assert_one_line_error(result, "--plot needs matplotlib", "[bench]")
+    assert "rtdetect bench:" not in result.stderr  # refused before any step was taken
