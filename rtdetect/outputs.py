@@ -112,17 +112,18 @@ def plan_outputs(source: Source, *, save: str | None, json_path: str | None, sho
 
 
 def open_sinks(plan: OutputPlan, fps: float | None, names: Sequence[str],
-               stop: threading.Event | None = None) -> Iterator:
+               stop: threading.Event | None = None, *, keep_on_failure: bool = True) -> Iterator:
     """The sinks of ``plan``, opened one at a time (a generator: the caller registers each for closing before
     the next may fail to open and lock its file). JSONL first: a write error there stops the run before
     the video gets that frame, and the video, closed first, is checked before the JSONL is finalised.
-    ``stop``: the run's stop event, which a line to standard output waiting for its reader honours."""
+    ``stop``: the run's stop event, which a line to standard output waiting for its reader honours.
+    ``keep_on_failure=False``: the JSONL and video files of a run that failed are removed, not kept."""
     if plan.json_stdout:
         yield JsonlSink(None, names, stream=sys.stdout, stop=stop)
     elif plan.json_path:
-        yield JsonlSink(plan.json_path, names)
+        yield JsonlSink(plan.json_path, names, keep_on_failure=keep_on_failure)
     if plan.save_kind == SAVE_VIDEO:
-        yield VideoSink(plan.save, fps)
+        yield VideoSink(plan.save, fps, keep_on_failure=keep_on_failure)
     elif plan.save_kind is not None:
         yield ImageSink(plan.save, folder=plan.save_kind == SAVE_IMAGES)
     if plan.show:

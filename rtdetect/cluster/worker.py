@@ -4,8 +4,9 @@
 A worker keeps one engine (and pipeline) per network input shape and batch for its whole life, so files
 after the first pay no model load or conversion. A group of streams runs through ``rtdetect.streams``
 (its frames batched into one call of the worker's engine). Outputs are the detection command's own sinks, written as
-partials and renamed into place on close (``rtdetect.sinks.output``): a worker killed mid-file leaves no
-output, only a partial that the next writer of that target removes.
+partials and renamed into place on close (``rtdetect.sinks.output``), and discarded when the file fails: a
+failed file leaves no new output (an earlier one stays as it was), and a worker killed mid-file leaves only
+a partial that the next writer of that target removes.
 """
 from __future__ import annotations
 
@@ -149,7 +150,7 @@ class FileWorker:
                                 json_path=os.path.join(item.output_dir, names[0]), show=False)
             pipeline = self._pipeline(network_input_hw(self._settings.imgsz, src.frame_hw))
             sinks = []
-            for sink in open_sinks(plan, src.fps, pipeline.names):
+            for sink in open_sinks(plan, src.fps, pipeline.names, keep_on_failure=False):  # complete or absent
                 sinks.append(sink)
                 stack.push(close_callback(sink))
             stack.enter_context(tracking_stage(pipeline, src.fps, track=self._settings.track))

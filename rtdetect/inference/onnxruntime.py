@@ -7,6 +7,7 @@ import numpy as np
 
 from ..errors import ModelError
 from .base import SynchronousSubmit, check_input_hw, inference_failed
+from .onnx_tools.runtime import QUIET_LOG_SEVERITY, quiet_onnxruntime
 
 _DTYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16}
 
@@ -32,8 +33,7 @@ class OnnxRuntimeEngine(SynchronousSubmit):
 
     def __init__(self, model_path: str, *, threads: int | None = None, imgsz: tuple[int, int] = (640, 640),
                  spinning: bool | None = None) -> None:
-        import onnxruntime as ort
-
+        ort = quiet_onnxruntime()
         if not os.path.isfile(model_path):
             raise ModelError(f"model file not found: {model_path}")
         options = ort.SessionOptions()
@@ -41,7 +41,7 @@ class OnnxRuntimeEngine(SynchronousSubmit):
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         options.intra_op_num_threads = threads or os.cpu_count() or 1
         options.inter_op_num_threads = 1
-        options.log_severity_level = 4  # fatal only: an error is raised to us, and reported once, by the caller
+        options.log_severity_level = QUIET_LOG_SEVERITY
         if spinning is not None:
             options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spinning else "0")
         try:

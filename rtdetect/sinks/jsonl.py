@@ -12,7 +12,7 @@ counts, see ``rtdetect.tracking.counting``) only with count lines.
 
 A write error to the file (a full disk, a file-size limit) stops the run with an ``OutputError``; the file is
 cut back to its last complete line, so it holds exactly the frames processed before the failure, and it is
-kept only where it replaces nothing (see :mod:`rtdetect.sinks.output`).
+kept only where it replaces nothing (see :mod:`rtdetect.sinks.output`), and only with ``keep_on_failure``.
 """
 from __future__ import annotations
 
@@ -43,18 +43,20 @@ class JsonlSink:
     """``JsonlSink(path, names)`` writes a file atomically; ``JsonlSink(None, names, stream=sys.stdout)``
     writes each line to ``stream`` as soon as its frame is done, giving up on a line once ``stop`` is set
     and the reader took nothing for ``STOP_GRACE_S``. ``stream`` must have a file descriptor (standard
-    output does): the lines go to the descriptor, so none waits in the stream's buffer."""
+    output does): the lines go to the descriptor, so none waits in the stream's buffer.
+    ``keep_on_failure=False``: a run that failed leaves no file (``rtdetect batch``: complete or absent)."""
 
     needs_render = False
     quit_requested = False
 
     def __init__(self, path: str | None, names: Sequence[str], *, stream: TextIO | None = None,
-                 stop: threading.Event | None = None) -> None:
+                 stop: threading.Event | None = None, keep_on_failure: bool = True) -> None:
         self._output = None if stream is not None else OutputFile(path, JSONL_EXTENSIONS)
         self.path = None if self._output is None else self._output.path
         self.names = list(names)
         self._stream = stream
         self._stop = stop
+        self._keep_on_failure = keep_on_failure
         if stream is not None:
             stream.flush()  # what was printed before goes first; the lines go to its descriptor directly
         self._fd: int | None = None  # opened on the first frame: a run that processes nothing writes nothing
@@ -103,7 +105,7 @@ class JsonlSink:
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
-        if self.lines:
+        if self.lines and (self._keep_on_failure or not failed):
             self._output.commit(replace=not (failed or self._write_error))
         else:
             self._output.discard()

@@ -5,7 +5,8 @@ The rule (the README's "Faults" section):
 - a run that ends (end of input, ``--max-frames``, a quit key, a stop signal) renames each verified
   output into place, replacing what was there;
 - a run that failed (a write error such as a full disk, or any other error) keeps what it wrote only
-  where no file existed at the target: a failed run never replaces an earlier output;
+  where no file existed at the target: a failed run never replaces an earlier output (``rtdetect batch``
+  keeps nothing of a failed file: its sinks are opened with ``keep_on_failure=False``);
 - anything not kept is removed, so no partial stays behind.
 
 While the run holds its outputs, another run that names the same target is refused at once

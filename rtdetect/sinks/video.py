@@ -61,12 +61,13 @@ class VideoSink:
     another size (a stream that changed resolution) is scaled to fit, aspect kept, on black bars (its
     detections in the JSONL stay in its own pixels). ``fps`` None (live sources, whose frames may be
     dropped) means: measure the rate of the frames written from their ``pts``, so the video plays in real
-    time; frames without a clock get 30 fps."""
+    time; frames without a clock get 30 fps. ``keep_on_failure=False``: a run that failed leaves no file
+    (``rtdetect batch``: complete or absent)."""
 
     needs_render = True
     quit_requested = False
 
-    def __init__(self, path: str, fps: float | None) -> None:
+    def __init__(self, path: str, fps: float | None, *, keep_on_failure: bool = True) -> None:
         self._output = OutputFile(path, tuple(FOURCC))
         self.path = self._output.path
         self.fps = float(fps) if fps and fps > 0 else None
@@ -75,6 +76,7 @@ class VideoSink:
         self.codec: str | None = None  # the fourcc in use, once the first frame opened the writer
         self._held: list[tuple[float | None, np.ndarray]] = []
         self.frames = 0
+        self._keep_on_failure = keep_on_failure
 
     def _open(self, width: int, height: int) -> None:
         for fourcc in FOURCC[os.path.splitext(self.path)[1].lower()]:
@@ -118,18 +120,20 @@ class VideoSink:
 
     def close(self, *, failed: bool = False) -> None:
         """Finalise (see the module docstring); ``failed``: the run ended with an error, so the video is kept
-        only if it is complete and no file exists at the target. Raises OutputError for an unreadable video
-        unless the run had failed already (its error is the one to report)."""
+        only if it is complete, no file exists at the target and ``keep_on_failure``. Raises OutputError for
+        an unreadable video unless the run had failed already (its error is the one to report)."""
         if self._output is None:
             return
-        if self._held:
+        keep = self._keep_on_failure or not failed
+        if self._held and keep:
             self._release_held(final=True)
         output, self._output = self._output, None
-        if self._writer is None:
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            writer.release()
+        if writer is None or not keep:
             output.discard()
             return
-        self._writer.release()
-        self._writer = None
         problem = check_video(output.partial, self.frames)
         if problem is None:
             output.commit(replace=not failed)

@@ -266,19 +266,29 @@ def test_resume_redoes_damaged_entries_and_files_done_with_other_settings(ray_cl
 def test_an_inference_failure_fails_its_file_and_the_others_complete(ray_cluster, vtest_frames,
                                                                      bright_frame_failing_detector,
                                                                      small_detector, tmp_path):
+    # The overexposed files fail midway (3 ordinary frames, then white ones): nothing of them may stay (each
+    # output complete or absent), and an output an earlier run left for one of them stays as it was.
     _, address = ray_cluster
     root, out = tmp_path / "clips", tmp_path / "out"
     write_clip(root / "one.mp4", vtest_frames[0:4])
-    write_clip(root / "overexposed.mp4", [vtest_frames[0] * 0 + 255] * 4)  # white: the engine fails on it
+    white = [vtest_frames[0] * 0 + 255] * 4  # the engine fails on these
+    write_clip(root / "overexposed.mp4", vtest_frames[8:11] + white)
+    write_clip(root / "overexposed-again.mp4", vtest_frames[11:14] + white)
     write_clip(root / "two.mp4", vtest_frames[4:8])
     out.mkdir()
+    earlier = b'{"frame":0,"earlier":true}\n'
+    (out / "overexposed-again.jsonl").write_bytes(earlier)
     result = run_cli(*batch_args(root, out, bright_frame_failing_detector, address))
     assert result.returncode == 1, result.stderr
     assert "Traceback" not in result.stderr, result.stderr
-    assert "rtdetect: error: 1 of 3 files failed" in result.stderr.splitlines()[-1], result.stderr
+    assert "rtdetect: error: 2 of 4 files failed" in result.stderr.splitlines()[-1], result.stderr
     files = manifest(out)
-    assert files["overexposed.mp4"]["status"] == "failed", files
-    assert "Gather" in files["overexposed.mp4"]["error"], files  # ONNX Runtime's reason
+    for name in ("overexposed", "overexposed-again"):
+        entry = files[f"{name}.mp4"]
+        assert entry["status"] == "failed" and entry["frames"] == 0 and entry["outputs"] == {}, files
+        assert "Gather" in entry["error"], files  # ONNX Runtime's reason
+    assert not (out / "overexposed.jsonl").exists()
+    assert (out / "overexposed-again.jsonl").read_bytes() == earlier
     for name in ("one", "two"):
         assert files[f"{name}.mp4"]["status"] == "done" and files[f"{name}.mp4"]["frames"] == 4, files
         # The fault adds 0 to ordinary frames: their JSONL is the unmodified detector's.

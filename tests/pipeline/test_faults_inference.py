@@ -39,3 +39,12 @@ def test_inference_failure_is_one_line_with_the_frames_before_it_kept(failing_on
     assert [Path(r["source"]).name for r in records] == ["1.jpg", "2.jpg"]
     assert sorted(p.name for p in (out / "annotated").iterdir()) == ["1.jpg", "2.jpg"]
     assert leftovers(out) == [] and leftovers(out / "annotated") == []
+
+
+def test_auto_trial_failure_is_one_line_without_the_runtime_log(failing_onnx, data_dir, tmp_path):
+    # A fresh cache makes --backend auto measure its candidates first: every ONNX Runtime session it opens
+    # must be as quiet as the pipeline's, or ONNX Runtime prints its own colour-coded error log before ours.
+    result = run_cli("--source", data_dir / "bus.jpg", "--model", failing_onnx, "--json", tmp_path / "o.jsonl",
+                     "--no-progress", env={"RTDETECT_CACHE": str(tmp_path / "cache")})
+    assert_one_line_error(result, "onnxruntime could not run the model: ")
+    assert "\x1b" not in result.stderr and "Traceback" not in result.stderr

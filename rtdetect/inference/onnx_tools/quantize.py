@@ -32,6 +32,7 @@ import numpy as np
 
 from ...errors import ModelError
 from .calibration import LetterboxReader
+from .runtime import quiet_onnxruntime
 from .variants import head_node_names, inspect_onnx, name_unnamed_nodes, save_model, set_metadata
 
 QUANT_OP_TYPES = ("Conv", "MatMul")
@@ -66,6 +67,7 @@ def write_int8_qdq(source: str | os.PathLike, target: str | os.PathLike, frames:
     import onnx
     from onnxruntime.quantization import quantize_static
 
+    quiet_onnxruntime()  # the calibration sessions quantize_static opens log on the default logger
     info = inspect_onnx(source)
     if info.input_dtype != "float32":
         raise ModelError(f"INT8 calibration needs a float32 ONNX; {source} takes {info.input_dtype}")
