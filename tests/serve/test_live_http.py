@@ -148,11 +148,16 @@ def test_host_header_must_be_loopback_without_token(live):
 
 
 def test_token_checked_on_every_request_including_the_video():
+    """Every request for the run's data needs the token; the page's own files hold none and need none (a
+    browser fetches the stylesheet and the script without the page's query: with the token required there,
+    a token-protected live view never loaded in a browser)."""
     sink = LiveSink(("127.0.0.1", 0), names=NAMES, configure=lambda c, k: None, conf=0.25, token="s3cret-token")
     feeder = Feeder(sink)
     try:
         base = f"http://127.0.0.1:{_port(sink)}/"
-        for path in ("", "static/app.js", "api/stats", "api/detections", "video"):
+        for path in ("", "static/app.js", "static/style.css"):
+            assert requests.get(base + path, timeout=10).status_code == 200, path
+        for path in ("api/stats", "api/detections", "video"):
             assert requests.get(base + path, timeout=10).status_code == 401, path
             assert requests.get(base + path, params={"token": "wrong-token"}, timeout=10).status_code == 401
         assert requests.post(base + "api/settings", params={"conf": "0.5"}, timeout=10).status_code == 401

@@ -12,8 +12,10 @@ reference under a lock). Video streams are bounded in all and per client address
 ``HEAD /video`` takes none. Connections are bounded in all and per client address, and a request's headers
 must arrive within a few seconds (``gate``), so no client can exhaust the process's file descriptors; the
 loop's own errors go to the ``rtdetect.live`` logger, never to stderr as tracebacks. Only the three page
-files are served, by name from a fixed table. With a token every request must carry it (``?token=`` is an
-access parameter, never a setting); without one (a loopback bind) the Host header must name a loopback host
+files are served, by name from a fixed table; they hold no data of the run and are served without the
+token (a browser fetches a page's stylesheet and script without its query, so with the token required there
+they never loaded). With a token every other request must carry it (``?token=`` is an access parameter,
+never a setting); without one (a loopback bind) the Host header must name a loopback host
 (no DNS rebinding), POSTs need the ``X-Rtdetect`` header, which a foreign page cannot send without a CORS
 preflight this server never grants, and a video request a browser makes for another site's page is refused.
 """
@@ -158,7 +160,9 @@ class LiveServer:
         host = host_of(request.host)  # the Host header, else the address the request came in on
         if host is None:
             return _bad("malformed Host header", 400)
-        if not token_matches(self.token, request.query.get("token"), request.headers.get("Authorization")):
+        public = request.method in ("GET", "HEAD") and (request.path == "/" or request.path.startswith("/static/"))
+        if not public and not token_matches(self.token, request.query.get("token"),
+                                            request.headers.get("Authorization")):
             return _bad("missing or wrong token", 401)
         if self.token is None and not is_loopback(host):
             return _bad("this live view answers only to a loopback host name", 403)
