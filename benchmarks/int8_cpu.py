@@ -78,11 +78,11 @@ def detections(path: str, frames: int) -> dict:
     """Detections per frame index of the first ``frames`` frames of vtest.avi (sequential process())."""
     from rtdetect.capture import open_source
     from rtdetect.inference import create_engine
-    from rtdetect.pipeline import Pipeline
+    from rtdetect.run import CpuModel, Runner
 
     out = {}
     with create_engine(path, backend="onnxruntime") as engine, open_source(str(VTEST)) as src:
-        pipeline = Pipeline(engine)
+        pipeline = CpuModel(engine)
         for frame in src:
             if frame.index >= frames:
                 break

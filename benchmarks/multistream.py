@@ -7,8 +7,8 @@ Model: the default YOLOv5s-seg, exported by the zoo with a dynamic batch (``rtde
 at ``--imgsz`` square; the same file for every configuration. Model only: real frames of
 tests/data/vtest_3s.mp4 letterboxed, ``engine.infer`` on (N, 3, H, W) once vs on each (1, 3, H, W) in turn, alternating within each
 repeat, on ONNX Runtime fp32 and OpenVINO fp32 with their default threads (all cores). Whole path: N copies
-of tests/data/vtest_3s.mp4 (30 frames, 768x576) through ``MultiStreamRunner`` (JSONL per stream) vs the same
-N files through ``Pipeline.run`` one after another (JSONL), ONNX Runtime fp32, frames/s over the wall time.
+of tests/data/vtest_3s.mp4 (30 frames, 768x576) through ``rtdetect.streams.run_streams`` (JSONL per stream) vs the same
+N files through ``Runner.run`` one after another (JSONL), ONNX Runtime fp32, frames/s over the wall time.
 """
 from __future__ import annotations
 
@@ -28,11 +28,11 @@ sys.path.insert(0, str(ROOT))
 from rtdetect.capture import open_source  # noqa: E402
 from rtdetect.inference import create_engine  # noqa: E402
 from rtdetect.models.zoo import resolve_model  # noqa: E402
-from rtdetect.pipeline import Pipeline  # noqa: E402
+from rtdetect.run import CpuModel, Runner  # noqa: E402
 from rtdetect.postprocess import PostprocessConfig  # noqa: E402
 from rtdetect.preprocess import Preprocessor  # noqa: E402
 from rtdetect.sinks import JsonlSink  # noqa: E402
-from rtdetect.streams import MultiStreamRunner, StreamEntry, StreamOutputs  # noqa: E402
+from rtdetect.streams import StreamEntry, StreamOutputs, run_streams  # noqa: E402
 
 CLIP = ROOT / "tests" / "data" / "vtest_3s.mp4"  # 30 frames, 768x576
 
@@ -60,21 +60,21 @@ def model_only(engine, sizes: list[int], repeats: int) -> list[dict]:
     return rows
 
 
-def run_multi(pipeline: Pipeline, files: list[Path], out: Path) -> float:
+def run_multi(pipeline: CpuModel, files: list[Path], out: Path) -> float:
     entries = [StreamEntry(str(f), f.stem, k + 1) for k, f in enumerate(files)]
     start = time.perf_counter()
-    result = MultiStreamRunner(entries, lambda sizes: pipeline, StreamOutputs(str(out))).run()
+    result = run_streams(entries, lambda sizes: pipeline, StreamOutputs(str(out)))
     wall = time.perf_counter() - start
     assert all(s.status == "done" and s.frames == 30 for s in result.streams), result
     return wall
 
 
-def run_separate(pipeline: Pipeline, files: list[Path], out: Path) -> float:
+def run_separate(pipeline: CpuModel, files: list[Path], out: Path) -> float:
     start = time.perf_counter()
     for f in files:
         sink = JsonlSink(str(out / f"{f.stem}.jsonl"), pipeline.names)
         with open_source(str(f)) as src:
-            pipeline.run(src, [sink])
+            Runner(pipeline).run(src, [sink])
         sink.close()
     return time.perf_counter() - start
 
@@ -87,7 +87,7 @@ def whole_path(model: str, imgsz: int, sizes: list[int], repeats: int) -> list[d
         shutil.copy(CLIP, files[-1])
     rows = []
     with create_engine(model, backend="onnxruntime", precision="fp32", imgsz=(imgsz, imgsz)) as engine:
-        pipeline = Pipeline(engine, PostprocessConfig())
+        pipeline = CpuModel(engine, PostprocessConfig())
         run_multi(pipeline, files[:1], Path(tempfile.mkdtemp(dir=folder)))  # warm-up, untimed
         for n in sizes:
             multi, separate = [], []

@@ -72,7 +72,7 @@ def rtdetect_run(onnx_path: str, args, threads: int | None) -> tuple[float, dict
     """rtdetect's threaded pipeline into a real VideoSink; returns (FPS after warm-up, detections per frame)."""
     from rtdetect.capture import open_source
     from rtdetect.inference import create_engine
-    from rtdetect.pipeline import Pipeline
+    from rtdetect.run import CpuModel, Runner
     from rtdetect.postprocess import PostprocessConfig
     from rtdetect.sinks import VideoSink
 
@@ -84,10 +84,10 @@ def rtdetect_run(onnx_path: str, args, threads: int | None) -> tuple[float, dict
 
     engine = create_engine(onnx_path, backend="onnxruntime", **({"threads": threads} if threads else {}))
     with tempfile.TemporaryDirectory(prefix="peers-rt-") as folder, engine, open_source(args.source) as src:
-        pipeline = Pipeline(engine, PostprocessConfig(conf=args.conf, iou=args.iou, max_det=300))
+        pipeline = CpuModel(engine, PostprocessConfig(conf=args.conf, iou=args.iou, max_det=300))
         sink = VideoSink(os.path.join(folder, "r.mp4"), src.fps)
         try:
-            pipeline.run(src, [sink], max_frames=args.warmup + args.frames, on_frame=on_frame)
+            Runner(pipeline).run(src, [sink], max_frames=args.warmup + args.frames, on_frame=on_frame)
         finally:
             sink.close()
     return (len(stamps) - args.warmup) / (stamps[-1] - stamps[args.warmup - 1]), dets

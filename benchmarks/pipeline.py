@@ -5,14 +5,14 @@
 
 Per ONNX Runtime thread setting and repeat, on the same engine, clip and frames (warm-up not counted):
 * model-only: ``engine.infer`` on one prepared input, as many calls as frames;
-* rtdetect: ``Pipeline.run`` with a real ``VideoSink`` (render + mp4v encode into a temporary file);
+* rtdetect: ``Runner.run`` with a real ``VideoSink`` (render + mp4v encode into a temporary file);
 * naive: read → preprocess → infer → postprocess → render → write, one frame after the other.
 Target (issue 3): rtdetect end to end >= 95% of model-only FPS; peak RSS < 1 GiB on vtest.avi.
 
 ``--variants`` measures why the threaded run falls short of the model alone on 2 cores: ``spin-off``
 stops ONNX Runtime's idle intra-op threads from busy-waiting (``OnnxRuntimeEngine(spinning=False)``);
-``nice`` runs every stage thread but inference at nice +10 (Linux per-thread priority), so the other
-stages take the cores only when inference leaves them (an experiment: pipeline.py would have to do it).
+``nice`` runs the preprocess and post-process stage threads at nice +10 (Linux per-thread priority), so
+they take the cores only when inference leaves them (an experiment: rtdetect.run would have to do it).
 Results: benchmarks/results/pipeline.json (or --name).
 """
 from __future__ import annotations
@@ -36,13 +36,13 @@ from rtdetect.api import resolve_model_path  # noqa: E402
 from rtdetect.bench.measure import first_frame, run_end_to_end, run_model_only  # noqa: E402
 from rtdetect.bench.resources import CpuWindow, PeakRss  # noqa: E402
 from rtdetect.inference.onnxruntime import OnnxRuntimeEngine  # noqa: E402
-from rtdetect.pipeline import Pipeline  # noqa: E402
+from rtdetect.run import CpuModel, Runner  # noqa: E402
 from rtdetect.annotate import Renderer  # noqa: E402
 
 TARGET_RATIO = 0.95
 
 
-def naive_loop(pipeline: Pipeline, source: str, *, frames: int, warmup: int) -> dict:
+def naive_loop(pipeline: CpuModel, source: str, *, frames: int, warmup: int) -> dict:
     """The plain sequential loop a user would write; FPS over the frames after ``warmup``."""
     capture = cv2.VideoCapture(source)
     renderer = Renderer(pipeline.names)
@@ -79,26 +79,21 @@ def _lower_priority() -> None:
     os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), NICE)
 
 
-class NicePipeline(Pipeline):
-    """The pipeline with every stage thread but inference at nice +10 (experiment, see module doc)."""
+class NiceModel(CpuModel):
+    """The model with its preprocess and post-process threads at nice +10 (experiment, see module doc)."""
 
-    def _stage_preprocess(self, item) -> None:
+    def prepare(self, item, preprocess=None) -> None:
         _lower_priority()
-        super()._stage_preprocess(item)
+        super().prepare(item, preprocess)
 
-    def _stage_postprocess(self, item) -> None:
+    def finish(self, item) -> None:
         _lower_priority()
-        super()._stage_postprocess(item)
-
-    @staticmethod
-    def _captured(source, stop, max_frames):
-        _lower_priority()
-        yield from Pipeline._captured(source, stop, max_frames)
+        super().finish(item)
 
 
-def end_to_end(pipeline: Pipeline, args):
+def end_to_end(pipeline: CpuModel, args):
     """``run_end_to_end``; for the nice variant in a helper thread (render + write run at nice +10 too)."""
-    if not isinstance(pipeline, NicePipeline):
+    if not isinstance(pipeline, NiceModel):
         return run_end_to_end(pipeline, source=args.source, frames=args.frames, warmup=args.warmup, sink="video")
     box = []
 
@@ -112,7 +107,7 @@ def end_to_end(pipeline: Pipeline, args):
     return box[0]
 
 
-def one_repeat(pipeline: Pipeline, image, args) -> dict:
+def one_repeat(pipeline: CpuModel, image, args) -> dict:
     model = run_model_only(pipeline.engine, image, frames=args.frames, warmup=args.warmup)
     e2e = end_to_end(pipeline, args)
     naive = naive_loop(pipeline, args.source, frames=args.frames, warmup=args.warmup)
@@ -127,7 +122,7 @@ def measure(model_path: str, threads: int, variant: str, image, args) -> dict:
     engine = OnnxRuntimeEngine(model_path, imgsz=args.imgsz, threads=threads,
                                spinning=False if "spin-off" in variant else None)
     try:
-        pipeline = (NicePipeline if "nice" in variant else Pipeline)(engine)
+        pipeline = (NiceModel if "nice" in variant else CpuModel)(engine)
         runs = [one_repeat(pipeline, image, args) for _ in range(args.repeats)]
     finally:
         engine.close()

@@ -8,13 +8,13 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from . import options
-from .api import DEFAULT_MODEL, Detector, tracking_stage
+from .api import DEFAULT_MODEL, Detector
 from .capture import ImageSource, StreamOptions, open_source
 from .input_shape import Request
 from .outputs import describe_written, open_sinks, plan_outputs
-from .sinks import close_callback
-from .pipeline import RunSummary, WorkItem
+from .run import Runner, RunResult, WorkItem
 from .signals import SignalStop
+from .sinks import close_callback
 
 
 def _progress_callback(total: int | None, enabled: bool):
@@ -33,10 +33,10 @@ def _progress_callback(total: int | None, enabled: bool):
 
 @dataclass
 class DetectRun:
-    """What ``detect`` did: the run's summary, the source's display name, whether the source was still
+    """What ``detect`` did: the run's result, the source's display name, whether the source was still
     images (one frame per image), and one phrase per output file written."""
 
-    summary: RunSummary
+    summary: RunResult
     name: str
     images: bool
     written: list[str]
@@ -61,7 +61,7 @@ def detect(*, source: str, model: str = DEFAULT_MODEL, backend: str = "auto", pr
     model is loaded or converted (the source's frame size decides the shape the model is exported at); see
     ``outputs`` for what ``save`` and ``json_path`` accept. ``signals`` (installed by the caller): a stop
     signal while the outputs are open ends the run after the frame in hand, with every output finalised, and
-    sets ``summary.interrupted``. ``serve`` (host, port): the live view (``rtdetect.sinks.live``), with
+    marks the result interrupted. ``serve`` (host, port): the live view (``rtdetect.sinks.live``), with
     ``token`` (one is generated for a non-loopback host); a file source then plays at its own rate.
     """
     if max_frames is not None:
@@ -71,14 +71,13 @@ def detect(*, source: str, model: str = DEFAULT_MODEL, backend: str = "auto", pr
                                                 imgsz=imgsz, classes=classes, max_det=max_det))
         src = stack.enter_context(open_source(source, stream_options=stream_options))
         plan = plan_outputs(src, save=save, json_path=json_path, show=show)
-        pipeline = detector.pipeline_for(src.frame_hw)
-        tracking = stack.enter_context(tracking_stage(pipeline, src.fps, track=track, count_lines=count_lines))
+        model = detector.model_for(src.frame_hw)
         stop = stack.enter_context(signals.finishing()) if signals is not None else None
         # Each sink is closed (finalised, or discarded after a failure, see rtdetect.sinks.output) on every
         # exit path, errors and signals included, registered as soon as it is open. A live source's frames
         # may be dropped: its video's rate is measured from the frames written (fps None).
         sinks = []
-        for sink in open_sinks(plan, None if src.is_live else src.fps, pipeline.names, stop):
+        for sink in open_sinks(plan, None if src.is_live else src.fps, model.names, stop):
             sinks.append(sink)
             stack.push(close_callback(sink))
         live = _live_sink(serve, token, detector, src) if serve is not None else None
@@ -94,10 +93,10 @@ def detect(*, source: str, model: str = DEFAULT_MODEL, backend: str = "auto", pr
             stack.callback(bar.close)
         if live is not None:
             on_frame = _both(on_frame, live.record)
-        summary = pipeline.run(src, sinks, max_frames=max_frames, on_frame=on_frame, show_fps=show, stop=stop)
-        summary.interrupted = summary.interrupted or (signals is not None and signals.signum is not None)
-        if tracking is not None:
-            summary.line_counts = tracking.totals()
+        runner = Runner(model, track=track, count_lines=count_lines)
+        summary = runner.run(src, sinks, max_frames=max_frames, on_frame=on_frame, show_fps=show, stop=stop)
+        if signals is not None and signals.signum is not None:
+            summary.interrupt()
     return DetectRun(summary, src.name, isinstance(src, ImageSource), describe_written(sinks))
 
 
@@ -110,6 +109,35 @@ def _live_sink(serve: tuple[str, int], token: str | None, detector: Detector, sr
                     token=token, pace=not src.is_live)
     print(f"rtdetect: live view at {live.url}", file=sys.stderr, flush=True)
     return live
+
+
+class _StreamsView:
+    """The live view of a stream list: one server, each stream a tile (``rtdetect.sinks.live.grid``), started
+    at the first stream's first frame (the model's class names are known then)."""
+
+    def __init__(self, serve: tuple[str, int], token: str | None, detector: Detector, streams: list[str]) -> None:
+        self.serve, self.token, self.detector, self.streams = serve, token, detector, streams
+        self.grid = None
+
+    def tile(self, name: str, names: list[str]):
+        if self.grid is None:
+            from .sinks.live import LiveSink
+            from .sinks.live.grid import LiveGrid
+
+            live = LiveSink(self.serve, names=names, conf=self.detector.config.conf, classes=self.detector.classes,
+                            configure=lambda conf, classes: self.detector.configure(conf=conf, classes=classes),
+                            token=self.token)
+            print(f"rtdetect: live view at {live.url}", file=sys.stderr, flush=True)
+            self.grid = LiveGrid(live, self.streams)
+        return self.grid.tile(name)
+
+    def record(self, name: str, item: WorkItem) -> None:
+        if self.grid is not None:
+            self.grid.live.record(item)
+
+    def close(self) -> None:
+        if self.grid is not None:
+            self.grid.live.close()
 
 
 def _both(first, second):
@@ -126,26 +154,38 @@ def _both(first, second):
 def detect_streams(*, source: str, output_dir: str, model: str = DEFAULT_MODEL, backend: str = "auto",
                    precision: str = "auto", conf: float = 0.25, iou: float = 0.45, imgsz: Request = None,
                    classes: Sequence[str] | None = None, max_det: int = 300, save: bool = False,
-                   track: bool | str = False, max_frames: int | None = None,
-                   stream_options: StreamOptions | None = None, signals: SignalStop | None = None):
+                   track: bool | str = False, count_lines: Sequence[tuple[float, float, float, float]] = (),
+                   max_frames: int | None = None, stream_options: StreamOptions | None = None,
+                   signals: SignalStop | None = None, serve: tuple[str, int] | None = None, token: str | None = None):
     """Run detection on every source of the stream list ``source`` with ONE engine (``rtdetect.streams``):
-    each stream's JSONL (and annotated video with ``save``) under ``output_dir/<name>/``. The list and the
-    output folder are checked before the model is loaded. Returns the ``MultiStreamResult``."""
+    each stream's JSONL (and annotated video with ``save``) under ``output_dir/<name>/``, tracked and counted
+    as a single source is (``track``, ``count_lines``). ``serve``: one live view, each stream a tile of it
+    (``rtdetect.sinks.live.grid``). The list and the output folder are checked before the model is loaded.
+    Returns the ``BatchedResult`` (one ``RunResult`` per stream)."""
     from .files import check_output_dir
     from .input_shape import shared_frame_hw
-    from .streams import MultiStreamRunner, StreamOutputs, read_stream_list
+    from .streams import StreamOutputs, hold_output_dir, read_stream_list, run_streams
 
     if max_frames is not None:
         options.at_least("--max-frames", max_frames, 1)
     entries = read_stream_list(source)
     check_output_dir(output_dir)
-    outputs = StreamOutputs(os.path.abspath(output_dir), save=save, track=track, max_frames=max_frames)
-    with Detector(model, backend=backend, precision=precision, conf=conf, iou=iou, imgsz=imgsz, classes=classes,
-                  max_det=max_det, batch=len(entries)) as detector:
-        runner = MultiStreamRunner(entries, lambda sizes: detector.pipeline_for(shared_frame_hw(imgsz, sizes)),
-                                   outputs, stream_options=stream_options)
-        with ExitStack() as stack:
+    outputs = StreamOutputs(os.path.abspath(output_dir), save=save, track=track, count_lines=tuple(count_lines),
+                            max_frames=max_frames)
+    held = hold_output_dir(outputs.output_dir)
+    try:
+        with Detector(model, backend=backend, precision=precision, conf=conf, iou=iou, imgsz=imgsz, classes=classes,
+                      max_det=max_det, batch=len(entries)) as detector, ExitStack() as stack:
             stop = stack.enter_context(signals.finishing()) if signals is not None else None
-            result = runner.run(stop)
+            view = _StreamsView(serve, token, detector, [entry.name for entry in entries]) if serve is not None else None
+            if view is not None:
+                stack.callback(view.close)
+            result = run_streams(entries, lambda sizes: detector.model_for(shared_frame_hw(imgsz, sizes)), outputs,
+                                 stream_options=stream_options, stop=stop,
+                                 on_frame=view.record if view is not None else None,
+                                 view_for=view.tile if view is not None else None,
+                                 log=lambda line: print(line, file=sys.stderr, flush=True))
+    finally:
+        held.release()
     result.interrupted = result.interrupted or (signals is not None and signals.signum is not None)
     return result

@@ -239,10 +239,10 @@ def run_detect(argv: list[str]) -> int:
                         track=args.tracker or args.track, count_lines=args.count_line,
                         stream_options=_stream_options(args), signals=signals, serve=serve, token=token)
     print(_summary_line(result), file=sys.stderr)
-    for totals in result.summary.line_counts:
-        fmt = lambda counts: ", ".join(f"{n} {label}" for label, n in counts.items()) or "none"  # noqa: E731
-        print(f"line {','.join(f'{v:g}' for v in totals['line'])}: in {fmt(totals['in'])}; out {fmt(totals['out'])}",
-              file=sys.stderr)
+    from .outputs import describe_line_counts
+
+    for line in describe_line_counts(result.summary.line_counts):
+        print(line, file=sys.stderr)
     for written in result.written:
         print(f"rtdetect: wrote {written}", file=sys.stderr)
     if signals.signum is not None:
@@ -269,8 +269,8 @@ def _one_source_usage(args: argparse.Namespace) -> None:
 
 def _stream_list_usage(args: argparse.Namespace) -> None:
     """UsageError for an option a stream list cannot take (each stream's outputs go under --output-dir)."""
-    refused = [("--show", args.show), ("--serve", args.serve is not None), ("--json", args.json is not None),
-               ("--save OUT", bool(args.save)), ("--count-line", bool(args.count_line))]
+    refused = [("--show", args.show), ("--json", args.json is not None),
+               ("--save OUT", bool(args.save))]
     for option, given in refused:
         if given:
             raise UsageError(f"{option} does not apply to a stream list: each stream's outputs go to "
@@ -284,13 +284,15 @@ def _run_streams(args: argparse.Namespace, imgsz) -> int:
     _stream_list_usage(args)
     from .app import detect_streams
 
+    serve, token = _serve_bind(args)
     with SignalStop() as signals:
         result = detect_streams(source=args.source, output_dir=args.output_dir, model=args.model,
                                 backend=args.backend, precision=args.precision, conf=args.conf, iou=args.iou,
                                 imgsz=imgsz, classes=args.classes, max_det=args.max_det, save=args.save == "",
-                                track=args.tracker or args.track, max_frames=args.max_frames,
+                                track=args.tracker or args.track, count_lines=args.count_line,
+                                max_frames=args.max_frames,
                                 stream_options=_stream_options(args),
-                                signals=signals)
+                                signals=signals, serve=serve, token=token)
     from .streams.report import describe
 
     for line in describe(result):
@@ -457,6 +459,8 @@ def _batch_parser() -> argparse.ArgumentParser:
     parser.add_argument("--save", action="store_true", help="also write an annotated video per input")
     parser.add_argument("--track", action="store_true", help="follow objects across frames (ByteTrack), per input")
     parser.add_argument("--tracker", choices=list(TRACKERS), help="which tracker --track uses (implies --track)")
+    parser.add_argument("--count-line", action="append", type=_count_line, default=[], metavar="X1,Y1,X2,Y2",
+                        help="count tracks crossing this segment (frame pixels), per input; repeatable; implies --track")
     _option(parser, "--segment", _number(float, options.positive), metavar="SECONDS",
             help="cut videos longer than this into segments processed in parallel (JSONL only, not with --save)")
     parser.add_argument("--cluster", default="local", metavar="local|auto|ray://HOST:PORT|HOST:PORT",
@@ -480,11 +484,13 @@ def run_batch(argv: list[str]) -> int:
     settings = BatchSettings(model=args.model, imgsz=_requested_imgsz(args.imgsz), backend=args.backend,
                              precision=args.precision, conf=args.conf, iou=args.iou, max_det=args.max_det,
                              classes=tuple(args.classes) if args.classes else None, save=args.save,
-                             track=args.tracker or args.track, segment_s=args.segment, threads=args.threads)
+                             track=args.tracker or args.track, count_lines=tuple(args.count_line),
+                             segment_s=args.segment, threads=args.threads)
     if args.save and args.segment:
         raise UsageError("--segment cannot be combined with --save yet (segments of annotated video are not joined)")
-    if settings.track and args.segment:
-        raise UsageError("--segment cannot be combined with --track (identities would restart in every segment)")
+    if (settings.track or settings.count_lines) and args.segment:
+        raise UsageError("--segment cannot be combined with --track or --count-line (identities would restart in "
+                         "every segment)")
     if args.segment and args.source.lower().endswith(".txt"):
         raise UsageError("--segment cuts files, not the streams of a stream list")
     result = batch(source=args.source, output_dir=args.output_dir, settings=settings, cluster=args.cluster,

@@ -135,6 +135,14 @@ def plural(count: int, noun: str) -> str:
     return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
+def describe_line_counts(line_counts: Sequence[dict]) -> list[str]:
+    """One line per counting line: ``line 0,360,1280,360: in 3 person; out 1 car``."""
+    def counted(counts: dict) -> str:
+        return ", ".join(f"{n} {label}" for label, n in counts.items()) or "none"
+    return [f"line {','.join(f'{v:g}' for v in totals['line'])}: in {counted(totals['in'])}; out {counted(totals['out'])}"
+            for totals in line_counts]
+
+
 def describe_written(sinks: Sequence) -> list[str]:
     """One phrase per file output that received something, e.g. ``out.mp4 (50 frames, H.264)``."""
     lines = []

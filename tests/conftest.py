@@ -143,3 +143,36 @@ def v5seg_dynamic_onnx(zoo_cache) -> Path:
     from rtdetect.models.zoo import resolve_model
 
     return resolve_model("yolov5s-seg", imgsz=(320, 320), cache_dir=zoo_cache, dynamic=True)
+
+
+@pytest.fixture(scope="session")
+def ray_cluster():
+    """One local Ray cluster per test session (ray.init takes seconds): ``(ray, address)``, 2 CPUs on
+    127.0.0.1, this process a driver of it (to find and kill actors), ``rtdetect batch --cluster ADDRESS``
+    subprocesses join it."""
+    ray = pytest.importorskip("ray", reason="the [cluster] extra (Ray) is not installed")
+    ray.init(num_cpus=2, include_dashboard=False, namespace="rtdetect", log_to_driver=False,
+             logging_level="ERROR", _node_ip_address="127.0.0.1")
+    try:
+        yield ray, ray.get_runtime_context().gcs_address
+    finally:
+        ray.shutdown()
+
+
+def _video_frames(path) -> list:
+    import cv2
+
+    capture = cv2.VideoCapture(str(path))
+    frames = []
+    ok, image = capture.read()
+    while ok:
+        frames.append(image)
+        ok, image = capture.read()
+    capture.release()
+    return frames
+
+
+@pytest.fixture(scope="session")
+def vtest_frames(data_dir) -> list:
+    """The 30 frames (768x576) of tests/data/vtest_3s.mp4."""
+    return _video_frames(data_dir / "vtest_3s.mp4")

@@ -5,7 +5,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ..types import EXTRA_LINE_COUNTS, EXTRA_PAINTED, Detections
+from ..types import EXTRA_LINE_COUNTS, Detections
 from .annotators import MASK_ALPHA, BoxAnnotator, FpsAnnotator, LabelAnnotator, MaskAnnotator
 from .palette import PALETTE_BGR, class_color, class_colors
 from .tracks import LineCountAnnotator, TraceAnnotator
@@ -14,9 +14,9 @@ from .tracks import LineCountAnnotator, TraceAnnotator
 class Renderer:
     """``render(image, detections, fps=None)`` → annotated copy (H, W, 3) uint8 BGR.
 
-    When ``detections.extra[EXTRA_PAINTED]`` holds the frame with exactly these detections' masks already
-    painted (the GPU path, with this palette and ``MASK_ALPHA``), drawing starts from it and the masks are
-    not painted again."""
+    ``painted``: the frame with exactly these detections' masks already painted (the GPU path, with this
+    palette and ``MASK_ALPHA``; (H, W, 3) uint8 BGR): drawing starts from it and the masks are not painted
+    again."""
 
     def __init__(self, names: Sequence[str], *, mask_alpha: float = MASK_ALPHA) -> None:
         self.masks = MaskAnnotator(mask_alpha)
@@ -26,8 +26,10 @@ class Renderer:
         self.traces = TraceAnnotator()
         self.line_counts = LineCountAnnotator()
 
-    def render(self, image: np.ndarray, detections: Detections, fps: float | None = None) -> np.ndarray:
-        painted = detections.extra.get(EXTRA_PAINTED) if self.masks.alpha == MASK_ALPHA else None
+    def render(self, image: np.ndarray, detections: Detections, fps: float | None = None, *,
+               painted: np.ndarray | None = None) -> np.ndarray:
+        if self.masks.alpha != MASK_ALPHA:
+            painted = None
         if painted is None:
             canvas = image.copy()
             self.masks.annotate(canvas, detections)

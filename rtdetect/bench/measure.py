@@ -1,4 +1,5 @@
-"""The two measurements of one configuration: the threaded pipeline end to end, and the model alone."""
+"""The two measurements of one configuration: the threaded run end to end (``rtdetect.run.Runner``, as the
+command runs it), and the model alone."""
 from __future__ import annotations
 
 import time
@@ -10,7 +11,7 @@ import numpy as np
 from ..capture import StreamOptions, open_source
 from ..inference.base import Engine
 from ..metrics import StageTimes
-from ..pipeline import Pipeline, WorkItem
+from ..run import Model, Runner, WorkItem
 from ..preprocess import Preprocessor
 from .resources import CpuWindow, PeakRss
 from .sinks import open_sinks
@@ -63,9 +64,9 @@ class _FrameClock:
                 self.ages.append(written - sent)
 
 
-def run_end_to_end(pipeline: Pipeline, *, source: str, frames: int, warmup: int, sink: str,
+def run_end_to_end(model: Model, *, source: str, frames: int, warmup: int, sink: str,
                    stream_options: StreamOptions | None = None) -> EndToEnd:
-    """``Pipeline.run`` over ``warmup + frames`` frames of ``source`` into the sinks of mode ``sink``.
+    """``Runner(model).run`` over ``warmup + frames`` frames of ``source`` into the sinks of mode ``sink``.
 
     Throughput is counted from the completion of the last warm-up frame to the completion of the last
     frame, so warm-up frames (and thread start-up) never enter a figure. For frames that carry a send time
@@ -77,13 +78,13 @@ def run_end_to_end(pipeline: Pipeline, *, source: str, frames: int, warmup: int,
         sinks = open_sinks(sink, None if src.is_live else src.fps, stack)
         rss = stack.enter_context(PeakRss())
         clock = _FrameClock(warmup, time.perf_counter())
-        summary = pipeline.run(src, sinks, max_frames=warmup + frames, on_frame=clock)
+        result = Runner(model).run(src, sinks, max_frames=warmup + frames, on_frame=clock)
         clock.cpu.stop()
     counted = max(0, clock.seen - warmup)
     return EndToEnd(frames=counted, seconds=clock.last - clock.first if counted else 0.0,
                     detections=clock.detections, stages=clock.stages, cores_used=clock.cpu.cores_used,
                     peak_rss=rss.peak, rss_method=rss.method, live=src.is_live,
-                    frames_dropped=summary.frames_dropped, frame_ages=clock.ages)
+                    frames_dropped=result.frames_dropped, frame_ages=clock.ages)
 
 
 @dataclass

@@ -17,12 +17,12 @@ from dataclasses import asdict, dataclass, field
 from typing import Callable
 
 from ..agreement import agreement
-from ..api import DEFAULT_MODEL, make_pipeline, resolve_model_path
+from ..api import DEFAULT_MODEL, resolve_model_path
 from ..capture import DEMO, StreamOptions, is_stream_url, redact_url
 from ..errors import SourceError
 from ..inference.selection import GUARD_IOU
 from ..metrics import LatencySummary, StageTimes
-from ..pipeline import GpuFramePipeline, Pipeline
+from ..run import GpuModel, Model, open_model
 from ..postprocess import PostprocessConfig
 from .engines import auto_configs, open_engine
 from .host import host_info, load_average
@@ -119,22 +119,22 @@ def _summarise(e2e: list[EndToEnd], model: list[ModelOnly]) -> dict:
     }
 
 
-def _measure(pipeline: Pipeline, engine, image, settings: BenchSettings, say: Callable[[str], None],
+def _measure(model: Model, engine, image, settings: BenchSettings, say: Callable[[str], None],
              label: str) -> dict:
-    e2e, model = [], []
+    e2e, alone = [], []
     for repeat in range(settings.repeats):
         say(f"{label}: measuring, repeat {repeat + 1} of {settings.repeats} ({settings.frames} frames)")
-        model.append(run_model_only(engine, image, frames=settings.frames, warmup=settings.warmup))
-        run = run_end_to_end(pipeline, source=settings.source, frames=settings.frames,
+        alone.append(run_model_only(engine, image, frames=settings.frames, warmup=settings.warmup))
+        run = run_end_to_end(model, source=settings.source, frames=settings.frames,
                              warmup=settings.warmup, sink=settings.sink, stream_options=settings.stream_options)
         if run.frames == 0:
             raise SourceError(f"{redact_url(settings.source)} has no frame left after the {settings.warmup} warm-up "
                               f"frames: use a longer source or a smaller --warmup")
         # Model-only uses as many calls as the pipeline really counted (a short clip may end early).
-        if run.frames and run.frames != model[-1].frames:
-            model[-1] = run_model_only(engine, image, frames=run.frames, warmup=settings.warmup)
+        if run.frames and run.frames != alone[-1].frames:
+            alone[-1] = run_model_only(engine, image, frames=run.frames, warmup=settings.warmup)
         e2e.append(run)
-    return _summarise(e2e, model)
+    return _summarise(e2e, alone)
 
 
 def _quiet(message: str) -> None:
@@ -167,11 +167,11 @@ def measure_config(settings: BenchSettings, model_path: str, backend: str, preci
     with ExitStack() as stack:
         stack.callback(engine.close)
         config = PostprocessConfig(conf=settings.conf, iou=settings.iou, max_det=settings.max_det)
-        pipeline = make_pipeline(engine, config, stack)  # what `rtdetect --backend X` runs
+        model = open_model(engine, config, stack)  # what `rtdetect --backend X` runs
         record.update(status="ok", reason=None, engine=engine.name, input_hw=list(engine.input_hw),
-                      **pipeline.describe())
-        record.update(_measure(pipeline, engine, image, settings, say, label))
-        if isinstance(pipeline, GpuFramePipeline):
+                      **model.describe())
+        record.update(_measure(model, engine, image, settings, say, label))
+        if isinstance(model, GpuModel):
             record["gpu"] = "GPU stage times from CUDA events (upload, gpu_graph or per stage, download)"
         if guard is not None:
             record.update(_guard_record(engine, *guard, precision))

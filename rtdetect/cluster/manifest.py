@@ -30,11 +30,10 @@ from dataclasses import dataclass, field
 
 from ..atomic import atomic_write_bytes
 from ..errors import OutputError
-from ..streams.runner import DONE, FAILED, INTERRUPTED, LOST  # noqa: F401 (the statuses, re-exported)
+from ..run.result import DONE, FAILED, INTERRUPTED, LOST, STATUSES  # noqa: F401 (the statuses, re-exported)
 
 MANIFEST_NAME = "manifest.json"
 VERSION = 1
-STATUSES = (DONE, FAILED, INTERRUPTED, LOST)
 
 
 class ManifestError(OutputError):

@@ -1,9 +1,9 @@
 """One input file, or one group of streams, through a warm engine: the job of each actor of a batch
 (``FileWorker``), and of no one else.
 
-A worker keeps one engine (and pipeline) per network input shape and batch for its whole life, so files
-after the first pay no model load or conversion. A group of streams runs through ``rtdetect.streams``
-(its frames batched into one call of the worker's engine). Outputs are the detection command's own sinks, written as
+A worker keeps one model per network input shape and batch for its whole life, so files after the first
+pay no model load or conversion. A file runs through ``rtdetect.run.Runner`` as a single source does; a group
+of streams through ``rtdetect.streams`` (its frames batched into one call of the worker's engine). Outputs are the detection command's own sinks, written as
 partials and renamed into place on close (``rtdetect.sinks.output``), and discarded when the file fails: a
 failed file leaves no new output (an earlier one stays as it was), and a worker killed mid-file leaves only
 a partial that the next writer of that target removes.
@@ -16,15 +16,15 @@ import time
 from contextlib import ExitStack
 from dataclasses import dataclass, replace
 
-from ..api import class_ids_from, make_pipeline, resolve_model_path, tracking_stage
-from ..sinks import close_callback
+from ..api import load_model
 from ..capture import open_source
 from ..errors import RtdetectError
-from ..inference import create_engine
 from ..input_shape import Request, network_input_hw, shared_frame_hw
 from ..outputs import open_sinks, plan_outputs
 from ..postprocess import PostprocessConfig
-from ..streams import MultiStreamRunner, StreamOutputs, StreamResult
+from ..run import Model, Runner, RunResult
+from ..sinks import close_callback
+from ..streams import StreamOutputs, run_streams
 from .inputs import BatchInput, StreamGroup
 from .manifest import DONE, FAILED, INTERRUPTED
 from .segments import Segment, SegmentSource
@@ -44,6 +44,7 @@ class BatchSettings:
     classes: tuple[str, ...] | None = None
     save: bool = False
     track: bool | str = False  # a tracker per file (or stream): True, or a name of tracking.TRACKERS
+    count_lines: tuple[tuple[float, float, float, float], ...] = ()  # lines whose crossings are counted
     segment_s: float | None = None  # cut longer videos into segments of this many seconds (JSONL only)
     threads: int = 1  # ONNX Runtime / OpenVINO threads per worker (one worker per that many CPUs)
 
@@ -53,21 +54,22 @@ class BatchSettings:
         return {"model": self.model, "imgsz": imgsz, "backend": self.backend, "precision": self.precision,
                 "conf": self.conf, "iou": self.iou, "max_det": self.max_det,
                 "classes": list(self.classes) if self.classes else None, "save": self.save,
-                **({"track": self.track} if self.track else {})}  # absent when off: older manifests still match
+                **({"track": self.track} if self.track else {}),  # absent when off: older manifests still match
+                **({"count_lines": [list(line) for line in self.count_lines]} if self.count_lines else {})}
         # segment_s is left out too: a split file's JSONL is byte for byte the whole file's.
 
 
 class FileWorker:
-    """The state of one batch actor: warm pipelines, and a stop event the driver sets on Ctrl-C (the
+    """The state of one batch actor: warm models, and a stop event the driver sets on Ctrl-C (the
     actor runs two threads, so ``stop`` and ``pid`` answer while ``process`` runs)."""
 
     def __init__(self, settings: BatchSettings) -> None:
         self._settings = settings
         self._config = PostprocessConfig(conf=settings.conf, iou=settings.iou, max_det=settings.max_det)
-        self._pipelines: dict[tuple[tuple[int, int], int], object] = {}
+        self._models: dict[tuple[tuple[int, int], int], Model] = {}
         self._resources = ExitStack()
         self._stopping = threading.Event()
-        self._file_stop = threading.Event()  # per file: Pipeline.run sets its event when a run ends
+        self._file_stop = threading.Event()  # per file: Runner.run sets its event when a run ends
 
     def pid(self) -> int:
         return os.getpid()
@@ -115,27 +117,23 @@ class FileWorker:
             self._file_stop.set()
         return self._file_stop
 
-    def _pipeline(self, input_hw: tuple[int, int], batch: int = 1):
-        """The warm pipeline for ``input_hw`` and batches of up to ``batch`` frames, made on first use."""
-        if (input_hw, batch) not in self._pipelines:
+    def _model(self, input_hw: tuple[int, int], batch: int = 1) -> Model:
+        """The warm model for ``input_hw`` and batches of up to ``batch`` frames, made on first use."""
+        if (input_hw, batch) not in self._models:
             s = self._settings
-            engine = create_engine(resolve_model_path(s.model, input_hw, dynamic=batch > 1), backend=s.backend,
-                                   precision=s.precision, imgsz=input_hw, threads=s.threads, batch=batch)
-            self._resources.callback(engine.close)
-            pipeline = make_pipeline(engine, self._config, self._resources, batched=batch > 1)
-            if s.classes:
-                pipeline.configure(replace(self._config, classes=class_ids_from(s.classes, pipeline.names)))
-            self._pipelines[input_hw, batch] = pipeline
-        return self._pipelines[input_hw, batch]
+            self._models[input_hw, batch] = load_model(
+                s.model, input_hw, None, self._resources, config=self._config, classes=s.classes,
+                backend=s.backend, precision=s.precision, batch=batch, threads=s.threads)
+        return self._models[input_hw, batch]
 
     def _run_streams(self, group: StreamGroup) -> dict[str, dict]:
         imgsz, batch = self._settings.imgsz, len(group.entries)
-        runner = MultiStreamRunner(
-            group.entries, lambda sizes: self._pipeline(network_input_hw(imgsz, shared_frame_hw(imgsz, sizes)), batch),
-            StreamOutputs(group.output_dir, save=self._settings.save, track=self._settings.track),
-            stream_options=group.options)
-        result = runner.run(self._run_stop())
-        return {stream.name: stream_entry(stream, result.seconds) for stream in result.streams}
+        result = run_streams(
+            group.entries, lambda sizes: self._model(network_input_hw(imgsz, shared_frame_hw(imgsz, sizes)), batch),
+            StreamOutputs(group.output_dir, save=self._settings.save, track=self._settings.track,
+                          count_lines=self._settings.count_lines),
+            stream_options=group.options, stop=self._run_stop())
+        return {stream.name: stream.entry() for stream in result.streams}
 
     def _process(self, item: BatchInput, segment: Segment | None) -> dict:
         os.makedirs(os.path.dirname(item.jsonl), exist_ok=True)
@@ -148,26 +146,18 @@ class FileWorker:
             src = stack.enter_context(source)
             plan = plan_outputs(src, save=item.video if len(names) == 2 else None,
                                 json_path=os.path.join(item.output_dir, names[0]), show=False)
-            pipeline = self._pipeline(network_input_hw(self._settings.imgsz, src.frame_hw))
+            model = self._model(network_input_hw(self._settings.imgsz, src.frame_hw))
             sinks = []
-            for sink in open_sinks(plan, src.fps, pipeline.names, keep_on_failure=False):  # complete or absent
+            for sink in open_sinks(plan, src.fps, model.names, keep_on_failure=False):  # complete or absent
                 sinks.append(sink)
                 stack.push(close_callback(sink))
-            stack.enter_context(tracking_stage(pipeline, src.fps, track=self._settings.track))
-            summary = pipeline.run(src, sinks, stop=self._run_stop())
-        interrupted = summary.interrupted or self._stopping.is_set()
-        sizes = {name: os.path.getsize(os.path.join(item.output_dir, name)) for name in names
-                 if os.path.isfile(os.path.join(item.output_dir, name))}
-        return {"status": INTERRUPTED if interrupted else DONE, "frames": summary.frames,
-                "fps": round(summary.fps, 2), "seconds": round(time.perf_counter() - started, 3),
-                "detections": summary.detections, "frames_lost": summary.frames_lost,
-                "error": "stopped (Ctrl-C) before the end" if interrupted else None,
-                "outputs": sizes}
-
-
-def stream_entry(stream: StreamResult, seconds: float) -> dict:
-    """A stream's manifest entry (see ``manifest``) from its result in a run of ``seconds``."""
-    return {"status": stream.status, "source": stream.source, "frames": stream.frames,
-            "fps": round(stream.frames / seconds, 2) if seconds > 0 else 0.0, "seconds": round(seconds, 3),
-            "detections": stream.detections, "frames_lost": stream.frames_lost,
-            "frames_dropped": stream.frames_dropped, "error": stream.error, "outputs": dict(stream.outputs)}
+            runner = Runner(model, track=self._settings.track, count_lines=self._settings.count_lines)
+            result = runner.run(src, sinks, stop=self._run_stop())
+        if self._stopping.is_set():
+            result.interrupt("stopped (Ctrl-C) before the end")
+        elif result.interrupted:
+            result.error = "stopped (Ctrl-C) before the end"
+        result.seconds = time.perf_counter() - started  # the file's whole time, opening included
+        result.outputs = {name: os.path.getsize(os.path.join(item.output_dir, name)) for name in names
+                          if os.path.isfile(os.path.join(item.output_dir, name))}
+        return result.entry()

@@ -1,5 +1,5 @@
 """The zero-copy GPU processor (``GpuProcessor``): a BGR frame in, ``Detections`` in frame pixels out, all
-between on the device. The run loop around it is ``rtdetect.pipeline.GpuFramePipeline``.
+between on the device. The model around it is ``rtdetect.run.GpuModel``.
 
     host frame ─(pinned, copy stream)─▶ device frame ─letterbox kernel─▶ engine input buffer
       ─TensorRT─▶ engine output buffers ─decode kernel─▶ candidates ─NMS kernels─▶ kept detections
@@ -19,7 +19,7 @@ Timings (``stage_seconds``): GPU time from CUDA events, keys ``upload``, ``prepr
 rows' copies back and the blend). With the CUDA graph on (default), the stages run as
 one graph and are reported together as ``gpu_graph``; pass ``use_graph=False`` for per-stage numbers.
 
-Semantics against the CPU pipeline (``rtdetect.pipeline.Pipeline``): same decode rules and NMS rule, but
+Semantics against the CPU model (``rtdetect.run.CpuModel``): same decode rules and NMS rule, but
 NMS runs on boxes already mapped to frame pixels (and clipped), so results agree to float rounding, not bit
 for bit; the candidate list holds every row of the model output (up to the NMS's 65536; a smaller
 ``capacity`` given on purpose drops the excess in atomic order, reported once); a ``classes`` filter

@@ -1,11 +1,12 @@
 """What a multi-stream run prints at its end: one line per stream, then the batches it ran."""
 from __future__ import annotations
 
-from ..outputs import plural
-from .runner import DONE, MultiStreamResult
+from ..outputs import describe_line_counts, plural
+from ..run.batcher import BatchedResult
+from ..run.result import DONE
 
 
-def describe(result: MultiStreamResult) -> list[str]:
+def describe(result: BatchedResult) -> list[str]:
     """``name: N frames, D detections[; status: error]`` per stream, the outputs written, and one line on
     the batches (how many frames each engine call held)."""
     lines = []
@@ -18,6 +19,7 @@ def describe(result: MultiStreamResult) -> list[str]:
         if stream.status != DONE:
             line += f"; {stream.status}: {stream.error}"
         lines.append(line)
+        lines += [f"{stream.name}: {counted}" for counted in describe_line_counts(stream.line_counts)]
     sizes = ", ".join(f"{count} of {plural(size, 'frame')}" for size, count in sorted(result.batch_sizes.items(), reverse=True))
     fps = result.frames / result.seconds if result.seconds > 0 else 0.0
     lines.append(f"streams: {plural(len(result.streams), 'stream')}, {plural(result.frames, 'frame')} in "

@@ -66,7 +66,7 @@ def validate(data: str, settings: ValSettings, *, progress: bool = True, save: s
     with Detector(settings.model, backend=settings.backend, precision=settings.precision, conf=settings.conf,
                   iou=settings.iou if settings.iou is not None else FAMILY_IOU["v8"], imgsz=settings.imgsz,
                   max_det=settings.max_det) as detector:
-        pipeline = detector.pipeline_for(None)  # square at imgsz, as detection runs a folder of images
+        pipeline = detector.model_for(None)  # square at imgsz, as detection runs a folder of images
         # The family (its output layout) is known once the model is open: its val IoU replaces the one above.
         described = pipeline.describe()
         iou = settings.iou if settings.iou is not None else FAMILY_IOU[described["layout"]]

@@ -65,7 +65,7 @@ def test_context_manager_releases_the_engine(small_detector, data_dir):
     image = cv2.imread(str(data_dir / "bus.jpg"))
     with rtdetect.Detector(str(small_detector), backend=CPU) as detector:
         detector(image)
-        session = weakref.ref(detector.pipeline_for(image.shape[:2]).engine._session)
+        session = weakref.ref(detector.model_for(image.shape[:2]).engine._session)
         assert detector.is_open and session() is not None
     gc.collect()
     assert not detector.is_open and session() is None

@@ -1,4 +1,5 @@
-"""One local Ray cluster per test session (ray.init takes seconds), and short clips cut from tests/data.
+"""Short clips cut from tests/data (the local Ray cluster, ``ray_cluster``, is in tests/conftest.py: the
+paths' parity test uses it too).
 
 The tests need the [cluster] extra (Ray); without it they skip, and `make test` installs it so CI runs them.
 """
@@ -10,30 +11,6 @@ import cv2
 import pytest
 
 
-@pytest.fixture(scope="session")
-def ray_cluster():
-    """``(ray, address)``: a 2-CPU Ray cluster on 127.0.0.1 that this process is a driver of (to find and
-    kill actors) and that ``rtdetect batch --cluster ADDRESS`` subprocesses join."""
-    ray = pytest.importorskip("ray", reason="the [cluster] extra (Ray) is not installed")
-    ray.init(num_cpus=2, include_dashboard=False, namespace="rtdetect", log_to_driver=False,
-             logging_level="ERROR", _node_ip_address="127.0.0.1")
-    try:
-        yield ray, ray.get_runtime_context().gcs_address
-    finally:
-        ray.shutdown()
-
-
-def _frames(path) -> list:
-    capture = cv2.VideoCapture(str(path))
-    frames = []
-    ok, image = capture.read()
-    while ok:
-        frames.append(image)
-        ok, image = capture.read()
-    capture.release()
-    return frames
-
-
 def write_clip(path, frames, fps: float = 10.0) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     height, width = frames[0].shape[:2]
@@ -41,12 +18,6 @@ def write_clip(path, frames, fps: float = 10.0) -> None:
     for frame in frames:
         writer.write(frame)
     writer.release()
-
-
-@pytest.fixture(scope="session")
-def vtest_frames(data_dir) -> list:
-    """The 30 frames (768x576) of tests/data/vtest_3s.mp4."""
-    return _frames(data_dir / "vtest_3s.mp4")
 
 
 @pytest.fixture

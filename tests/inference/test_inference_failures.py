@@ -18,7 +18,7 @@ from rtdetect.errors import InferenceError
 from rtdetect.inference.onnxruntime import OnnxRuntimeEngine
 from rtdetect.inference.openvino import IN_FLIGHT, OpenVinoEngine
 from rtdetect.inference.selection import REFERENCE, Candidate, run_trial
-from rtdetect.pipeline import Pipeline
+from rtdetect.run import CpuModel, Runner
 from rtdetect.preprocess import Preprocessor
 from rtdetect.sinks import JsonlSink
 
@@ -80,11 +80,11 @@ def test_a_run_ends_with_the_error_and_every_frame_before_it_written(failing_onn
                                                                    backend):
     out = tmp_path / "out.jsonl"
     with ENGINES[backend](failing_onnx) as engine:
-        pipeline = Pipeline(engine)
+        pipeline = CpuModel(engine)
         sink = JsonlSink(str(out), pipeline.names)
         with open_source(str(dark_then_bright)) as source, pytest.raises(InferenceError):
             try:
-                pipeline.run(source, [sink])
+                Runner(pipeline).run(source, [sink])
             finally:
                 sink.close(failed=True)
     records = [json.loads(line) for line in out.read_text().splitlines()]
@@ -110,13 +110,13 @@ class NeverAnswers:
 def test_a_stop_ends_a_run_waiting_for_an_inference_result(small_detector, data_dir):
     with OnnxRuntimeEngine(str(small_detector)) as real:
         engine = NeverAnswers(real)
-        pipeline = Pipeline(engine)
+        pipeline = CpuModel(engine)
         stop = threading.Event()
         ended = threading.Event()
 
         def run() -> None:
             with open_source(str(data_dir / "vtest_3s.mp4")) as source:
-                pipeline.run(source, stop=stop)
+                Runner(pipeline).run(source, stop=stop)
             ended.set()
 
         runner = threading.Thread(target=run, daemon=True)

@@ -13,7 +13,7 @@ from rtdetect.errors import ModelError
 from rtdetect.inference import create_engine
 from rtdetect.inference.onnxruntime import OnnxRuntimeEngine
 from rtdetect.inference.openvino import OpenVinoEngine, cpu_capabilities
-from rtdetect.pipeline import Pipeline
+from rtdetect.run import CpuModel, Runner
 from rtdetect.preprocess import Preprocessor
 from rtdetect.capture import open_source
 
@@ -53,11 +53,11 @@ def test_outputs_equal_onnxruntime_fp32(model_path, data_dir):
 def test_pipeline_keeps_order_with_two_requests_in_flight(fall_detection_dir, data_dir):
     path = str(fall_detection_dir / "best_fp16.onnx")
     with OpenVinoEngine(path) as engine:
-        pipeline = Pipeline(engine)
+        pipeline = CpuModel(engine)
         assert [(s.name, s.depth) for s in pipeline.stages()][1] == ("inference", 2)
         seen = []
         with open_source(str(data_dir / "vtest_3s.mp4")) as source:
-            pipeline.run(source, max_frames=8, on_frame=seen.append)
+            Runner(pipeline).run(source, max_frames=8, on_frame=seen.append)
         assert [item.frame.index for item in seen] == list(range(8))
         sequential = [pipeline.process(item.frame).detections for item in seen]
         overlapped = [item.detections for item in seen]

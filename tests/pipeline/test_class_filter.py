@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from rtdetect.inference import create_engine
-from rtdetect.pipeline import Pipeline
+from rtdetect.run import CpuModel, Runner
 from rtdetect.postprocess import PostprocessConfig
 from rtdetect.types import Frame
 
@@ -25,7 +25,7 @@ def engine(v5seg_onnx):
 @pytest.fixture(scope="module")
 def unfiltered(engine, data_dir):
     """Per image: (frame, detections without a class filter)."""
-    pipeline = Pipeline(engine, PostprocessConfig(conf=0.25))
+    pipeline = CpuModel(engine, PostprocessConfig(conf=0.25))
     frames = {name: Frame(cv2.imread(str(data_dir / name)), 0, None, name) for name in ("bus.jpg", "zidane.jpg")}
     return {name: (frame, pipeline.process(frame).detections) for name, frame in frames.items()}
 
@@ -45,7 +45,7 @@ def test_the_frames_hold_several_classes(unfiltered):
 @pytest.mark.parametrize("image, classes", CASES)
 def test_cpu_filter_equals_unfiltered_restricted(engine, unfiltered, image, classes):
     frame, everything = unfiltered[image]
-    filtered = Pipeline(engine, PostprocessConfig(conf=0.25, classes=classes)).process(frame).detections
+    filtered = CpuModel(engine, PostprocessConfig(conf=0.25, classes=classes)).process(frame).detections
     assert_filtered_is_restriction(filtered, everything, classes)
     if filtered.masks is not None:
         assert len(filtered.masks) == len(filtered)

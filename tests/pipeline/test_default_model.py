@@ -42,13 +42,13 @@ def test_jsonl_masks_of_real_frames_are_the_coco_rle_of_their_full_frame_masks(d
     from pycocotools import mask as coco_mask
 
     from rtdetect.inference import create_engine
-    from rtdetect.pipeline import Pipeline
+    from rtdetect.run import CpuModel, Runner
     from rtdetect.sinks.jsonl import frame_record
     from rtdetect.types import Frame
 
     engine = create_engine(str(v5seg_onnx), backend="onnxruntime", imgsz=(640, 640))
     with engine:
-        pipeline = Pipeline(engine, warmup_runs=1)
+        pipeline = CpuModel(engine, warmup_runs=1)
         checked = 0
         for name in ("bus.jpg", "zidane.jpg"):
             frame = Frame(cv2.imread(str(data_dir / name)), 0, None, name)

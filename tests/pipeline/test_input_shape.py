@@ -137,12 +137,12 @@ def matched(ref, other, threshold: float = 0.5) -> int:
 
 def detections_at(model_path, imgsz, frames):
     from rtdetect.inference import create_engine
-    from rtdetect.pipeline import Pipeline
+    from rtdetect.run import CpuModel, Runner
     from rtdetect.postprocess import PostprocessConfig
 
     with create_engine(model_path, backend="onnxruntime", imgsz=imgsz) as engine:
         assert engine.input_hw == imgsz
-        pipeline = Pipeline(engine, PostprocessConfig(conf=0.25, iou=0.45))
+        pipeline = CpuModel(engine, PostprocessConfig(conf=0.25, iou=0.45))
         return [pipeline.process(Frame(image, i, None, "vtest")).detections for i, image in enumerate(frames)]
 
 

@@ -10,7 +10,7 @@ from rtdetect.capture import VideoFileSource
 from rtdetect.capture.live import LiveSource
 from rtdetect.inference import create_engine
 from rtdetect.inference.base import SynchronousSubmit
-from rtdetect.pipeline import Pipeline
+from rtdetect.run import CpuModel, Runner
 
 INFER_S = 0.15  # the slow model: every inference takes at least this long
 FRAME_S = 0.02  # the camera: a new frame every 20 ms (50 fps), far faster than the model
@@ -77,10 +77,10 @@ def clip_images(data_dir):
 def test_live_frames_reach_the_sinks_within_two_model_periods(small_detector, clip_images):
     engine = SlowEngine(create_engine(str(small_detector), backend="onnxruntime", precision="fp32"))
     try:
-        pipeline = Pipeline(engine, warmup_runs=1)
+        pipeline = CpuModel(engine, warmup_runs=1)
         with ClipCamera(clip_images) as camera:
             ages = Ages(camera)
-            summary = pipeline.run(camera, [ages], max_frames=12)
+            summary = Runner(pipeline).run(camera, [ages], max_frames=12)
     finally:
         engine.close()
     # max_frames counts the frames written: frames dropped inside the pipeline do not count.

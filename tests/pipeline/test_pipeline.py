@@ -9,7 +9,7 @@ import torch
 from rtdetect.capture import open_source
 from rtdetect.errors import ModelError
 from rtdetect.inference import create_engine
-from rtdetect.pipeline import Pipeline
+from rtdetect.run import CpuModel, Runner
 from rtdetect.postprocess import PostprocessConfig
 from rtdetect.annotate import Renderer
 from rtdetect.sinks import JsonlSink, VideoSink
@@ -27,14 +27,14 @@ def fall_engine(fall_detection_dir):
 
 @pytest.fixture(scope="module")
 def fall_pipeline(fall_engine):
-    return Pipeline(fall_engine)
+    return CpuModel(fall_engine)
 
 
-def run_into(pipeline, source, tmp_path, **kwargs):
+def run_into(pipeline, source, tmp_path, *, runner=None, **kwargs):
     with open_source(source) as src:
         sinks = [VideoSink(str(tmp_path / "out.mp4"), src.fps), JsonlSink(str(tmp_path / "out.jsonl"), pipeline.names)]
         try:
-            summary = pipeline.run(src, sinks, **kwargs)
+            summary = (runner or Runner(pipeline)).run(src, sinks, **kwargs)
         finally:
             for sink in sinks:
                 sink.close()
@@ -69,18 +69,18 @@ def test_interrupt_finalises_outputs(fall_pipeline, data_dir, tmp_path):
 
 
 def test_stop_event_and_errors_in_a_stage(fall_engine, data_dir, tmp_path):
-    pipeline = Pipeline(fall_engine)
+    pipeline = CpuModel(fall_engine)
     stop = threading.Event()
     stop.set()
     with open_source(str(data_dir / "bus.jpg")) as src:
-        assert pipeline.run(src, [], stop=stop).frames == 0
+        assert Runner(pipeline).run(src, [], stop=stop).frames == 0
 
     def broken(item):
         raise RuntimeError("stage failed")
 
-    pipeline._stage_postprocess = broken
+    pipeline.finish = broken
     with open_source(str(data_dir / "vtest_3s.mp4")) as src, pytest.raises(RuntimeError, match="stage failed"):
-        pipeline.run(src, [])
+        Runner(pipeline).run(src, [])
 
 
 def test_class_filter_validated_and_applied(fall_pipeline, data_dir):
@@ -101,7 +101,7 @@ def test_not_a_detector(tmp_path):
     torch.onnx.export(classifier, torch.zeros(1, 3, 32, 32), str(path), dynamo=False)
     engine = create_engine(str(path), backend="onnxruntime")
     with pytest.raises(ModelError, match=r"\(1, 3\).*not a detector"):
-        Pipeline(engine)
+        CpuModel(engine)
 
 
 @pytest.mark.parametrize("hw", [(1, 1), (3000, 4000), (900, 300), (37, 53), (2160, 3840)])
@@ -133,10 +133,9 @@ def test_every_stage_is_timed_and_reported(fall_engine, data_dir, tmp_path):
     from rtdetect.metrics import STAGES
     from rtdetect.tracking.stage import TrackingStage
 
-    pipeline = Pipeline(fall_engine)
-    pipeline.add_detection_stage(TrackingStage(pipeline.names))
-    pipeline.add_detection_stage(_Passthrough())
-    summary, _ = run_into(pipeline, str(data_dir / "vtest_3s.mp4"), tmp_path, max_frames=4)
+    pipeline = CpuModel(fall_engine)
+    runner = Runner(pipeline, stages=[TrackingStage(pipeline.names), _Passthrough()])
+    summary, _ = run_into(pipeline, str(data_dir / "vtest_3s.mp4"), tmp_path, runner=runner, max_frames=4)
     stages = summary.stages.summary()
     assert stages["track"].count == stages["user_stage"].count == 4
     # Stable order: the built-in stages in pipeline order, then the others as first seen.

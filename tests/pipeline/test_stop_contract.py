@@ -8,7 +8,7 @@ import pytest
 
 from rtdetect.capture import open_source
 from rtdetect.inference.onnxruntime import OnnxRuntimeEngine
-from rtdetect.pipeline import Pipeline
+from rtdetect.run import CpuModel, Runner
 from rtdetect.sinks import JsonlSink, VideoSink
 
 from .helpers import decoded_frame_count, leftovers
@@ -39,7 +39,7 @@ class StopDuringWrite:
 @pytest.fixture(scope="module")
 def pipeline(small_detector):
     with OnnxRuntimeEngine(str(small_detector)) as engine:
-        yield Pipeline(engine)
+        yield CpuModel(engine)
 
 
 def test_a_stop_during_one_sinks_write_still_gives_the_frame_to_every_sink(pipeline, data_dir, tmp_path):
@@ -48,7 +48,7 @@ def test_a_stop_during_one_sinks_write_still_gives_the_frame_to_every_sink(pipel
         jsonl = StopDuringWrite(JsonlSink(str(tmp_path / "out.jsonl"), pipeline.names), stop)
         video = VideoSink(str(tmp_path / "out.mp4"), source.fps)
         try:
-            summary = pipeline.run(source, [jsonl, video], stop=stop)
+            summary = Runner(pipeline).run(source, [jsonl, video], stop=stop)
         finally:
             jsonl.close()
             video.close()

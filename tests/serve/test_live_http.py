@@ -10,7 +10,7 @@ import pytest
 import requests
 
 from rtdetect.errors import ModelError, UsageError
-from rtdetect.pipeline import WorkItem
+from rtdetect.run import WorkItem
 from rtdetect.sinks.live import Limits, LiveSink, parse_bind, server
 from rtdetect.types import Detections, Frame
 

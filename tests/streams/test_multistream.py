@@ -14,11 +14,11 @@ import pytest
 
 from rtdetect.capture import open_source
 from rtdetect.inference import create_engine
-from rtdetect.pipeline import Pipeline
+from rtdetect.run import CpuModel, Runner
 from rtdetect.postprocess import PostprocessConfig
 from rtdetect.sinks import JsonlSink
-from rtdetect.streams import MultiStreamRunner, StreamEntry, StreamOutputs, read_stream_list, unique_names
-from tests.cluster.conftest import vtest_frames, write_clip  # noqa: F401 (vtest_frames: a fixture)
+from rtdetect.streams import StreamEntry, StreamOutputs, read_stream_list, run_streams, unique_names
+from tests.cluster.conftest import write_clip
 from tests.pipeline.cli_helpers import assert_one_line_error, cli_command, run_cli
 
 ENGINE = ("--backend", "onnxruntime", "--precision", "fp32")
@@ -54,32 +54,31 @@ def entries_of(paths) -> list[StreamEntry]:
     return [StreamEntry(spec, name, k + 1) for k, (spec, name) in enumerate(zip(specs, unique_names(specs)))]
 
 
-def single_run_jsonl(pipeline: Pipeline, path, out) -> bytes:
+def single_run_jsonl(pipeline: CpuModel, path, out) -> bytes:
     """The existing one-source pipeline's JSONL for ``path``."""
     sink = JsonlSink(str(out), pipeline.names)
     with open_source(str(path)) as src:
-        pipeline.run(src, [sink])
+        Runner(pipeline).run(src, [sink])
     sink.close()
     return out.read_bytes()
 
 
-def run_streams(pipeline, paths, out, **outputs):
-    """The runner over ``paths`` on ``pipeline``: its result and the notes it logged."""
+def batched_run(model, paths, out, **outputs):
+    """The stream list ``paths`` through ``model``: its result and the notes it logged."""
     notes: list[str] = []
-    runner = MultiStreamRunner(entries_of(paths), lambda sizes: pipeline, StreamOutputs(str(out), **outputs),
-                               log=notes.append)
-    return runner.run(), notes
+    result = run_streams(entries_of(paths), lambda sizes: model, StreamOutputs(str(out), **outputs), log=notes.append)
+    return result, notes
 
 
 def test_streams_share_one_engine_call_and_match_separate_runs(v5seg_dynamic_onnx, clips, tmp_path):
     engine = create_engine(str(v5seg_dynamic_onnx), backend="onnxruntime", precision="fp32", imgsz=(320, 320))
     with engine:
         recorder = RecordingEngine(engine)
-        batched = Pipeline(recorder, PostprocessConfig())
+        batched = CpuModel(recorder, PostprocessConfig())
         recorder.batches.clear()  # the warm-up's calls
-        result, notes = run_streams(batched, clips, tmp_path / "out")
+        result, notes = batched_run(batched, clips, tmp_path / "out")
         calls = list(recorder.batches)
-        single = Pipeline(engine, PostprocessConfig())
+        single = CpuModel(engine, PostprocessConfig())
         expected = {p.stem: single_run_jsonl(single, p, tmp_path / f"{p.stem}.jsonl") for p in clips}
     assert notes == []
     assert [s.status for s in result.streams] == ["done"] * 3
@@ -98,10 +97,10 @@ def test_fixed_batch_model_gets_one_call_per_frame_said_once(small_detector, cli
     engine = create_engine(str(small_detector), backend="onnxruntime", precision="fp32")
     with engine:
         recorder = RecordingEngine(engine)
-        pipeline = Pipeline(recorder, PostprocessConfig())
+        pipeline = CpuModel(recorder, PostprocessConfig())
         recorder.batches.clear()
-        result, notes = run_streams(pipeline, clips[:2], tmp_path / "out", max_frames=4)
-        single = Pipeline(engine, PostprocessConfig())
+        result, notes = batched_run(pipeline, clips[:2], tmp_path / "out", max_frames=4)
+        single = CpuModel(engine, PostprocessConfig())
         expected = single_run_jsonl(single, clips[1], tmp_path / "small.jsonl")
     assert len(notes) == 1 and "batch is fixed at 1" in notes[0]
     assert recorder.batches == [1] * 8
@@ -192,3 +191,21 @@ def test_ctrl_c_ends_every_stream_with_outputs_finalised(fall_dynamic_onnx, vtes
         frames = [json.loads(line)["frame"] for line in (out / name / "detections.jsonl").read_text().splitlines()]
         assert 0 < len(frames) < 120 and frames == list(range(len(frames))), name
     assert "one (one.mp4): " in stderr and "interrupted: stopped before its end" in stderr
+
+
+def test_output_folder_in_use_is_refused_before_any_model_loads(clips, tmp_path):
+    """Issue 25: outputs and locks checked before the model on every path. A stream list into a folder another
+    run holds (a stream list or a batch: the same lock) is one line, before the model (missing here) is read."""
+    from rtdetect.streams import hold_output_dir
+
+    out = tmp_path / "out"
+    out.mkdir()
+    listing = tmp_path / "streams.txt"
+    listing.write_text(f"{clips[0]}\n")
+    held = hold_output_dir(str(out))
+    try:
+        result = run_cli("--source", listing, "--output-dir", out, "--model", tmp_path / "missing.onnx")
+    finally:
+        held.release()
+    assert_one_line_error(result, "is being written by another rtdetect run")
+    assert "missing.onnx" not in result.stderr

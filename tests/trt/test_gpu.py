@@ -21,7 +21,7 @@ import pytest
 from rtdetect.inference.onnxruntime import OnnxRuntimeEngine
 from rtdetect.inference.tensorrt import TensorRTEngine
 from rtdetect.inference.tensorrt.readiness import cuda_device_available
-from rtdetect.pipeline import Pipeline
+from rtdetect.run import CpuModel, Runner
 from rtdetect.postprocess import PostprocessConfig
 from rtdetect.preprocess import Preprocessor
 from rtdetect.inference.tensorrt.builder import build_engine
@@ -104,7 +104,7 @@ def test_fp16_outputs_within_documented_tolerance(yolov8, cache_dir, ort, tensor
 def test_int8_engine_keeps_detections_close_to_fp32(yolov8, cache_dir, clip, data_dir):
     with TensorRTEngine(str(yolov8), imgsz=(640, 640), precision="int8", calib_source=str(data_dir),
                         calib_frames=34, cache_dir=str(cache_dir)) as int8, OnnxRuntimeEngine(str(yolov8)) as fp32:
-        p8, p32 = Pipeline(int8, CONFIG), Pipeline(fp32, CONFIG)
+        p8, p32 = CpuModel(int8, CONFIG), CpuModel(fp32, CONFIG)
         total = found = 0
         for i, image in enumerate(clip[1::3]):
             reference = p32.process(Frame(image, i, None, "t")).detections
@@ -118,7 +118,7 @@ def test_int8_engine_keeps_detections_close_to_fp32(yolov8, cache_dir, clip, dat
 def test_gpu_pipeline_matches_the_cpu_pipeline_on_the_clip(fp32_engine, ort, clip, use_graph):
     from rtdetect.gpu.processor import GpuProcessor
 
-    cpu = Pipeline(ort, CONFIG)
+    cpu = CpuModel(ort, CONFIG)
     with GpuProcessor(fp32_engine, CONFIG, use_graph=use_graph) as gpu:
         results = list(gpu.process_stream(clip))
         single, seconds = gpu.process_frame(clip[0])
@@ -138,7 +138,7 @@ def test_gpu_pipeline_masks_match_the_cpu_pipeline(cache_dir, clip):
     model = str(resolve_model("yolov5s-seg", imgsz=(640, 640)))
     engine = TensorRTEngine(model, imgsz=(640, 640), precision="fp32", cache_dir=str(cache_dir))
     with OnnxRuntimeEngine(model) as ort_seg, GpuProcessor(engine, CONFIG, owns_engine=True) as gpu:
-        cpu = Pipeline(ort_seg, CONFIG)
+        cpu = CpuModel(ort_seg, CONFIG)
         for i, image in enumerate(clip[::10]):
             reference = cpu.process(Frame(image, i, None, "t")).detections
             got, seconds = gpu.process_frame(image)

@@ -73,10 +73,10 @@ def crop_pixels(detections) -> int:
 
 def run(gpu, data_dir, sinks, frames=2):
     from rtdetect.capture import open_source
-    from rtdetect.pipeline import GpuFramePipeline
+    from rtdetect.run import GpuModel, Runner
 
     with open_source(str(data_dir / "vtest_3s.mp4")) as source:
-        return GpuFramePipeline(gpu).run(source, sinks, max_frames=frames)
+        return Runner(GpuModel(gpu)).run(source, sinks, max_frames=frames)
 
 
 def test_rendered_runs_paint_the_masks_on_the_device(gpu, runtime, data_dir, monkeypatch):

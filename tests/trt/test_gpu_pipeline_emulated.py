@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from rtdetect.inference.onnxruntime import OnnxRuntimeEngine
-from rtdetect.pipeline import Pipeline
+from rtdetect.run import CpuModel, Runner
 from rtdetect.postprocess import PostprocessConfig
 from rtdetect.types import Frame
 
@@ -30,7 +30,7 @@ def yolov8(fall_detection_dir):
 @pytest.fixture(scope="module")
 def cpu_pipeline(yolov8):
     with OnnxRuntimeEngine(str(yolov8)) as engine:
-        yield Pipeline(engine, PostprocessConfig(conf=0.25), warmup_runs=1)
+        yield CpuModel(engine, PostprocessConfig(conf=0.25), warmup_runs=1)
 
 
 @pytest.fixture(scope="module")
@@ -107,7 +107,7 @@ def test_bad_frames_are_refused(gpu_pipeline):
 def test_gpu_pipeline_on_the_real_engine_runner(cuda, install_trt, tiny_onnx, tmp_path, emulated_runtime, data_dir):
     """TensorRTEngine and its EngineRunner (on the fake tensorrt and pycuda) under the GPU pipeline: the
     device path (kernel letterbox into the runner's input buffer, decode/NMS on its output buffer) agrees
-    with the host path (Pipeline: CPU letterbox, ``infer``, CPU decode/NMS) on the same engine.
+    with the host path (CpuModel: CPU letterbox, ``infer``, CPU decode/NMS) on the same engine.
 
     The fake engine's boxes overlap and spill over the frame; the GPU path clips boxes to the frame before
     NMS and the CPU path after, which changes IoUs at the border, so NMS is neutralised here (iou=1: it
@@ -119,7 +119,7 @@ def test_gpu_pipeline_on_the_real_engine_runner(cuda, install_trt, tiny_onnx, tm
     image = video_frames(data_dir / "vtest_3s.mp4")[0]
     config = PostprocessConfig(conf=0.25, iou=1.0)
     with TensorRTEngine(str(tiny_onnx), imgsz=(32, 32), precision="fp32", cache_dir=str(tmp_path)) as engine:
-        host = Pipeline(engine, config, warmup_runs=1).process(Frame(image, 0, None, "t")).detections
+        host = CpuModel(engine, config, warmup_runs=1).process(Frame(image, 0, None, "t")).detections
         with GpuProcessor(engine, config, use_graph=False, runtime=emulated_runtime, log=lambda m: None) as gpu:
             device, seconds = gpu.process_frame(image)
             assert gpu.names == ["a", "b"]
@@ -141,7 +141,7 @@ def test_segmentation_masks_come_back_for_the_kept_boxes_only(emulated_runtime, 
     frames = video_frames(data_dir / "vtest_3s.mp4")[:2]
     config = PostprocessConfig(conf=0.25)
     with OnnxRuntimeEngine(model) as engine:
-        cpu = Pipeline(engine, config, warmup_runs=1)
+        cpu = CpuModel(engine, config, warmup_runs=1)
         expected = [cpu.process(Frame(f, i, None, "t")).detections for i, f in enumerate(frames)]
     engine = FakeEngine(OrtRunner(model, FakeCudaDriver()))
     with GpuProcessor(engine, config, use_graph=False, runtime=emulated_runtime, log=lambda m: None) as gpu:
@@ -156,16 +156,16 @@ def test_segmentation_masks_come_back_for_the_kept_boxes_only(emulated_runtime, 
 
 
 def test_threaded_run_loop_drives_the_fused_gpu_stage(gpu_pipeline, cpu_pipeline, data_dir, tmp_path):
-    """rtdetect.pipeline's run loop (capture thread, fused GPU stage, sinks) around the GPU processor."""
+    """The runner (capture thread, fused GPU stage, sinks) around the GPU processor as a model."""
     from rtdetect.capture import open_source
-    from rtdetect.pipeline import GpuFramePipeline
+    from rtdetect.run import GpuModel, Runner
     from rtdetect.sinks import JsonlSink
 
-    pipeline = GpuFramePipeline(gpu_pipeline)
+    pipeline = GpuModel(gpu_pipeline)
     sink = JsonlSink(str(tmp_path / "gpu.jsonl"), pipeline.names)
     with open_source(str(data_dir / "vtest_3s.mp4")) as source:
         try:
-            summary = pipeline.run(source, [sink], max_frames=3)
+            summary = Runner(pipeline).run(source, [sink], max_frames=3)
         finally:
             sink.close()
     assert summary.frames == 3 and len((tmp_path / "gpu.jsonl").read_text().splitlines()) == 3
@@ -173,7 +173,7 @@ def test_threaded_run_loop_drives_the_fused_gpu_stage(gpu_pipeline, cpu_pipeline
     frames = video_frames(data_dir / "vtest_3s.mp4")[:1]
     assert_same_detections(cpu_pipeline.process(Frame(frames[0], 0, None, "t")).detections,
                            pipeline.process(Frame(frames[0], 0, None, "t")).detections)
-    assert pipeline.engine is gpu_pipeline.engine  # what ran, as a CPU Pipeline tells it (rtdetect val reports it)
+    assert pipeline.engine is gpu_pipeline.engine  # what ran, as a CPU model tells it (rtdetect val reports it)
 
 
 def test_graphs_unavailable_fall_back_to_eager_with_one_message(fake_engine, emulated_runtime, data_dir,
@@ -199,7 +199,7 @@ def test_file_runs_drive_the_streaming_form(gpu_pipeline, data_dir, monkeypatch)
     """Issue 10 item 7: on a file the run loop uses ``process_stream``, so frame k + 1 is staged (uploaded
     on the copy stream) before frame k's results are collected; ``process_frame`` would alternate."""
     from rtdetect.capture import open_source
-    from rtdetect.pipeline import GpuFramePipeline
+    from rtdetect.run import GpuModel, Runner
 
     order = []
     stage, collect = gpu_pipeline._stage, gpu_pipeline._collect
@@ -214,10 +214,9 @@ def test_file_runs_drive_the_streaming_form(gpu_pipeline, data_dir, monkeypatch)
             seen.append((frame.index, len(detections)))
             return detections
 
-    pipeline = GpuFramePipeline(gpu_pipeline)
-    pipeline.add_detection_stage(DetectionSpy())
+    pipeline = GpuModel(gpu_pipeline)
     with open_source(str(data_dir / "vtest_3s.mp4")) as source:
-        summary = pipeline.run(source, [], max_frames=3)
+        summary = Runner(pipeline, stages=[DetectionSpy()]).run(source, [], max_frames=3)
     assert summary.frames == 3
     assert order == ["stage", "stage", "collect", "stage", "collect", "collect"]
     assert [index for index, _ in seen] == [0, 1, 2] and all(count > 0 for _, count in seen)
@@ -270,7 +269,7 @@ def test_settings_changed_from_another_thread_apply_between_frames(gpu_pipeline,
     filter during a run: it completes, and each frame's detections follow the settings in force when that
     frame was staged. (Applied at once, the change recreated the slots under the frame in flight.)"""
     from rtdetect.capture import open_source
-    from rtdetect.pipeline import GpuFramePipeline
+    from rtdetect.run import GpuModel, Runner
 
     settings = [PostprocessConfig(conf=0.25), PostprocessConfig(conf=0.6), PostprocessConfig(conf=0.25, classes=(1,)),
                 PostprocessConfig(conf=0.3, classes=(0,))]
@@ -280,7 +279,7 @@ def test_settings_changed_from_another_thread_apply_between_frames(gpu_pipeline,
     changes = iter(range(100))
     results = []
 
-    class ChangeSettings:  # runs in a stage thread of its own, after the GPU stage: another thread
+    class ChangeSettings:  # runs in the consuming thread, after the GPU stage's thread: another thread
         name = "change_settings"
 
         def __call__(self, frame, detections):
@@ -290,10 +289,9 @@ def test_settings_changed_from_another_thread_apply_between_frames(gpu_pipeline,
                     pipeline.configure(settings[(change // 4 + change % 2) % len(settings)])
             return detections
 
-    pipeline = GpuFramePipeline(gpu_pipeline)
-    pipeline.add_detection_stage(ChangeSettings())
+    pipeline = GpuModel(gpu_pipeline)
     with open_source(str(data_dir / "vtest_3s.mp4")) as source:
-        summary = pipeline.run(source, [], max_frames=26)
+        summary = Runner(pipeline, stages=[ChangeSettings()]).run(source, [], max_frames=26)
     assert summary.frames == len(results) == 26 and next(changes, None) is None  # all 100 changes made
     assert len({(config.conf, config.classes) for config in staged_under}) == len(settings)
     for config, detections in zip(staged_under, results):

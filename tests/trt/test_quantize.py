@@ -9,7 +9,7 @@ import pytest
 
 from rtdetect.capture.images import read_image
 from rtdetect.inference.onnxruntime import OnnxRuntimeEngine
-from rtdetect.pipeline import Pipeline
+from rtdetect.run import CpuModel, Runner
 from rtdetect.postprocess import PostprocessConfig
 from rtdetect.inference.onnx_tools.variants import head_node_names, inspect_onnx
 from rtdetect.inference.onnx_tools.quantize import write_int8_qdq
@@ -64,7 +64,7 @@ def test_int8_runs_in_onnxruntime_and_keeps_detections_close_to_fp32(models, fra
     fp32, int8 = models
     config = PostprocessConfig(conf=0.25)
     with OnnxRuntimeEngine(str(fp32)) as e32, OnnxRuntimeEngine(str(int8)) as e8:
-        p32, p8 = Pipeline(e32, config, warmup_runs=1), Pipeline(e8, config, warmup_runs=1)
+        p32, p8 = CpuModel(e32, config, warmup_runs=1), CpuModel(e8, config, warmup_runs=1)
         total, matched, deltas = 0, 0, []
         for i, image in enumerate(frames[1]):
             ref, got = (p.process(Frame(image, i, None, "t")).detections for p in (p32, p8))

@@ -7,7 +7,7 @@ import pytest
 
 from rtdetect.errors import ModelError
 from rtdetect.inference.onnxruntime import OnnxRuntimeEngine
-from rtdetect.pipeline import Pipeline
+from rtdetect.run import CpuModel, Runner
 from rtdetect.postprocess import PostprocessConfig
 from rtdetect.inference.onnx_tools.variants import (head_node_names, inspect_onnx, profile_shapes, topological_sort,
                                         write_fp16_variant)
@@ -81,7 +81,7 @@ def test_fp16_variant_runs_and_stays_close_to_fp32(yolov8, tmp_path, data_dir):
     assert info.metadata["names"] == "{0: 'Normal', 1: 'Fall'}"
     config = PostprocessConfig(conf=0.25)
     with OnnxRuntimeEngine(str(yolov8)) as e32, OnnxRuntimeEngine(str(out)) as e16:
-        p32, p16 = Pipeline(e32, config, warmup_runs=1), Pipeline(e16, config, warmup_runs=1)
+        p32, p16 = CpuModel(e32, config, warmup_runs=1), CpuModel(e16, config, warmup_runs=1)
         total = matched = 0
         worst_score = worst_box = 0.0
         for i, image in enumerate(video_frames(data_dir / "vtest_3s.mp4")[::10]):
