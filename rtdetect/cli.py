@@ -354,6 +354,9 @@ def _bench_parser() -> argparse.ArgumentParser:
     parser.add_argument("--calib-source", help="INT8 calibration frames from this video/image/folder (default: --source)")
     _option(parser, "--calib-frames", _count(1), default=200, help="INT8 calibration frames, spread over the source (default: 200)")
     _add_threshold_options(parser)
+    parser.add_argument("--data", metavar="PATH", help="a labelled dataset as rtdetect val takes it: adds each "
+                                                       "configuration's box (and mask) mAP50-95 and mAP50, scored as "
+                                                       "rtdetect val scores (its thresholds, this input shape)")
     parser.add_argument("--json", metavar="OUT.json", help="write the full report as JSON")
     parser.add_argument("--md", metavar="OUT.md", help="write the table as Markdown")
     parser.add_argument("--plot", metavar="OUT.png", help="plot per-stage latency and FPS (needs matplotlib)")
@@ -389,7 +392,7 @@ def run_bench(argv: list[str]) -> int:
                        imgsz=imgsz, frames=args.frames, warmup=args.warmup, repeats=args.repeats,
                        sink=args.sink, threads=args.threads, calib_source=args.calib_source,
                        calib_frames=args.calib_frames, conf=args.conf, iou=args.iou, max_det=args.max_det,
-                       progress=progress, stream_options=_stream_options(args))
+                       data=args.data, progress=progress, stream_options=_stream_options(args))
     except ValueError as exc:
         raise RtdetectError(str(exc)) from None
     print(to_markdown(report))

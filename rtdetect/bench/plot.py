@@ -43,6 +43,25 @@ def _fps_axis(ax, configs: list[dict]) -> None:
     _legend_outside(ax)
 
 
+def _accuracy_axis(ax, configs: list[dict]) -> None:
+    """Speed against accuracy: model-only FPS (x) and mAP50-95 (y, %) of each configuration scored on
+    ``--data``, boxes filled, masks hollow, each point named."""
+    for kind, marker in (("box", "o"), ("mask", "s")):
+        points = [(c["model_only"]["fps"], 100 * c["accuracy"][kind]["map"], f"{c['backend']} {c['precision']}")
+                  for c in configs if c["accuracy"][kind] is not None and c["accuracy"][kind]["map"] >= 0]
+        if not points:
+            continue
+        fps, ap, names = zip(*points)
+        ax.scatter(fps, ap, marker=marker, label=f"{kind} mAP50-95",
+                   facecolors="none" if kind == "mask" else None, edgecolors="tab:blue")
+        for x, y, name in points:
+            ax.annotate(name, (x, y), textcoords="offset points", xytext=(4, 4), fontsize="small")
+    ax.set_xlabel("model-only frames per second")
+    ax.set_ylabel("mAP50-95 (%)")
+    ax.set_title("speed vs accuracy")
+    _legend_outside(ax)
+
+
 def plot_figure(report: dict):
     """The matplotlib Figure (on an Agg canvas) of the report's measured configurations."""
     # The Agg canvas is chosen here, for this figure only: no pyplot, no global backend switch, no display.
@@ -50,12 +69,16 @@ def plot_figure(report: dict):
     from matplotlib.figure import Figure
 
     configs = _ok(report)
-    fig = Figure(figsize=(12, 5.5))
+    scored = [c for c in configs if c.get("accuracy")]
+    fig = Figure(figsize=(18 if scored else 12, 5.5))
     FigureCanvasAgg(fig)
-    stages_ax, fps_ax = fig.subplots(1, 2)
+    axes = fig.subplots(1, 3 if scored else 2)
+    stages_ax, fps_ax = axes[:2]
     if configs:
         _stage_axis(stages_ax, configs)
         _fps_axis(fps_ax, configs)
+    if scored:
+        _accuracy_axis(axes[2], scored)
     else:
         stages_ax.text(0.5, 0.5, "no configuration could run", ha="center")
     skipped = [f"{c['backend']} {c['precision']}: unavailable" for c in report["configs"] if c["status"] != "ok"]

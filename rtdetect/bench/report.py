@@ -56,6 +56,16 @@ def _live_rows(live: dict | None) -> list[str]:
             DASH if target is None else f"p99 < {target:.0f} ms: {verdict}"]
 
 
+def _accuracy_cells(accuracy: dict | None) -> list[str]:
+    """Box and mask mAP50-95 / mAP50 in percent (dashes without ``--data``, or without masks)."""
+    from ..val.report import percent
+
+    if not accuracy:
+        return [DASH] * 2
+    return [DASH if scores is None else f"{percent(scores['map'])} / {percent(scores['map50'])}"
+            for scores in (accuracy["box"], accuracy["mask"])]
+
+
 def _stage_row(stage: str) -> str:
     return f"{stage} ms (mean / p50 / p95 / p99)"
 
@@ -67,10 +77,12 @@ def report_stages(report: dict) -> list[str]:
 
 
 GPU_ROWS = ("GPU memory", "GPU stage times (CUDA events)")
+ACCURACY_ROWS = ("box mAP50-95 / mAP50 (%, --data)", "mask mAP50-95 / mAP50 (%, --data)")
 HEAD_ROWS = (
     "status", "network input",
     "agreement with onnxruntime fp32 (F1, IoU >= 0.9, same class; masks too)", "auto's choice among these",
     "end-to-end FPS (stages overlapped)", "model-only FPS", "end-to-end / model-only",
+    *ACCURACY_ROWS,
 )
 TAIL_ROWS = (
     "model-only latency ms (mean / p50 / p95 / p99)",
@@ -96,6 +108,7 @@ def _values(config: dict, stages: list[str]) -> dict[str, str]:
         _agreement(config),
         "yes" if config.get("auto_choice") else "no",
         _num(e2e["fps"]), _num(model["fps"]), _num(config["e2e_over_model"], 3),
+        *_accuracy_cells(config.get("accuracy")),
         _stats(model["latency_ms"]),
         DASH if cores is None else f"{cores:.2f} cores",
         _num(model["cpu_cores_used"], 2),
@@ -117,6 +130,8 @@ def row_names(report: dict) -> list[str]:
     skipped = set() if any(c.get("engine") == "tensorrt" for c in ok) else set(GPU_ROWS)
     if not any(c.get("live") for c in ok):
         skipped |= {row for row in TAIL_ROWS if row.startswith("live: ")}
+    if not any(c.get("accuracy") for c in ok):
+        skipped |= set(ACCURACY_ROWS)
     rows = [*HEAD_ROWS, *map(_stage_row, report_stages(report)), *TAIL_ROWS]
     return [row for row in rows if row not in skipped]
 
@@ -134,8 +149,20 @@ def _header(report: dict) -> list[str]:
         f"- source: {s['source']}; {s['frames']} frames counted per repeat after {s['warmup']} warm-up frames; "
         f"{s['repeats']} repeat(s), figures are medians over repeats",
         f"- sinks: {s['sink']} ({s['sink_description']}); ONNX Runtime threads: {s['threads'] or 'engine default'}",
+        *_accuracy_header(report),
         "",
     ]
+
+
+def _accuracy_header(report: dict) -> list[str]:
+    """One line on what the mAP rows measured, when the run had ``--data``."""
+    scored = [c["accuracy"] for c in report["configs"] if c.get("accuracy")]
+    if not scored:
+        return []
+    first = scored[0]
+    return [f"- accuracy: {report['settings']['data']}, {first['images']} images, {first['instances']} instances, "
+            f"scored as rtdetect val scores (pycocotools; conf > {first['conf']}, NMS IoU > {first['iou']}, "
+            f"max_det {first['max_det']}) at each configuration's network input"]
 
 
 def to_markdown(report: dict) -> str:

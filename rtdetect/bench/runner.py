@@ -52,6 +52,7 @@ class BenchSettings:
     calib_source: str | None = None
     calib_frames: int = 200
     stream_options: StreamOptions | None = None
+    data: str | None = None
     configs: tuple[tuple[str, str], ...] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -150,11 +151,25 @@ def _guard_record(engine, reference: list, images: list, precision: str) -> dict
             "guard_accepts": guard_accepts(Candidate(engine.name, precision), agree)}
 
 
+def _accuracy(pipeline, dataset, settings: BenchSettings) -> dict:
+    """Box (and mask) mAP of ``pipeline`` on ``dataset``, scored as ``rtdetect val`` scores (its own
+    function and default thresholds, at the input shape of this configuration's engine)."""
+    from ..val.run import ValSettings, score_pipeline
+
+    val = ValSettings(model=settings.model)
+    scores = score_pipeline(pipeline, dataset, settings.data, val)
+    return {"images": len(scores.images), "instances": scores.instances, "conf": val.conf, "iou": scores.iou,
+            "max_det": val.max_det, "box": scores.box.summary,
+            "mask": None if scores.mask is None else scores.mask.summary}
+
+
 def measure_config(settings: BenchSettings, model_path: str, backend: str, precision: str, image,
-                   guard: tuple[list, list] | None = None, say: Callable[[str], None] = _quiet) -> dict:
+                   guard: tuple[list, list] | None = None, say: Callable[[str], None] = _quiet,
+                   dataset=None) -> dict:
     """The result record of one configuration: figures, or ``status: unavailable`` with the reason.
-    ``guard``: (reference detections, images) for the agreement with ONNX Runtime fp32; ``say`` receives a
-    line of progress before each slow step."""
+    ``guard``: (reference detections, images) for the agreement with ONNX Runtime fp32; ``dataset``: the
+    labelled dataset of ``settings.data`` (``val.dataset.open_dataset``) to score the engine on; ``say``
+    receives a line of progress before each slow step."""
     label = f"{backend} {precision}"
     record = {"backend": backend, "precision": precision, "load_avg_before": load_average()}
     say(f"{label}: opening the engine")
@@ -175,6 +190,9 @@ def measure_config(settings: BenchSettings, model_path: str, backend: str, preci
             record["gpu"] = "GPU stage times from CUDA events (upload, gpu_graph or per stage, download)"
         if guard is not None:
             record.update(_guard_record(engine, *guard, precision))
+        if dataset is not None:
+            say(f"{label}: scoring {len(dataset.images)} images of {settings.data}")
+            record["accuracy"] = _accuracy(pipeline, dataset, settings)
     record["load_avg_after"] = load_average()
     return record
 
@@ -211,6 +229,18 @@ def _mark_auto_choice(configs: list[dict]) -> None:
         config["auto_choice"] = config is best
 
 
+def _open_dataset(data: str | None):
+    """The labelled dataset at ``data`` as ``rtdetect val`` reads it (None without ``data``); checked before
+    anything is measured."""
+    if data is None:
+        return None
+    from ..val.dataset import open_dataset
+    from ..val.scoring import require_val_extra
+
+    require_val_extra()
+    return open_dataset(data)
+
+
 def run_bench(*, progress: Callable[[str], None] = _quiet, **options) -> dict:
     """Measure every configuration; returns the report (the JSON document, see ``report.py``).
 
@@ -220,18 +250,20 @@ def run_bench(*, progress: Callable[[str], None] = _quiet, **options) -> dict:
     max_det, sink (``video`` | ``render`` | ``none``, see ``sinks.SINK_MODES``), threads (ONNX Runtime
     intra-op threads; None = the engine's default), calib_source / calib_frames (INT8 calibration frames,
     spread over the source; default: the benchmark source, 200 frames), stream_options (timeout, reconnect
-    budget, RTSP transport for stream URLs). ``progress`` receives one line before each slow step (model
+    budget, RTSP transport for stream URLs), data (a labelled dataset, as ``rtdetect val --data`` takes:
+    each configuration gets ``accuracy``, its box and mask mAP scored as ``rtdetect val`` scores). ``progress`` receives one line before each slow step (model
     conversion, each engine, each measurement). Live sources add ``live``: stale frames dropped and, for
     frames stamped with their send time, capture → detections latency against its target.
     """
     settings = BenchSettings(**options)
+    dataset = _open_dataset(settings.data)
     image = first_frame(settings.source, settings.stream_options)
     progress(f"preparing the model {settings.model} (converted on first use)")
     model_path = resolve_model_path(settings.model, settings.imgsz)
     started = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
     progress("detections of onnxruntime fp32 on the guard's frames (the agreement reference)")
     guard = _reference_detections(settings, model_path)
-    configs = [measure_config(settings, model_path, b, p, image, guard, progress) for b, p in settings.configs]
+    configs = [measure_config(settings, model_path, b, p, image, guard, progress, dataset) for b, p in settings.configs]
     _mark_auto_choice(configs)
     described = {k: v for k, v in asdict(settings).items() if k != "configs"}
     described.update(source=redact_url(settings.source), model_path=model_path,
