@@ -375,7 +375,7 @@ def _need_matplotlib() -> None:
 
 def run_bench(argv: list[str]) -> int:
     args = _bench_parser().parse_args(argv)
-    imgsz = _imgsz(args.imgsz) or options.DEFAULT_IMGSZ
+    imgsz = _requested_imgsz(args.imgsz)  # detection's rule: the input shape follows the source
     _quiet_video_logs()
     from .bench import run_bench as bench
     from .bench.report import check_output_dirs, to_markdown, write_json, write_markdown

@@ -34,6 +34,22 @@ def _stats(ms: dict | None) -> str:
     return f"{ms['mean']:.2f} / {ms['p50']:.2f} / {ms['p95']:.2f} / {ms['p99']:.2f}"
 
 
+def config_name(config: dict) -> str:
+    """How every output names a configuration: "backend precision", and "(rejected by the guard)" when the
+    accuracy guard would refuse it."""
+    name = f"{config['backend']} {config['precision']}"
+    return name + (" (rejected by the guard)" if config.get("guard_accepts") is False else "")
+
+
+def _fps(runs: dict) -> str:
+    """Median FPS and, over several repeats, their range: "12.3 (11.8–12.9 over 3 repeats)"."""
+    cell = _num(runs["fps"])
+    values = runs["fps_runs"]
+    if len(values) > 1:
+        cell += f" ({min(values):.1f}{DASH}{max(values):.1f} over {len(values)} repeats)"
+    return cell
+
+
 def _agreement(config: dict) -> str:
     """F1 with its counts and the guard's verdict, e.g. "0.993 (143/144 of 144), accepted"."""
     agree = config.get("agreement")
@@ -107,7 +123,7 @@ def _values(config: dict, stages: list[str]) -> dict[str, str]:
         + (", masks" if config["masks"] else ""),
         _agreement(config),
         "yes" if config.get("auto_choice") else "no",
-        _num(e2e["fps"]), _num(model["fps"]), _num(config["e2e_over_model"], 3),
+        _fps(e2e), _fps(model), _num(config["e2e_over_model"], 3),
         *_accuracy_cells(config.get("accuracy")),
         _stats(model["latency_ms"]),
         DASH if cores is None else f"{cores:.2f} cores",
@@ -144,10 +160,11 @@ def _header(report: dict) -> list[str]:
         "",
         f"- host: {host['cpu']}, {host['cores']} cores, {host['platform']}, Python {host['python']}; GPU: {host['gpu']}",
         f"- libraries: {libs}",
-        f"- model: {s['model']} ({s['model_path']}), input {s['imgsz'][0]}x{s['imgsz'][1]} requested",
+        f"- model: {s['model']} ({s['model_path']}), network input {s['input_hw'][0]}x{s['input_hw'][1]} "
+        f"({_shape_rule(s['imgsz'])})",
         f"- thresholds: conf > {s['conf']}, NMS IoU > {s['iou']}, max_det {s['max_det']}",
-        f"- source: {s['source']}; {s['frames']} frames counted per repeat after {s['warmup']} warm-up frames; "
-        f"{s['repeats']} repeat(s), figures are medians over repeats",
+        f"- source: {s['source']}; {_counted(report)} after {s['warmup']} warm-up frames; "
+        f"{s['repeats']} repeat(s), configurations interleaved round by round, figures are medians over repeats",
         f"- sinks: {s['sink']} ({s['sink_description']}); ONNX Runtime threads: {s['threads'] or 'engine default'}",
         *_accuracy_header(report),
         "",
@@ -165,10 +182,29 @@ def _accuracy_header(report: dict) -> list[str]:
             f"max_det {first['max_det']}) at each configuration's network input"]
 
 
+def _shape_rule(imgsz) -> str:
+    """How the network input was chosen: detection's rule (``input_shape.network_input_hw``)."""
+    if isinstance(imgsz, list):
+        return f"--imgsz {imgsz[0]} {imgsz[1]}"
+    return f"as detection runs this source: long side {imgsz or 640}, the source's aspect"
+
+
+def _counted(report: dict) -> str:
+    """The frames really counted per repeat (a short source ends before ``--frames``), e.g. "40 frames
+    counted per repeat (--frames 100: the source ended)"."""
+    asked = report["settings"]["frames"]
+    counts = sorted({n for c in report["configs"] if c["status"] == "ok" for n in c["end_to_end"]["frames_runs"]})
+    if not counts:
+        return "no frame counted"
+    counted = str(counts[0]) if len(counts) == 1 else f"{counts[0]}{DASH}{counts[-1]}"
+    text = f"{counted} frame{'s' if counts[-1] != 1 else ''} counted per repeat"
+    return text if counts == [asked] else f"{text} (--frames {asked}: the source ended)"
+
+
 def to_markdown(report: dict) -> str:
     """The report as Markdown: a header of what and where, then one column per configuration."""
     configs = report["configs"]
-    names = [f"{c['backend']} {c['precision']}" for c in configs]
+    names = [config_name(c) for c in configs]
     stages = report_stages(report)
     columns = [_values(c, stages) for c in configs]
     lines = _header(report)

@@ -1,8 +1,10 @@
 """``rtdetect bench``: every configuration (backend x precision) measured on one source and model.
 
-For each configuration the engine is opened once, then ``repeats`` times: the model alone on a prepared
-input, and the threaded pipeline end to end. Figures are medians over the repeats; per-stage statistics
-pool the samples of every repeat. Warm-up frames and calls are never counted. Every configuration's
+The network input follows detection's rule for the source (:func:`rtdetect.input_shape.network_input_hw`),
+so the bench measures the shape ``rtdetect --source SRC`` runs. Configurations are measured round by round:
+in each of ``repeats`` rounds every configuration's engine is opened and measured (the model alone on a
+prepared input, then the threaded pipeline end to end) before the next round starts. Figures are medians
+over the repeats, with their spread; per-stage statistics pool the samples of every repeat. Warm-up frames and calls are never counted. Every configuration's
 detections are also compared with ONNX Runtime fp32's on the calibration frames, exactly as
 ``--backend auto``'s accuracy guard compares them (:mod:`rtdetect.inference.selection`), and the report
 marks the configuration auto would take among those measured. ``--backend auto`` expands to every
@@ -20,13 +22,15 @@ from ..agreement import agreement
 from ..api import DEFAULT_MODEL, make_pipeline, resolve_model_path
 from ..capture import DEMO, StreamOptions, is_stream_url, redact_url
 from ..errors import SourceError
+from ..input_shape import Request, network_input_hw
 from ..inference.selection import GUARD_IOU
 from ..metrics import LatencySummary, StageTimes
 from ..pipeline import GpuFramePipeline, Pipeline
 from ..postprocess import PostprocessConfig
 from .engines import auto_configs, open_engine
 from .host import host_info, load_average
-from .measure import EndToEnd, ModelOnly, first_frame, run_end_to_end, run_model_only
+from .measure import EndToEnd, ModelOnly, probe_source, run_end_to_end, run_model_only
+from .report import config_name
 from .sinks import SINK_MODES
 
 SCHEMA = "rtdetect-bench/1"
@@ -40,7 +44,7 @@ class BenchSettings:
     model: str = DEFAULT_MODEL
     backends: tuple[str, ...] = ("onnxruntime",)
     precisions: tuple[str, ...] = ("fp32",)
-    imgsz: tuple[int, int] = (640, 640)
+    imgsz: Request = None
     frames: int = 100
     warmup: int = 10
     repeats: int = 1
@@ -116,26 +120,21 @@ def _summarise(e2e: list[EndToEnd], model: list[ModelOnly]) -> dict:
         "e2e_over_model": _median(r.fps / m.fps if m.fps else None for r, m in zip(e2e, model)),
         "peak_rss_mib": None if peak is None else peak / 2**20,
         "rss_method": e2e[0].rss_method if e2e else "",
-        "gpu": "not measured",
     }
 
 
-def _measure(pipeline: Pipeline, engine, image, settings: BenchSettings, say: Callable[[str], None],
-             label: str) -> dict:
-    e2e, model = [], []
-    for repeat in range(settings.repeats):
-        say(f"{label}: measuring, repeat {repeat + 1} of {settings.repeats} ({settings.frames} frames)")
-        model.append(run_model_only(engine, image, frames=settings.frames, warmup=settings.warmup))
-        run = run_end_to_end(pipeline, source=settings.source, frames=settings.frames,
-                             warmup=settings.warmup, sink=settings.sink, stream_options=settings.stream_options)
-        if run.frames == 0:
-            raise SourceError(f"{redact_url(settings.source)} has no frame left after the {settings.warmup} warm-up "
-                              f"frames: use a longer source or a smaller --warmup")
-        # Model-only uses as many calls as the pipeline really counted (a short clip may end early).
-        if run.frames and run.frames != model[-1].frames:
-            model[-1] = run_model_only(engine, image, frames=run.frames, warmup=settings.warmup)
-        e2e.append(run)
-    return _summarise(e2e, model)
+def _measure_once(pipeline: Pipeline, engine, image, settings: BenchSettings) -> tuple[EndToEnd, ModelOnly]:
+    """One repeat of one configuration: the model alone, then the pipeline end to end."""
+    model = run_model_only(engine, image, frames=settings.frames, warmup=settings.warmup)
+    run = run_end_to_end(pipeline, source=settings.source, frames=settings.frames,
+                         warmup=settings.warmup, sink=settings.sink, stream_options=settings.stream_options)
+    if run.frames == 0:
+        raise SourceError(f"{redact_url(settings.source)} has no frame left after the {settings.warmup} warm-up "
+                          f"frames: use a longer source or a smaller --warmup")
+    # Model-only uses as many calls as the pipeline really counted (a short clip may end early).
+    if run.frames != model.frames:
+        model = run_model_only(engine, image, frames=run.frames, warmup=settings.warmup)
+    return run, model
 
 
 def _quiet(message: str) -> None:
@@ -163,38 +162,75 @@ def _accuracy(pipeline, dataset, settings: BenchSettings) -> dict:
             "mask": None if scores.mask is None else scores.mask.summary}
 
 
-def measure_config(settings: BenchSettings, model_path: str, backend: str, precision: str, image,
-                   guard: tuple[list, list] | None = None, say: Callable[[str], None] = _quiet,
-                   dataset=None) -> dict:
-    """The result record of one configuration: figures, or ``status: unavailable`` with the reason.
-    ``guard``: (reference detections, images) for the agreement with ONNX Runtime fp32; ``dataset``: the
-    labelled dataset of ``settings.data`` (``val.dataset.open_dataset``) to score the engine on; ``say``
-    receives a line of progress before each slow step."""
-    label = f"{backend} {precision}"
-    record = {"backend": backend, "precision": precision, "load_avg_before": load_average()}
+@dataclass
+class _Config:
+    """One configuration while it is measured: its result record and the runs of the repeats so far."""
+
+    record: dict
+    e2e: list[EndToEnd] = field(default_factory=list)
+    model: list[ModelOnly] = field(default_factory=list)
+
+    @property
+    def label(self) -> str:
+        return f"{self.record['backend']} {self.record['precision']}"
+
+
+def _measure_round(settings: BenchSettings, model_path: str, input_hw: tuple[int, int], image, config: _Config,
+                   repeat: int, guard: tuple[list, list] | None, say: Callable[[str], None], dataset) -> None:
+    """Repeat ``repeat`` of one configuration: open its engine, measure, and at the first repeat describe it,
+    compare it with the guard's reference and score it on ``dataset``; close the engine. A configuration
+    that cannot run here gets ``status: unavailable`` and its reason."""
+    record, label = config.record, config.label
     say(f"{label}: opening the engine")
-    engine, reason = open_engine(model_path, backend=backend, precision=precision, imgsz=settings.imgsz,
+    engine, reason = open_engine(model_path, backend=record["backend"], precision=record["precision"], imgsz=input_hw,
                                  threads=settings.threads, calib_source=settings.calib_source or settings.source,
                                  calib_frames=settings.calib_frames)
     if engine is None:
         say(f"{label}: unavailable here ({reason})")
-        return {**record, "status": "unavailable", "reason": reason}
+        record.update(status="unavailable", reason=reason)
+        return
     with ExitStack() as stack:
         stack.callback(engine.close)
-        config = PostprocessConfig(conf=settings.conf, iou=settings.iou, max_det=settings.max_det)
-        pipeline = make_pipeline(engine, config, stack)  # what `rtdetect --backend X` runs
-        record.update(status="ok", reason=None, engine=engine.name, input_hw=list(engine.input_hw),
-                      **pipeline.describe())
-        record.update(_measure(pipeline, engine, image, settings, say, label))
-        if isinstance(pipeline, GpuFramePipeline):
-            record["gpu"] = "GPU stage times from CUDA events (upload, gpu_graph or per stage, download)"
-        if guard is not None:
-            record.update(_guard_record(engine, *guard, precision))
-        if dataset is not None:
+        thresholds = PostprocessConfig(conf=settings.conf, iou=settings.iou, max_det=settings.max_det)
+        pipeline = make_pipeline(engine, thresholds, stack)  # what `rtdetect --backend X` runs
+        if repeat == 0:
+            gpu = isinstance(pipeline, GpuFramePipeline)
+            record.update(status="ok", reason=None, engine=engine.name, input_hw=list(engine.input_hw),
+                          gpu="GPU stage times from CUDA events (upload, gpu_graph or per stage, download)"
+                          if gpu else "not measured", **pipeline.describe())
+        say(f"{label}: measuring, repeat {repeat + 1} of {settings.repeats} ({settings.frames} frames)")
+        run, model = _measure_once(pipeline, engine, image, settings)
+        config.e2e.append(run)
+        config.model.append(model)
+        if repeat == 0 and guard is not None:
+            record.update(_guard_record(engine, *guard, record["precision"]))
+        if repeat == 0 and dataset is not None:
             say(f"{label}: scoring {len(dataset.images)} images of {settings.data}")
             record["accuracy"] = _accuracy(pipeline, dataset, settings)
-    record["load_avg_after"] = load_average()
-    return record
+
+
+def measure_configs(settings: BenchSettings, model_path: str, input_hw: tuple[int, int], image,
+                    guard: tuple[list, list] | None = None, say: Callable[[str], None] = _quiet,
+                    dataset=None) -> list[dict]:
+    """The result record of every configuration: figures, or ``status: unavailable`` with the reason.
+
+    Configurations are interleaved round by round (repeat r of every configuration before repeat r + 1 of
+    any), so that a change of load spreads over all of them instead of showing as a difference between
+    them; each round opens the engine afresh. ``guard``: (reference detections, images) for the agreement
+    with ONNX Runtime fp32; ``dataset``: the labelled dataset of ``settings.data``
+    (``val.dataset.open_dataset``) to score each engine on; ``say`` receives a line of progress before each
+    slow step."""
+    configs = [_Config({"backend": b, "precision": p, "load_avg_before": load_average()}) for b, p in settings.configs]
+    for repeat in range(settings.repeats):
+        for config in configs:
+            if config.record.get("status", "ok") == "ok":
+                _measure_round(settings, model_path, input_hw, image, config, repeat, guard, say, dataset)
+    for config in configs:
+        if config.record["status"] == "ok":
+            config.record.update(_summarise(config.e2e, config.model))
+        config.record["load_avg_after"] = load_average()
+        config.record["name"] = config_name(config.record)
+    return [config.record for config in configs]
 
 
 def _guard_source(settings: BenchSettings) -> str:
@@ -206,7 +242,7 @@ def _guard_source(settings: BenchSettings) -> str:
     return DEMO if live else settings.source
 
 
-def _reference_detections(settings: BenchSettings, model_path: str) -> tuple[list, list]:
+def _reference_detections(settings: BenchSettings, model_path: str, input_hw: tuple[int, int]) -> tuple[list, list]:
     """ONNX Runtime fp32's detections on the guard's frames (spread over the calibration source), and the frames."""
     from ..inference import create_engine
     from ..inference.int8 import calibration_path
@@ -214,7 +250,7 @@ def _reference_detections(settings: BenchSettings, model_path: str) -> tuple[lis
     from ..inference.onnx_tools.calibration import calibration_frames
 
     images = list(calibration_frames(calibration_path(_guard_source(settings)), TRIAL_FRAMES))
-    engine = create_engine(model_path, backend="onnxruntime", precision="fp32", imgsz=settings.imgsz)
+    engine = create_engine(model_path, backend="onnxruntime", precision="fp32", imgsz=input_hw)
     try:
         return detections_of(engine, images), images
     finally:
@@ -245,7 +281,8 @@ def run_bench(*, progress: Callable[[str], None] = _quiet, **options) -> dict:
     """Measure every configuration; returns the report (the JSON document, see ``report.py``).
 
     Keyword options are the fields of ``BenchSettings``: source (any ``--source``), model (zoo name,
-    .onnx or .pt), backends and precisions (their product is the list of configurations), imgsz (H, W),
+    .onnx or .pt), backends and precisions (their product is the list of configurations), imgsz (as
+    detection takes it: None or N, the long side with the source's aspect, or (H, W) exactly),
     frames (counted per repeat), warmup (frames and model calls not counted), repeats, conf, iou,
     max_det, sink (``video`` | ``render`` | ``none``, see ``sinks.SINK_MODES``), threads (ONNX Runtime
     intra-op threads; None = the engine's default), calib_source / calib_frames (INT8 calibration frames,
@@ -257,17 +294,20 @@ def run_bench(*, progress: Callable[[str], None] = _quiet, **options) -> dict:
     """
     settings = BenchSettings(**options)
     dataset = _open_dataset(settings.data)
-    image = first_frame(settings.source, settings.stream_options)
-    progress(f"preparing the model {settings.model} (converted on first use)")
-    model_path = resolve_model_path(settings.model, settings.imgsz)
+    probe = probe_source(settings.source, settings.stream_options)
+    input_hw = network_input_hw(settings.imgsz, probe.frame_hw)  # detection's rule for this source
+    progress(f"preparing the model {settings.model} at {input_hw[0]}x{input_hw[1]} (converted on first use)")
+    model_path = resolve_model_path(settings.model, input_hw)
     started = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
     progress("detections of onnxruntime fp32 on the guard's frames (the agreement reference)")
-    guard = _reference_detections(settings, model_path)
-    configs = [measure_config(settings, model_path, b, p, image, guard, progress, dataset) for b, p in settings.configs]
+    guard = _reference_detections(settings, model_path, input_hw)
+    configs = measure_configs(settings, model_path, input_hw, probe.image, guard, progress, dataset)
     _mark_auto_choice(configs)
     described = {k: v for k, v in asdict(settings).items() if k != "configs"}
     described.update(source=redact_url(settings.source), model_path=model_path,
                      calib_source=settings.calib_source and redact_url(settings.calib_source),
-                     sink_description=SINK_MODES[settings.sink], imgsz=list(settings.imgsz))
+                     sink_description=SINK_MODES[settings.sink],
+                     imgsz=list(settings.imgsz) if isinstance(settings.imgsz, tuple) else settings.imgsz,
+                     input_hw=list(input_hw), source_frame_hw=probe.frame_hw and list(probe.frame_hw))
     return {"schema": SCHEMA, "created": started, "host": host_info(), "settings": described,
             "configs": configs}
