@@ -357,6 +357,11 @@ def _bench_parser() -> argparse.ArgumentParser:
     parser.add_argument("--data", metavar="PATH", help="a labelled dataset as rtdetect val takes it: adds each "
                                                        "configuration's box (and mask) mAP50-95 and mAP50, scored as "
                                                        "rtdetect val scores (its thresholds, this input shape)")
+    parser.add_argument("--compare", metavar="'COMMAND'", help="another tool's command line on the same source (e.g. "
+                        "'yolo predict model=yolov8n.pt source=clip.mp4'): run as a whole process beside the equivalent "
+                        "rtdetect command, interleaved --repeats times after one untimed round; wall time, FPS, CPU time")
+    _option(parser, "--compare-frames", _count(1), metavar="N", help="the frames both --compare commands process "
+            "(default: the source's length; rtdetect's command gets --max-frames N)")
     parser.add_argument("--json", metavar="OUT.json", help="write the full report as JSON")
     parser.add_argument("--md", metavar="OUT.md", help="write the table as Markdown")
     parser.add_argument("--plot", metavar="OUT.png", help="plot per-stage latency and FPS (needs matplotlib)")
@@ -392,7 +397,8 @@ def run_bench(argv: list[str]) -> int:
                        imgsz=imgsz, frames=args.frames, warmup=args.warmup, repeats=args.repeats,
                        sink=args.sink, threads=args.threads, calib_source=args.calib_source,
                        calib_frames=args.calib_frames, conf=args.conf, iou=args.iou, max_det=args.max_det,
-                       data=args.data, progress=progress, stream_options=_stream_options(args))
+                       data=args.data, compare=args.compare, compare_frames=args.compare_frames,
+                       progress=progress, stream_options=_stream_options(args))
     except ValueError as exc:
         raise RtdetectError(str(exc)) from None
     print(to_markdown(report))

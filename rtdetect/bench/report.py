@@ -212,7 +212,36 @@ def to_markdown(report: dict) -> str:
     lines.append("| --- |" + " --- |" * len(names))
     for row in row_names(report):
         lines.append(f"| {row} | " + " | ".join(col.get(row, DASH) for col in columns) + " |")
+    if report.get("compare"):
+        lines += _compare_table(report["compare"])
     return "\n".join(lines) + "\n"
+
+
+def _one_line(command: str) -> str:
+    """A command line fit for one table cell: newlines (inside quotes) as ``\\n``, pipes escaped."""
+    return command.replace("\n", "\\n").replace("|", "&#124;")
+
+
+def _compare_table(compare: dict) -> list[str]:
+    """``--compare``: both commands' whole-process wall time (median and range), FPS and CPU time, side by
+    side."""
+    tools = compare["tools"]
+    rows = [
+        ("command", lambda t: f"`{_one_line(compare['commands'][t])}`"),
+        ("wall s, median (min–max)", lambda t: f"{tools[t]['wall_s']:.2f} ({tools[t]['wall_s_min']:.2f}{DASH}"
+                                                 f"{tools[t]['wall_s_max']:.2f})"),
+        ("FPS (frames / wall)", lambda t: _num(tools[t]["fps"], 2)),
+        ("CPU s (user + sys of the process)", lambda t: _num(tools[t]["cpu_s"], 2)),
+        ("CPU use (CPU s / wall)", lambda t: f"{tools[t]['cores_used']:.2f} cores"),
+    ]
+    ratio = compare["fps_ratio"]
+    lines = ["", f"## Whole process (--compare): {compare['frames']} frames ({compare['frames_from']}), "
+             f"{compare['rounds']} timed round(s) after one untimed, interleaved; rtdetect runs "
+             f"{compare['configuration']}", "",
+             "| metric | rtdetect | other |", "| --- | --- | --- |"]
+    lines += [f"| {name} | {cell('rtdetect')} | {cell('other')} |" for name, cell in rows]
+    lines.append(f"| rtdetect FPS / other FPS | {_num(ratio, 2)} | |")
+    return lines
 
 
 def write_markdown(report: dict, path: str) -> None:

@@ -14,14 +14,17 @@ from __future__ import annotations
 
 import datetime as _dt
 import statistics
+import tempfile
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Callable
 
 from ..agreement import agreement
 from ..api import DEFAULT_MODEL, make_pipeline, resolve_model_path
 from ..capture import DEMO, StreamOptions, is_stream_url, redact_url
-from ..errors import SourceError
+from ..capture.redact import redact_text
+from ..errors import RtdetectError, SourceError, UsageError
 from ..input_shape import Request, network_input_hw
 from ..inference.selection import GUARD_IOU
 from ..metrics import LatencySummary, StageTimes
@@ -57,6 +60,8 @@ class BenchSettings:
     calib_frames: int = 200
     stream_options: StreamOptions | None = None
     data: str | None = None
+    compare: str | None = None
+    compare_frames: int | None = None
     configs: tuple[tuple[str, str], ...] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -64,6 +69,8 @@ class BenchSettings:
             raise ValueError(f"need frames >= 1, warmup >= 0, repeats >= 1; got {self.frames}, {self.warmup}, {self.repeats}")
         if self.sink not in SINK_MODES:
             raise ValueError(f"unknown sink {self.sink!r}: choose one of {', '.join(SINK_MODES)}")
+        if self.compare_frames is not None and self.compare_frames < 1:
+            raise ValueError(f"need compare_frames >= 1, got {self.compare_frames}")
         if not self.backends or not self.precisions:
             raise ValueError("need at least one backend and one precision")
         pairs = []
@@ -277,6 +284,24 @@ def _open_dataset(data: str | None):
     return open_dataset(data)
 
 
+def _compare(settings: BenchSettings, configs: list[dict], argv: list[str], probe, say: Callable[[str], None]) -> dict:
+    """``--compare``: the other command beside the rtdetect command of auto's choice among the measured
+    configurations (else the first that ran), whole processes interleaved (``compare.py``)."""
+    from .compare import compare, rtdetect_command
+
+    chosen = next((c for c in configs if c.get("auto_choice")), None) or next(
+        (c for c in configs if c["status"] == "ok"), None)
+    if chosen is None:
+        raise RtdetectError("--compare: no configuration could run here")
+    frames = settings.compare_frames or probe.frame_count
+    with tempfile.TemporaryDirectory(prefix="rtdetect-compare-") as out:
+        ours = rtdetect_command(settings, chosen["backend"], chosen["precision"], settings.compare_frames,
+                                probe.fps is not None, Path(out))
+        result = compare({"rtdetect": ours, "other": argv}, frames=frames, rounds=settings.repeats, say=say)
+    return {**result, "configuration": chosen["name"],
+            "frames_from": "--compare-frames" if settings.compare_frames else "the source's length"}
+
+
 def run_bench(*, progress: Callable[[str], None] = _quiet, **options) -> dict:
     """Measure every configuration; returns the report (the JSON document, see ``report.py``).
 
@@ -288,13 +313,22 @@ def run_bench(*, progress: Callable[[str], None] = _quiet, **options) -> dict:
     intra-op threads; None = the engine's default), calib_source / calib_frames (INT8 calibration frames,
     spread over the source; default: the benchmark source, 200 frames), stream_options (timeout, reconnect
     budget, RTSP transport for stream URLs), data (a labelled dataset, as ``rtdetect val --data`` takes:
-    each configuration gets ``accuracy``, its box and mask mAP scored as ``rtdetect val`` scores). ``progress`` receives one line before each slow step (model
+    each configuration gets ``accuracy``, its box and mask mAP scored as ``rtdetect val`` scores), compare
+    (another tool's command line, run as a whole process beside the equivalent rtdetect command:
+    ``compare.py``) and compare_frames (the frames it processes; default: the source's length). ``progress`` receives one line before each slow step (model
     conversion, each engine, each measurement). Live sources add ``live``: stale frames dropped and, for
     frames stamped with their send time, capture → detections latency against its target.
     """
     settings = BenchSettings(**options)
     dataset = _open_dataset(settings.data)
+    compare_argv = None
+    if settings.compare is not None:
+        from .compare import parse_command
+
+        compare_argv = parse_command(settings.compare)
     probe = probe_source(settings.source, settings.stream_options)
+    if compare_argv and not (settings.compare_frames or probe.frame_count):
+        raise UsageError("--compare: the source's length is unknown here: give --compare-frames N")
     input_hw = network_input_hw(settings.imgsz, probe.frame_hw)  # detection's rule for this source
     progress(f"preparing the model {settings.model} at {input_hw[0]}x{input_hw[1]} (converted on first use)")
     model_path = resolve_model_path(settings.model, input_hw)
@@ -306,8 +340,10 @@ def run_bench(*, progress: Callable[[str], None] = _quiet, **options) -> dict:
     described = {k: v for k, v in asdict(settings).items() if k != "configs"}
     described.update(source=redact_url(settings.source), model_path=model_path,
                      calib_source=settings.calib_source and redact_url(settings.calib_source),
-                     sink_description=SINK_MODES[settings.sink],
+                     sink_description=SINK_MODES[settings.sink], compare=settings.compare and redact_text(settings.compare),
                      imgsz=list(settings.imgsz) if isinstance(settings.imgsz, tuple) else settings.imgsz,
                      input_hw=list(input_hw), source_frame_hw=probe.frame_hw and list(probe.frame_hw))
-    return {"schema": SCHEMA, "created": started, "host": host_info(), "settings": described,
-            "configs": configs}
+    report = {"schema": SCHEMA, "created": started, "host": host_info(), "settings": described, "configs": configs}
+    if compare_argv:
+        report["compare"] = _compare(settings, configs, compare_argv, probe, progress)
+    return report
