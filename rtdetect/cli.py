@@ -417,6 +417,9 @@ def _build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="rtdetect build", description="Build a TensorRT engine (or find it in the engine cache).")
     _add_version(parser)
     _add_model_options(parser)
+    parser.add_argument("--source", help="the source the engine will run on: its input shape then follows detection's "
+                                         "rule for it (--imgsz N: long side N, e.g. 480x640 for a 4:3 video); without "
+                                         "it, --imgsz N builds N x N")
     parser.add_argument("--precision", choices=("fp32", "fp16", "int8"), default="fp16", help="engine precision (default: fp16)")
     parser.add_argument("--calib-source", metavar="VIDEO|DIR", help="int8: a video or a folder of images/videos like the ones the model will see")
     _option(parser, "--calib-frames", _count(1), default=500, metavar="N", help="int8: frames to calibrate on, spread over the source (default: 500)")
@@ -428,12 +431,27 @@ def _build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _build_input_hw(args: argparse.Namespace) -> tuple[int, int]:
+    """The (H, W) ``rtdetect build`` builds for: detection's input shape for ``--source`` (so the prebuilt
+    engine is the one `rtdetect --source SRC --backend tensorrt` opens), else the square ``--imgsz``."""
+    from .input_shape import network_input_hw
+
+    frame_hw = None
+    if args.source:
+        _quiet_video_logs()
+        from .capture import open_source
+
+        with open_source(args.source) as src:
+            frame_hw = src.frame_hw
+    return network_input_hw(_requested_imgsz(args.imgsz), frame_hw)
+
+
 def run_build(argv: list[str]) -> int:
     args = _build_parser().parse_args(argv)
     from .inference.tensorrt.builder import build_engine
     from .inference.tensorrt.models import onnx_for_build
 
-    imgsz = _imgsz(args.imgsz) or options.DEFAULT_IMGSZ
+    imgsz = _build_input_hw(args)
     onnx_path = onnx_for_build(args.model, imgsz=imgsz, batch=args.batch)
     paths = build_engine(onnx_path, precision=args.precision, batch=args.batch, imgsz=imgsz,
                          calib_source=args.calib_source, calib_frames=args.calib_frames, cache_dir=args.cache_dir,

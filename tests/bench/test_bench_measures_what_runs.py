@@ -102,3 +102,22 @@ def test_rejected_precision_is_named_and_hatched_in_the_plot(run):
     assert ticks == ["onnxruntime\nfp32", "openvino\nfp32 (rejected by the guard)"]
     hatches = [bar.get_hatch() for bar in fps_ax.patches]
     assert hatches == [None, "//", None, "//"]
+
+
+@pytest.mark.parametrize("extra, expected", [(("--source", "demo"), (256, 320)), ((), (320, 320))])
+def test_build_builds_the_shape_detection_runs_for_the_source(monkeypatch, capsys, extra, expected):
+    """`rtdetect build` built 640x640 (here 320x320) whatever the source, so a prebuilt engine never matched a
+    non-square one; with --source it builds detection's shape for it (the demo clip is 768x576)."""
+    from types import SimpleNamespace
+
+    from rtdetect.cli import main
+    from rtdetect.inference.tensorrt import builder, models
+
+    calls = []
+    monkeypatch.setattr(models, "onnx_for_build", lambda model, *, imgsz, batch: calls.append(imgsz) or "m.onnx")
+    monkeypatch.setattr(builder, "build_engine", lambda onnx, *, imgsz, **options: calls.append(imgsz) or
+                        SimpleNamespace(built=True, engine="m.engine", sidecar=SimpleNamespace(name="m.json")))
+    assert main(["build", "--model", "yolov5s-seg", "--imgsz", "320", *extra]) == 0
+    assert calls == [expected, expected]
+    if extra:
+        assert expected == network_input_hw(320, (576, 768))
