@@ -4,11 +4,13 @@ The network input follows detection's rule for the source (:func:`rtdetect.input
 so the bench measures the shape ``rtdetect --source SRC`` runs. Configurations are measured round by round:
 in each of ``repeats`` rounds every configuration's engine is opened and measured (the model alone on a
 prepared input, then the threaded pipeline end to end) before the next round starts. Figures are medians
-over the repeats, with their spread; per-stage statistics pool the samples of every repeat. Warm-up frames and calls are never counted. Every configuration's
-detections are also compared with ONNX Runtime fp32's on the calibration frames, exactly as
-``--backend auto``'s accuracy guard compares them (:mod:`rtdetect.inference.selection`), and the report
-marks the configuration auto would take among those measured. ``--backend auto`` expands to every
-candidate auto considers on this machine.
+over the repeats, with their spread; per-stage statistics pool the samples of every repeat. Warm-up frames
+and calls are never counted. Every configuration's detections are also compared with ONNX Runtime fp32's
+on the calibration frames, exactly as ``--backend auto``'s accuracy guard compares them
+(:mod:`rtdetect.inference.selection`), and the report marks the configuration auto would take among those
+measured. ``--backend auto`` expands to every candidate auto considers on this machine. With a labelled
+dataset each engine is also scored as ``rtdetect val`` scores (:func:`rtdetect.val.run.score_pipeline`);
+with ``compare`` another tool's command runs beside rtdetect's as whole processes (``compare.py``).
 """
 from __future__ import annotations
 
@@ -315,8 +317,8 @@ def run_bench(*, progress: Callable[[str], None] = _quiet, **options) -> dict:
     budget, RTSP transport for stream URLs), data (a labelled dataset, as ``rtdetect val --data`` takes:
     each configuration gets ``accuracy``, its box and mask mAP scored as ``rtdetect val`` scores), compare
     (another tool's command line, run as a whole process beside the equivalent rtdetect command:
-    ``compare.py``) and compare_frames (the frames it processes; default: the source's length). ``progress`` receives one line before each slow step (model
-    conversion, each engine, each measurement). Live sources add ``live``: stale frames dropped and, for
+    ``compare.py``) and compare_frames (the frames it processes; default: the source's length).
+    ``progress`` receives one line before each slow step (model conversion, each engine, each measurement). Live sources add ``live``: stale frames dropped and, for
     frames stamped with their send time, capture → detections latency against its target.
     """
     settings = BenchSettings(**options)
@@ -340,7 +342,8 @@ def run_bench(*, progress: Callable[[str], None] = _quiet, **options) -> dict:
     described = {k: v for k, v in asdict(settings).items() if k != "configs"}
     described.update(source=redact_url(settings.source), model_path=model_path,
                      calib_source=settings.calib_source and redact_url(settings.calib_source),
-                     sink_description=SINK_MODES[settings.sink], compare=settings.compare and redact_text(settings.compare),
+                     sink_description=SINK_MODES[settings.sink],
+                     compare=settings.compare and redact_text(settings.compare),
                      imgsz=list(settings.imgsz) if isinstance(settings.imgsz, tuple) else settings.imgsz,
                      input_hw=list(input_hw), source_frame_hw=probe.frame_hw and list(probe.frame_hw))
     report = {"schema": SCHEMA, "created": started, "host": host_info(), "settings": described, "configs": configs}

@@ -45,7 +45,8 @@ def test_markdown_shows_map_beside_fps(scored):
     val, bench, out = scored
     text = (out / "bench.md").read_text()
     assert text == to_markdown(bench)
-    rows = {line.split("|")[1].strip(): line.split("|")[2].strip() for line in text.splitlines() if line.startswith("| ")}
+    rows = {line.split("|")[1].strip(): line.split("|")[2].strip()
+            for line in text.splitlines() if line.startswith("| ")}
     for kind in ("box", "mask"):
         expected = f"{100 * val[kind]['map']:.1f} / {100 * val[kind]['map50']:.1f}"
         assert rows[f"{kind} mAP50-95 / mAP50 (%, --data)"] == expected

@@ -42,7 +42,8 @@ def test_both_commands_run_interleaved_after_an_untimed_round(compared):
     compare = report["compare"]
     assert [(r["tool"], r["round"]) for r in compare["runs"]] == [
         ("rtdetect", 0), ("other", 0), ("other", 1), ("rtdetect", 1), ("rtdetect", 2), ("other", 2)]
-    said = [line.split(": ")[2].split(" (")[0] for line in stderr.splitlines() if line.startswith("rtdetect bench: --compare: ")]
+    said = [line.split(": ")[2].split(" (")[0] for line in stderr.splitlines()
+            if line.startswith("rtdetect bench: --compare: ")]
     assert said == ["rtdetect", "other", "other", "rtdetect", "rtdetect", "other"]
     assert compare["commands"]["other"] == command
     ours = shlex.split(compare["commands"]["rtdetect"])
@@ -96,8 +97,10 @@ def test_a_missing_program_is_one_line_before_measuring(small_detector, data_dir
 
 
 def test_a_failing_command_is_one_line_naming_its_status(small_detector, data_dir):
-    command = shlex.join([sys.executable, "-c", "import sys; print('model file missing', file=sys.stderr); sys.exit(3)"])
+    failing = "import sys; print('model file missing', file=sys.stderr); sys.exit(3)"
+    command = shlex.join([sys.executable, "-c", failing])
     result = _bench(small_detector, data_dir, "--compare", command)
     errors = [line for line in result.stderr.splitlines() if not line.startswith("rtdetect bench: ")]
     assert result.returncode == 1 and len(errors) == 1, result.stderr
-    assert errors[0].startswith("rtdetect: error: --compare: ") and "exited with status 3: model file missing" in errors[0]
+    assert errors[0].startswith("rtdetect: error: --compare: ")
+    assert "exited with status 3: model file missing" in errors[0]
