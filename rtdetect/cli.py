@@ -90,7 +90,7 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", default="yolov5s-seg", help="zoo name, .onnx file or official .pt checkpoint (default: yolov5s-seg)")
     parser.add_argument("--imgsz", type=int, nargs="+", metavar="N",
                         help=f"network input: N or H W, multiples of {options.STRIDE} up to {options.MAX_IMGSZ} "
-                             "(default: 640; detection: N is the long side, the short one follows the source; "
+                             "(default: 640; detection, bench and build --source: N is the long side, the short one follows the source; "
                              "a fixed-shape ONNX file uses its own)")
 
 

@@ -282,7 +282,7 @@ def _open_dataset(data: str | None):
     from ..val.dataset import open_dataset
     from ..val.scoring import require_val_extra
 
-    require_val_extra()
+    require_val_extra("rtdetect bench --data")
     return open_dataset(data)
 
 

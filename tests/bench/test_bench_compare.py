@@ -104,3 +104,17 @@ def test_a_failing_command_is_one_line_naming_its_status(small_detector, data_di
     assert result.returncode == 1 and len(errors) == 1, result.stderr
     assert errors[0].startswith("rtdetect: error: --compare: ")
     assert "exited with status 3: model file missing" in errors[0]
+
+
+def test_a_live_source_needs_the_frame_count(small_detector, data_dir):
+    """A stream has no length: FPS needs the frames the commands process, given before anything is measured."""
+    from live_servers import MjpegServer
+
+    server = MjpegServer(data_dir / "bus.jpg", fps=20, sizes="160x120")
+    try:
+        result = run_cli("bench", "--source", server.url(), "--model", small_detector, "--frames", "1",
+                         "--compare", shlex.join([sys.executable, "-c", "pass"]), "--reconnect", "0")
+    finally:
+        server.kill()
+    assert_one_line_error(result, "--compare: the source's length is unknown here: give --compare-frames N")
+    assert "rtdetect bench:" not in result.stderr
