@@ -90,7 +90,7 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", default="yolov5s-seg", help="zoo name, .onnx file or official .pt checkpoint (default: yolov5s-seg)")
     parser.add_argument("--imgsz", type=int, nargs="+", metavar="N",
                         help=f"network input: N or H W, multiples of {options.STRIDE} up to {options.MAX_IMGSZ} "
-                             "(default: 640; detection: N is the long side, the short one follows the source; "
+                             "(default: 640; detection, bench and build --source: N is the long side, the short one follows the source; "
                              "a fixed-shape ONNX file uses its own)")
 
 
@@ -356,6 +356,14 @@ def _bench_parser() -> argparse.ArgumentParser:
     parser.add_argument("--calib-source", help="INT8 calibration frames from this video/image/folder (default: --source)")
     _option(parser, "--calib-frames", _count(1), default=200, help="INT8 calibration frames, spread over the source (default: 200)")
     _add_threshold_options(parser)
+    parser.add_argument("--data", metavar="PATH", help="a labelled dataset as rtdetect val takes it: adds each "
+                                                       "configuration's box (and mask) mAP50-95 and mAP50, scored as "
+                                                       "rtdetect val scores (its thresholds, this input shape)")
+    parser.add_argument("--compare", metavar="'COMMAND'", help="another tool's command line on the same source (e.g. "
+                        "'yolo predict model=yolov8n.pt source=clip.mp4'): run as a whole process beside the equivalent "
+                        "rtdetect command, interleaved --repeats times after one untimed round; wall time, FPS, CPU time")
+    _option(parser, "--compare-frames", _count(1), metavar="N", help="the frames both --compare commands process "
+            "(default: the source's length; rtdetect's command gets --max-frames N)")
     parser.add_argument("--json", metavar="OUT.json", help="write the full report as JSON")
     parser.add_argument("--md", metavar="OUT.md", help="write the table as Markdown")
     parser.add_argument("--plot", metavar="OUT.png", help="plot per-stage latency and FPS (needs matplotlib)")
@@ -374,7 +382,7 @@ def _need_matplotlib() -> None:
 
 def run_bench(argv: list[str]) -> int:
     args = _bench_parser().parse_args(argv)
-    imgsz = _imgsz(args.imgsz) or options.DEFAULT_IMGSZ
+    imgsz = _requested_imgsz(args.imgsz)  # detection's rule: the input shape follows the source
     _quiet_video_logs()
     from .bench import run_bench as bench
     from .bench.report import check_output_dirs, to_markdown, write_json, write_markdown
@@ -391,6 +399,7 @@ def run_bench(argv: list[str]) -> int:
                        imgsz=imgsz, frames=args.frames, warmup=args.warmup, repeats=args.repeats,
                        sink=args.sink, threads=args.threads, calib_source=args.calib_source,
                        calib_frames=args.calib_frames, conf=args.conf, iou=args.iou, max_det=args.max_det,
+                       data=args.data, compare=args.compare, compare_frames=args.compare_frames,
                        progress=progress, stream_options=_stream_options(args))
     except ValueError as exc:
         raise RtdetectError(str(exc)) from None
@@ -410,6 +419,9 @@ def _build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="rtdetect build", description="Build a TensorRT engine (or find it in the engine cache).")
     _add_version(parser)
     _add_model_options(parser)
+    parser.add_argument("--source", help="the source the engine will run on: its input shape then follows detection's "
+                                         "rule for it (--imgsz N: long side N, e.g. 480x640 for a 4:3 video); without "
+                                         "it, --imgsz N builds N x N")
     parser.add_argument("--precision", choices=("fp32", "fp16", "int8"), default="fp16", help="engine precision (default: fp16)")
     parser.add_argument("--calib-source", metavar="VIDEO|DIR", help="int8: a video or a folder of images/videos like the ones the model will see")
     _option(parser, "--calib-frames", _count(1), default=500, metavar="N", help="int8: frames to calibrate on, spread over the source (default: 500)")
@@ -421,12 +433,27 @@ def _build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _build_input_hw(args: argparse.Namespace) -> tuple[int, int]:
+    """The (H, W) ``rtdetect build`` builds for: detection's input shape for ``--source`` (so the prebuilt
+    engine is the one `rtdetect --source SRC --backend tensorrt` opens), else the square ``--imgsz``."""
+    from .input_shape import network_input_hw
+
+    frame_hw = None
+    if args.source:
+        _quiet_video_logs()
+        from .capture import open_source
+
+        with open_source(args.source) as src:
+            frame_hw = src.frame_hw
+    return network_input_hw(_requested_imgsz(args.imgsz), frame_hw)
+
+
 def run_build(argv: list[str]) -> int:
     args = _build_parser().parse_args(argv)
     from .inference.tensorrt.builder import build_engine
     from .inference.tensorrt.models import onnx_for_build
 
-    imgsz = _imgsz(args.imgsz) or options.DEFAULT_IMGSZ
+    imgsz = _build_input_hw(args)
     onnx_path = onnx_for_build(args.model, imgsz=imgsz, batch=args.batch)
     paths = build_engine(onnx_path, precision=args.precision, batch=args.batch, imgsz=imgsz,
                          calib_source=args.calib_source, calib_frames=args.calib_frames, cache_dir=args.cache_dir,

@@ -101,12 +101,29 @@ class ModelOnly:
         return self.frames / self.seconds if self.seconds > 0 else 0.0
 
 
-def first_frame(source: str, stream_options: StreamOptions | None = None) -> np.ndarray:
-    """The first frame of ``source`` as (H, W, 3) uint8 BGR."""
+@dataclass(frozen=True)
+class SourceProbe:
+    """What a bench needs to know of its source before measuring: the first frame ((H, W, 3) uint8 BGR),
+    the frame size detection chooses its input shape by (``Source.frame_hw``: None when frames vary in
+    size), the number of frames (None: unknown or live) and the frame rate (None: not a video)."""
+
+    image: np.ndarray
+    frame_hw: tuple[int, int] | None
+    frame_count: int | None
+    fps: float | None
+
+
+def probe_source(source: str, stream_options: StreamOptions | None = None) -> SourceProbe:
+    """Open ``source`` once and read its first frame; ValueError when it gives none."""
     with open_source(source, stream_options=stream_options) as src:
         for frame in src:
-            return frame.image
+            return SourceProbe(frame.image, src.frame_hw, None if src.is_live else src.frame_count, src.fps)
     raise ValueError(f"source {src.name!r} gave no frame")
+
+
+def first_frame(source: str, stream_options: StreamOptions | None = None) -> np.ndarray:
+    """The first frame of ``source`` as (H, W, 3) uint8 BGR."""
+    return probe_source(source, stream_options).image
 
 
 def run_model_only(engine: Engine, image: np.ndarray, *, frames: int, warmup: int) -> ModelOnly:

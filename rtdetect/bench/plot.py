@@ -1,10 +1,11 @@
-"""The bench plot: per-stage p50 latency bars and FPS bars, one colour per configuration."""
+"""The bench plot: per-stage p50 latency bars and FPS bars, one colour per configuration (configurations the
+accuracy guard rejects are named so and hatched), and with ``--data`` speed against accuracy."""
 from __future__ import annotations
 
 import numpy as np
 
 from ..atomic import atomic_path
-from .report import report_stages
+from .report import config_name, report_stages
 
 
 def _ok(report: dict) -> list[dict]:
@@ -24,7 +25,7 @@ def _stage_axis(ax, configs: list[dict]) -> None:
     x = np.arange(len(stages))
     for i, config in enumerate(configs):
         p50 = [config["stages_ms"].get(s, {}).get("p50") or 0.0 for s in stages]
-        ax.bar(x + i * width, p50, width, label=f"{config['backend']} {config['precision']}")
+        ax.bar(x + i * width, p50, width, label=config_name(config), hatch=_hatch(config))
     ax.set_xticks(x + width * (len(configs) - 1) / 2, stages, rotation=30)
     ax.set_yscale("log")
     ax.set_ylabel("p50 latency (ms, log scale)")
@@ -32,14 +33,39 @@ def _stage_axis(ax, configs: list[dict]) -> None:
     _legend_outside(ax)
 
 
+def _hatch(config: dict) -> str | None:
+    """Rejected by the accuracy guard: hatched bars (besides the name saying so)."""
+    return "//" if config.get("guard_accepts") is False else None
+
+
 def _fps_axis(ax, configs: list[dict]) -> None:
-    names = [f"{c['backend']}\n{c['precision']}" for c in configs]
+    names = [config_name(c).replace(" ", "\n", 1) for c in configs]
     x = np.arange(len(configs))
-    ax.bar(x - 0.2, [c["end_to_end"]["fps"] for c in configs], 0.4, label="end to end (overlapped)")
-    ax.bar(x + 0.2, [c["model_only"]["fps"] for c in configs], 0.4, label="model only")
+    hatches = [_hatch(c) for c in configs]
+    ax.bar(x - 0.2, [c["end_to_end"]["fps"] for c in configs], 0.4, label="end to end (overlapped)", hatch=hatches)
+    ax.bar(x + 0.2, [c["model_only"]["fps"] for c in configs], 0.4, label="model only", hatch=hatches)
     ax.set_xticks(x, names)
     ax.set_ylabel("frames per second")
     ax.set_title("throughput")
+    _legend_outside(ax)
+
+
+def _accuracy_axis(ax, configs: list[dict]) -> None:
+    """Speed against accuracy: model-only FPS (x) and mAP50-95 (y, %) of each configuration scored on
+    ``--data``, boxes filled, masks hollow, each point named."""
+    for kind, marker in (("box", "o"), ("mask", "s")):
+        points = [(c["model_only"]["fps"], 100 * c["accuracy"][kind]["map"], config_name(c))
+                  for c in configs if c["accuracy"][kind] is not None and c["accuracy"][kind]["map"] >= 0]
+        if not points:
+            continue
+        fps, ap, names = zip(*points)
+        ax.scatter(fps, ap, marker=marker, label=f"{kind} mAP50-95",
+                   facecolors="none" if kind == "mask" else None, edgecolors="tab:blue")
+        for x, y, name in points:
+            ax.annotate(name, (x, y), textcoords="offset points", xytext=(4, 4), fontsize="small")
+    ax.set_xlabel("model-only frames per second")
+    ax.set_ylabel("mAP50-95 (%)")
+    ax.set_title("speed vs accuracy")
     _legend_outside(ax)
 
 
@@ -50,12 +76,16 @@ def plot_figure(report: dict):
     from matplotlib.figure import Figure
 
     configs = _ok(report)
-    fig = Figure(figsize=(12, 5.5))
+    scored = [c for c in configs if c.get("accuracy")]
+    fig = Figure(figsize=(18 if scored else 12, 5.5))
     FigureCanvasAgg(fig)
-    stages_ax, fps_ax = fig.subplots(1, 2)
+    axes = fig.subplots(1, 3 if scored else 2)
+    stages_ax, fps_ax = axes[:2]
     if configs:
         _stage_axis(stages_ax, configs)
         _fps_axis(fps_ax, configs)
+    if scored:
+        _accuracy_axis(axes[2], scored)
     else:
         stages_ax.text(0.5, 0.5, "no configuration could run", ha="center")
     skipped = [f"{c['backend']} {c['precision']}: unavailable" for c in report["configs"] if c["status"] != "ok"]

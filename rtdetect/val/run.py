@@ -13,10 +13,11 @@ from ..capture.images import read_image
 from ..errors import SourceError
 from ..input_shape import Request
 from ..notes import note
+from ..postprocess import PostprocessConfig
 from ..records import to_record
 from ..types import Frame
 from .classes import ClassMatch, match_classes
-from .dataset import ImageEntry, open_dataset, skip, usable
+from .dataset import Dataset, ImageEntry, open_dataset, skip, usable
 from .scoring import Scores, ground_truth, require_val_extra, score
 
 DEFAULT_CONF = 0.001
@@ -67,14 +68,52 @@ def validate(data: str, settings: ValSettings, *, progress: bool = True, save: s
                   iou=settings.iou if settings.iou is not None else FAMILY_IOU["v8"], imgsz=settings.imgsz,
                   max_det=settings.max_det) as detector:
         pipeline = detector.model_for(None)  # square at imgsz, as detection runs a folder of images
-        # The family (its output layout) is known once the model is open: its val IoU replaces the one above.
-        described = pipeline.describe()
-        iou = settings.iou if settings.iou is not None else FAMILY_IOU[described["layout"]]
-        keep = class_ids_from(settings.classes, pipeline.names)
-        pipeline.configure(replace(detector.config, iou=iou, classes=keep))
-        match = match_classes(pipeline.names, dataset.categories, numbered=dataset.numbered, keep=keep)
-        records, scored = detect_all(pipeline, dataset.images, progress)
-        engine, model_names = pipeline.engine, list(pipeline.names)
+        scored = score_model(pipeline, dataset, data, settings, progress=progress)
+        engine = pipeline.engine
+    saved = ()
+    if save is not None:
+        from .save import save_worst
+
+        saved = tuple(map(str, save_worst(save, scored.images, dict(scored.records), scored.gt, scored.box.errors,
+                                          scored.match, scored.names)))
+    return ValResult(len(scored.images), scored.instances, scored.box, scored.mask, settings.model, engine.name,
+                     engine.precision, tuple(engine.input_hw), scored.iou, time.perf_counter() - start, saved)
+
+
+@dataclass(frozen=True)
+class ModelScores:
+    """One open pipeline's scores on a dataset: box (and mask) scores, the NMS IoU used, the images scored
+    with their detections (``records``: image id, ``records.to_record``), the ground truth (pycocotools
+    ``COCO``), the class match and the model's class names."""
+
+    box: Scores
+    mask: Scores | None
+    iou: float
+    images: list[ImageEntry]
+    records: list[tuple[int, dict]]
+    gt: object
+    match: ClassMatch
+    names: list[str]
+
+    @property
+    def instances(self) -> int:
+        """Ground-truth objects scored (crowds aside), over the matched classes."""
+        return sum(row["instances"] for row in self.box.per_class)
+
+
+def score_model(pipeline, dataset: Dataset, data: str, settings: ValSettings, *,
+                   progress: bool = False) -> ModelScores:
+    """Score an already open ``pipeline`` (a ``rtdetect.run.Model``, at whatever input shape its engine has)
+    on ``dataset`` (``open_dataset(data)``) at ``settings``' thresholds and classes (its model, backend,
+    precision and imgsz are not used: the pipeline has them). The pipeline is left configured at those
+    thresholds."""
+    # The family (its output layout) is known once the model is open: its val IoU unless one was given.
+    described = pipeline.describe()
+    iou = settings.iou if settings.iou is not None else FAMILY_IOU[described["layout"]]
+    keep = class_ids_from(settings.classes, pipeline.names)
+    pipeline.configure(PostprocessConfig(conf=settings.conf, iou=iou, max_det=settings.max_det, classes=keep))
+    match = match_classes(pipeline.names, dataset.categories, numbered=dataset.numbered, keep=keep)
+    records, scored = detect_all(pipeline, dataset.images, progress)
     gt = ground_truth(usable(replace(dataset, images=scored), data).coco_dict())
     image_ids = [image.id for image in scored]
     names = {c.id: c.name for c in dataset.categories}
@@ -86,14 +125,7 @@ def validate(data: str, settings: ValSettings, *, progress: bool = True, save: s
             mask = score(gt, mask_results, "segm", image_ids, match.category_ids, names)
         else:
             note("masks not scored: the dataset's objects have no segmentation")
-    saved = ()
-    if save is not None:
-        from .save import save_worst
-
-        saved = tuple(map(str, save_worst(save, scored, dict(records), gt, box.errors, match, model_names)))
-    instances = sum(row["instances"] for row in box.per_class)
-    return ValResult(len(scored), instances, box, mask, settings.model, engine.name, engine.precision,
-                     tuple(engine.input_hw), iou, time.perf_counter() - start, saved)
+    return ModelScores(box, mask, iou, scored, records, gt, match, list(pipeline.names))
 
 
 def detect_all(pipeline, images: list[ImageEntry], progress: bool) -> tuple[list[tuple[int, dict]], list[ImageEntry]]:

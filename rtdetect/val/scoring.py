@@ -15,13 +15,14 @@ STAT_KEYS = ("map", "map50", "map75", "map_small", "map_medium", "map_large")
 SHOWN_CONF = 0.25  # detection's default score threshold: the detections a user would see count as errors
 
 
-def require_val_extra() -> None:
-    """UsageError naming the ``[val]`` extra when its libraries (pycocotools, PyYAML) are not installed."""
+def require_val_extra(command: str = "rtdetect val") -> None:
+    """UsageError naming ``command`` and the ``[val]`` extra when its libraries (pycocotools, PyYAML) are not
+    installed."""
     try:
         import pycocotools  # noqa: F401
         import yaml  # noqa: F401
     except ImportError as exc:
-        raise UsageError(f"rtdetect val needs {exc.name}: pip install 'rtdetect[val]'") from None
+        raise UsageError(f"{command} needs {exc.name}: pip install 'rtdetect[val]'") from None
 
 
 @dataclass(frozen=True)

@@ -48,7 +48,9 @@ def test_report_says_what_and_where(bench_run):
     assert set(host["libraries"]) == {"onnxruntime", "openvino", "opencv-python", "numpy", "torch"}
     settings = report["settings"]
     assert settings["frames"] == FRAMES and settings["warmup"] == WARMUP
-    assert settings["conf"] == 0.25 and settings["iou"] == 0.45 and settings["imgsz"] == [640, 640]
+    assert settings["conf"] == 0.25 and settings["iou"] == 0.45 and settings["imgsz"] is None
+    # Detection's rule for the demo clip (768x576); this fixed-shape file keeps its own 640x640 (its column says so).
+    assert settings["input_hw"] == [480, 640] and _ok(report)[0]["input_hw"] == [640, 640]
 
 
 def test_unavailable_configuration_is_reported_not_raised(bench_run):
