@@ -1,5 +1,6 @@
 """Running the real command in a subprocess, and what every error must look like."""
 import os
+import re
 import subprocess
 import sys
 
@@ -7,6 +8,15 @@ import sys
 def cli_command(*args) -> list[str]:
     """argv of ``python -m rtdetect.cli ARGS`` with this interpreter (for ``subprocess.Popen`` as well)."""
     return [sys.executable, "-m", "rtdetect.cli", *map(str, args)]
+
+
+def live_view_url(process: subprocess.Popen) -> str | None:
+    """The URL a ``--serve`` run prints on its stderr (read line by line until it comes), or None."""
+    for line in process.stderr:
+        match = re.search(r"live view at (http://\S+)", line)
+        if match:
+            return match.group(1)
+    return None
 
 
 def run_cli(*args, cwd=None, env=None, input=None, preexec_fn=None):

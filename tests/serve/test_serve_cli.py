@@ -5,7 +5,7 @@ import subprocess
 
 import requests
 
-from tests.pipeline.cli_helpers import assert_one_line_error, cli_command, run_cli
+from tests.pipeline.cli_helpers import assert_one_line_error, cli_command, live_view_url, run_cli
 
 
 def test_serve_with_save_and_json_at_once(small_detector, data_dir, tmp_path):
@@ -16,12 +16,7 @@ def test_serve_with_save_and_json_at_once(small_detector, data_dir, tmp_path):
                                            "--backend", "onnxruntime", "--serve", "127.0.0.1:0", "--save", video,
                                            "--json", lines, "--no-progress"),
                                stderr=subprocess.PIPE, text=True)
-    url = None
-    for line in process.stderr:
-        match = re.search(r"live view at (http://\S+)", line)
-        if match:
-            url = match.group(1)
-            break
+    url = live_view_url(process)
     assert url and url.startswith("http://127.0.0.1:")
     stats = requests.get(url + "api/stats", timeout=30).json()
     assert stats["names"] == ["Normal", "Fall"] and stats["settings"]["conf"] == 0.25

@@ -1,6 +1,5 @@
 """``rtdetect --source streams.txt --serve``: a stream list's live view, every stream a tile of one picture
 (it was refused: the view existed for one source only)."""
-import re
 import subprocess
 
 import cv2
@@ -9,7 +8,7 @@ import pytest
 import requests
 
 from live_servers import RtspServer, clip_frames, rtsp_server_missing
-from tests.pipeline.cli_helpers import cli_command
+from tests.pipeline.cli_helpers import cli_command, live_view_url
 
 
 def first_jpeg(url: str) -> np.ndarray:
@@ -38,12 +37,7 @@ def test_stream_list_serves_one_view_with_a_tile_per_stream(small_detector, data
                                                small_detector, "--backend", "onnxruntime", "--serve", "127.0.0.1:0",
                                                "--max-frames", "150", "--track", "--no-progress"),
                                    stderr=subprocess.PIPE, text=True)
-        url = None
-        for line in process.stderr:
-            match = re.search(r"live view at (http://\S+)", line)
-            if match:
-                url = match.group(1)
-                break
+        url = live_view_url(process)
         assert url, "no live view"
         stats = requests.get(url + "api/stats", timeout=30).json()
         assert stats["names"] == ["Normal", "Fall"]
