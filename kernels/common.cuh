@@ -11,6 +11,15 @@
 #include <cuda_fp16.h>
 #endif
 
+// `#pragma unroll n` for nvcc, its GCC spelling for the emulator's g++ (which rejects the CUDA one).
+#define RT_STRINGIFY_(x) #x
+#define RT_STRINGIFY(x) RT_STRINGIFY_(x)
+#if defined(__CUDACC__)
+#define RT_PRAGMA_UNROLL(n) _Pragma(RT_STRINGIFY(unroll n))
+#else
+#define RT_PRAGMA_UNROLL(n) _Pragma(RT_STRINGIFY(GCC unroll n))
+#endif
+
 // One thread's position in a 1-D grid, and the stride of a grid-stride loop.
 __device__ __forceinline__ unsigned rt_global_thread() { return blockIdx.x * blockDim.x + threadIdx.x; }
 __device__ __forceinline__ unsigned rt_grid_stride() { return gridDim.x * blockDim.x; }
