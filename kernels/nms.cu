@@ -423,23 +423,39 @@ extern "C" __global__ void nms_select(const unsigned char* keep, const unsigned*
     }
 }
 
+// Where the letterbox put the frame (input = frame * scale + pad; the frame is frame_w x frame_h), and
+// whether boxes are mapped to the frame at all (clip = 0: copied as they are).
+struct RtLetterbox {
+    float scale, pad_x, pad_y, frame_w, frame_h;
+    int clip;
+};
+
+// Input pixels -> frame pixels, exactly as Letterbox.to_original: subtract pad, divide, clip to the frame.
+__device__ __forceinline__ float rt_unletterbox(float v, float pad, float scale, float limit) {
+    return fminf(fmaxf((v - pad) / scale, 0.0f), limit);
+}
+
 // Copy the kept candidates (out_index[k], k < *kept_count) into detection arrays of max_det rows:
-// boxes (., 4) float32, scores float32, classes int32, source int32, coefs (., nm) float32. The mask
-// coefficients are copied here, once, from where the decoder left them (the model output): coefficient m
-// of model candidate s is coefs[s * coef_row + m * coef_step].
+// boxes (., 4) float32 (mapped to frame pixels and clipped, after NMS as on the CPU), scores float32,
+// classes int32, source int32, coefs (., nm) float32. The mask coefficients are copied here, once, from
+// where the decoder left them (the model output): coefficient m of model candidate s is
+// coefs[s * coef_row + m * coef_step].
 template <typename T>
 __device__ __forceinline__ void rt_gather(const int* __restrict__ index, const unsigned* __restrict__ kept_count,
                                           const float* __restrict__ boxes, const float* __restrict__ scores,
                                           const int* __restrict__ classes, const int* __restrict__ source,
                                           const T* __restrict__ coefs, int coef_row, int coef_step, int nm,
-                                          float* __restrict__ det_boxes, float* __restrict__ det_scores,
+                                          RtLetterbox lb, float* __restrict__ det_boxes, float* __restrict__ det_scores,
                                           int* __restrict__ det_classes, int* __restrict__ det_source,
                                           float* __restrict__ det_coefs) {
     const unsigned n = *kept_count;
     for (unsigned k = rt_global_thread(); k < n; k += rt_grid_stride()) {
         const unsigned i = (unsigned)index[k];
         for (int c = 0; c < 4; ++c) {
-            det_boxes[4 * k + c] = boxes[4 * i + c];
+            const float v = boxes[4 * i + c];
+            det_boxes[4 * k + c] = !lb.clip  ? v
+                                   : c % 2 ? rt_unletterbox(v, lb.pad_y, lb.scale, lb.frame_h)
+                                           : rt_unletterbox(v, lb.pad_x, lb.scale, lb.frame_w);
         }
         const int model_row = source[i];
         det_scores[k] = scores[i];
@@ -455,12 +471,14 @@ __device__ __forceinline__ void rt_gather(const int* __restrict__ index, const u
 #define RT_GATHER_PARAMS(T)                                                                                      \
     const int *__restrict__ index, const unsigned *__restrict__ kept_count, const float *__restrict__ boxes,      \
         const float *__restrict__ scores, const int *__restrict__ classes, const int *__restrict__ source,         \
-        const T *__restrict__ coefs, int coef_row, int coef_step, int nm, float *__restrict__ det_boxes,           \
+        const T *__restrict__ coefs, int coef_row, int coef_step, int nm, float scale, float pad_x, float pad_y,   \
+        float frame_w, float frame_h, int clip, float *__restrict__ det_boxes,                                     \
         float *__restrict__ det_scores, int *__restrict__ det_classes, int *__restrict__ det_source,               \
         float *__restrict__ det_coefs
 #define RT_GATHER_ARGS                                                                                           \
-    index, kept_count, boxes, scores, classes, source, coefs, coef_row, coef_step, nm, det_boxes, det_scores,     \
-        det_classes, det_source, det_coefs
+    index, kept_count, boxes, scores, classes, source, coefs, coef_row, coef_step, nm,                           \
+        RtLetterbox{scale, pad_x, pad_y, frame_w, frame_h, clip}, det_boxes, det_scores, det_classes, det_source,   \
+        det_coefs
 
 // Coefficients in a float32 / float16 model output.
 extern "C" __global__ void nms_gather_f32(RT_GATHER_PARAMS(float)) { rt_gather(RT_GATHER_ARGS); }

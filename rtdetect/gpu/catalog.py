@@ -20,8 +20,8 @@ class KernelSpec:
     arg_types: str  # one pycuda type code per parameter
 
 
-_DECODE = "Piii" + "ffffff" + "PPPPP" + "I"
-_GATHER = "PPPPPPP" + "iii" + "PPPPP"
+_DECODE = "Piii" + "f" + "PPPPP" + "I"
+_GATHER = "PPPPPPP" + "iii" + "fffff" + "i" + "PPPPP"
 _LOGITS = "PPPPIiii" + "fffff" + "iiP"
 
 _SPECS = (

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from ..types import Letterbox
 from .decode import DeviceCandidates
 from .runtime import DeviceBuffers, KernelRuntime, Stage, grid_for
 
@@ -26,7 +27,7 @@ NMS_KERNELS = ("nms_sort", "nms_segments", "nms_mask", "nms_scan", "nms_select",
 class DeviceDetections:
     """Device addresses of the kept detections (what ``GpuNms.run`` fills), ``max_det`` rows each.
 
-    boxes (max_det, 4) float32; scores float32; class_ids int32; source int32 (model candidate index);
+    boxes (max_det, 4) float32 frame pixels (clipped to the frame); scores float32; class_ids int32; source int32 (model candidate index);
     index int32 (candidate slot); coefs (max_det, num_masks) float32; count: one uint32 (kept rows).
     """
 
@@ -129,7 +130,7 @@ class GpuNms(Stage):
                   rt.block_threads,
                   (b["det_index"], b["det_count"], candidates.boxes, candidates.scores, candidates.class_ids,
                    candidates.source, candidates.coefs, candidates.coef_row, candidates.coef_step,
-                   self.num_masks, b["det_boxes"], b["det_scores"], b["det_classes"], b["det_source"],
+                   self.num_masks, *gather_letterbox(candidates.letterbox), b["det_boxes"], b["det_scores"], b["det_classes"], b["det_source"],
                    b["det_coefs"]), stream)
         return self.detections()
 
@@ -175,6 +176,16 @@ class GpuNms(Stage):
         if self._host is not None:
             self._host.close()
             self._host = None
+
+
+def gather_letterbox(letterbox: Letterbox | None) -> tuple:
+    """The gather kernel's (scale, pad_x, pad_y, frame_w, frame_h, clip) arguments: map the kept boxes to
+    frame pixels and clip them (``Letterbox.to_original``), or copy them as they are (None)."""
+    if letterbox is None:
+        return np.float32(1), np.float32(0), np.float32(0), np.float32(0), np.float32(0), 0
+    frame_h, frame_w = letterbox.source_hw
+    return (np.float32(letterbox.scale), np.float32(letterbox.pad_x), np.float32(letterbox.pad_y),
+            np.float32(frame_w), np.float32(frame_h), 1)
 
 
 def sum_tiles_upper_bound(capacity: int) -> int:

@@ -19,9 +19,9 @@ Timings (``stage_seconds``): GPU time from CUDA events, keys ``upload``, ``prepr
 rows' copies back and the blend). With the CUDA graph on (default), the stages run as
 one graph and are reported together as ``gpu_graph``; pass ``use_graph=False`` for per-stage numbers.
 
-Semantics against the CPU pipeline (``rtdetect.pipeline.Pipeline``): same decode rules and NMS rule, but
-NMS runs on boxes already mapped to frame pixels (and clipped), so results agree to float rounding, not bit
-for bit; the candidate list holds every row of the model output (up to the NMS's 65536; a smaller
+Semantics against the CPU pipeline (``rtdetect.pipeline.Pipeline``): same decode rules and NMS rule, NMS on
+the boxes in input pixels and the kept ones mapped to frame pixels and clipped after, as on the CPU, so the
+same boxes are kept at the frame's borders; the candidate list holds every row of the model output (up to the NMS's 65536; a smaller
 ``capacity`` given on purpose drops the excess in atomic order, reported once); a ``classes`` filter
 applies after NMS (NMS is per class, so only the ``max_det`` cut can differ).
 """

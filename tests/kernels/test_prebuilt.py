@@ -19,9 +19,8 @@ from fake_pycuda import FakeCudaDriver, install
 from rtdetect.gpu import CudaRuntime, CudaUnavailableError, GpuDecode, GpuNms, download_detections, fatbin
 from rtdetect.gpu.compile import compile_cubin, compiler_problem
 from rtdetect.gpu.sources import kernels_dir
-from rtdetect.nms import nms_reference
 from rtdetect.preprocess import letterbox_params
-from test_decode_kernel import make_prediction, reference
+from test_decode_kernel import cpu_path, make_prediction, reference
 
 ROOT = Path(__file__).resolve().parents[2]
 FATBIN_MAGIC = (0xBA55ED50).to_bytes(4, "little")
@@ -87,9 +86,9 @@ def test_wheel_kernels_load_without_a_compiler(fake, prebuilt_from_wheel):
         images = {module.cubin for module in runtime._modules.values()}
     assert fake.compiles == []
     assert images == {(prebuilt_from_wheel / fatbin.fatbin_name(n)).read_bytes() for n in ("decode.cu", "nms.cu")}
-    cands, boxes = reference("v8", prediction, 3, 4, 0.25, box)
-    keep = nms_reference(boxes, cands.scores, cands.class_ids, 0.5, 50)
-    np.testing.assert_array_equal(kept.xyxy, boxes[keep])
+    cands = reference("v8", prediction, 3, 4, 0.25)
+    keep, boxes = cpu_path(cands, box, 0.5, 50)
+    np.testing.assert_array_equal(kept.xyxy, boxes)
     np.testing.assert_array_equal(kept.mask_coefs, cands.mask_coefs[keep])
 
 
