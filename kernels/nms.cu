@@ -14,11 +14,16 @@
 //  2. nms_segments (one block)  the class segments of `sorted` and how many 64x64 mask tiles each needs.
 //  3. nms_mask     (any grid, 64 threads) one 64x64 tile per step: bit j of row i is set when j comes after
 //                               i in the same class segment and IoU(i, j) > thr. Rows are segment-relative:
-//                               word w of row i covers segment positions 64w .. 64w + 63.
+//                               word w of row i covers segment positions 64w .. 64w + 63. Only the tiles on
+//                               or above each segment's diagonal exist, packed one after another (64 words
+//                               each, in nms_segments' order), so the bitmask is as large as the candidates
+//                               that passed need, not capacity^2.
 //  4. nms_scan     (any grid)   one block per segment walks its rows in order, 64 rows per step: thread 0
 //                               settles the step's rows from the diagonal word, then all threads OR the kept
 //                               rows into the later words. Writes keep[rank] = 0 or 1.
 //  5. nms_select   (one block)  the first max_det kept candidates in visiting order -> out_index, out_count.
+// When the tiles needed (seg_info[1]) exceed the bitmask's `tile_capacity`, kernels 3-5 do nothing but report
+// no detection; the host reads seg_info[1], grows the bitmask and runs the frame again (never a wrong answer).
 // Classes are independent under the rule, so settling them per segment and then taking kept candidates
 // in visiting order gives exactly the reference's answer, max_det included.
 #include "common.cuh"
@@ -31,9 +36,11 @@
 #define RT_HIST_SLOTS (RT_RADIX * RT_SORT_MAX_THREADS)
 // Up to this many candidates nms_sort ranks them directly (4 keys each in the histogram's shared memory).
 #define RT_SMALL_SORT 1024
-// nms_scan keeps one segment's "removed" bits in shared memory: segments (and so the capacity) are
-// limited to RT_SCAN_MAX_WORDS * 64 = 65536 candidates.
+// nms_scan keeps one segment's "removed" bits in shared memory for segments of up to RT_SCAN_MAX_WORDS * 64
+// = 65536 candidates, and in the global `spill` words beyond (one row of `words` per block).
+#ifndef RT_SCAN_MAX_WORDS  // a test lowers it to reach the global path with few candidates
 #define RT_SCAN_MAX_WORDS 1024
+#endif
 
 // IoU by the rule's exact operation order (see the file header); symmetric in a and b bit for bit.
 __device__ __forceinline__ float rt_iou(const float* a, const float* b) {
@@ -308,14 +315,23 @@ __device__ __forceinline__ void rt_triangle_tile(unsigned local, unsigned k, uns
     *col = r + (local - first);
 }
 
-// 64 threads per block; blocks stride over the tiles listed by nms_segments. mask is (capacity, words)
-// uint64, row i at mask + i * words; only words on or right of a row's own tile are written (and read).
-extern "C" __global__ void nms_mask(const float* boxes, const unsigned* sorted, const unsigned* seg_start,
-                                    const unsigned* tile_offset, const unsigned* seg_info, unsigned words,
-                                    float iou_thres, unsigned long long* mask) {
+// Tile (row, col) of a segment with k tile rows: its number in the segment's upper triangle, row by row.
+__device__ __forceinline__ unsigned rt_tile_number(unsigned row, unsigned col, unsigned k) {
+    return row * k - row * (row - 1) / 2 + (col - row);
+}
+
+// 64 threads per block; blocks stride over the tiles listed by nms_segments. mask holds tile_capacity
+// tiles of 64 uint64 rows: word t of tile g is row t of the tile's 64 rows (its bits: the tile's columns).
+extern "C" __global__ void nms_mask(const float* __restrict__ boxes, const unsigned* __restrict__ sorted,
+                                    const unsigned* __restrict__ seg_start, const unsigned* __restrict__ tile_offset,
+                                    const unsigned* __restrict__ seg_info, unsigned tile_capacity, float iou_thres,
+                                    unsigned long long* __restrict__ mask) {
     __shared__ float column_boxes[RT_TILE * 4];
     const unsigned segments = seg_info[0];
     const unsigned tiles = seg_info[1];
+    if (tiles > tile_capacity) {
+        return;  // the host grows the bitmask and runs again
+    }
     const unsigned t = threadIdx.x;
     for (unsigned tile = blockIdx.x; tile < tiles; tile += gridDim.x) {
         const unsigned s = rt_item_of(tile_offset, segments, tile);
@@ -345,24 +361,33 @@ extern "C" __global__ void nms_mask(const float* boxes, const unsigned* sorted, 
                     bits |= 1ULL << m;
                 }
             }
-            mask[(unsigned long long)i * words + col_tile] = bits;
+            mask[(unsigned long long)tile * RT_TILE + t] = bits;
         }
         __syncthreads();
     }
 }
 
 // Blocks stride over the class segments; each settles its segment 64 rows at a time (see the header)
-// and writes keep[rank[candidate]] for every row.
-extern "C" __global__ void nms_scan(const unsigned long long* mask, const unsigned* sorted, const unsigned* rank,
-                                    const unsigned* seg_start, const unsigned* seg_info, unsigned words,
-                                    unsigned char* keep) {
-    __shared__ unsigned long long removed[RT_SCAN_MAX_WORDS];
+// and writes keep[rank[candidate]] for every row. spill: gridDim.x * words uint64 (words = ceil(capacity /
+// 64)), used by segments of more than RT_SCAN_MAX_WORDS words.
+extern "C" __global__ void nms_scan(const unsigned long long* __restrict__ mask, const unsigned* __restrict__ sorted,
+                                    const unsigned* __restrict__ rank, const unsigned* __restrict__ seg_start,
+                                    const unsigned* __restrict__ tile_offset, const unsigned* __restrict__ seg_info,
+                                    unsigned tile_capacity, unsigned words, unsigned long long* spill,
+                                    unsigned char* __restrict__ keep) {
+    __shared__ unsigned long long shared_removed[RT_SCAN_MAX_WORDS];
     __shared__ unsigned long long kept_rows;
     const unsigned segments = seg_info[0];
+    if (seg_info[1] > tile_capacity) {
+        return;
+    }
     for (unsigned s = blockIdx.x; s < segments; s += gridDim.x) {
         const unsigned start = seg_start[s];
         const unsigned size = seg_start[s + 1] - start;
         const unsigned nwords = (size + RT_TILE - 1) / RT_TILE;
+        const unsigned long long* tiles = mask + (unsigned long long)tile_offset[s] * RT_TILE;
+        unsigned long long* removed =
+            nwords <= RT_SCAN_MAX_WORDS ? shared_removed : spill + (unsigned long long)blockIdx.x * words;
         for (unsigned w = threadIdx.x; w < nwords; w += blockDim.x) {
             removed[w] = 0;
         }
@@ -376,7 +401,7 @@ extern "C" __global__ void nms_scan(const unsigned long long* mask, const unsign
                 for (unsigned k = 0; k < rows; ++k) {
                     if (!((gone >> k) & 1ULL)) {
                         kept |= 1ULL << k;
-                        gone |= mask[(unsigned long long)(row0 + k) * words + step];
+                        gone |= tiles[(unsigned long long)rt_tile_number(step, step, nwords) * RT_TILE + k];
                     }
                 }
                 kept_rows = kept;
@@ -384,10 +409,11 @@ extern "C" __global__ void nms_scan(const unsigned long long* mask, const unsign
             __syncthreads();
             const unsigned long long kept = kept_rows;
             for (unsigned w = step + 1 + threadIdx.x; w < nwords; w += blockDim.x) {
+                const unsigned long long* tile = tiles + (unsigned long long)rt_tile_number(step, w, nwords) * RT_TILE;
                 unsigned long long acc = 0;
                 for (unsigned long long bits = kept; bits; bits &= bits - 1) {
                     const unsigned k = (unsigned)__ffsll((long long)bits) - 1;
-                    acc |= mask[(unsigned long long)(row0 + k) * words + w];
+                    acc |= tile[k];
                 }
                 removed[w] |= acc;
             }
@@ -400,11 +426,15 @@ extern "C" __global__ void nms_scan(const unsigned long long* mask, const unsign
 }
 
 // One block: the first max_det kept candidates in visiting order -> out_index (candidate indices), and
-// their number -> out_count. Each thread owns a contiguous chunk of visiting positions.
-extern "C" __global__ void nms_select(const unsigned char* keep, const unsigned* order, const unsigned* count,
-                                      unsigned capacity, unsigned max_det, int* out_index, unsigned* out_count) {
+// their number -> out_count (0 when the bitmask was too small: see the header). Each thread owns a
+// contiguous chunk of visiting positions.
+extern "C" __global__ void nms_select(const unsigned char* __restrict__ keep, const unsigned* __restrict__ order,
+                                      const unsigned* __restrict__ count, unsigned capacity,
+                                      const unsigned* __restrict__ seg_info, unsigned tile_capacity,
+                                      unsigned max_det, int* __restrict__ out_index,
+                                      unsigned* __restrict__ out_count) {
     __shared__ unsigned scratch[1024];
-    const unsigned n = rt_min_u(*count, capacity);
+    const unsigned n = seg_info[1] > tile_capacity ? 0u : rt_min_u(*count, capacity);
     unsigned begin, end;
     rt_thread_chunk(n, &begin, &end);
     unsigned mine = 0;

@@ -21,8 +21,9 @@ one graph and are reported together as ``gpu_graph``; pass ``use_graph=False`` f
 
 Semantics against the CPU pipeline (``rtdetect.pipeline.Pipeline``): same decode rules and NMS rule, NMS on
 the boxes in input pixels and the kept ones mapped to frame pixels and clipped after, as on the CPU, so the
-same boxes are kept at the frame's borders; the candidate list holds every row of the model output (up to the NMS's 65536; a smaller
-``capacity`` given on purpose drops the excess in atomic order, reported once); a ``classes`` filter
+same boxes are kept at the frame's borders; the candidate list holds every row of the model output
+(a smaller ``capacity`` given on purpose drops the excess in atomic order, reported once), and the NMS
+bitmask grows to what a frame's candidates need (that frame is then run again); a ``classes`` filter
 applies after NMS (NMS is per class, so only the ``max_det`` cut can differ).
 """
 from __future__ import annotations
@@ -38,7 +39,6 @@ from ..notes import note
 from ..types import EXTRA_PAINTED, BoxMasks, Detections
 from .graph_cache import GraphCache
 from .masks import GpuMasks, unpack_crops
-from .nms import MAX_CAPACITY as NMS_MAX_CAPACITY
 from .slots import FrameSlot
 
 class GpuProcessor:
@@ -95,8 +95,7 @@ class GpuProcessor:
         pred_shape = shapes[roles.prediction]
         self._num_candidates = int(pred_shape[2] if self.layout == "v8" else pred_shape[1])
         # Every row fits by default, so which candidates survive never follows the atomics' order.
-        rows = min(self._num_candidates, NMS_MAX_CAPACITY)
-        self.capacity = rows if self._capacity is None else int(self._capacity)
+        self.capacity = self._num_candidates if self._capacity is None else int(self._capacity)
 
     def configure(self, config: PostprocessConfig) -> None:
         """Ask for new thresholds / class filter / max_det (any thread; the latest request wins). They take
@@ -149,6 +148,7 @@ class GpuProcessor:
 
     def _launch(self, slot: FrameSlot) -> FrameSlot:
         slot.letterbox = letterbox_params(slot.frame_hw, self.engine.input_hw)[0]
+        slot.nms_tiles = self._nms.tile_capacity
         with self.runner.context.active():
             self.stream.wait_for_event(slot.upload_clock.last)
             slot.clock.start(self.stream)
@@ -186,6 +186,7 @@ class GpuProcessor:
         copy = self.cuda.memcpy_dtoh_async
         copy(results["count"], det.count, self.stream)
         copy(results["candidates"], self._decode.candidates().count, self.stream)
+        copy(results["tiles"], self._nms.tiles_needed_address, self.stream)
         copy(results["boxes"], det.boxes, self.stream)
         copy(results["scores"], det.scores, self.stream)
         copy(results["classes"], det.class_ids, self.stream)
@@ -198,6 +199,12 @@ class GpuProcessor:
         with self.runner.context.active():
             slot.clock.last.synchronize()  # the one host wait of a detection frame
             results = slot.results
+            tiles = int(results["tiles"][0])
+            if tiles > slot.nms_tiles:  # the NMS bitmask it ran with was too small: it reported nothing
+                if self._nms.grow(tiles):
+                    self._graphs.drop()  # graphs hold the old bitmask
+                self._launch(slot)  # again, after any frame queued behind it (one stream: theirs are unharmed)
+                slot.clock.last.synchronize()
             n = min(int(results["count"][0]), self.config.max_det)
             self._report_overflow(int(results["candidates"][0]))
             classes = results["classes"][:n].copy()

@@ -7,7 +7,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from rtdetect.gpu import DeviceCandidates, GpuNms, download_detections
-from rtdetect.gpu.nms import MAX_CAPACITY
 from rtdetect.nms import nms as nms_fast
 from rtdetect.nms import nms_reference
 
@@ -139,8 +138,9 @@ def test_wide_launch_geometry(wide_runtime, n, seed):
 
 
 def test_input_checks(emulated_runtime):
-    with pytest.raises(ValueError, match="capacity"):
-        GpuNms(emulated_runtime, capacity=MAX_CAPACITY + 1)
+    for capacity in (0, 2**31):
+        with pytest.raises(ValueError, match="capacity"):
+            GpuNms(emulated_runtime, capacity=capacity)
     with GpuNms(emulated_runtime, capacity=10, max_det=5, num_classes=2) as stage:
         with pytest.raises(ValueError, match="disagree"):
             stage.run_host(np.zeros((3, 4)), np.zeros(2), np.zeros(3), 0.5)

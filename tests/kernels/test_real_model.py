@@ -48,7 +48,7 @@ def gpu_detections(runtime, output, box, conf, iou, max_det, *, dtype=np.float32
             GpuNms(runtime, capacity=8400, max_det=max_det, num_classes=2) as nms:
         prediction = runtime.alloc(output.astype(dtype).nbytes)
         runtime.upload(int(prediction), output.astype(dtype))
-        kept = download_detections(runtime, nms.run(decode.run(int(prediction), box, conf), iou))
+        kept = download_detections(runtime, nms.run_settled(decode.run(int(prediction), box, conf), iou))
         runtime.free(prediction)
     return kept
 
