@@ -59,22 +59,23 @@ __device__ __forceinline__ float rt_load(const __half* p, long long i) { return 
 __device__ __forceinline__ void rt_store(float* p, long long i, float v) { p[i] = v; }
 __device__ __forceinline__ void rt_store(__half* p, long long i, float v) { p[i] = __float2half_rn(v); }
 
-// Exclusive prefix sum of one unsigned value per thread over the whole block (Hillis-Steele in shared
-// memory). `scratch` is a __shared__ array of at least blockDim.x entries; blockDim.x may be any size.
-// Every thread of the block must call it (it synchronises); on return *total holds the block's sum,
+// Exclusive prefix sum of one unsigned value (32 or 64 bits) per thread over the whole block (Hillis-Steele
+// in shared memory). `scratch` is a __shared__ array of at least blockDim.x entries; blockDim.x may be any
+// size. Every thread of the block must call it (it synchronises); on return *total holds the block's sum,
 // and `scratch` may be reused.
-__device__ __forceinline__ unsigned rt_block_exclusive_scan(unsigned value, unsigned* scratch, unsigned* total) {
+template <typename U>
+__device__ __forceinline__ U rt_block_exclusive_scan(U value, U* scratch, U* total) {
     const unsigned tid = threadIdx.x;
     const unsigned n = blockDim.x;
     scratch[tid] = value;
     __syncthreads();
     for (unsigned offset = 1; offset < n; offset <<= 1) {
-        const unsigned add = tid >= offset ? scratch[tid - offset] : 0u;
+        const U add = tid >= offset ? scratch[tid - offset] : U(0);
         __syncthreads();
         scratch[tid] += add;
         __syncthreads();
     }
-    const unsigned inclusive = scratch[tid];
+    const U inclusive = scratch[tid];
     *total = scratch[n - 1];
     __syncthreads();
     return inclusive - value;
