@@ -34,8 +34,16 @@
 #define RT_SORT_MAX_THREADS 256
 // The radix histogram: RT_RADIX rows of blockDim.x counters (rt_hist_counter).
 #define RT_HIST_SLOTS (RT_RADIX * RT_SORT_MAX_THREADS)
-// Up to this many candidates nms_sort ranks them directly (4 keys each in the histogram's shared memory).
-#define RT_SMALL_SORT 1024
+// Up to this many candidates nms_sort ranks them directly (4 keys each in the histogram's shared memory);
+// the radix passes take over where they cost less. Arithmetic (not measured on a GPU), T = 256 threads =
+// 8 warps on 4 schedulers, so cycles ~ 2 x one thread's instructions:
+//   block sort: 2 ranking loops of ceil(n / T) * n steps, ~9 instructions each (2 shared loads, compare,
+//               select, add): ~0.14 n^2 cycles (37 k at n = 512, 147 k ~ 80 us at n = 1024);
+//   radix sort: P passes (YOLOv8: 4 tie + 8 score + 2 class = 14; 10 without tie keys) of ~640 + 35 n / T
+//               instructions, ~20 barriers (~40 cycles each) and two dependent rounds of global loads
+//               (~500 cycles each): P * (3080 + 0.27 n) cycles (45 k at n = 512, 47 k ~ 26 us at 1024).
+// They cross near n = 570 with 14 passes and n = 480 with 10: 512. Capped by the shared memory at 1024.
+#define RT_SMALL_SORT 512
 // nms_scan keeps one segment's "removed" bits in shared memory for segments of up to RT_SCAN_MAX_WORDS * 64
 // = 65536 candidates, and in the global `spill` words beyond (one row of `words` per block).
 #ifndef RT_SCAN_MAX_WORDS  // a test lowers it to reach the global path with few candidates
