@@ -152,7 +152,7 @@ __device__ __forceinline__ void rt_decode_e2e(const T* __restrict__ pred, int n,
 #define RT_DECODE_PARAMS(T)                                                                                    \
     const T *__restrict__ pred, int n, int nc, int nm, float conf, float *__restrict__ out_boxes,             \
         float *__restrict__ out_scores, int *__restrict__ out_classes, int *__restrict__ out_source,           \
-        unsigned *counter, unsigned capacity
+        unsigned *__restrict__ counter, unsigned capacity
 #define RT_DECODE_OUTPUTS out_boxes, out_scores, out_classes, out_source, counter, capacity
 
 extern "C" __global__ void decode_v8_f32(RT_DECODE_PARAMS(float)) {

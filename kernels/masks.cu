@@ -55,9 +55,10 @@ __device__ __forceinline__ bool rt_box_range(const float* box, const RtMaskGeome
 }
 
 template <typename P>
-__device__ __forceinline__ void rt_mask_logits(const float* coefs, const P* protos, const float* boxes,
-                                               const unsigned* count, unsigned max_det, int nm, RtMaskGeometry g,
-                                               float* logits) {
+__device__ __forceinline__ void rt_mask_logits(const float* __restrict__ coefs, const P* __restrict__ protos,
+                                               const float* __restrict__ boxes, const unsigned* __restrict__ count,
+                                               unsigned max_det, int nm, RtMaskGeometry g,
+                                               float* __restrict__ logits) {
     const unsigned n = rt_min_u(*count, max_det);
     const long long cells = (long long)g.mh * g.mw;
     for (unsigned d = blockIdx.y; d < n; d += gridDim.y) {
@@ -88,9 +89,9 @@ __device__ __forceinline__ void rt_mask_logits(const float* coefs, const P* prot
 // coefs (max_det, nm) float32; protos (nm, mh, mw); boxes (max_det, 4) float32 frame pixels;
 // logits (max_det, mh, mw) float32 scratch (cells outside a box's footprint are left untouched).
 #define RT_LOGITS_PARAMS(P)                                                                                  \
-    const float *coefs, const P *protos, const float *boxes, const unsigned *count, unsigned max_det, int nm, \
-        int mh, int mw, float scale, float pad_x, float pad_y, float ratio_x, float ratio_y, int frame_w,     \
-        int frame_h, float *logits
+    const float *__restrict__ coefs, const P *__restrict__ protos, const float *__restrict__ boxes,          \
+        const unsigned *__restrict__ count, unsigned max_det, int nm, int mh, int mw, float scale, float pad_x, \
+        float pad_y, float ratio_x, float ratio_y, int frame_w, int frame_h, float *__restrict__ logits
 #define RT_GEOMETRY RtMaskGeometry{mh, mw, scale, pad_x, pad_y, ratio_x, ratio_y, frame_w, frame_h}
 
 extern "C" __global__ void mask_logits_f32(RT_LOGITS_PARAMS(float)) {

@@ -210,9 +210,11 @@ __device__ __forceinline__ void rt_small_sort(unsigned n, const float* scores, c
 // "the candidate index itself"; tie_bits / class_bits: how many low bits of the tie keys / class ids vary.
 // Outputs (length capacity): order[r] = candidate visited r-th, rank[i] = visiting position of candidate i,
 // sorted = candidates grouped by class, visiting order within a class. work is capacity scratch entries.
-extern "C" __global__ void nms_sort(const float* scores, const int* classes, const int* tie_keys, const unsigned* count,
-                                    unsigned capacity, int tie_bits, int class_bits, unsigned* order, unsigned* rank,
-                                    unsigned* sorted, unsigned* work) {
+extern "C" __global__ void nms_sort(const float* __restrict__ scores, const int* __restrict__ classes,
+                                    const int* __restrict__ tie_keys, const unsigned* __restrict__ count,
+                                    unsigned capacity, int tie_bits, int class_bits, unsigned* __restrict__ order,
+                                    unsigned* __restrict__ rank, unsigned* __restrict__ sorted,
+                                    unsigned* __restrict__ work) {
     __shared__ unsigned hist[RT_HIST_SLOTS];
     const unsigned n = rt_min_u(*count, capacity);  // the same for every thread: the returns are uniform
     const int tie_passes = tie_keys ? (tie_bits + RT_RADIX_BITS - 1) / RT_RADIX_BITS : 0;
@@ -255,9 +257,10 @@ extern "C" __global__ void nms_sort(const float* scores, const int* classes, con
 // number of mask tiles of the segments before s (a segment of m rows has k = ceil(m / 64) tile rows and
 // k (k + 1) / 2 tiles on or above the diagonal); seg_info = {S, total tiles}. Arrays have capacity + 1.
 // Each thread owns a contiguous chunk of positions (then of segments), so one block scan places them all.
-extern "C" __global__ void nms_segments(const int* classes, const unsigned* sorted, const unsigned* count,
-                                        unsigned capacity, unsigned* seg_start, unsigned* tile_offset,
-                                        unsigned* seg_info) {
+extern "C" __global__ void nms_segments(const int* __restrict__ classes, const unsigned* __restrict__ sorted,
+                                        const unsigned* __restrict__ count, unsigned capacity,
+                                        unsigned* __restrict__ seg_start, unsigned* __restrict__ tile_offset,
+                                        unsigned* __restrict__ seg_info) {
     __shared__ unsigned scratch[1024];
     const unsigned n = rt_min_u(*count, capacity);
     unsigned begin, end;
@@ -381,7 +384,7 @@ extern "C" __global__ void nms_mask(const float* __restrict__ boxes, const unsig
 extern "C" __global__ void nms_scan(const unsigned long long* __restrict__ mask, const unsigned* __restrict__ sorted,
                                     const unsigned* __restrict__ rank, const unsigned* __restrict__ seg_start,
                                     const unsigned* __restrict__ tile_offset, const unsigned* __restrict__ seg_info,
-                                    unsigned tile_capacity, unsigned words, unsigned long long* spill,
+                                    unsigned tile_capacity, unsigned words, unsigned long long* __restrict__ spill,
                                     unsigned char* __restrict__ keep) {
     __shared__ unsigned long long shared_removed[RT_SCAN_MAX_WORDS];
     __shared__ unsigned long long kept_rows;
