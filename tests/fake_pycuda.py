@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import ctypes
 import itertools
+import struct
 import threading
 import time
 import types
@@ -230,10 +231,11 @@ class FakeCudaDriver(types.SimpleNamespace):
     pinned and device memory, async copies, modules and launches), on host memory, with queued streams and
     a modelled context stack (see the module docstring).
 
-    driver_version: what ``cuDriverGetVersion`` reports; library: the kernel emulator's ``KernelLibrary``
-    that loaded modules run (None: loading one fails); capability: the device's compute capability (tests
-    may change it, and ``max_threads_per_block``, ``nvcc_archs``). ``launches`` and ``compiles`` record
-    the calls made.
+    driver_version: what ``cuDriverGetVersion`` reports (12040: CUDA 12.4; 13000: 13.0, r580); library: the kernel
+    emulator's ``KernelLibrary`` that loaded modules run (None: loading one fails); capability: the
+    device's compute capability (tests may change it, and ``max_threads_per_block``, ``nvcc_archs``).
+    ``module_from_buffer`` refuses an image this GPU and driver could not load, as the driver does
+    (``image_refusal``). ``launches`` and ``compiles`` record the calls made.
     """
 
     def __init__(self, device_count=1, driver_version=12040, *, library=None, capability=(8, 9)):
@@ -277,7 +279,8 @@ class FakeCudaDriver(types.SimpleNamespace):
                                                                 MULTIPROCESSOR_COUNT="MULTIPROCESSOR_COUNT"),
                          function_attribute=types.SimpleNamespace(MAX_THREADS_PER_BLOCK="MAX_THREADS_PER_BLOCK"))
         self.capability, self.max_threads_per_block = tuple(capability), 1024
-        self.nvcc_archs = {"sm_75", "sm_80", "sm_86", "sm_87", "sm_89", "sm_90"}  # what nvcc 13 accepts of ours
+        self.nvcc_archs = {"sm_75", "sm_80", "sm_86", "sm_87", "sm_89", "sm_90", "sm_100", "sm_120"}  # nvcc 13's
+        self.driver_version = driver_version
         self.launches: list[tuple] = []
         self.compiles: list[dict] = []
         self.allocations: list[FakeAllocation] = []
@@ -285,7 +288,7 @@ class FakeCudaDriver(types.SimpleNamespace):
         self.retained = self.released = 0
         self._library = library
         self._threads = threading.local()
-        self.libcuda = _fake_libcuda(self, driver_version)
+        self.libcuda = _fake_libcuda(self)
 
     def stacks(self):
         """The calling thread's context stacks: ``driver`` (handles, as cuCtxGetCurrent sees them) and
@@ -312,6 +315,9 @@ class FakeCudaDriver(types.SimpleNamespace):
         self.require_context()
         if self._library is None:
             raise FakeError("this fake driver was made without the kernel emulator's library")
+        refusal = image_refusal(bytes(image), self.capability, self.driver_version)
+        if refusal is not None:
+            raise FakeError(f"cuModuleLoadDataEx failed: {refusal}")
         return FakeModule(self, image)
 
     def run_kernel(self, name, arg_types, grid, block, args) -> None:
@@ -358,6 +364,54 @@ class FakeCudaDriver(types.SimpleNamespace):
         return b"fake cubin of " + source[:40].encode()
 
 
+FATBIN_MAGIC = 0xBA55ED50
+FATBIN_PTX, FATBIN_ELF = 1, 2
+
+
+def fatbin_entries(image: bytes) -> list[tuple[int, int, tuple[int, int] | None]]:
+    """(kind, architecture e.g. 86, PTX ISA version or None) of each entry of an nvcc fatbin: a 16-byte
+    header {magic, version, header size, payload size}, then entries {kind u16, version u16, header size
+    u32, padded payload u64, ...; u32 at 24: PTX ISA (major << 16 | minor), u32 at 28: sm architecture}."""
+    magic, _, header, size = struct.unpack_from("<IHHQ", image, 0)
+    if magic != FATBIN_MAGIC:
+        raise ValueError("not a fatbin")
+    entries, offset = [], header
+    while offset < header + size:
+        kind, _, entry_header, padded = struct.unpack_from("<HHIQ", image, offset)
+        isa, arch = struct.unpack_from("<II", image, offset + 24)
+        entries.append((kind, arch, (isa >> 16, isa & 0xFFFF) if kind == FATBIN_PTX else None))
+        offset += entry_header + padded
+    return entries
+
+
+def image_refusal(image: bytes, capability: tuple[int, int], driver_version: int) -> str | None:
+    """Why the CUDA driver would refuse to load ``image`` on a GPU of ``capability`` under a driver of
+    ``driver_version`` (e.g. 12080), or None. A cubin loads on its own major architecture at a minor no
+    older than its own; PTX is JIT-compiled for any GPU at least its architecture. A driver loads what a
+    toolkit of its own CUDA major or older built (cubins) and PTX of an ISA its CUDA release knows (PTX ISA
+    9.m came with CUDA 13.m, 8.m with CUDA 12.m; the toolkit of a fatbin's cubins is that of its PTX).
+    Images of the fake ``compiler.compile`` load anywhere (it compiled them for this GPU)."""
+    if image.startswith(b"fake cubin"):
+        return None
+    try:
+        entries = fatbin_entries(image)
+    except (ValueError, struct.error):
+        return "device kernel image is invalid (CUDA_ERROR_INVALID_IMAGE)"
+    driver = (driver_version // 1000, driver_version % 1000 // 10)
+    isas = [isa for kind, _, isa in entries if kind == FATBIN_PTX]
+    toolkit = max((isa[0] + 4, isa[1]) for isa in isas) if isas else (0, 0)
+    major, minor = capability
+    cubin = any(kind == FATBIN_ELF and arch // 10 == major and arch % 10 <= minor for kind, arch, _ in entries)
+    ptx = any(kind == FATBIN_PTX and (arch // 10, arch % 10) <= (major, minor) for kind, arch, _ in entries)
+    if cubin and driver[0] >= toolkit[0]:
+        return None
+    if ptx and driver >= toolkit:
+        return None
+    if ptx and not cubin:
+        return "the provided PTX was compiled with an unsupported toolchain (CUDA_ERROR_UNSUPPORTED_PTX_VERSION)"
+    return "no kernel image is available for execution on the device (CUDA_ERROR_NO_BINARY_FOR_GPU)"
+
+
 def modules(driver: FakeCudaDriver) -> dict:
     """The fake ``pycuda``, ``pycuda.driver`` and ``pycuda.compiler`` modules, by name, around ``driver``."""
     compiler = types.ModuleType("pycuda.compiler")
@@ -377,7 +431,7 @@ def install(monkeypatch, driver: FakeCudaDriver) -> FakeCudaDriver:
     return driver
 
 
-def _fake_libcuda(driver: FakeCudaDriver, version: int):
+def _fake_libcuda(driver: FakeCudaDriver):
     """A stand-in for the loaded ``libcuda`` (what ``rtdetect.gpu.libcuda.load`` returns) sharing the
     fake driver's context stack; it has no graph entry points, like a driver rtdetect cannot capture on."""
 
@@ -394,7 +448,7 @@ def _fake_libcuda(driver: FakeCudaDriver, version: int):
         return 0
 
     def cuDriverGetVersion(out):  # noqa: N802
-        out[0] = version
+        out[0] = driver.driver_version  # read at the call: a test may change it
         return 0
 
     return types.SimpleNamespace(cuCtxGetCurrent=cuCtxGetCurrent, cuCtxPopCurrent_v2=cuCtxPopCurrent_v2,
