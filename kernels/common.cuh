@@ -7,7 +7,23 @@
 // a * b + c is rounded twice, exactly like NumPy float32.
 #pragma once
 
-#if defined(__CUDACC__)
+#if defined(RT_NO_FP16_HEADER)
+// NVRTC from NVIDIA's wheels has no cuda_fp16.h: the little of it the kernels use, as PTX conversions
+// (the same instructions cuda_fp16.h's __half2float and __float2half_rn emit).
+struct __align__(2) __half {
+    unsigned short bits;
+};
+__device__ __forceinline__ float __half2float(__half h) {
+    float f;
+    asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"(h.bits));
+    return f;
+}
+__device__ __forceinline__ __half __float2half_rn(float f) {
+    __half h;
+    asm("cvt.rn.f16.f32 %0, %1;" : "=h"(h.bits) : "f"(f));
+    return h;
+}
+#elif defined(__CUDACC__)
 #include <cuda_fp16.h>
 #endif
 

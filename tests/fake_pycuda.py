@@ -412,6 +412,39 @@ def image_refusal(image: bytes, capability: tuple[int, int], driver_version: int
     return "no kernel image is available for execution on the device (CUDA_ERROR_NO_BINARY_FOR_GPU)"
 
 
+class FakeNvrtc:
+    """``rtdetect.gpu.nvrtc.Nvrtc`` as NVIDIA's wheel would be: its CUDA ``version``, the ``architectures``
+    it knows, and cubins (images the fake driver loads) compiled for those only, recorded in ``compiles``."""
+
+    def __init__(self, version=(12, 9), architectures=(75, 80, 86, 87, 89, 90, 100, 103, 120)):
+        self._version, self._architectures = tuple(version), list(architectures)
+        self.compiles: list[tuple[str, str]] = []
+
+    def version(self):
+        return self._version
+
+    def architectures(self):
+        return list(self._architectures)
+
+    def compile_cubin(self, source, name, arch, include_dir):
+        from rtdetect.gpu.nvrtc import NvrtcError
+
+        self.compiles.append((name, arch))
+        if int(arch[3:]) not in self._architectures:
+            raise NvrtcError(f"NVRTC failed to compile {name} for {arch}: nvrtc: error: invalid value for "
+                             f"--gpu-architecture (-arch)")
+        return b"fake cubin of " + source[:40].encode()
+
+
+def install_nvrtc(monkeypatch, compiler: FakeNvrtc | None) -> FakeNvrtc | None:
+    """Make ``rtdetect.gpu.nvrtc.load`` return ``compiler`` (None: no NVRTC here); clears compiled cubins."""
+    from rtdetect.gpu import compile as gpu_compile, nvrtc
+
+    monkeypatch.setattr(nvrtc, "load", lambda: compiler)
+    gpu_compile.compile_with_nvrtc.cache_clear()
+    return compiler
+
+
 def modules(driver: FakeCudaDriver) -> dict:
     """The fake ``pycuda``, ``pycuda.driver`` and ``pycuda.compiler`` modules, by name, around ``driver``."""
     compiler = types.ModuleType("pycuda.compiler")

@@ -1,11 +1,13 @@
-"""What the driver loads for a kernel source file: the prebuilt fatbin, else a cubin compiled with nvcc.
+"""What the driver loads for a kernel source file: the prebuilt fatbin, else a cubin compiled at first use.
 
 Users never need the CUDA toolkit where the wheel's fatbins (``fatbin.py``) cover their GPU and driver:
 cubins for sm_75 to sm_120 and PTX for anything newer, built by one CUDA release. Which is decided from
 the fatbins' manifest, before anything is loaded or an engine is built (``compiler_problem``). A source
 checkout without fatbins (or whose sources changed since they were built), and GPUs or drivers they do
-not cover, compile with the toolkit's nvcc through pycuda instead; ``compile_cubin`` is memoised, so each
-(source, architecture) pair is compiled once per process. The sources are needed only for that.
+not cover, compile the shipped sources: with NVRTC (``nvrtc.py``, from the ``nvidia-cuda-nvrtc`` wheel of
+the tensorrt extras) when its CUDA major is the driver's or older and it knows the GPU's architecture,
+else with the toolkit's nvcc through pycuda. Compiling is memoised, so each (source, architecture) pair is
+compiled once per process.
 """
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ import functools
 import shutil
 from pathlib import Path
 
-from . import fatbin
+from . import fatbin, nvrtc
 from .errors import CudaUnavailableError, INSTALL_HINT
 from .sources import kernel_source, kernels_dir
 
@@ -48,17 +50,40 @@ def compiler_problem(capability: tuple[int, int] | None = None, driver: tuple[in
     the fatbins' presence counts), or None. Cheap: reads the fatbins' manifest, runs nothing."""
     problems = [prebuilt_problem(name, capability, driver)[0] for name in fatbin.SOURCE_FILES]
     problem = next((p for p in problems if p is not None), None)
-    if problem is None:
+    if problem is None or _sources() is not None and (shutil.which("nvcc") or usable_nvrtc(capability, driver)):
         return None
-    if shutil.which("nvcc") and _sources() is not None:
-        return None
-    return f"{problem}, and nvcc (CUDA toolkit) is not on PATH to compile them: {_remedy(problem)}"
+    return _cannot_compile(problem, capability, driver)
 
 
-def _remedy(problem: str) -> str:
-    if "driver supports" in problem:
-        return "update the NVIDIA driver, or put a CUDA toolkit's nvcc on PATH"
-    return "install rtdetect from its wheel, or put a CUDA toolkit's nvcc on PATH"
+def usable_nvrtc(capability: tuple[int, int] | None, driver: tuple[int, int] | None):
+    """The NVRTC that can compile for a GPU of ``capability`` whose cubins this driver loads (its CUDA
+    major no newer than the driver's), or None. ``capability`` None: any NVRTC that loads."""
+    compiler = nvrtc.load()
+    if compiler is None:
+        return None
+    if driver is not None and compiler.version()[0] > driver[0]:
+        return None
+    if capability is not None and capability[0] * 10 + capability[1] not in compiler.architectures():
+        return None
+    return compiler
+
+
+def _cannot_compile(problem: str, capability: tuple[int, int] | None, driver: tuple[int, int] | None) -> str:
+    """One line: the prebuilt ``problem``, that nothing here can compile instead, and what to install."""
+    compiler = nvrtc.load()
+    if compiler is None:
+        nvrtc_state = "no NVRTC"
+    else:
+        version = ".".join(map(str, compiler.version()))
+        nvrtc_state = (f"NVRTC {version} is newer than the driver" if driver and compiler.version()[0] > driver[0]
+                       else f"NVRTC {version} does not know this GPU")
+    if driver is not None and driver[0] == 12:
+        remedy = "pip install 'rtdetect[tensorrt-cu12]' (it brings NVRTC for CUDA 12), or update the NVIDIA driver"
+    else:
+        remedy = "pip install 'rtdetect[tensorrt-cu13]' (it brings NVRTC), or update the NVIDIA driver"
+    if _sources() is None:
+        return f"{problem}, and the kernel sources to compile them are not installed: reinstall rtdetect"
+    return f"{problem}; {nvrtc_state} and no nvcc (CUDA toolkit) on PATH to compile them: {remedy}"
 
 
 def kernel_image(filename: str, capability: tuple[int, int], driver: tuple[int, int] | None = None) -> bytes:
@@ -71,10 +96,20 @@ def kernel_image(filename: str, capability: tuple[int, int], driver: tuple[int, 
     if problem is None:
         return path.read_bytes()
     kdir = _sources()
+    if kdir is not None and usable_nvrtc((major, minor), driver) is not None:
+        return compile_with_nvrtc(kernel_source(filename), filename, f"sm_{major}{minor}", str(kdir))
     if shutil.which("nvcc") is None or kdir is None:
-        raise CudaUnavailableError(f"{problem}, and nvcc (CUDA toolkit) is not on PATH to compile them: "
-                                   f"{_remedy(problem)}")
+        raise CudaUnavailableError(_cannot_compile(problem, (major, minor), driver))
     return compile_cubin(kernel_source(filename), f"sm_{major}{minor}", str(kdir))
+
+
+@functools.lru_cache(maxsize=None)
+def compile_with_nvrtc(source_text: str, filename: str, arch: str, include_dir: str) -> bytes:
+    """The cubin of ``source_text`` for ``arch`` by NVRTC; CudaUnavailableError, one line, when it refuses."""
+    try:
+        return nvrtc.load().compile_cubin(source_text, filename, arch, include_dir)
+    except nvrtc.NvrtcError as exc:
+        raise CudaUnavailableError(str(exc)) from None
 
 
 @functools.lru_cache(maxsize=None)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fake_pycuda import FakeCudaDriver, install
+from fake_pycuda import install_nvrtc, FakeCudaDriver, install
 from rtdetect.gpu import CudaRuntime, CudaUnavailableError, GpuDecode, GpuMasks, GpuNms, download_detections, fatbin
 from rtdetect.gpu.compile import compile_cubin
 from rtdetect.gpu.sources import kernels_dir
@@ -21,6 +21,7 @@ from test_decode_kernel import cpu_path, make_prediction, reference
 @pytest.fixture
 def fake(monkeypatch, emulator_library):
     driver = install(monkeypatch, FakeCudaDriver(library=emulator_library, capability=(8, 6)))
+    install_nvrtc(monkeypatch, None)  # the nvcc route
     monkeypatch.setattr(fatbin, "search_places", lambda: [])  # the nvcc route (tests/kernels/test_prebuilt.py: the other)
     compile_cubin.cache_clear()  # never mix fake cubins with real ones in the per-process cache
     yield driver

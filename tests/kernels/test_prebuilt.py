@@ -18,7 +18,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fake_pycuda import FATBIN_ELF, FATBIN_PTX, FakeCudaDriver, fatbin_entries, image_refusal, install
+from fake_pycuda import (FATBIN_ELF, FATBIN_PTX, FakeCudaDriver, FakeNvrtc, fatbin_entries, image_refusal, install,
+                         install_nvrtc)
 from rtdetect.gpu import CudaRuntime, CudaUnavailableError, GpuDecode, GpuNms, download_detections, fatbin
 from rtdetect.gpu.compile import compile_cubin, compiler_problem
 from rtdetect.gpu import sources
@@ -61,6 +62,7 @@ def prebuilt_from_wheel(wheel, tmp_path, monkeypatch) -> Path:
 @pytest.fixture
 def fake(monkeypatch, emulator_library, tmp_path):
     driver = install(monkeypatch, FakeCudaDriver(driver_version=13000, library=emulator_library, capability=(8, 6)))
+    install_nvrtc(monkeypatch, None)  # no NVRTC unless a test installs one
     monkeypatch.setenv("PATH", str(tmp_path / "no-toolkit"))  # no nvcc
     compile_cubin.cache_clear()
     yield driver
@@ -179,3 +181,42 @@ def test_an_install_without_the_sources_uses_the_fatbins(fake, prebuilt_from_whe
     assert compiler_problem() is None and compiler_problem((8, 6), (13, 0)) is None
     assert loads_without_a_toolkit(fake) == {(prebuilt_from_wheel / fatbin.fatbin_name(n)).read_bytes()
                                              for n in ("decode.cu", "nms.cu")}
+
+
+def test_blackwell_on_an_r570_driver_compiles_with_nvrtc_from_the_cu12_extra(fake, prebuilt_from_wheel, monkeypatch):
+    """Issue 28 item 1: where no fatbin fits (CUDA 13 fatbins, a CUDA 12.8 driver) NVRTC 12.9 (the
+    nvidia-cuda-nvrtc-cu12 wheel of the tensorrt-cu12 extra) compiles the shipped sources: no nvcc."""
+    fake.capability, fake.driver_version = (12, 0), 12080
+    compiler = install_nvrtc(monkeypatch, FakeNvrtc((12, 9)))
+    assert compiler_problem((12, 0), (12, 8)) is None
+    images = loads_without_a_toolkit(fake)
+    assert sorted(compiler.compiles) == [("decode.cu", "sm_120"), ("nms.cu", "sm_120")]
+    assert all(image.startswith(b"fake cubin") for image in images)
+
+
+def test_an_nvrtc_newer_than_the_driver_is_one_line_naming_what_to_install(fake, prebuilt_from_wheel, monkeypatch):
+    fake.capability, fake.driver_version = (12, 0), 12080
+    compiler = install_nvrtc(monkeypatch, FakeNvrtc((13, 0)))  # the cu13 wheel on a CUDA 12 driver
+    problem = compiler_problem((12, 0), (12, 8))
+    assert "\n" not in problem and "NVRTC 13.0 is newer than the driver" in problem
+    assert "rtdetect[tensorrt-cu12]" in problem
+    with CudaRuntime(block_threads=64, grid_blocks=3) as runtime:
+        with pytest.raises(CudaUnavailableError, match="rtdetect\\[tensorrt-cu12\\]"):
+            runtime.prepare(["nms_sort"])
+    assert compiler.compiles == []
+
+
+def test_the_real_nvrtc_compiles_every_kernel(tmp_path):
+    """NVRTC from NVIDIA's wheel (skips where it is not installed): every kernel source compiles to a cubin
+    for an architecture the prebuilt fatbins leave to it, without cuda_fp16.h (the wheel has none)."""
+    from rtdetect.gpu import nvrtc
+    from rtdetect.gpu.sources import kernel_source
+
+    compiler = nvrtc.load()
+    if compiler is None:
+        pytest.skip("no NVRTC here (pip install nvidia-cuda-nvrtc, or -cu12)")
+    for name in fatbin.SOURCE_FILES:
+        for arch in ("sm_80", "sm_120"):
+            assert compiler.compile_cubin(kernel_source(name), name, arch, str(kernels_dir()))[:4] == b"\x7fELF"
+    with pytest.raises(nvrtc.NvrtcError, match="sm_72"):
+        compiler.compile_cubin(kernel_source("nms.cu"), "nms.cu", "sm_72", str(kernels_dir()))

@@ -240,3 +240,18 @@ def test_cli_with_tensorrt_but_no_pycuda_is_one_error_line(tmp_path, data_dir, t
     assert error_lines(result.stderr) == [
         "rtdetect: error: pycuda is not installed: pip install 'rtdetect[tensorrt-cu12]' (CUDA 12 driver) or "
         "'rtdetect[tensorrt-cu13]' (CUDA 13 driver); `rtdetect doctor` tells which"]
+
+
+def test_auto_uses_nvrtc_where_no_fatbin_fits(cuda, install_trt, monkeypatch, tmp_path, capfd):
+    """Blackwell on an r570 driver with CUDA 13 fatbins, no toolkit, but the tensorrt-cu12 extra's NVRTC 12.9:
+    the GPU path is ready (the kernels are compiled at first use)."""
+    from fake_pycuda import FakeNvrtc, install_nvrtc
+    from rtdetect.gpu import fatbin
+
+    install_trt()
+    cuda.capability, cuda.driver_version = (12, 0), 12080
+    install_nvrtc(monkeypatch, FakeNvrtc((12, 9)))
+    place = prebuilt_place(tmp_path)
+    monkeypatch.setattr(fatbin, "search_places", lambda: [place])
+    monkeypatch.setenv("PATH", str(tmp_path))
+    assert choose_backend("auto") == "tensorrt" and capfd.readouterr().err == ""
