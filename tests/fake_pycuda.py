@@ -72,7 +72,7 @@ class FakeStream:
     methods: pycuda has none) whose work waits in a queue until the host or another stream waits for it."""
 
     def __init__(self, driver=None, flags=0):
-        self.handle = next(_HANDLES)
+        self.handle, self.flags = next(_HANDLES), flags
         self._queue: list = []
         self.synchronized = 0
         if driver is not None:

@@ -17,7 +17,7 @@ import numpy as np
 from . import libcuda
 from .catalog import kernel_spec
 from .compile import kernel_image
-from .device import PrimaryContext
+from .device import PrimaryContext, new_stream
 from .errors import CudaUnavailableError
 
 
@@ -57,7 +57,7 @@ class CudaRuntime:
         sms = self._context.device.get_attribute(driver.device_attribute.MULTIPROCESSOR_COUNT)
         self.grid_blocks = int(grid_blocks) if grid_blocks else 8 * int(sms)
         with self._context.active():
-            self._stream = stream if stream is not None else driver.Stream()
+            self._stream = stream if stream is not None else new_stream(driver)
 
     def close(self) -> None:
         """Drop the kernel modules and the stream; release the primary context if this runtime retained

@@ -18,6 +18,17 @@ from . import libcuda
 from .errors import INSTALL_HINT, CudaUnavailableError
 
 
+# CU_STREAM_NON_BLOCKING (cuda.h): a stream that never synchronises with the legacy default stream, so work
+# another library queues on stream 0 neither waits for ours nor joins (and breaks) our CUDA graph capture.
+STREAM_NON_BLOCKING = 1
+
+
+def new_stream(driver):
+    """A new non-blocking ``pycuda.driver.Stream`` of ``driver`` (pycuda's ``Stream(flags)`` passes the
+    flags to ``cuStreamCreate``); needs a current context."""
+    return driver.Stream(flags=STREAM_NON_BLOCKING)
+
+
 def import_driver():
     """``pycuda.driver``, initialised (``cuInit``); CudaUnavailableError saying whether pycuda or the
     NVIDIA driver is what is missing."""

@@ -37,6 +37,7 @@ from ..postprocess import PostprocessConfig
 from ..preprocess import letterbox_params
 from ..notes import note
 from ..types import EXTRA_PAINTED, BoxMasks, Detections
+from .device import new_stream
 from .graph_cache import GraphCache
 from .masks import GpuMasks, unpack_crops
 from .slots import FrameSlot
@@ -66,7 +67,7 @@ class GpuProcessor:
         self.cuda, self.stream = self.runner.cuda, self.runner.stream
         with self.runner.context.active():
             self.runner.set_batch(1)
-            self._copy_stream = self.cuda.Stream()
+            self._copy_stream = new_stream(self.cuda)
         self._owns_runtime = runtime is None
         self._runtime = CudaRuntime(context=self.runner.context, stream=self.stream) if runtime is None else runtime
         self._capacity = capacity

@@ -147,6 +147,9 @@ def test_gpu_pipeline_on_the_real_engine_runner(cuda, install_trt, tiny_onnx, tm
             device, seconds = gpu.process_frame(image)
             assert gpu.names == ["a", "b"]
     assert len(host) == len(device) > 0
+    # Issue 28 item 4: the engine's stream and the upload stream are non-blocking (CU_STREAM_NON_BLOCKING):
+    # the legacy default stream would serialise them with any other CUDA user's work and break capture.
+    assert [stream.flags for stream in cuda.streams.values()] == [1] * len(cuda.streams) and len(cuda.streams) >= 2
     np.testing.assert_array_equal(host.class_ids, device.class_ids)
     np.testing.assert_allclose(device.scores, host.scores, atol=SCORE_TOL)
     np.testing.assert_allclose(device.xyxy, host.xyxy, atol=BOX_TOL_PX)
