@@ -167,6 +167,7 @@ class FakeContext:
         self._driver, self.handle, self.valid = driver, handle, True
 
     def push(self):
+        self._driver.pushes += 1
         stacks = self._driver.stacks()
         if stacks.pycuda:  # pycuda's prepare_context_switch: its own contexts never stack on the driver
             stacks.driver.pop()
@@ -286,6 +287,7 @@ class FakeCudaDriver(types.SimpleNamespace):
         self.allocations: list[FakeAllocation] = []
         self.streams: dict[int, FakeStream] = {}
         self.retained = self.released = 0
+        self.pushes = 0  # Context.push calls, for push/pop budgets
         self._library = library
         self._threads = threading.local()
         self.libcuda = _fake_libcuda(self)

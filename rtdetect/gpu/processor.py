@@ -275,8 +275,9 @@ class GpuProcessor:
     # -- public ----------------------------------------------------------------------------------------
     def process_frame(self, image: np.ndarray) -> tuple[Detections, dict[str, float]]:
         """Detections (frame pixels) and GPU seconds per stage for one (H, W, 3) uint8 BGR frame."""
-        self._apply_requested()
-        return self._collect(self._launch(self._stage(image)))
+        with self.runner.context.active():  # one push/pop for the whole frame (nested ones cost nothing)
+            self._apply_requested()
+            return self._collect(self._launch(self._stage(image)))
 
     def process_stream(self, images):
         """Yield ``(Detections, stage_seconds)`` per frame of ``images``, in order; frame k + 1 is uploaded
@@ -285,24 +286,32 @@ class GpuProcessor:
         first = next(iterator, None)
         if first is None:
             return
-        self._apply_requested()
-        current = self._launch(self._stage(first))
+        context = self.runner.context
+        with context.active():  # one push/pop per frame (never held across a yield)
+            self._apply_requested()
+            current = self._launch(self._stage(first))
         for image in iterator:
             if self._requested is not None:  # new settings: finish the frame in flight under the old ones first
-                yield self._collect(current)
-                self._apply_requested()
-                current = self._launch(self._stage(image))
+                with context.active():
+                    result = self._collect(current)
+                yield result
+                with context.active():
+                    self._apply_requested()
+                    current = self._launch(self._stage(image))
                 continue
-            staged = self._stage(image)
-            if self.has_masks:  # masks of frame k live in one device buffer: read them before k + 1 computes
-                result = self._collect(current)
-                current = self._launch(staged)
-            else:
-                following = self._launch(staged)
-                result = self._collect(current)
-                current = following
+            with context.active():
+                if self.has_masks:  # masks of frame k live in one device buffer: read them before k + 1 computes
+                    staged = self._stage(image)
+                    result = self._collect(current)
+                    current = self._launch(staged)
+                else:
+                    following = self._launch(self._stage(image))
+                    result = self._collect(current)
+                    current = following
             yield result
-        yield self._collect(current)
+        with context.active():
+            result = self._collect(current)
+        yield result
 
     def _close_stages(self) -> None:
         """Free the kernel stages (on the runtime's context) and the upload slots (on the engine's)."""

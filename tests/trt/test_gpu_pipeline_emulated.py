@@ -157,6 +157,28 @@ def test_gpu_pipeline_on_the_real_engine_runner(cuda, install_trt, tiny_onnx, tm
     assert cuda.context_depth == 0
 
 
+def test_one_context_push_per_frame(cuda, install_trt, tiny_onnx, tmp_path, emulated_runtime, data_dir):
+    """Issue 28 item 4: each stage step pushed and popped the context on its own (stage, launch, collect, the
+    engine's enqueue, ...); a frame now costs one push/pop pair, by process_frame and by process_stream."""
+    from rtdetect.inference.tensorrt import TensorRTEngine
+    from rtdetect.gpu.processor import GpuProcessor
+
+    install_trt()
+    frames = video_frames(data_dir / "vtest_3s.mp4")[:4]
+    with TensorRTEngine(str(tiny_onnx), imgsz=(32, 32), precision="fp32", cache_dir=str(tmp_path)) as engine:
+        with GpuProcessor(engine, PostprocessConfig(), use_graph=False, runtime=emulated_runtime,
+                          log=lambda m: None) as gpu:
+            gpu.process_frame(frames[0])  # the first frame allocates its upload slot
+            before = cuda.pushes
+            for image in frames[1:]:
+                gpu.process_frame(image)
+            assert cuda.pushes - before == len(frames) - 1
+            before = cuda.pushes
+            assert len(list(gpu.process_stream(frames))) == len(frames)
+            assert cuda.pushes - before == len(frames) + 1  # one per frame, and one for the last collect
+    assert cuda.context_depth == 0
+
+
 def test_segmentation_masks_come_back_for_the_kept_boxes_only(emulated_runtime, data_dir):
     """The default YOLOv5s-seg model: mask kernels read the engine's protos buffer in place, and only the
     kept detections' masks are downloaded (the second host wait of a segmentation frame)."""
