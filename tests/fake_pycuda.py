@@ -15,7 +15,7 @@
     pycuda does them, and ``detach`` of a primary context that pushes it on the driver stack and releases
     it without popping, as pycuda 2026.1's ``context::detach`` with ``cuDevicePrimaryCtxRelease`` does);
     ``libcuda`` is the matching fake driver library (``cuCtxGetCurrent``, ``cuCtxPopCurrent_v2``,
-    ``cuDriverGetVersion``; no graph calls);
+    ``cuDriverGetVersion``, and stream capture into graphs that replay the recorded work);
   - **kernels**: given the kernel emulator's library (tools/kernels_emulator.py: the real kernels/*.cu
     built for the CPU), ``module_from_buffer`` loads any image and its functions run those kernels, with
     pycuda's launch checks (tuples, ``MAX_THREADS_PER_BLOCK``) and device memory guarded against
@@ -69,23 +69,31 @@ def poison(array: np.ndarray) -> None:
 
 class FakeStream:
     """pycuda's ``Stream`` (``synchronize``, ``is_done``, ``wait_for_event``, ``handle``; no graph capture
-    methods: pycuda has none) whose work waits in a queue until the host or another stream waits for it."""
+    methods: pycuda has none) whose work waits in a queue until the host or another stream waits for it.
+    While the fake libcuda captures it (``cuStreamBeginCapture``), work is recorded into the graph instead,
+    and waiting for it is an error, as on the driver."""
 
     def __init__(self, driver=None, flags=0):
         self.handle, self.flags = next(_HANDLES), flags
         self._queue: list = []
+        self.capture: list | None = None  # the work recorded while a capture is open
         self.synchronized = 0
         if driver is not None:
             driver.streams[self.handle] = self
 
     def enqueue(self, work) -> None:
-        """Queue ``work()`` (a copy, a launch, an engine run, an event record)."""
-        self._queue.append(work)
+        """Queue ``work()`` (a copy, a launch, an engine run, an event record), or record it in a capture."""
+        if self.capture is not None:
+            self.capture.append(work)
+        else:
+            self._queue.append(work)
 
     def run_one(self) -> None:
         self._queue.pop(0)()
 
     def synchronize(self):
+        if self.capture is not None:
+            raise FakeError("cuStreamSynchronize failed: operation not permitted when stream is capturing")
         self.synchronized += 1
         while self._queue:
             self.run_one()
@@ -288,6 +296,9 @@ class FakeCudaDriver(types.SimpleNamespace):
         self.streams: dict[int, FakeStream] = {}
         self.retained = self.released = 0
         self.pushes = 0  # Context.push calls, for push/pop budgets
+        self.graphs: dict[int, list] = {}  # captured graphs and their instantiations (the fake libcuda's)
+        self.graph_execs: dict[int, list] = {}
+        self.graph_launches = 0
         self._library = library
         self._threads = threading.local()
         self.libcuda = _fake_libcuda(self)
@@ -466,9 +477,69 @@ def install(monkeypatch, driver: FakeCudaDriver) -> FakeCudaDriver:
     return driver
 
 
+CUDA_ERROR_INVALID_VALUE, CUDA_ERROR_ILLEGAL_STATE = 1, 401
+
+
 def _fake_libcuda(driver: FakeCudaDriver):
     """A stand-in for the loaded ``libcuda`` (what ``rtdetect.gpu.libcuda.load`` returns) sharing the
-    fake driver's context stack; it has no graph entry points, like a driver rtdetect cannot capture on."""
+    fake driver's context stack, with stream capture: ``cuStreamBeginCapture_v2`` records the stream's work
+    until ``cuStreamEndCapture`` makes it a graph, which ``cuGraphLaunch`` queues again on a stream, the
+    same work on the same addresses (``driver.graph_launches`` counts them). Out-parameters arrive as
+    ``ctypes.byref`` (graphs) or pointers (contexts)."""
+
+    def store(out, value) -> None:
+        if hasattr(out, "_obj"):
+            out._obj.value = value
+        else:
+            out[0] = value
+
+    def stream_of(handle):
+        return driver.streams.get(getattr(handle, "value", handle))
+
+    def cuStreamBeginCapture_v2(stream, mode):  # noqa: N802
+        found = stream_of(stream)
+        if found is None or found.capture is not None:
+            return CUDA_ERROR_ILLEGAL_STATE
+        found.capture = []
+        return 0
+
+    def cuStreamEndCapture(stream, out):  # noqa: N802
+        found = stream_of(stream)
+        if found is None or found.capture is None:
+            return CUDA_ERROR_ILLEGAL_STATE
+        handle = next(_HANDLES)
+        driver.graphs[handle], found.capture = found.capture, None
+        store(out, handle)
+        return 0
+
+    def cuGraphInstantiateWithFlags(out, graph, flags):  # noqa: N802
+        work = driver.graphs.get(getattr(graph, "value", graph))
+        if work is None:
+            return CUDA_ERROR_INVALID_VALUE
+        handle = next(_HANDLES)
+        driver.graph_execs[handle] = list(work)
+        store(out, handle)
+        return 0
+
+    def cuGraphLaunch(graph_exec, stream):  # noqa: N802
+        work, found = driver.graph_execs.get(getattr(graph_exec, "value", graph_exec)), stream_of(stream)
+        if work is None or found is None:
+            return CUDA_ERROR_INVALID_VALUE
+        driver.graph_launches += 1
+        for step in work:
+            found.enqueue(step)
+        return 0
+
+    def cuGraphExecDestroy(graph_exec):  # noqa: N802
+        return 0 if driver.graph_execs.pop(getattr(graph_exec, "value", graph_exec), None) is not None \
+            else CUDA_ERROR_INVALID_VALUE
+
+    def cuGraphDestroy(graph):  # noqa: N802
+        return 0 if driver.graphs.pop(getattr(graph, "value", graph), None) is not None else CUDA_ERROR_INVALID_VALUE
+
+    def cuGetErrorString(status, out):  # noqa: N802
+        store(out, f"fake CUDA error {status}".encode())
+        return 0
 
     def cuCtxGetCurrent(out):  # noqa: N802 - the driver's names
         stack = driver.stacks().driver
@@ -487,7 +558,11 @@ def _fake_libcuda(driver: FakeCudaDriver):
         return 0
 
     return types.SimpleNamespace(cuCtxGetCurrent=cuCtxGetCurrent, cuCtxPopCurrent_v2=cuCtxPopCurrent_v2,
-                                 cuDriverGetVersion=cuDriverGetVersion)
+                                 cuDriverGetVersion=cuDriverGetVersion,
+                                 cuStreamBeginCapture_v2=cuStreamBeginCapture_v2, cuStreamEndCapture=cuStreamEndCapture,
+                                 cuGraphInstantiateWithFlags=cuGraphInstantiateWithFlags, cuGraphLaunch=cuGraphLaunch,
+                                 cuGraphExecDestroy=cuGraphExecDestroy, cuGraphDestroy=cuGraphDestroy,
+                                 cuGetErrorString=cuGetErrorString)
 
 
 class QueuedRuntime:

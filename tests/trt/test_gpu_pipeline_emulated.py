@@ -179,6 +179,34 @@ def test_one_context_push_per_frame(cuda, install_trt, tiny_onnx, tmp_path, emul
     assert cuda.context_depth == 0
 
 
+def test_the_pipeline_captured_as_a_cuda_graph_gives_the_eager_results(cuda, install_trt, tiny_onnx, tmp_path,
+                                                                        emulated_runtime, data_dir):
+    """Issue 28 item 5: the fake libcuda captures streams into graphs that replay the recorded work (it had no
+    graph calls, so capture never ran in a pipeline test). Captured once per slot and frame size, replayed
+    for every later frame, the fused pipeline's detections equal the eager run's."""
+    from rtdetect.inference.tensorrt import TensorRTEngine
+    from rtdetect.gpu.processor import GpuProcessor
+
+    install_trt()
+    frames = video_frames(data_dir / "vtest_3s.mp4")[:6]
+    logged, results = [], {}
+    with TensorRTEngine(str(tiny_onnx), imgsz=(32, 32), precision="fp32", cache_dir=str(tmp_path)) as engine:
+        for use_graph in (False, True):
+            with GpuProcessor(engine, PostprocessConfig(conf=0.25, iou=0.45), use_graph=use_graph,
+                              runtime=emulated_runtime, log=logged.append) as gpu:
+                results[use_graph] = [(d, seconds) for d, seconds in gpu.process_stream(frames)]
+    assert logged == [] and cuda.graph_launches == len(frames)  # every frame replayed (first: right after capture)
+    assert all("gpu_graph" in seconds for _, seconds in results[True])
+    assert all(not stream.capture for stream in cuda.streams.values())
+    first = results[False][0][0]  # the frames' detections differ, so a replay of stale work would show
+    assert any(not np.array_equal(d.scores, first.scores) for d, _ in results[False][1:])
+    for (eager, _), (graphed, _) in zip(results[False], results[True], strict=True):
+        assert len(eager) > 0
+        np.testing.assert_array_equal(graphed.xyxy, eager.xyxy)
+        np.testing.assert_array_equal(graphed.scores, eager.scores)
+        np.testing.assert_array_equal(graphed.class_ids, eager.class_ids)
+
+
 def test_segmentation_masks_come_back_for_the_kept_boxes_only(emulated_runtime, data_dir):
     """The default YOLOv5s-seg model: mask kernels read the engine's protos buffer in place, and only the
     kept detections' masks are downloaded (the second host wait of a segmentation frame)."""
