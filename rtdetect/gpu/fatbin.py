@@ -155,12 +155,6 @@ def find_build(filename: str, kernels_dir: Path | None, places: list[Path] | Non
     return None
 
 
-def find_fatbin(filename: str, kernels_dir: Path | None, places: list[Path] | None = None) -> Path | None:
-    """The path of ``find_build``'s fatbin, or None."""
-    found = find_build(filename, kernels_dir, places)
-    return None if found is None else found[0]
-
-
 def search_places() -> list[Path]:
     """Where prebuilt fatbins may be: the package's ``prebuilt/`` and each build in the checkout cache."""
     places = [PACKAGE_DIR]
