@@ -1,10 +1,11 @@
 """The project's build step beyond pyproject.toml: prebuilt CUDA kernels into the wheel.
 
 ``build_py`` also builds (or takes from the digest-keyed cache ``build/kernels-fatbin/``) one fatbin per
-kernel source with nvcc (rtdetect/gpu/fatbin.py) and puts them in ``rtdetect/gpu/prebuilt/``, so
-``pip wheel .`` carries kernels that load without a compiler. Without nvcc the wheel carries none (the
-kernels are then compiled at first use where nvcc exists); RTDETECT_REQUIRE_FATBIN=1 (CI) makes that an
-error instead.
+kernel source with nvcc (rtdetect/gpu/fatbin.py: cubins for every architecture of its list the nvcc
+supports, PTX at the lowest, and a manifest of both and of the CUDA release) and puts them in
+``rtdetect/gpu/prebuilt/``, so ``pip wheel .`` carries kernels that load without a compiler. Without nvcc
+the wheel carries none (the kernels are then compiled at first use where nvcc exists);
+RTDETECT_REQUIRE_FATBIN=1 makes that an error instead (.ci/run sets it).
 """
 import importlib.util
 import os

@@ -7,8 +7,33 @@
 // a * b + c is rounded twice, exactly like NumPy float32.
 #pragma once
 
-#if defined(__CUDACC__)
+#if defined(RT_NO_FP16_HEADER)
+// NVRTC from NVIDIA's wheels has no cuda_fp16.h: the little of it the kernels use, as PTX conversions
+// (the same instructions cuda_fp16.h's __half2float and __float2half_rn emit).
+struct __align__(2) __half {
+    unsigned short bits;
+};
+__device__ __forceinline__ float __half2float(__half h) {
+    float f;
+    asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"(h.bits));
+    return f;
+}
+__device__ __forceinline__ __half __float2half_rn(float f) {
+    __half h;
+    asm("cvt.rn.f16.f32 %0, %1;" : "=h"(h.bits) : "f"(f));
+    return h;
+}
+#elif defined(__CUDACC__)
 #include <cuda_fp16.h>
+#endif
+
+// `#pragma unroll n` for nvcc, its GCC spelling for the emulator's g++ (which rejects the CUDA one).
+#define RT_STRINGIFY_(x) #x
+#define RT_STRINGIFY(x) RT_STRINGIFY_(x)
+#if defined(__CUDACC__)
+#define RT_PRAGMA_UNROLL(n) _Pragma(RT_STRINGIFY(unroll n))
+#else
+#define RT_PRAGMA_UNROLL(n) _Pragma(RT_STRINGIFY(GCC unroll n))
 #endif
 
 // One thread's position in a 1-D grid, and the stride of a grid-stride loop.
@@ -50,22 +75,23 @@ __device__ __forceinline__ float rt_load(const __half* p, long long i) { return 
 __device__ __forceinline__ void rt_store(float* p, long long i, float v) { p[i] = v; }
 __device__ __forceinline__ void rt_store(__half* p, long long i, float v) { p[i] = __float2half_rn(v); }
 
-// Exclusive prefix sum of one unsigned value per thread over the whole block (Hillis-Steele in shared
-// memory). `scratch` is a __shared__ array of at least blockDim.x entries; blockDim.x may be any size.
-// Every thread of the block must call it (it synchronises); on return *total holds the block's sum,
+// Exclusive prefix sum of one unsigned value (32 or 64 bits) per thread over the whole block (Hillis-Steele
+// in shared memory). `scratch` is a __shared__ array of at least blockDim.x entries; blockDim.x may be any
+// size. Every thread of the block must call it (it synchronises); on return *total holds the block's sum,
 // and `scratch` may be reused.
-__device__ __forceinline__ unsigned rt_block_exclusive_scan(unsigned value, unsigned* scratch, unsigned* total) {
+template <typename U>
+__device__ __forceinline__ U rt_block_exclusive_scan(U value, U* scratch, U* total) {
     const unsigned tid = threadIdx.x;
     const unsigned n = blockDim.x;
     scratch[tid] = value;
     __syncthreads();
     for (unsigned offset = 1; offset < n; offset <<= 1) {
-        const unsigned add = tid >= offset ? scratch[tid - offset] : 0u;
+        const U add = tid >= offset ? scratch[tid - offset] : U(0);
         __syncthreads();
         scratch[tid] += add;
         __syncthreads();
     }
-    const unsigned inclusive = scratch[tid];
+    const U inclusive = scratch[tid];
     *total = scratch[n - 1];
     __syncthreads();
     return inclusive - value;

@@ -55,9 +55,10 @@ __device__ __forceinline__ bool rt_box_range(const float* box, const RtMaskGeome
 }
 
 template <typename P>
-__device__ __forceinline__ void rt_mask_logits(const float* coefs, const P* protos, const float* boxes,
-                                               const unsigned* count, unsigned max_det, int nm, RtMaskGeometry g,
-                                               float* logits) {
+__device__ __forceinline__ void rt_mask_logits(const float* __restrict__ coefs, const P* __restrict__ protos,
+                                               const float* __restrict__ boxes, const unsigned* __restrict__ count,
+                                               unsigned max_det, int nm, RtMaskGeometry g,
+                                               float* __restrict__ logits) {
     const unsigned n = rt_min_u(*count, max_det);
     const long long cells = (long long)g.mh * g.mw;
     for (unsigned d = blockIdx.y; d < n; d += gridDim.y) {
@@ -88,9 +89,9 @@ __device__ __forceinline__ void rt_mask_logits(const float* coefs, const P* prot
 // coefs (max_det, nm) float32; protos (nm, mh, mw); boxes (max_det, 4) float32 frame pixels;
 // logits (max_det, mh, mw) float32 scratch (cells outside a box's footprint are left untouched).
 #define RT_LOGITS_PARAMS(P)                                                                                  \
-    const float *coefs, const P *protos, const float *boxes, const unsigned *count, unsigned max_det, int nm, \
-        int mh, int mw, float scale, float pad_x, float pad_y, float ratio_x, float ratio_y, int frame_w,     \
-        int frame_h, float *logits
+    const float *__restrict__ coefs, const P *__restrict__ protos, const float *__restrict__ boxes,          \
+        const unsigned *__restrict__ count, unsigned max_det, int nm, int mh, int mw, float scale, float pad_x, \
+        float pad_y, float ratio_x, float ratio_y, int frame_w, int frame_h, float *__restrict__ logits
 #define RT_GEOMETRY RtMaskGeometry{mh, mw, scale, pad_x, pad_y, ratio_x, ratio_y, frame_w, frame_h}
 
 extern "C" __global__ void mask_logits_f32(RT_LOGITS_PARAMS(float)) {
@@ -100,18 +101,23 @@ extern "C" __global__ void mask_logits_f16(RT_LOGITS_PARAMS(__half)) {
     rt_mask_logits(coefs, protos, boxes, count, max_det, nm, RT_GEOMETRY, logits);
 }
 
+// info[0] of a frame whose crops need 2^32 - 1 bytes or more (offsets are 32-bit): nothing is rasterized,
+// and the host refuses the frame (an 8K frame's 300 boxes could cover 10 GB; real frames need far less).
+#define RT_CROPS_TOO_LARGE 0xFFFFFFFFu
+
 // One block: rects[d] = {x0, y0, w, h} of crop d (frame pixels), offsets[d] = first byte of crop d in
 // the packed buffer (offsets[n] = total), info = {total bytes, n}. Each thread owns a contiguous chunk of
-// detections, so one block scan places them all.
+// detections, so one block scan places them all. The sums are 64-bit, so a total too large for the
+// offsets is seen (info[0] = RT_CROPS_TOO_LARGE, offsets 0) instead of wrapping.
 extern "C" __global__ void mask_crops(const float* __restrict__ boxes, const unsigned* __restrict__ count,
                                       unsigned max_det, int frame_w, int frame_h, int* __restrict__ rects,
                                       unsigned* __restrict__ offsets, unsigned* __restrict__ info) {
-    __shared__ unsigned scratch[1024];
+    __shared__ unsigned long long scratch[1024];
     const RtMaskGeometry g = RtMaskGeometry{0, 0, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, frame_w, frame_h};
     const unsigned n = rt_min_u(*count, max_det);
     unsigned begin, end;
     rt_thread_chunk(n, &begin, &end);
-    unsigned mine = 0;
+    unsigned long long mine = 0;
     for (unsigned d = begin; d < end; ++d) {
         int c0, c1, r0, r1;
         if (!rt_box_range(boxes + 4 * d, g, &c0, &c1, &r0, &r1)) {
@@ -121,17 +127,18 @@ extern "C" __global__ void mask_crops(const float* __restrict__ boxes, const uns
         rects[4 * d + 1] = r0;
         rects[4 * d + 2] = c1 - c0;
         rects[4 * d + 3] = r1 - r0;
-        mine += (unsigned)(c1 - c0) * (unsigned)(r1 - r0);
+        mine += (unsigned long long)(c1 - c0) * (unsigned long long)(r1 - r0);
     }
-    unsigned total;
-    unsigned next = rt_block_exclusive_scan(mine, scratch, &total);
+    unsigned long long total;
+    unsigned long long next = rt_block_exclusive_scan(mine, scratch, &total);
+    const bool fits = total < RT_CROPS_TOO_LARGE;
     for (unsigned d = begin; d < end; ++d) {
-        offsets[d] = next;
-        next += (unsigned)rects[4 * d + 2] * (unsigned)rects[4 * d + 3];
+        offsets[d] = fits ? (unsigned)next : 0u;
+        next += (unsigned long long)rects[4 * d + 2] * (unsigned long long)rects[4 * d + 3];
     }
     if (threadIdx.x == 0) {
-        offsets[n] = total;
-        info[0] = total;
+        offsets[n] = fits ? (unsigned)total : 0u;
+        info[0] = fits ? (unsigned)total : RT_CROPS_TOO_LARGE;
         info[1] = n;
     }
 }
@@ -153,7 +160,7 @@ extern "C" __global__ void mask_rasterize(const float* __restrict__ logits, cons
                                           int mh, int mw, float scale, float pad_x, float pad_y, float ratio_x,
                                           float ratio_y, unsigned capacity, unsigned char* __restrict__ crops) {
     const unsigned n = info[1];
-    const unsigned total = rt_min_u(info[0], capacity);
+    const unsigned total = info[0] == RT_CROPS_TOO_LARGE ? 0u : rt_min_u(info[0], capacity);
     const long long cells = (long long)mh * mw;
     for (unsigned k = rt_global_thread(); k < total; k += rt_grid_stride()) {
         const unsigned d = rt_item_of(offsets, n, k);

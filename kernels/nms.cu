@@ -14,11 +14,16 @@
 //  2. nms_segments (one block)  the class segments of `sorted` and how many 64x64 mask tiles each needs.
 //  3. nms_mask     (any grid, 64 threads) one 64x64 tile per step: bit j of row i is set when j comes after
 //                               i in the same class segment and IoU(i, j) > thr. Rows are segment-relative:
-//                               word w of row i covers segment positions 64w .. 64w + 63.
+//                               word w of row i covers segment positions 64w .. 64w + 63. Only the tiles on
+//                               or above each segment's diagonal exist, packed one after another (64 words
+//                               each, in nms_segments' order), so the bitmask is as large as the candidates
+//                               that passed need, not capacity^2.
 //  4. nms_scan     (any grid)   one block per segment walks its rows in order, 64 rows per step: thread 0
 //                               settles the step's rows from the diagonal word, then all threads OR the kept
 //                               rows into the later words. Writes keep[rank] = 0 or 1.
 //  5. nms_select   (one block)  the first max_det kept candidates in visiting order -> out_index, out_count.
+// When the tiles needed (seg_info[1]) exceed the bitmask's `tile_capacity`, kernels 3-5 do nothing but report
+// no detection; the host reads seg_info[1], grows the bitmask and runs the frame again (never a wrong answer).
 // Classes are independent under the rule, so settling them per segment and then taking kept candidates
 // in visiting order gives exactly the reference's answer, max_det included.
 #include "common.cuh"
@@ -29,11 +34,21 @@
 #define RT_SORT_MAX_THREADS 256
 // The radix histogram: RT_RADIX rows of blockDim.x counters (rt_hist_counter).
 #define RT_HIST_SLOTS (RT_RADIX * RT_SORT_MAX_THREADS)
-// Up to this many candidates nms_sort ranks them directly (4 keys each in the histogram's shared memory).
-#define RT_SMALL_SORT 1024
-// nms_scan keeps one segment's "removed" bits in shared memory: segments (and so the capacity) are
-// limited to RT_SCAN_MAX_WORDS * 64 = 65536 candidates.
+// Up to this many candidates nms_sort ranks them directly (4 keys each in the histogram's shared memory);
+// the radix passes take over where they cost less. Arithmetic (not measured on a GPU), T = 256 threads =
+// 8 warps on 4 schedulers, so cycles ~ 2 x one thread's instructions:
+//   block sort: 2 ranking loops of ceil(n / T) * n steps, ~9 instructions each (2 shared loads, compare,
+//               select, add): ~0.14 n^2 cycles (37 k at n = 512, 147 k ~ 80 us at n = 1024);
+//   radix sort: P passes (YOLOv8: 4 tie + 8 score + 2 class = 14; 10 without tie keys) of ~640 + 35 n / T
+//               instructions, ~20 barriers (~40 cycles each) and two dependent rounds of global loads
+//               (~500 cycles each): P * (3080 + 0.27 n) cycles (45 k at n = 512, 47 k ~ 26 us at 1024).
+// They cross near n = 570 with 14 passes and n = 480 with 10: 512. Capped by the shared memory at 1024.
+#define RT_SMALL_SORT 512
+// nms_scan keeps one segment's "removed" bits in shared memory for segments of up to RT_SCAN_MAX_WORDS * 64
+// = 65536 candidates, and in the global `spill` words beyond (one row of `words` per block).
+#ifndef RT_SCAN_MAX_WORDS  // a test lowers it to reach the global path with few candidates
 #define RT_SCAN_MAX_WORDS 1024
+#endif
 
 // IoU by the rule's exact operation order (see the file header); symmetric in a and b bit for bit.
 __device__ __forceinline__ float rt_iou(const float* a, const float* b) {
@@ -195,9 +210,11 @@ __device__ __forceinline__ void rt_small_sort(unsigned n, const float* scores, c
 // "the candidate index itself"; tie_bits / class_bits: how many low bits of the tie keys / class ids vary.
 // Outputs (length capacity): order[r] = candidate visited r-th, rank[i] = visiting position of candidate i,
 // sorted = candidates grouped by class, visiting order within a class. work is capacity scratch entries.
-extern "C" __global__ void nms_sort(const float* scores, const int* classes, const int* tie_keys, const unsigned* count,
-                                    unsigned capacity, int tie_bits, int class_bits, unsigned* order, unsigned* rank,
-                                    unsigned* sorted, unsigned* work) {
+extern "C" __global__ void nms_sort(const float* __restrict__ scores, const int* __restrict__ classes,
+                                    const int* __restrict__ tie_keys, const unsigned* __restrict__ count,
+                                    unsigned capacity, int tie_bits, int class_bits, unsigned* __restrict__ order,
+                                    unsigned* __restrict__ rank, unsigned* __restrict__ sorted,
+                                    unsigned* __restrict__ work) {
     __shared__ unsigned hist[RT_HIST_SLOTS];
     const unsigned n = rt_min_u(*count, capacity);  // the same for every thread: the returns are uniform
     const int tie_passes = tie_keys ? (tie_bits + RT_RADIX_BITS - 1) / RT_RADIX_BITS : 0;
@@ -240,9 +257,10 @@ extern "C" __global__ void nms_sort(const float* scores, const int* classes, con
 // number of mask tiles of the segments before s (a segment of m rows has k = ceil(m / 64) tile rows and
 // k (k + 1) / 2 tiles on or above the diagonal); seg_info = {S, total tiles}. Arrays have capacity + 1.
 // Each thread owns a contiguous chunk of positions (then of segments), so one block scan places them all.
-extern "C" __global__ void nms_segments(const int* classes, const unsigned* sorted, const unsigned* count,
-                                        unsigned capacity, unsigned* seg_start, unsigned* tile_offset,
-                                        unsigned* seg_info) {
+extern "C" __global__ void nms_segments(const int* __restrict__ classes, const unsigned* __restrict__ sorted,
+                                        const unsigned* __restrict__ count, unsigned capacity,
+                                        unsigned* __restrict__ seg_start, unsigned* __restrict__ tile_offset,
+                                        unsigned* __restrict__ seg_info) {
     __shared__ unsigned scratch[1024];
     const unsigned n = rt_min_u(*count, capacity);
     unsigned begin, end;
@@ -308,14 +326,23 @@ __device__ __forceinline__ void rt_triangle_tile(unsigned local, unsigned k, uns
     *col = r + (local - first);
 }
 
-// 64 threads per block; blocks stride over the tiles listed by nms_segments. mask is (capacity, words)
-// uint64, row i at mask + i * words; only words on or right of a row's own tile are written (and read).
-extern "C" __global__ void nms_mask(const float* boxes, const unsigned* sorted, const unsigned* seg_start,
-                                    const unsigned* tile_offset, const unsigned* seg_info, unsigned words,
-                                    float iou_thres, unsigned long long* mask) {
+// Tile (row, col) of a segment with k tile rows: its number in the segment's upper triangle, row by row.
+__device__ __forceinline__ unsigned rt_tile_number(unsigned row, unsigned col, unsigned k) {
+    return row * k - row * (row - 1) / 2 + (col - row);
+}
+
+// 64 threads per block; blocks stride over the tiles listed by nms_segments. mask holds tile_capacity
+// tiles of 64 uint64 rows: word t of tile g is row t of the tile's 64 rows (its bits: the tile's columns).
+extern "C" __global__ void nms_mask(const float* __restrict__ boxes, const unsigned* __restrict__ sorted,
+                                    const unsigned* __restrict__ seg_start, const unsigned* __restrict__ tile_offset,
+                                    const unsigned* __restrict__ seg_info, unsigned tile_capacity, float iou_thres,
+                                    unsigned long long* __restrict__ mask) {
     __shared__ float column_boxes[RT_TILE * 4];
     const unsigned segments = seg_info[0];
     const unsigned tiles = seg_info[1];
+    if (tiles > tile_capacity) {
+        return;  // the host grows the bitmask and runs again
+    }
     const unsigned t = threadIdx.x;
     for (unsigned tile = blockIdx.x; tile < tiles; tile += gridDim.x) {
         const unsigned s = rt_item_of(tile_offset, segments, tile);
@@ -345,24 +372,33 @@ extern "C" __global__ void nms_mask(const float* boxes, const unsigned* sorted, 
                     bits |= 1ULL << m;
                 }
             }
-            mask[(unsigned long long)i * words + col_tile] = bits;
+            mask[(unsigned long long)tile * RT_TILE + t] = bits;
         }
         __syncthreads();
     }
 }
 
 // Blocks stride over the class segments; each settles its segment 64 rows at a time (see the header)
-// and writes keep[rank[candidate]] for every row.
-extern "C" __global__ void nms_scan(const unsigned long long* mask, const unsigned* sorted, const unsigned* rank,
-                                    const unsigned* seg_start, const unsigned* seg_info, unsigned words,
-                                    unsigned char* keep) {
-    __shared__ unsigned long long removed[RT_SCAN_MAX_WORDS];
+// and writes keep[rank[candidate]] for every row. spill: gridDim.x * words uint64 (words = ceil(capacity /
+// 64)), used by segments of more than RT_SCAN_MAX_WORDS words.
+extern "C" __global__ void nms_scan(const unsigned long long* __restrict__ mask, const unsigned* __restrict__ sorted,
+                                    const unsigned* __restrict__ rank, const unsigned* __restrict__ seg_start,
+                                    const unsigned* __restrict__ tile_offset, const unsigned* __restrict__ seg_info,
+                                    unsigned tile_capacity, unsigned words, unsigned long long* __restrict__ spill,
+                                    unsigned char* __restrict__ keep) {
+    __shared__ unsigned long long shared_removed[RT_SCAN_MAX_WORDS];
     __shared__ unsigned long long kept_rows;
     const unsigned segments = seg_info[0];
+    if (seg_info[1] > tile_capacity) {
+        return;
+    }
     for (unsigned s = blockIdx.x; s < segments; s += gridDim.x) {
         const unsigned start = seg_start[s];
         const unsigned size = seg_start[s + 1] - start;
         const unsigned nwords = (size + RT_TILE - 1) / RT_TILE;
+        const unsigned long long* tiles = mask + (unsigned long long)tile_offset[s] * RT_TILE;
+        unsigned long long* removed =
+            nwords <= RT_SCAN_MAX_WORDS ? shared_removed : spill + (unsigned long long)blockIdx.x * words;
         for (unsigned w = threadIdx.x; w < nwords; w += blockDim.x) {
             removed[w] = 0;
         }
@@ -376,7 +412,7 @@ extern "C" __global__ void nms_scan(const unsigned long long* mask, const unsign
                 for (unsigned k = 0; k < rows; ++k) {
                     if (!((gone >> k) & 1ULL)) {
                         kept |= 1ULL << k;
-                        gone |= mask[(unsigned long long)(row0 + k) * words + step];
+                        gone |= tiles[(unsigned long long)rt_tile_number(step, step, nwords) * RT_TILE + k];
                     }
                 }
                 kept_rows = kept;
@@ -384,10 +420,11 @@ extern "C" __global__ void nms_scan(const unsigned long long* mask, const unsign
             __syncthreads();
             const unsigned long long kept = kept_rows;
             for (unsigned w = step + 1 + threadIdx.x; w < nwords; w += blockDim.x) {
+                const unsigned long long* tile = tiles + (unsigned long long)rt_tile_number(step, w, nwords) * RT_TILE;
                 unsigned long long acc = 0;
                 for (unsigned long long bits = kept; bits; bits &= bits - 1) {
                     const unsigned k = (unsigned)__ffsll((long long)bits) - 1;
-                    acc |= mask[(unsigned long long)(row0 + k) * words + w];
+                    acc |= tile[k];
                 }
                 removed[w] |= acc;
             }
@@ -400,11 +437,15 @@ extern "C" __global__ void nms_scan(const unsigned long long* mask, const unsign
 }
 
 // One block: the first max_det kept candidates in visiting order -> out_index (candidate indices), and
-// their number -> out_count. Each thread owns a contiguous chunk of visiting positions.
-extern "C" __global__ void nms_select(const unsigned char* keep, const unsigned* order, const unsigned* count,
-                                      unsigned capacity, unsigned max_det, int* out_index, unsigned* out_count) {
+// their number -> out_count (0 when the bitmask was too small: see the header). Each thread owns a
+// contiguous chunk of visiting positions.
+extern "C" __global__ void nms_select(const unsigned char* __restrict__ keep, const unsigned* __restrict__ order,
+                                      const unsigned* __restrict__ count, unsigned capacity,
+                                      const unsigned* __restrict__ seg_info, unsigned tile_capacity,
+                                      unsigned max_det, int* __restrict__ out_index,
+                                      unsigned* __restrict__ out_count) {
     __shared__ unsigned scratch[1024];
-    const unsigned n = rt_min_u(*count, capacity);
+    const unsigned n = seg_info[1] > tile_capacity ? 0u : rt_min_u(*count, capacity);
     unsigned begin, end;
     rt_thread_chunk(n, &begin, &end);
     unsigned mine = 0;
@@ -423,23 +464,39 @@ extern "C" __global__ void nms_select(const unsigned char* keep, const unsigned*
     }
 }
 
+// Where the letterbox put the frame (input = frame * scale + pad; the frame is frame_w x frame_h), and
+// whether boxes are mapped to the frame at all (clip = 0: copied as they are).
+struct RtLetterbox {
+    float scale, pad_x, pad_y, frame_w, frame_h;
+    int clip;
+};
+
+// Input pixels -> frame pixels, exactly as Letterbox.to_original: subtract pad, divide, clip to the frame.
+__device__ __forceinline__ float rt_unletterbox(float v, float pad, float scale, float limit) {
+    return fminf(fmaxf((v - pad) / scale, 0.0f), limit);
+}
+
 // Copy the kept candidates (out_index[k], k < *kept_count) into detection arrays of max_det rows:
-// boxes (., 4) float32, scores float32, classes int32, source int32, coefs (., nm) float32. The mask
-// coefficients are copied here, once, from where the decoder left them (the model output): coefficient m
-// of model candidate s is coefs[s * coef_row + m * coef_step].
+// boxes (., 4) float32 (mapped to frame pixels and clipped, after NMS as on the CPU), scores float32,
+// classes int32, source int32, coefs (., nm) float32. The mask coefficients are copied here, once, from
+// where the decoder left them (the model output): coefficient m of model candidate s is
+// coefs[s * coef_row + m * coef_step].
 template <typename T>
 __device__ __forceinline__ void rt_gather(const int* __restrict__ index, const unsigned* __restrict__ kept_count,
                                           const float* __restrict__ boxes, const float* __restrict__ scores,
                                           const int* __restrict__ classes, const int* __restrict__ source,
                                           const T* __restrict__ coefs, int coef_row, int coef_step, int nm,
-                                          float* __restrict__ det_boxes, float* __restrict__ det_scores,
+                                          RtLetterbox lb, float* __restrict__ det_boxes, float* __restrict__ det_scores,
                                           int* __restrict__ det_classes, int* __restrict__ det_source,
                                           float* __restrict__ det_coefs) {
     const unsigned n = *kept_count;
     for (unsigned k = rt_global_thread(); k < n; k += rt_grid_stride()) {
         const unsigned i = (unsigned)index[k];
         for (int c = 0; c < 4; ++c) {
-            det_boxes[4 * k + c] = boxes[4 * i + c];
+            const float v = boxes[4 * i + c];
+            det_boxes[4 * k + c] = !lb.clip  ? v
+                                   : c % 2 ? rt_unletterbox(v, lb.pad_y, lb.scale, lb.frame_h)
+                                           : rt_unletterbox(v, lb.pad_x, lb.scale, lb.frame_w);
         }
         const int model_row = source[i];
         det_scores[k] = scores[i];
@@ -455,12 +512,14 @@ __device__ __forceinline__ void rt_gather(const int* __restrict__ index, const u
 #define RT_GATHER_PARAMS(T)                                                                                      \
     const int *__restrict__ index, const unsigned *__restrict__ kept_count, const float *__restrict__ boxes,      \
         const float *__restrict__ scores, const int *__restrict__ classes, const int *__restrict__ source,         \
-        const T *__restrict__ coefs, int coef_row, int coef_step, int nm, float *__restrict__ det_boxes,           \
+        const T *__restrict__ coefs, int coef_row, int coef_step, int nm, float scale, float pad_x, float pad_y,   \
+        float frame_w, float frame_h, int clip, float *__restrict__ det_boxes,                                     \
         float *__restrict__ det_scores, int *__restrict__ det_classes, int *__restrict__ det_source,               \
         float *__restrict__ det_coefs
 #define RT_GATHER_ARGS                                                                                           \
-    index, kept_count, boxes, scores, classes, source, coefs, coef_row, coef_step, nm, det_boxes, det_scores,     \
-        det_classes, det_source, det_coefs
+    index, kept_count, boxes, scores, classes, source, coefs, coef_row, coef_step, nm,                           \
+        RtLetterbox{scale, pad_x, pad_y, frame_w, frame_h, clip}, det_boxes, det_scores, det_classes, det_source,   \
+        det_coefs
 
 // Coefficients in a float32 / float16 model output.
 extern "C" __global__ void nms_gather_f32(RT_GATHER_PARAMS(float)) { rt_gather(RT_GATHER_ARGS); }

@@ -53,8 +53,8 @@ __device__ __forceinline__ void rt_sample_bgr(const unsigned char* src, long lon
 // dst: (1, 3, dst_h, dst_w) OutT, RGB planes. The frame is resized to (new_h, new_w) at (pad_y, pad_x);
 // scale_y = src_h / new_h and scale_x = src_w / new_w (float32, computed on the host in double).
 template <typename OutT>
-__device__ __forceinline__ void rt_letterbox(const unsigned char* src, long long src_pitch, int src_h, int src_w,
-                                             OutT* dst, int dst_h, int dst_w, int new_h, int new_w, int pad_y,
+__device__ __forceinline__ void rt_letterbox(const unsigned char* __restrict__ src, long long src_pitch, int src_h,
+                                             int src_w, OutT* __restrict__ dst, int dst_h, int dst_w, int new_h, int new_w, int pad_y,
                                              int pad_x, float scale_y, float scale_x) {
     const long long plane = (long long)dst_h * dst_w;
     const float inv255 = 1.0f / 255.0f;
@@ -78,14 +78,14 @@ __device__ __forceinline__ void rt_letterbox(const unsigned char* src, long long
     }
 }
 
-extern "C" __global__ void letterbox_bgr_to_nchw_f32(const unsigned char* src, int src_pitch, int src_h, int src_w,
-                                                     float* dst, int dst_h, int dst_w, int new_h, int new_w,
+extern "C" __global__ void letterbox_bgr_to_nchw_f32(const unsigned char* __restrict__ src, int src_pitch, int src_h,
+                                                     int src_w, float* __restrict__ dst, int dst_h, int dst_w, int new_h, int new_w,
                                                      int pad_y, int pad_x, float scale_y, float scale_x) {
     rt_letterbox(src, src_pitch, src_h, src_w, dst, dst_h, dst_w, new_h, new_w, pad_y, pad_x, scale_y, scale_x);
 }
 
-extern "C" __global__ void letterbox_bgr_to_nchw_f16(const unsigned char* src, int src_pitch, int src_h, int src_w,
-                                                     __half* dst, int dst_h, int dst_w, int new_h, int new_w,
+extern "C" __global__ void letterbox_bgr_to_nchw_f16(const unsigned char* __restrict__ src, int src_pitch, int src_h,
+                                                     int src_w, __half* __restrict__ dst, int dst_h, int dst_w, int new_h, int new_w,
                                                      int pad_y, int pad_x, float scale_y, float scale_x) {
     rt_letterbox(src, src_pitch, src_h, src_w, dst, dst_h, dst_w, new_h, new_w, pad_y, pad_x, scale_y, scale_x);
 }

@@ -78,9 +78,6 @@ class Letterbox:
 
 # Detections.extra keys written by stages and read by renderers and sinks.
 EXTRA_LINE_COUNTS = "line_counts"  # list of {"line": [x1, y1, x2, y2], "in": {label: n}, "out": {label: n}}
-# (H, W, 3) uint8 BGR: the frame with exactly these detections' masks painted on the GPU (renderers start from
-# it instead of painting the masks again; a subset of the detections drops it, since extra is not indexed).
-EXTRA_PAINTED = "painted_frame"
 
 
 def _as(name: str, value, dtype, shape_tail: tuple[int, ...]) -> np.ndarray:

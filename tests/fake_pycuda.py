@@ -15,7 +15,7 @@
     pycuda does them, and ``detach`` of a primary context that pushes it on the driver stack and releases
     it without popping, as pycuda 2026.1's ``context::detach`` with ``cuDevicePrimaryCtxRelease`` does);
     ``libcuda`` is the matching fake driver library (``cuCtxGetCurrent``, ``cuCtxPopCurrent_v2``,
-    ``cuDriverGetVersion``; no graph calls);
+    ``cuDriverGetVersion``, and stream capture into graphs that replay the recorded work);
   - **kernels**: given the kernel emulator's library (tools/kernels_emulator.py: the real kernels/*.cu
     built for the CPU), ``module_from_buffer`` loads any image and its functions run those kernels, with
     pycuda's launch checks (tuples, ``MAX_THREADS_PER_BLOCK``) and device memory guarded against
@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import ctypes
 import itertools
+import struct
 import threading
 import time
 import types
@@ -68,23 +69,31 @@ def poison(array: np.ndarray) -> None:
 
 class FakeStream:
     """pycuda's ``Stream`` (``synchronize``, ``is_done``, ``wait_for_event``, ``handle``; no graph capture
-    methods: pycuda has none) whose work waits in a queue until the host or another stream waits for it."""
+    methods: pycuda has none) whose work waits in a queue until the host or another stream waits for it.
+    While the fake libcuda captures it (``cuStreamBeginCapture``), work is recorded into the graph instead,
+    and waiting for it is an error, as on the driver."""
 
     def __init__(self, driver=None, flags=0):
-        self.handle = next(_HANDLES)
+        self.handle, self.flags = next(_HANDLES), flags
         self._queue: list = []
+        self.capture: list | None = None  # the work recorded while a capture is open
         self.synchronized = 0
         if driver is not None:
             driver.streams[self.handle] = self
 
     def enqueue(self, work) -> None:
-        """Queue ``work()`` (a copy, a launch, an engine run, an event record)."""
-        self._queue.append(work)
+        """Queue ``work()`` (a copy, a launch, an engine run, an event record), or record it in a capture."""
+        if self.capture is not None:
+            self.capture.append(work)
+        else:
+            self._queue.append(work)
 
     def run_one(self) -> None:
         self._queue.pop(0)()
 
     def synchronize(self):
+        if self.capture is not None:
+            raise FakeError("cuStreamSynchronize failed: operation not permitted when stream is capturing")
         self.synchronized += 1
         while self._queue:
             self.run_one()
@@ -166,6 +175,7 @@ class FakeContext:
         self._driver, self.handle, self.valid = driver, handle, True
 
     def push(self):
+        self._driver.pushes += 1
         stacks = self._driver.stacks()
         if stacks.pycuda:  # pycuda's prepare_context_switch: its own contexts never stack on the driver
             stacks.driver.pop()
@@ -230,10 +240,11 @@ class FakeCudaDriver(types.SimpleNamespace):
     pinned and device memory, async copies, modules and launches), on host memory, with queued streams and
     a modelled context stack (see the module docstring).
 
-    driver_version: what ``cuDriverGetVersion`` reports; library: the kernel emulator's ``KernelLibrary``
-    that loaded modules run (None: loading one fails); capability: the device's compute capability (tests
-    may change it, and ``max_threads_per_block``, ``nvcc_archs``). ``launches`` and ``compiles`` record
-    the calls made.
+    driver_version: what ``cuDriverGetVersion`` reports (12040: CUDA 12.4; 13000: 13.0, r580); library: the kernel
+    emulator's ``KernelLibrary`` that loaded modules run (None: loading one fails); capability: the
+    device's compute capability (tests may change it, and ``max_threads_per_block``, ``nvcc_archs``).
+    ``module_from_buffer`` refuses an image this GPU and driver could not load, as the driver does
+    (``image_refusal``). ``launches`` and ``compiles`` record the calls made.
     """
 
     def __init__(self, device_count=1, driver_version=12040, *, library=None, capability=(8, 9)):
@@ -277,15 +288,20 @@ class FakeCudaDriver(types.SimpleNamespace):
                                                                 MULTIPROCESSOR_COUNT="MULTIPROCESSOR_COUNT"),
                          function_attribute=types.SimpleNamespace(MAX_THREADS_PER_BLOCK="MAX_THREADS_PER_BLOCK"))
         self.capability, self.max_threads_per_block = tuple(capability), 1024
-        self.nvcc_archs = {"sm_75", "sm_80", "sm_86", "sm_87", "sm_89", "sm_90"}  # what nvcc 13 accepts of ours
+        self.nvcc_archs = {"sm_75", "sm_80", "sm_86", "sm_87", "sm_89", "sm_90", "sm_100", "sm_120"}  # nvcc 13's
+        self.driver_version = driver_version
         self.launches: list[tuple] = []
         self.compiles: list[dict] = []
         self.allocations: list[FakeAllocation] = []
         self.streams: dict[int, FakeStream] = {}
         self.retained = self.released = 0
+        self.pushes = 0  # Context.push calls, for push/pop budgets
+        self.graphs: dict[int, list] = {}  # captured graphs and their instantiations (the fake libcuda's)
+        self.graph_execs: dict[int, list] = {}
+        self.graph_launches = 0
         self._library = library
         self._threads = threading.local()
-        self.libcuda = _fake_libcuda(self, driver_version)
+        self.libcuda = _fake_libcuda(self)
 
     def stacks(self):
         """The calling thread's context stacks: ``driver`` (handles, as cuCtxGetCurrent sees them) and
@@ -312,6 +328,9 @@ class FakeCudaDriver(types.SimpleNamespace):
         self.require_context()
         if self._library is None:
             raise FakeError("this fake driver was made without the kernel emulator's library")
+        refusal = image_refusal(bytes(image), self.capability, self.driver_version)
+        if refusal is not None:
+            raise FakeError(f"cuModuleLoadDataEx failed: {refusal}")
         return FakeModule(self, image)
 
     def run_kernel(self, name, arg_types, grid, block, args) -> None:
@@ -358,6 +377,87 @@ class FakeCudaDriver(types.SimpleNamespace):
         return b"fake cubin of " + source[:40].encode()
 
 
+FATBIN_MAGIC = 0xBA55ED50
+FATBIN_PTX, FATBIN_ELF = 1, 2
+
+
+def fatbin_entries(image: bytes) -> list[tuple[int, int, tuple[int, int] | None]]:
+    """(kind, architecture e.g. 86, PTX ISA version or None) of each entry of an nvcc fatbin: a 16-byte
+    header {magic, version, header size, payload size}, then entries {kind u16, version u16, header size
+    u32, padded payload u64, ...; u32 at 24: PTX ISA (major << 16 | minor), u32 at 28: sm architecture}."""
+    magic, _, header, size = struct.unpack_from("<IHHQ", image, 0)
+    if magic != FATBIN_MAGIC:
+        raise ValueError("not a fatbin")
+    entries, offset = [], header
+    while offset < header + size:
+        kind, _, entry_header, padded = struct.unpack_from("<HHIQ", image, offset)
+        isa, arch = struct.unpack_from("<II", image, offset + 24)
+        entries.append((kind, arch, (isa >> 16, isa & 0xFFFF) if kind == FATBIN_PTX else None))
+        offset += entry_header + padded
+    return entries
+
+
+def image_refusal(image: bytes, capability: tuple[int, int], driver_version: int) -> str | None:
+    """Why the CUDA driver would refuse to load ``image`` on a GPU of ``capability`` under a driver of
+    ``driver_version`` (e.g. 12080), or None. A cubin loads on its own major architecture at a minor no
+    older than its own; PTX is JIT-compiled for any GPU at least its architecture. A driver loads what a
+    toolkit of its own CUDA major or older built (cubins) and PTX of an ISA its CUDA release knows (PTX ISA
+    9.m came with CUDA 13.m, 8.m with CUDA 12.m; the toolkit of a fatbin's cubins is that of its PTX).
+    Images of the fake ``compiler.compile`` load anywhere (it compiled them for this GPU)."""
+    if image.startswith(b"fake cubin"):
+        return None
+    try:
+        entries = fatbin_entries(image)
+    except (ValueError, struct.error):
+        return "device kernel image is invalid (CUDA_ERROR_INVALID_IMAGE)"
+    driver = (driver_version // 1000, driver_version % 1000 // 10)
+    isas = [isa for kind, _, isa in entries if kind == FATBIN_PTX]
+    toolkit = max((isa[0] + 4, isa[1]) for isa in isas) if isas else (0, 0)
+    major, minor = capability
+    cubin = any(kind == FATBIN_ELF and arch // 10 == major and arch % 10 <= minor for kind, arch, _ in entries)
+    ptx = any(kind == FATBIN_PTX and (arch // 10, arch % 10) <= (major, minor) for kind, arch, _ in entries)
+    if cubin and driver[0] >= toolkit[0]:
+        return None
+    if ptx and driver >= toolkit:
+        return None
+    if ptx and not cubin:
+        return "the provided PTX was compiled with an unsupported toolchain (CUDA_ERROR_UNSUPPORTED_PTX_VERSION)"
+    return "no kernel image is available for execution on the device (CUDA_ERROR_NO_BINARY_FOR_GPU)"
+
+
+class FakeNvrtc:
+    """``rtdetect.gpu.nvrtc.Nvrtc`` as NVIDIA's wheel would be: its CUDA ``version``, the ``architectures``
+    it knows, and cubins (images the fake driver loads) compiled for those only, recorded in ``compiles``."""
+
+    def __init__(self, version=(12, 9), architectures=(75, 80, 86, 87, 89, 90, 100, 103, 120)):
+        self._version, self._architectures = tuple(version), list(architectures)
+        self.compiles: list[tuple[str, str]] = []
+
+    def version(self):
+        return self._version
+
+    def architectures(self):
+        return list(self._architectures)
+
+    def compile_cubin(self, source, name, arch, include_dir):
+        from rtdetect.gpu.nvrtc import NvrtcError
+
+        self.compiles.append((name, arch))
+        if int(arch[3:]) not in self._architectures:
+            raise NvrtcError(f"NVRTC failed to compile {name} for {arch}: nvrtc: error: invalid value for "
+                             f"--gpu-architecture (-arch)")
+        return b"fake cubin of " + source[:40].encode()
+
+
+def install_nvrtc(monkeypatch, compiler: FakeNvrtc | None) -> FakeNvrtc | None:
+    """Make ``rtdetect.gpu.nvrtc.load`` return ``compiler`` (None: no NVRTC here); clears compiled cubins."""
+    from rtdetect.gpu import compile as gpu_compile, nvrtc
+
+    monkeypatch.setattr(nvrtc, "load", lambda: compiler)
+    gpu_compile.compile_with_nvrtc.cache_clear()
+    return compiler
+
+
 def modules(driver: FakeCudaDriver) -> dict:
     """The fake ``pycuda``, ``pycuda.driver`` and ``pycuda.compiler`` modules, by name, around ``driver``."""
     compiler = types.ModuleType("pycuda.compiler")
@@ -377,9 +477,69 @@ def install(monkeypatch, driver: FakeCudaDriver) -> FakeCudaDriver:
     return driver
 
 
-def _fake_libcuda(driver: FakeCudaDriver, version: int):
+CUDA_ERROR_INVALID_VALUE, CUDA_ERROR_ILLEGAL_STATE = 1, 401
+
+
+def _fake_libcuda(driver: FakeCudaDriver):
     """A stand-in for the loaded ``libcuda`` (what ``rtdetect.gpu.libcuda.load`` returns) sharing the
-    fake driver's context stack; it has no graph entry points, like a driver rtdetect cannot capture on."""
+    fake driver's context stack, with stream capture: ``cuStreamBeginCapture_v2`` records the stream's work
+    until ``cuStreamEndCapture`` makes it a graph, which ``cuGraphLaunch`` queues again on a stream, the
+    same work on the same addresses (``driver.graph_launches`` counts them). Out-parameters arrive as
+    ``ctypes.byref`` (graphs) or pointers (contexts)."""
+
+    def store(out, value) -> None:
+        if hasattr(out, "_obj"):
+            out._obj.value = value
+        else:
+            out[0] = value
+
+    def stream_of(handle):
+        return driver.streams.get(getattr(handle, "value", handle))
+
+    def cuStreamBeginCapture_v2(stream, mode):  # noqa: N802
+        found = stream_of(stream)
+        if found is None or found.capture is not None:
+            return CUDA_ERROR_ILLEGAL_STATE
+        found.capture = []
+        return 0
+
+    def cuStreamEndCapture(stream, out):  # noqa: N802
+        found = stream_of(stream)
+        if found is None or found.capture is None:
+            return CUDA_ERROR_ILLEGAL_STATE
+        handle = next(_HANDLES)
+        driver.graphs[handle], found.capture = found.capture, None
+        store(out, handle)
+        return 0
+
+    def cuGraphInstantiateWithFlags(out, graph, flags):  # noqa: N802
+        work = driver.graphs.get(getattr(graph, "value", graph))
+        if work is None:
+            return CUDA_ERROR_INVALID_VALUE
+        handle = next(_HANDLES)
+        driver.graph_execs[handle] = list(work)
+        store(out, handle)
+        return 0
+
+    def cuGraphLaunch(graph_exec, stream):  # noqa: N802
+        work, found = driver.graph_execs.get(getattr(graph_exec, "value", graph_exec)), stream_of(stream)
+        if work is None or found is None:
+            return CUDA_ERROR_INVALID_VALUE
+        driver.graph_launches += 1
+        for step in work:
+            found.enqueue(step)
+        return 0
+
+    def cuGraphExecDestroy(graph_exec):  # noqa: N802
+        return 0 if driver.graph_execs.pop(getattr(graph_exec, "value", graph_exec), None) is not None \
+            else CUDA_ERROR_INVALID_VALUE
+
+    def cuGraphDestroy(graph):  # noqa: N802
+        return 0 if driver.graphs.pop(getattr(graph, "value", graph), None) is not None else CUDA_ERROR_INVALID_VALUE
+
+    def cuGetErrorString(status, out):  # noqa: N802
+        store(out, f"fake CUDA error {status}".encode())
+        return 0
 
     def cuCtxGetCurrent(out):  # noqa: N802 - the driver's names
         stack = driver.stacks().driver
@@ -394,11 +554,15 @@ def _fake_libcuda(driver: FakeCudaDriver, version: int):
         return 0
 
     def cuDriverGetVersion(out):  # noqa: N802
-        out[0] = version
+        out[0] = driver.driver_version  # read at the call: a test may change it
         return 0
 
     return types.SimpleNamespace(cuCtxGetCurrent=cuCtxGetCurrent, cuCtxPopCurrent_v2=cuCtxPopCurrent_v2,
-                                 cuDriverGetVersion=cuDriverGetVersion)
+                                 cuDriverGetVersion=cuDriverGetVersion,
+                                 cuStreamBeginCapture_v2=cuStreamBeginCapture_v2, cuStreamEndCapture=cuStreamEndCapture,
+                                 cuGraphInstantiateWithFlags=cuGraphInstantiateWithFlags, cuGraphLaunch=cuGraphLaunch,
+                                 cuGraphExecDestroy=cuGraphExecDestroy, cuGraphDestroy=cuGraphDestroy,
+                                 cuGetErrorString=cuGetErrorString)
 
 
 class QueuedRuntime:

@@ -20,8 +20,8 @@ class KernelSpec:
     arg_types: str  # one pycuda type code per parameter
 
 
-_DECODE = "Piii" + "ffffff" + "PPPPP" + "I"
-_GATHER = "PPPPPPP" + "iii" + "PPPPP"
+_DECODE = "Piii" + "f" + "PPPPP" + "I"
+_GATHER = "PPPPPPP" + "iii" + "fffff" + "i" + "PPPPP"
 _LOGITS = "PPPPIiii" + "fffff" + "iiP"
 
 _SPECS = (
@@ -36,8 +36,8 @@ _SPECS = (
     KernelSpec("nms_sort", "nms.cu", "PPPPIiiPPPP"),
     KernelSpec("nms_segments", "nms.cu", "PPPIPPP"),
     KernelSpec("nms_mask", "nms.cu", "PPPPPIfP"),
-    KernelSpec("nms_scan", "nms.cu", "PPPPPIP"),
-    KernelSpec("nms_select", "nms.cu", "PPPIIPP"),
+    KernelSpec("nms_scan", "nms.cu", "PPPPPPIIPP"),
+    KernelSpec("nms_select", "nms.cu", "PPPIPIIPP"),
     KernelSpec("nms_gather_f32", "nms.cu", _GATHER),
     KernelSpec("nms_gather_f16", "nms.cu", _GATHER),
     KernelSpec("mask_logits_f32", "masks.cu", _LOGITS),

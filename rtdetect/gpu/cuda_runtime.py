@@ -14,9 +14,19 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from . import libcuda
 from .catalog import kernel_spec
 from .compile import kernel_image
-from .device import PrimaryContext
+from .device import PrimaryContext, new_stream
+from .errors import CudaUnavailableError
+
+
+def driver_cuda_version() -> tuple[int, int] | None:
+    """(major, minor) of the newest CUDA the NVIDIA driver supports, or None when it cannot be asked."""
+    try:
+        return libcuda.driver_version()
+    except OSError:
+        return None
 
 
 class CudaRuntime:
@@ -42,11 +52,12 @@ class CudaRuntime:
         major, minor = self._context.device.compute_capability()
         self.capability = (int(major), int(minor))
         self.arch = f"sm_{major}{minor}"
+        self.driver = driver_cuda_version()
         self.block_threads = block_threads
         sms = self._context.device.get_attribute(driver.device_attribute.MULTIPROCESSOR_COUNT)
         self.grid_blocks = int(grid_blocks) if grid_blocks else 8 * int(sms)
         with self._context.active():
-            self._stream = stream if stream is not None else driver.Stream()
+            self._stream = stream if stream is not None else new_stream(driver)
 
     def close(self) -> None:
         """Drop the kernel modules and the stream; release the primary context if this runtime retained
@@ -75,7 +86,7 @@ class CudaRuntime:
             spec = kernel_spec(name)
             module = self._modules.get(spec.source)
             if module is None:
-                module = self._driver.module_from_buffer(kernel_image(spec.source, self.capability))
+                module = self._load(spec.source)
                 self._modules[spec.source] = module
             function = module.get_function(name)
             function.prepare(spec.arg_types)
@@ -84,6 +95,16 @@ class CudaRuntime:
                 self._driver.function_attribute.MAX_THREADS_PER_BLOCK))
             self._functions[name] = function
         return function
+
+    def _load(self, source: str):
+        """The module of kernel source ``source``; a driver refusing the image (it should not: the choice
+        followed the fatbins' manifest) is one CudaUnavailableError line, not a pycuda traceback."""
+        try:
+            return self._driver.module_from_buffer(kernel_image(source, self.capability, self.driver))
+        except self._driver.Error as exc:
+            driver = "unknown" if self.driver is None else f"{self.driver[0]}.{self.driver[1]}"
+            raise CudaUnavailableError(f"the NVIDIA driver (CUDA {driver}) cannot load rtdetect's kernels of "
+                                       f"{source} for {self.arch}: {str(exc).splitlines()[0]}") from None
 
     def prepare(self, kernels) -> None:
         with self._context.active():

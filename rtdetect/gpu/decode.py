@@ -1,8 +1,9 @@
-"""GPU decode: raw model output in device memory -> a capped candidate list in frame pixels.
+"""GPU decode: raw model output in device memory -> a candidate list in network input pixels.
 
 Kernels in kernels/decode.cu, one per layout (``v5``, ``v8``, ``e2e``) and input dtype (float32/float16).
 They apply the CPU decoders' rules (``rtdetect.decode``: strict ``score > conf``, lowest class id on ties)
-and undo the letterbox like ``Letterbox.to_original``. Passing candidates are compacted with an atomic
+and leave the boxes in input pixels, unclipped, as the CPU decoders do: NMS compares them there and maps the
+kept ones to frame pixels (``Letterbox.to_original``), so both paths keep the same boxes at the borders. Passing candidates are compacted with an atomic
 counter: slot order is arbitrary and each slot records its model candidate index (``source``). The list
 holds every row of the output by default (``capacity`` = N), so which candidates survive never depends on
 the atomics' order; a smaller ``capacity`` chosen on purpose stores the first ones served and counts the
@@ -10,7 +11,7 @@ rest (``total``, ``overflow``), never silently.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -25,13 +26,15 @@ LAYOUTS = ("v5", "v8", "e2e")
 class DeviceCandidates:
     """Device addresses of a candidate list (what ``GpuDecode.run`` fills and ``GpuNms.run`` reads).
 
-    boxes (capacity, 4) float32 xyxy frame pixels; scores (capacity,) float32; class_ids (capacity,) int32;
+    boxes (capacity, 4) float32 xyxy input pixels; scores (capacity,) float32; class_ids (capacity,) int32;
     source (capacity,) int32 model candidate index; count: one uint32, the number of candidates that
     passed (may exceed capacity: min(count, capacity) slots are valid). source_bits: bits needed by the
     largest source index (the NMS tie-break key).
     Mask coefficients are not copied per candidate: coefficient m of model candidate s is the element
     ``s * coef_row + m * coef_step`` of the array at ``coefs`` (float16 when ``coefs_half``, else float32),
     normally the model output itself; the NMS gather copies those of the kept candidates.
+    letterbox: how the boxes map to frame pixels (the NMS gather does it, after NMS); None: they are
+    already in the pixels wanted and are not mapped or clipped.
     """
 
     boxes: int
@@ -46,11 +49,12 @@ class DeviceCandidates:
     coef_row: int = 0
     coef_step: int = 1
     coefs_half: bool = False
+    letterbox: Letterbox | None = None
 
 
 @dataclass(frozen=True)
 class HostCandidates:
-    """A downloaded candidate list in slot order; ``total`` passed, ``overflow`` = total - stored.
+    """A downloaded candidate list in slot order (xyxy in input pixels); ``total`` passed, ``overflow`` = total - stored.
     mask_coefs: (stored, nm) float32 looked up by ``source`` in the host model output (``run_host``), or
     None when nm == 0 or the output is not on the host."""
 
@@ -123,15 +127,13 @@ class GpuDecode(Stage):
                                 self.dtype == np.float16)
 
     def run(self, prediction: int, letterbox: Letterbox, conf: float, *, stream: Any = None) -> DeviceCandidates:
-        """Decode the model output at ``prediction`` (``prediction_shape`` of ``dtype``); nothing waits."""
+        """Decode the model output at ``prediction`` (``prediction_shape`` of ``dtype``); nothing waits. The
+        candidates carry ``letterbox``: the NMS maps the kept boxes to frame pixels with it."""
         if not 0.0 <= float(conf) <= 1.0:
             raise ValueError(f"conf must be in [0, 1], got {conf}")
         prediction = as_address(prediction, "prediction")
-        out = self.candidates(prediction)
-        frame_h, frame_w = letterbox.source_hw
-        args = (prediction, self.num_candidates, self.num_classes, self.num_masks,
-                np.float32(conf), np.float32(letterbox.scale), np.float32(letterbox.pad_x),
-                np.float32(letterbox.pad_y), np.float32(frame_w), np.float32(frame_h),
+        out = replace(self.candidates(prediction), letterbox=letterbox)
+        args = (prediction, self.num_candidates, self.num_classes, self.num_masks, np.float32(conf),
                 out.boxes, out.scores, out.class_ids, out.source, out.count, self.capacity)
         self._runtime.memset(out.count, 0, 4, stream)
         grid = grid_for(self.num_candidates, self._runtime)

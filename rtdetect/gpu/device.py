@@ -11,11 +11,23 @@ context once per device user and leaves every thread's context stack as it found
 from __future__ import annotations
 
 import contextlib
+import threading
 from dataclasses import dataclass
 from typing import Iterator
 
 from . import libcuda
 from .errors import INSTALL_HINT, CudaUnavailableError
+
+
+# CU_STREAM_NON_BLOCKING (cuda.h): a stream that never synchronises with the legacy default stream, so work
+# another library queues on stream 0 neither waits for ours nor joins (and breaks) our CUDA graph capture.
+STREAM_NON_BLOCKING = 1
+
+
+def new_stream(driver):
+    """A new non-blocking ``pycuda.driver.Stream`` of ``driver`` (pycuda's ``Stream(flags)`` passes the
+    flags to ``cuStreamCreate``); needs a current context."""
+    return driver.Stream(flags=STREAM_NON_BLOCKING)
 
 
 def import_driver():
@@ -95,16 +107,24 @@ class PrimaryContext:
         self.device = _device(self.driver, index)
         self.index = int(index)
         self._context = self.device.retain_primary_context()
+        self._nesting = threading.local()  # depth of this thread's active() blocks
 
     @contextlib.contextmanager
     def active(self) -> Iterator[None]:
+        """The context current on this thread for the block. Nested uses on one thread push and pop once,
+        at the outermost (a frame's many launches and copies inside one ``active`` cost one pair)."""
         if self._context is None:
             raise RuntimeError("this CUDA context is closed (released)")
-        self._context.push()
+        depth = getattr(self._nesting, "depth", 0)
+        if depth == 0:
+            self._context.push()
+        self._nesting.depth = depth + 1
         try:
             yield
         finally:
-            self.driver.Context.pop()
+            self._nesting.depth = depth
+            if depth == 0:
+                self.driver.Context.pop()
 
     @property
     def is_open(self) -> bool:

@@ -15,10 +15,12 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import InferenceError
 from ..types import BoxMasks, Letterbox
 from .nms import DeviceDetections
 from .runtime import DeviceBuffers, KernelRuntime, Stage, as_address, grid_for
 
+CROPS_TOO_LARGE = 2**32 - 1  # kernels/masks.cu RT_CROPS_TOO_LARGE: info[0] of a frame whose crops need more
 _LOGITS = {np.dtype(np.float32): "mask_logits_f32", np.dtype(np.float16): "mask_logits_f16"}
 
 
@@ -67,8 +69,6 @@ class GpuMasks(Stage):
         self.max_det, self.num_masks = int(max_det), int(num_masks)
         self.proto_hw = (int(proto_hw[0]), int(proto_hw[1]))
         self.frame_hw = (int(frame_hw[0]), int(frame_hw[1]))
-        if self.max_det * self.frame_hw[0] * self.frame_hw[1] >= 2**32:
-            raise ValueError(f"{max_det} masks of {frame_hw} frames could need 4 GiB of crops: lower max_det")
         self._runtime = runtime
         runtime.prepare([_LOGITS[self.dtype], "mask_crops", "mask_rasterize", "mask_blend"])
         mh, mw = self.proto_hw
@@ -82,7 +82,12 @@ class GpuMasks(Stage):
 
     def grow(self, nbytes: int) -> bool:
         """Make the crop buffer hold at least ``nbytes``; True when it moved (re-run ``run`` for the frame
-        that needed it, and drop CUDA graphs that captured the old address)."""
+        that needed it, and drop CUDA graphs that captured the old address). Raises InferenceError for a
+        frame whose crops need 4 GiB or more (``CROPS_TOO_LARGE``: the kernels' offsets are 32-bit)."""
+        if nbytes >= CROPS_TOO_LARGE:
+            height, width = self.frame_hw
+            raise InferenceError(f"the masks of one {width}x{height} frame cover 4 GiB of pixels or more (up to "
+                                 f"{self.max_det} boxes each up to the whole frame): lower --max-det")
         if nbytes <= self.crop_bytes:
             return False
         crops = self._runtime.alloc(int(nbytes))

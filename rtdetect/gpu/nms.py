@@ -13,11 +13,13 @@ from typing import Any
 
 import numpy as np
 
+from ..types import Letterbox
 from .decode import DeviceCandidates
 from .runtime import DeviceBuffers, KernelRuntime, Stage, grid_for
 
 TILE = 64
-MAX_CAPACITY = 65536  # nms_scan keeps a class segment's removed-bits (capacity / 64 words) in shared memory
+TILE_BYTES = TILE * 8  # 64 rows of one uint64 each
+INITIAL_MASK_CANDIDATES = 4096  # the bitmask starts with the tiles of this many candidates in one class
 SORT_MAX_THREADS = 256
 NMS_KERNELS = ("nms_sort", "nms_segments", "nms_mask", "nms_scan", "nms_select", "nms_gather_f32", "nms_gather_f16")
 
@@ -26,7 +28,7 @@ NMS_KERNELS = ("nms_sort", "nms_segments", "nms_mask", "nms_scan", "nms_select",
 class DeviceDetections:
     """Device addresses of the kept detections (what ``GpuNms.run`` fills), ``max_det`` rows each.
 
-    boxes (max_det, 4) float32; scores float32; class_ids int32; source int32 (model candidate index);
+    boxes (max_det, 4) float32 frame pixels (clipped to the frame); scores float32; class_ids int32; source int32 (model candidate index);
     index int32 (candidate slot); coefs (max_det, num_masks) float32; count: one uint32 (kept rows).
     """
 
@@ -66,14 +68,17 @@ class GpuNms(Stage):
     """NMS over device candidate lists of up to ``capacity`` entries, keeping at most ``max_det``.
 
     num_classes: class ids are promised to lie in [0, num_classes) (the sort then looks at fewer bits);
-    None accepts any int32 class id. Device memory: about capacity^2 / 8 bytes for the IoU bitmask
-    (8 MB at 8192, 112 MB at 30000).
+    None accepts any int32 class id. Device memory: about 40 bytes per candidate of ``capacity``, plus the IoU
+    bitmask, which holds only the 64x64 tiles the candidates that passed need (sum over classes of
+    k (k + 1) / 2 tiles of 512 bytes, k = ceil(candidates of the class / 64)): it starts at what 4096
+    candidates of one class need (1 MB) and grows when a frame needs more (``grow``; the frame is then run
+    again: a frame whose tiles do not fit reports no detection, never a wrong one).
     """
 
     def __init__(self, runtime: KernelRuntime, *, capacity: int = 8192, max_det: int = 300,
                  num_masks: int = 0, num_classes: int | None = None) -> None:
-        if not 1 <= capacity <= MAX_CAPACITY:
-            raise ValueError(f"capacity must be in [1, {MAX_CAPACITY}], got {capacity}")
+        if not 1 <= capacity <= 2**31 - 1:
+            raise ValueError(f"capacity must be in [1, 2^31), got {capacity}")
         if max_det < 1 or num_masks < 0:
             raise ValueError(f"need max_det >= 1 and num_masks >= 0, got {max_det}, {num_masks}")
         self.capacity, self.max_det, self.num_masks = int(capacity), int(max_det), int(num_masks)
@@ -85,11 +90,36 @@ class GpuNms(Stage):
         self._buffers = DeviceBuffers(runtime, {
             "order": 4 * cap, "rank": 4 * cap, "sorted": 4 * cap, "work": 4 * cap,
             "seg_start": 4 * (cap + 1), "tile_offset": 4 * (cap + 1), "seg_info": 8,
-            "mask": 8 * cap * self.words, "keep": cap,
+            "keep": cap,
             "det_index": 4 * det, "det_count": 4, "det_boxes": 16 * det, "det_scores": 4 * det,
             "det_classes": 4 * det, "det_source": 4 * det, "det_coefs": 4 * det * max(num_masks, 1)})
         self._host: DeviceBuffers | None = None
+        # Class segments longer than the scan's shared memory holds keep their removed-bits in global
+        # memory: one row of `words` per scan block (a few hundred KB; the kernel decides which it uses).
+        self._scan_blocks = max(1, min(cap, runtime.grid_blocks))
+        self._spill = runtime.alloc(8 * self._scan_blocks * self.words)
+        self.tile_capacity, self._mask = 0, None
+        self.grow(sum_tiles_upper_bound(min(cap, INITIAL_MASK_CANDIDATES)))
 
+    @property
+    def tiles_needed_address(self) -> int:
+        """Device address of one uint32: the bitmask tiles the last run's candidates needed (copy it back
+        with the results; more than ``tile_capacity`` means: ``grow`` and run the frame again)."""
+        return self._buffers["seg_info"] + 4
+
+    def grow(self, tiles: int) -> bool:
+        """Make the bitmask hold at least ``tiles`` tiles (reallocated at 1.5x the need, so a slowly rising
+        count does not reallocate every frame). True when it was reallocated: work queued or captured with
+        the old address (a CUDA graph) must be redone."""
+        if tiles <= self.tile_capacity:
+            return False
+        capacity = max(int(tiles), int(tiles * 3 // 2) if self.tile_capacity else int(tiles))
+        if self._mask is not None:
+            self._runtime.free(self._mask)
+            self._mask = None
+        self._mask = self._runtime.alloc(TILE_BYTES * capacity)
+        self.tile_capacity = capacity
+        return True
     def detections(self) -> DeviceDetections:
         b = self._buffers
         return DeviceDetections(b["det_boxes"], b["det_scores"], b["det_classes"], b["det_source"],
@@ -98,7 +128,9 @@ class GpuNms(Stage):
     def run(self, candidates: DeviceCandidates, iou_thres: float, *, tie_by_source: bool = True,
             stream: Any = None) -> DeviceDetections:
         """Queue NMS of ``candidates``; ties in score go to the lower model candidate index (``source``)
-        when ``tie_by_source``, else to the lower slot. Returns the detection buffers; nothing waits."""
+        when ``tie_by_source``, else to the lower slot. Returns the detection buffers; nothing waits. When
+        the tiles the candidates need (``tiles_needed_address``) exceed ``tile_capacity``, the detections
+        are empty: ``grow`` and run again (``run_settled`` does both)."""
         if candidates.capacity > self.capacity:
             raise ValueError(f"candidate list of capacity {candidates.capacity} exceeds this NMS's {self.capacity}")
         if candidates.num_masks != self.num_masks:
@@ -114,22 +146,23 @@ class GpuNms(Stage):
                   (candidates.class_ids, b["sorted"], candidates.count, cap, b["seg_start"], b["tile_offset"],
                    b["seg_info"]), stream)
         tiles_possible = sum_tiles_upper_bound(cap)
+        mask, tiles = int(self._mask), self.tile_capacity
         rt.launch("nms_mask", (max(1, min(tiles_possible, rt.grid_blocks)), 1), TILE,
-                  (candidates.boxes, b["sorted"], b["seg_start"], b["tile_offset"], b["seg_info"], self.words,
-                   thres, b["mask"]), stream)
-        rt.launch("nms_scan", (max(1, min(cap, rt.grid_blocks)), 1), rt.block_threads,
-                  (b["mask"], b["sorted"], b["rank"], b["seg_start"], b["seg_info"], self.words, b["keep"]),
-                  stream)
+                  (candidates.boxes, b["sorted"], b["seg_start"], b["tile_offset"], b["seg_info"], tiles,
+                   thres, mask), stream)
+        rt.launch("nms_scan", (max(1, min(cap, self._scan_blocks)), 1), rt.block_threads,
+                  (mask, b["sorted"], b["rank"], b["seg_start"], b["tile_offset"], b["seg_info"], tiles,
+                   self.words, int(self._spill), b["keep"]), stream)
         rt.launch("nms_select", (1, 1), rt.block_threads,
-                  (b["keep"], b["order"], candidates.count, cap, self.max_det, b["det_index"], b["det_count"]),
-                  stream)
+                  (b["keep"], b["order"], candidates.count, cap, b["seg_info"], tiles, self.max_det,
+                   b["det_index"], b["det_count"]), stream)
         if self.num_masks and not candidates.coefs:
             raise ValueError("candidates carry no coefficient address: decode with the model output's address")
         rt.launch("nms_gather_f16" if candidates.coefs_half else "nms_gather_f32", (grid_for(self.max_det, rt), 1),
                   rt.block_threads,
                   (b["det_index"], b["det_count"], candidates.boxes, candidates.scores, candidates.class_ids,
                    candidates.source, candidates.coefs, candidates.coef_row, candidates.coef_step,
-                   self.num_masks, b["det_boxes"], b["det_scores"], b["det_classes"], b["det_source"],
+                   self.num_masks, *gather_letterbox(candidates.letterbox), b["det_boxes"], b["det_scores"], b["det_classes"], b["det_source"],
                    b["det_coefs"]), stream)
         return self.detections()
 
@@ -159,8 +192,24 @@ class GpuNms(Stage):
         candidates = DeviceCandidates(host["boxes"], host["scores"], host["class_ids"], host["source"],
                                       host["coefs"], host["count"], self.capacity, self.num_masks, 0,
                                       coef_row=self.num_masks)
-        self.run(candidates, iou_thres, tie_by_source=False, stream=stream)
+        self.run_settled(candidates, iou_thres, tie_by_source=False, stream=stream)
         return download_detections(rt, self.detections(), stream).index.astype(np.int64)
+
+    def run_settled(self, candidates: DeviceCandidates, iou_thres: float, *, tie_by_source: bool = True,
+                    stream: Any = None) -> DeviceDetections:
+        """``run``, then wait for it: when the bitmask was too small for these candidates, grow it and run
+        again. For callers that wait anyway; the frame pipeline reads the tiles with its results instead."""
+        self.run(candidates, iou_thres, tie_by_source=tie_by_source, stream=stream)
+        if self.grow(self.download_tiles_needed(stream)):
+            self.run(candidates, iou_thres, tie_by_source=tie_by_source, stream=stream)
+        return self.detections()
+
+    def download_tiles_needed(self, stream: Any = None) -> int:
+        """The bitmask tiles the last run needed (waits for the stream)."""
+        tiles = np.zeros(1, np.uint32)
+        self._runtime.download(tiles, self.tiles_needed_address, stream)
+        self._runtime.synchronize(stream)
+        return int(tiles[0])
 
     def _host_candidates(self) -> DeviceBuffers:
         if self._host is None:
@@ -172,9 +221,23 @@ class GpuNms(Stage):
 
     def close(self) -> None:
         self._buffers.close()
+        for name in ("_mask", "_spill"):
+            if getattr(self, name) is not None:
+                self._runtime.free(getattr(self, name))
+                setattr(self, name, None)
         if self._host is not None:
             self._host.close()
             self._host = None
+
+
+def gather_letterbox(letterbox: Letterbox | None) -> tuple:
+    """The gather kernel's (scale, pad_x, pad_y, frame_w, frame_h, clip) arguments: map the kept boxes to
+    frame pixels and clip them (``Letterbox.to_original``), or copy them as they are (None)."""
+    if letterbox is None:
+        return np.float32(1), np.float32(0), np.float32(0), np.float32(0), np.float32(0), 0
+    frame_h, frame_w = letterbox.source_hw
+    return (np.float32(letterbox.scale), np.float32(letterbox.pad_x), np.float32(letterbox.pad_y),
+            np.float32(frame_w), np.float32(frame_h), 1)
 
 
 def sum_tiles_upper_bound(capacity: int) -> int:

@@ -12,22 +12,24 @@ stream. Uploads go on a second stream, double-buffered (:mod:`rtdetect.gpu.slots
 ``process_stream`` uploads frame k + 1 while frame k is computed. Detection models need one host sync per
 frame; segmentation models two (the kept count decides how many masks come back). With ``paint_masks`` on
 (the run loop sets it when a sink renders), segmentation frames also come back with their masks painted on
-the device (:mod:`rtdetect.gpu.paint`) in ``Detections.extra[EXTRA_PAINTED]``, within the second wait.
+the device (:mod:`rtdetect.gpu.paint`) in ``GpuFrame.painted``, within the second wait.
 
 Timings (``stage_seconds``): GPU time from CUDA events, keys ``upload``, ``preprocess``, ``inference``,
 ``decode_nms``, ``masks`` (segmentation), ``download``, and ``paint`` (painting on: the crops' and the painted
 rows' copies back and the blend). With the CUDA graph on (default), the stages run as
 one graph and are reported together as ``gpu_graph``; pass ``use_graph=False`` for per-stage numbers.
 
-Semantics against the CPU model (``rtdetect.run.CpuModel``): same decode rules and NMS rule, but
-NMS runs on boxes already mapped to frame pixels (and clipped), so results agree to float rounding, not bit
-for bit; the candidate list holds every row of the model output (up to the NMS's 65536; a smaller
-``capacity`` given on purpose drops the excess in atomic order, reported once); a ``classes`` filter
+Semantics against the CPU model (``rtdetect.run.CpuModel``): same decode rules and NMS rule, NMS on
+the boxes in input pixels and the kept ones mapped to frame pixels and clipped after, as on the CPU, so the
+same boxes are kept at the frame's borders; the candidate list holds every row of the model output
+(a smaller ``capacity`` given on purpose drops the excess in atomic order, reported once), and the NMS
+bitmask grows to what a frame's candidates need (that frame is then run again); a ``classes`` filter
 applies after NMS (NMS is per class, so only the ``max_det`` cut can differ).
 """
 from __future__ import annotations
 
 import threading
+from typing import NamedTuple
 
 import numpy as np
 
@@ -35,11 +37,21 @@ from ..decode import select_decoder
 from ..postprocess import PostprocessConfig
 from ..preprocess import letterbox_params
 from ..notes import note
-from ..types import EXTRA_PAINTED, BoxMasks, Detections
+from ..types import BoxMasks, Detections
+from .device import new_stream
 from .graph_cache import GraphCache
 from .masks import GpuMasks, unpack_crops
-from .nms import MAX_CAPACITY as NMS_MAX_CAPACITY
 from .slots import FrameSlot
+
+class GpuFrame(NamedTuple):
+    """One frame's results: ``detections`` in frame pixels, ``timings`` (GPU seconds per stage) and, with
+    ``paint_masks`` on a segmentation model, ``painted``: the frame with the shown detections' masks already
+    painted ((H, W, 3) uint8 BGR; None otherwise)."""
+
+    detections: Detections
+    timings: dict[str, float]
+    painted: np.ndarray | None = None
+
 
 class GpuProcessor:
     """Runs a :class:`rtdetect.inference.tensorrt.TensorRTEngine` with rtdetect's CUDA kernels around it.
@@ -47,8 +59,8 @@ class GpuProcessor:
     runtime: the ``rtdetect.gpu`` kernel runtime; by default a ``CudaRuntime`` on the engine's device and
     stream (the CPU tests pass the kernel emulator's).
 
-    ``process_frame(image)`` → ``(Detections, stage_seconds)`` for one (H, W, 3) uint8 BGR frame;
-    ``process_stream(images)`` yields the same for an iterable of frames, overlapping uploads with compute.
+    ``process_frame(image)`` → :class:`GpuFrame` ``(detections, timings, painted)`` for one (H, W, 3) uint8 BGR
+    frame; ``process_stream(images)`` yields the same for an iterable of frames, overlapping uploads with compute.
     ``names``: class names. ``configure(config)`` changes thresholds, from any thread: the change is applied
     by the driving thread between two frames (it recreates the stages and slots a frame in flight uses), so
     every frame is processed wholly under the settings in force when it was staged. ``close()`` frees the
@@ -66,7 +78,7 @@ class GpuProcessor:
         self.cuda, self.stream = self.runner.cuda, self.runner.stream
         with self.runner.context.active():
             self.runner.set_batch(1)
-            self._copy_stream = self.cuda.Stream()
+            self._copy_stream = new_stream(self.cuda)
         self._owns_runtime = runtime is None
         self._runtime = CudaRuntime(context=self.runner.context, stream=self.stream) if runtime is None else runtime
         self._capacity = capacity
@@ -95,8 +107,7 @@ class GpuProcessor:
         pred_shape = shapes[roles.prediction]
         self._num_candidates = int(pred_shape[2] if self.layout == "v8" else pred_shape[1])
         # Every row fits by default, so which candidates survive never follows the atomics' order.
-        rows = min(self._num_candidates, NMS_MAX_CAPACITY)
-        self.capacity = rows if self._capacity is None else int(self._capacity)
+        self.capacity = self._num_candidates if self._capacity is None else int(self._capacity)
 
     def configure(self, config: PostprocessConfig) -> None:
         """Ask for new thresholds / class filter / max_det (any thread; the latest request wins). They take
@@ -149,6 +160,7 @@ class GpuProcessor:
 
     def _launch(self, slot: FrameSlot) -> FrameSlot:
         slot.letterbox = letterbox_params(slot.frame_hw, self.engine.input_hw)[0]
+        slot.nms_tiles = self._nms.tile_capacity
         with self.runner.context.active():
             self.stream.wait_for_event(slot.upload_clock.last)
             slot.clock.start(self.stream)
@@ -186,6 +198,7 @@ class GpuProcessor:
         copy = self.cuda.memcpy_dtoh_async
         copy(results["count"], det.count, self.stream)
         copy(results["candidates"], self._decode.candidates().count, self.stream)
+        copy(results["tiles"], self._nms.tiles_needed_address, self.stream)
         copy(results["boxes"], det.boxes, self.stream)
         copy(results["scores"], det.scores, self.stream)
         copy(results["classes"], det.class_ids, self.stream)
@@ -194,10 +207,16 @@ class GpuProcessor:
             copy(results["mask_rects"], masks.rects, self.stream)
             copy(results["mask_info"], masks.info, self.stream)
 
-    def _collect(self, slot: FrameSlot) -> tuple[Detections, dict[str, float]]:
+    def _collect(self, slot: FrameSlot) -> GpuFrame:
         with self.runner.context.active():
             slot.clock.last.synchronize()  # the one host wait of a detection frame
             results = slot.results
+            tiles = int(results["tiles"][0])
+            if tiles > slot.nms_tiles:  # the NMS bitmask it ran with was too small: it reported nothing
+                if self._nms.grow(tiles):
+                    self._graphs.drop()  # graphs hold the old bitmask
+                self._launch(slot)  # again, after any frame queued behind it (one stream: theirs are unharmed)
+                slot.clock.last.synchronize()
             n = min(int(results["count"][0]), self.config.max_det)
             self._report_overflow(int(results["candidates"][0]))
             classes = results["classes"][:n].copy()
@@ -208,9 +227,7 @@ class GpuProcessor:
         detections = Detections(results["boxes"][:n].copy(), results["scores"][:n].copy(), classes, masks)
         if shown is not None:
             detections = detections[shown]
-        if painted is not None:
-            detections.extra[EXTRA_PAINTED] = painted
-        return detections, timings
+        return GpuFrame(detections, timings, painted)
 
     def _download_masks(self, slot: FrameSlot, n: int, classes: np.ndarray,
                         shown: np.ndarray | None) -> tuple[BoxMasks, np.ndarray | None]:
@@ -265,10 +282,11 @@ class GpuProcessor:
                       f"{self.capacity}: the rest were dropped (raise conf or capacity)")
 
     # -- public ----------------------------------------------------------------------------------------
-    def process_frame(self, image: np.ndarray) -> tuple[Detections, dict[str, float]]:
+    def process_frame(self, image: np.ndarray) -> GpuFrame:
         """Detections (frame pixels) and GPU seconds per stage for one (H, W, 3) uint8 BGR frame."""
-        self._apply_requested()
-        return self._collect(self._launch(self._stage(image)))
+        with self.runner.context.active():  # one push/pop for the whole frame (nested ones cost nothing)
+            self._apply_requested()
+            return self._collect(self._launch(self._stage(image)))
 
     def process_stream(self, images):
         """Yield ``(Detections, stage_seconds)`` per frame of ``images``, in order; frame k + 1 is uploaded
@@ -277,24 +295,32 @@ class GpuProcessor:
         first = next(iterator, None)
         if first is None:
             return
-        self._apply_requested()
-        current = self._launch(self._stage(first))
+        context = self.runner.context
+        with context.active():  # one push/pop per frame (never held across a yield)
+            self._apply_requested()
+            current = self._launch(self._stage(first))
         for image in iterator:
             if self._requested is not None:  # new settings: finish the frame in flight under the old ones first
-                yield self._collect(current)
-                self._apply_requested()
-                current = self._launch(self._stage(image))
+                with context.active():
+                    result = self._collect(current)
+                yield result
+                with context.active():
+                    self._apply_requested()
+                    current = self._launch(self._stage(image))
                 continue
-            staged = self._stage(image)
-            if self.has_masks:  # masks of frame k live in one device buffer: read them before k + 1 computes
-                result = self._collect(current)
-                current = self._launch(staged)
-            else:
-                following = self._launch(staged)
-                result = self._collect(current)
-                current = following
+            with context.active():
+                if self.has_masks:  # masks of frame k live in one device buffer: read them before k + 1 computes
+                    staged = self._stage(image)
+                    result = self._collect(current)
+                    current = self._launch(staged)
+                else:
+                    following = self._launch(self._stage(image))
+                    result = self._collect(current)
+                    current = following
             yield result
-        yield self._collect(current)
+        with context.active():
+            result = self._collect(current)
+        yield result
 
     def _close_stages(self) -> None:
         """Free the kernel stages (on the runtime's context) and the upload slots (on the engine's)."""

@@ -25,12 +25,14 @@ class FrameSlot:
         self.device = None
         self.frame_hw: tuple[int, int] = (0, 0)
         self.letterbox = None
+        self.nms_tiles = 0  # the NMS bitmask's tiles when the frame was launched
         self.busy = False
         self.upload_clock = EventClock(cuda)
         self.clock = EventClock(cuda)
         self.results = {
             "count": cuda.pagelocked_empty((1,), np.uint32),
             "candidates": cuda.pagelocked_empty((1,), np.uint32),
+            "tiles": cuda.pagelocked_empty((1,), np.uint32),  # NMS bitmask tiles the frame needed
             "boxes": cuda.pagelocked_empty((max_det, 4), np.float32),
             "scores": cuda.pagelocked_empty((max_det,), np.float32),
             "classes": cuda.pagelocked_empty((max_det,), np.int32),

@@ -25,7 +25,7 @@ from ..decode import select_decoder
 from ..inference.base import Engine
 from ..postprocess import PostprocessConfig, Postprocessor
 from ..preprocess import Preprocessor
-from ..types import EXTRA_PAINTED, Detections, Frame
+from ..types import Frame
 from .work import Stage, WorkItem, result_unless_stopped
 
 
@@ -169,7 +169,7 @@ class CpuModel:
 class GpuModel:
     """The fused GPU processor as a ``Model``: preprocess, inference, decode, NMS and masks on the device in
     one stage; only the kept detections come back. ``processor`` provides ``process_frame(image) ->
-    (Detections, seconds by stage)``, ``process_stream(images)`` (the same per frame, in order, uploading
+    (detections, seconds by stage, painted frame or None)``, ``process_stream(images)`` (the same per frame, in order, uploading
     frame k + 1 while frame k computes), ``names``, ``layout``, ``has_masks``, ``paint_masks``,
     ``configure(config)`` (recorded, applied by the processor between two frames) and ``close()``; the
     caller owns and closes it.
@@ -196,9 +196,8 @@ class GpuModel:
         self.processor.paint_masks = enabled
 
     @staticmethod
-    def _settle(item: WorkItem, detections: Detections, timings: dict[str, float]) -> WorkItem:
-        item.painted = detections.extra.pop(EXTRA_PAINTED, None)  # the image travels beside the detections
-        item.detections = detections
+    def _settle(item: WorkItem, detections, timings: dict[str, float], painted) -> WorkItem:
+        item.detections, item.painted = detections, painted
         item.timings.update(timings)
         return item
 
@@ -214,8 +213,8 @@ class GpuModel:
                 pending.append(item)
                 yield item.frame.image
 
-        for detections, timings in self.processor.process_stream(images()):
-            yield self._settle(pending.pop(0), detections, timings)
+        for result in self.processor.process_stream(images()):
+            yield self._settle(pending.pop(0), *result)
 
     def stages(self) -> list[Stage]:
         return [Stage("gpu", False, self._fused, newest_only=True, streamed=self._streamed)]

@@ -1,4 +1,5 @@
-"""Decode kernels vs rtdetect.decode + Letterbox.to_original, every layout, float32 and float16.
+"""Decode kernels vs rtdetect.decode, every layout, float32 and float16 (boxes in input pixels, as the CPU
+decoders leave them; the NMS gather maps the kept ones to frame pixels, see cpu_path).
 
 Atomic compaction makes the slot order arbitrary, so results are compared after sorting by the model
 candidate index each slot records; then boxes, scores, classes and coefficients must be *equal*.
@@ -12,6 +13,7 @@ from hypothesis import strategies as st
 
 from rtdetect.decode import AnchorBasedDecoder, AnchorFreeDecoder, EndToEndDecoder
 from rtdetect.gpu import GpuDecode
+from rtdetect.nms import nms_reference
 from rtdetect.preprocess import letterbox_params
 
 DECODERS = {"v5": AnchorBasedDecoder, "v8": AnchorFreeDecoder, "e2e": EndToEndDecoder}
@@ -38,9 +40,16 @@ def make_prediction(layout: str, n: int, nc: int, nm: int, dtype, rng) -> np.nda
     return np.ascontiguousarray(rows.astype(dtype))
 
 
-def reference(layout, prediction, nc, nm, conf, box):
-    cands = DECODERS[layout](nc, nm).decode(prediction, conf)
-    return cands, box.to_original(cands.xyxy)
+def reference(layout, prediction, nc, nm, conf):
+    """The CPU decoder's candidates (input pixels)."""
+    return DECODERS[layout](nc, nm).decode(prediction, conf)
+
+
+def cpu_path(cands, box, iou, max_det):
+    """What the CPU post-processing keeps of ``cands``: NMS in input pixels, then the kept boxes mapped to
+    frame pixels and clipped. Returns (kept indices, their frame boxes)."""
+    keep = nms_reference(cands.xyxy, cands.scores, cands.class_ids, iou, max_det)
+    return keep, box.to_original(cands.xyxy[keep])
 
 
 def run_decode(runtime, layout, prediction, nc, nm, conf, box, *, capacity=None):
@@ -50,11 +59,11 @@ def run_decode(runtime, layout, prediction, nc, nm, conf, box, *, capacity=None)
         return stage.run_host(prediction, box, conf)
 
 
-def assert_matches(got, cands, boxes):
+def assert_matches(got, cands):
     got = got.sorted_by_source()
     assert got.total == len(cands) and got.overflow == 0
     assert np.all(np.diff(got.source) > 0)
-    np.testing.assert_array_equal(got.xyxy, boxes)
+    np.testing.assert_array_equal(got.xyxy, cands.xyxy)
     np.testing.assert_array_equal(got.scores, cands.scores)
     np.testing.assert_array_equal(got.class_ids, cands.class_ids)
     if cands.mask_coefs is None:
@@ -78,9 +87,9 @@ def test_random_outputs_match_the_reference(runtime, layout, dtype, n, nc, nm, c
     rng = np.random.default_rng(seed)
     prediction = make_prediction(layout, n, nc, nm, dtype, rng)
     box = letterbox_params(frame_hw, INPUT_HW)[0]
-    cands, boxes = reference(layout, prediction, nc, nm, conf, box)
+    cands = reference(layout, prediction, nc, nm, conf)
     got = run_decode(runtime, layout, prediction, nc, nm, conf, box)
-    assert_matches(got, cands, boxes)
+    assert_matches(got, cands)
     # The recorded source indices are right: the stored scores come from those model rows.
     rows = source_rows(layout, prediction, got.source)
     if layout == "e2e":
@@ -99,9 +108,9 @@ def test_30000_candidates_all_over_the_threshold(runtime):
     prediction = make_prediction("v8", 30000, 80, 32, np.float16, rng)
     prediction[0, 4:84] = rng.uniform(0.3, 1.0, (80, 30000)).astype(np.float16)
     box = letterbox_params((1080, 1920), INPUT_HW)[0]
-    cands, boxes = reference("v8", prediction, 80, 32, 0.25, box)
+    cands = reference("v8", prediction, 80, 32, 0.25)
     assert len(cands) == 30000
-    assert_matches(run_decode(runtime, "v8", prediction, 80, 32, 0.25, box), cands, boxes)
+    assert_matches(run_decode(runtime, "v8", prediction, 80, 32, 0.25, box), cands)
 
 
 def test_one_class_and_exact_ties_take_the_lowest_class(runtime):
@@ -121,13 +130,13 @@ def test_overflow_is_counted_and_the_stored_ones_are_genuine(runtime):
     rng = np.random.default_rng(4)
     prediction = make_prediction("v5", 2000, 4, 2, np.float32, rng)
     box = letterbox_params((720, 1280), INPUT_HW)[0]
-    cands, boxes = reference("v5", prediction, 4, 2, 0.0, box)
+    cands = reference("v5", prediction, 4, 2, 0.0)
     got = run_decode(runtime, "v5", prediction, 4, 2, 0.0, box, capacity=100).sorted_by_source()
     assert got.total == len(cands) > 100 and len(got.scores) == 100 and got.overflow == len(cands) - 100
     rows = prediction[0]
     passing = np.flatnonzero((rows[:, 4] > 0) & (rows[:, 4] * rows[:, 5:9].max(axis=1) > 0))  # in model order
     position = np.searchsorted(passing, got.source)
-    np.testing.assert_array_equal(got.xyxy, boxes[position])
+    np.testing.assert_array_equal(got.xyxy, cands.xyxy[position])
     np.testing.assert_array_equal(got.scores, cands.scores[position])
 
 
@@ -135,8 +144,8 @@ def test_wide_launch_geometry(wide_runtime):
     rng = np.random.default_rng(5)
     prediction = make_prediction("v8", 5000, 7, 4, np.float32, rng)
     box = letterbox_params((333, 777), INPUT_HW)[0]
-    cands, boxes = reference("v8", prediction, 7, 4, 0.5, box)
-    assert_matches(run_decode(wide_runtime, "v8", prediction, 7, 4, 0.5, box), cands, boxes)
+    cands = reference("v8", prediction, 7, 4, 0.5)
+    assert_matches(run_decode(wide_runtime, "v8", prediction, 7, 4, 0.5, box), cands)
 
 
 def test_input_checks(emulated_runtime):
@@ -159,10 +168,10 @@ def test_default_capacity_holds_every_row_of_the_output(runtime):
     prediction = make_prediction("v8", 8400, 2, 0, np.float32, rng)
     prediction[0, 4:6] = rng.uniform(0.3, 1.0, (2, 8400)).astype(np.float32)
     box = letterbox_params((640, 640), INPUT_HW)[0]
-    cands, boxes = reference("v8", prediction, 2, 0, 0.25, box)
+    cands = reference("v8", prediction, 2, 0, 0.25)
     with GpuDecode(runtime, layout="v8", num_classes=2, num_candidates=8400) as stage:
         got = stage.run_host(prediction, box, 0.25)
-    assert_matches(got, cands, boxes)
+    assert_matches(got, cands)
 
 
 def poison(prediction: np.ndarray, layout: str, nc: int, rng, fraction: float = 0.05) -> np.ndarray:
@@ -191,6 +200,6 @@ def test_nan_and_inf_outputs_follow_the_reference(runtime, layout, dtype):
         nc = 4
         prediction = poison(make_prediction(layout, 600, nc, 2, dtype, rng), layout, nc, rng)
         box = letterbox_params((480, 640), INPUT_HW)[0]
-        cands, boxes = reference(layout, prediction, nc, 2, 0.25, box)
-        assert not np.isnan(boxes).any() and not np.isnan(cands.scores).any()
-        assert_matches(run_decode(runtime, layout, prediction, nc, 2, 0.25, box), cands, boxes)
+        cands = reference(layout, prediction, nc, 2, 0.25)
+        assert not np.isnan(cands.xyxy).any() and not np.isnan(cands.scores).any()
+        assert_matches(run_decode(runtime, layout, prediction, nc, 2, 0.25, box), cands)

@@ -190,3 +190,37 @@ def test_blend_grid_follows_the_crops_not_the_frame(wide_runtime):
     assert sum(crop.size for crop in masks.crops) == 640
     assert wide_runtime.grids["mask_blend"] == (3, 1) and wide_runtime.grid_blocks == 5
     np.testing.assert_array_equal(got, blend_masks_reference(image, masks.to_full(), [1, 2], palette, 0.45))
+
+
+def test_8k_frames_with_the_default_max_det(runtime):
+    """Issue 28: 8K segmentation with --max-det 300 raised a ValueError (a traceback in the GPU stage)
+    because 300 frame-sized crops could overflow the 32-bit offsets; real frames need far less. It runs,
+    and its crops are the CPU's."""
+    rng = np.random.default_rng(8)
+    frame_hw, nm = (4320, 7680), 8
+    box = letterbox_params(frame_hw, (640, 640))[0]
+    protos = rng.standard_normal((nm, 160, 160)).astype(np.float32)
+    coefs = rng.standard_normal((3, nm)).astype(np.float32)
+    boxes = np.float32([[100, 200, 700, 600], [7000, 3900, 7680, 4320], [3000.5, 1000.25, 3400.75, 1500.5]])
+    want = process_masks(coefs, protos, boxes, box)
+    with GpuMasks(runtime, max_det=300, num_masks=nm, proto_hw=(160, 160), frame_hw=frame_hw) as stage:
+        got = stage.run_host(coefs, protos, boxes, box)
+    np.testing.assert_array_equal(got.offsets, want.offsets)
+    for mine, theirs in zip(got.crops, want.crops, strict=True):
+        assert mine.shape == theirs.shape and mine.size > 0
+        assert np.mean(mine != theirs) < 1e-3  # only pixels whose logit sits at the threshold may differ
+
+
+def test_a_frame_whose_crops_outgrow_32_bit_offsets_is_refused_in_one_line(emulated_runtime):
+    """130 frame-sized boxes on an 8K frame need 4.3e9 crop bytes: the kernels see it (64-bit sums), write
+    nothing, and the stage raises InferenceError (an RtdetectError: one line) instead of wrapping."""
+    from rtdetect.errors import InferenceError
+
+    frame_hw, nm, n = (4320, 7680), 2, 130
+    box = letterbox_params(frame_hw, (640, 640))[0]
+    protos = np.ones((nm, 160, 160), np.float32)
+    coefs = np.ones((n, nm), np.float32)
+    boxes = np.tile(np.float32([0, 0, 7680, 4320]), (n, 1))
+    with GpuMasks(emulated_runtime, max_det=n, num_masks=nm, proto_hw=(160, 160), frame_hw=frame_hw) as stage:
+        with pytest.raises(InferenceError, match=r"7680x4320 frame cover 4 GiB .*lower --max-det"):
+            stage.run_host(coefs, protos, boxes, box)

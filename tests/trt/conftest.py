@@ -61,9 +61,11 @@ def messages():
 
 @pytest.fixture
 def cuda(monkeypatch):
-    """The fake pycuda (tests/fake_pycuda.py) installed in sys.modules, with its fake libcuda."""
-    from fake_pycuda import FakeCudaDriver, install
+    """The fake pycuda (tests/fake_pycuda.py) installed in sys.modules, with its fake libcuda, and no NVRTC
+    (a test that wants one installs tests/fake_pycuda.py's FakeNvrtc)."""
+    from fake_pycuda import FakeCudaDriver, install, install_nvrtc
 
+    install_nvrtc(monkeypatch, None)
     return install(monkeypatch, FakeCudaDriver())
 
 

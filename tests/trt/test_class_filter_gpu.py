@@ -40,7 +40,7 @@ def test_gpu_filter_equals_unfiltered_restricted(gpu_pipeline, unfiltered, image
     assert len(set(everything.class_ids.tolist())) >= 2
     gpu_pipeline.configure(PostprocessConfig(conf=0.25, masks=False, classes=classes))
     try:
-        filtered, _ = gpu_pipeline.process_frame(frame)
+        filtered, _, _ = gpu_pipeline.process_frame(frame)
     finally:
         gpu_pipeline.configure(PostprocessConfig(conf=0.25, masks=False))
     keep = np.isin(everything.class_ids, classes)

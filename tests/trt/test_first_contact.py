@@ -74,23 +74,59 @@ def test_auto_without_nvcc_falls_back_to_the_cpu(cuda, install_trt, monkeypatch,
     assert "nvcc" in capfd.readouterr().err
 
 
-def test_auto_needs_no_nvcc_where_the_kernels_come_prebuilt(cuda, install_trt, monkeypatch, tmp_path, capfd):
-    """Issue 10 item 1: a TensorRT runtime image without the CUDA toolkit runs the GPU path from the
-    wheel's fatbins (here a fatbin directory built from the current sources, contents not loaded)."""
+def prebuilt_place(tmp_path, *, architectures=None, ptx="75", cuda="13.0"):
+    """A fatbin directory built (per its manifest) from the current sources, contents not loaded."""
     import json
 
     from rtdetect.gpu import fatbin
     from rtdetect.gpu.sources import kernels_dir
 
-    install_trt()
     place = tmp_path / "prebuilt"
     place.mkdir()
     for name in fatbin.SOURCE_FILES:
         (place / fatbin.fatbin_name(name)).write_bytes(b"")
-    (place / fatbin.MANIFEST).write_text(json.dumps({"sha256": fatbin.digests(kernels_dir())}))
+    (place / fatbin.MANIFEST).write_text(json.dumps({
+        "cuda": cuda, "architectures": list(architectures or fatbin.ARCHITECTURES), "ptx": ptx,
+        "sha256": fatbin.digests(kernels_dir())}))
+    return place
+
+
+def test_auto_needs_no_nvcc_where_the_kernels_come_prebuilt(cuda, install_trt, monkeypatch, tmp_path, capfd):
+    """Issue 10 item 1: a TensorRT runtime image without the CUDA toolkit runs the GPU path from the
+    wheel's fatbins."""
+    from rtdetect.gpu import fatbin
+
+    install_trt()
+    cuda.driver_version = 13000
+    place = prebuilt_place(tmp_path)
     monkeypatch.setattr(fatbin, "search_places", lambda: [place])
     monkeypatch.setenv("PATH", str(tmp_path))
     assert choose_backend("auto") == "tensorrt" and capfd.readouterr().err == ""
+
+
+@pytest.mark.parametrize("capability,driver,architectures,ptx,expected", [
+    ((8, 0), 13000, ("75", "86", "87", "89", "90"), "90", "sm_80"),  # the old wheel on an A100
+    ((12, 0), 12080, None, "75", "CUDA 12.8"),  # Blackwell on an r570 driver, CUDA 13 fatbins
+    ((8, 6), 12040, None, "75", "CUDA 12.4"),  # any GPU on a CUDA 12 driver, CUDA 13 fatbins
+])
+def test_auto_checks_architecture_and_driver_before_any_engine_build(cuda, install_trt, monkeypatch, tmp_path,
+                                                                     capfd, capability, driver, architectures,
+                                                                     ptx, expected):
+    """Issue 28 item 2: readiness ignored the GPU's architecture and the driver, so `rtdetect doctor` said
+    ready and auto built the engine (minutes) before the kernels failed to load, with no CPU fallback."""
+    from rtdetect.gpu import fatbin
+    from rtdetect.inference.tensorrt.doctor import report
+
+    install_trt()
+    cuda.capability, cuda.driver_version = capability, driver
+    place = prebuilt_place(tmp_path, architectures=architectures, ptx=ptx)
+    monkeypatch.setattr(fatbin, "search_places", lambda: [place])
+    monkeypatch.setenv("PATH", str(tmp_path))  # no toolkit
+    assert choose_backend("auto") == "cpu"
+    notes = error_lines(capfd.readouterr().err)
+    assert len(notes) == 1 and notes[0].startswith("rtdetect: running on the CPU") and expected in notes[0]
+    assert "Fake GPU" in notes[0]
+    assert report()[-1].startswith("GPU path: not available") and expected in report()[-1]
 
 
 def test_auto_picks_tensorrt_when_everything_is_there(cuda, install_trt, fake_nvcc, capfd):
@@ -204,3 +240,18 @@ def test_cli_with_tensorrt_but_no_pycuda_is_one_error_line(tmp_path, data_dir, t
     assert error_lines(result.stderr) == [
         "rtdetect: error: pycuda is not installed: pip install 'rtdetect[tensorrt-cu12]' (CUDA 12 driver) or "
         "'rtdetect[tensorrt-cu13]' (CUDA 13 driver); `rtdetect doctor` tells which"]
+
+
+def test_auto_uses_nvrtc_where_no_fatbin_fits(cuda, install_trt, monkeypatch, tmp_path, capfd):
+    """Blackwell on an r570 driver with CUDA 13 fatbins, no toolkit, but the tensorrt-cu12 extra's NVRTC 12.9:
+    the GPU path is ready (the kernels are compiled at first use)."""
+    from fake_pycuda import FakeNvrtc, install_nvrtc
+    from rtdetect.gpu import fatbin
+
+    install_trt()
+    cuda.capability, cuda.driver_version = (12, 0), 12080
+    install_nvrtc(monkeypatch, FakeNvrtc((12, 9)))
+    place = prebuilt_place(tmp_path)
+    monkeypatch.setattr(fatbin, "search_places", lambda: [place])
+    monkeypatch.setenv("PATH", str(tmp_path))
+    assert choose_backend("auto") == "tensorrt" and capfd.readouterr().err == ""

@@ -121,9 +121,9 @@ def test_gpu_pipeline_matches_the_cpu_pipeline_on_the_clip(fp32_engine, ort, cli
     cpu = CpuModel(ort, CONFIG)
     with GpuProcessor(fp32_engine, CONFIG, use_graph=use_graph) as gpu:
         results = list(gpu.process_stream(clip))
-        single, seconds = gpu.process_frame(clip[0])
+        single, seconds, _ = gpu.process_frame(clip[0])
     assert len(results) == len(clip)
-    for i, (image, (detections, _)) in enumerate(zip(clip, results, strict=True)):
+    for i, (image, (detections, _, _)) in enumerate(zip(clip, results, strict=True)):
         assert_close_detections(cpu.process(Frame(image, i, None, "t")).detections, detections)
     assert_close_detections(results[0][0], single)
     expected = {"gpu_graph"} if use_graph else {"preprocess", "inference", "decode_nms"}
@@ -141,7 +141,7 @@ def test_gpu_pipeline_masks_match_the_cpu_pipeline(cache_dir, clip):
         cpu = CpuModel(ort_seg, CONFIG)
         for i, image in enumerate(clip[::10]):
             reference = cpu.process(Frame(image, i, None, "t")).detections
-            got, seconds = gpu.process_frame(image)
+            got, seconds, _ = gpu.process_frame(image)
             assert_close_detections(reference, got)
             assert got.masks is not None and got.masks.frame_hw == image.shape[:2]
             for r, g in pairs(reference, got):

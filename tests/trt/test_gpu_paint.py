@@ -16,7 +16,7 @@ from rtdetect.annotate import MASK_ALPHA, PALETTE_BGR, MaskAnnotator, Renderer
 from rtdetect.gpu import blend_masks_reference
 from rtdetect.gpu.runtime import grid_for
 from rtdetect.postprocess import PostprocessConfig
-from rtdetect.types import EXTRA_PAINTED, Detections
+from rtdetect.types import Detections
 
 from fake_pycuda import FakeCudaDriver, QueuedRuntime
 
@@ -94,9 +94,8 @@ def test_rendered_runs_paint_the_masks_on_the_device(gpu, runtime, data_dir, mon
         assert grid == (grid_for(crop_pixels(detections), runtime), 1)  # the kept crops, not H x W x max_det
         blended, expected = reference_picture(frame.image, detections, gpu.names)
         np.testing.assert_array_equal(rendered, expected)
-        on_host = detections[np.arange(len(detections))]  # a subset drops the painted frame: host painting
-        cpu = Renderer(gpu.names).render(frame.image, on_host)
-        agree = (MaskAnnotator().annotate(frame.image.copy(), on_host) == blended).all(axis=2)
+        cpu = Renderer(gpu.names).render(frame.image, detections)  # no painted frame given: painted on the host
+        agree = (MaskAnnotator().annotate(frame.image.copy(), detections) == blended).all(axis=2)
         assert agree.mean() > 0.9 and (cpu == rendered).all(axis=2)[agree].all()
         assert np.abs(cpu.astype(int) - rendered).max() <= 1  # where they disagree: one level of rounding
     assert not gpu.paint_masks  # only for the run that rendered
@@ -121,21 +120,21 @@ def test_jsonl_only_runs_do_not_paint(gpu, runtime, data_dir, tmp_path):
     finally:
         sink.close()
     assert "mask_blend" not in {kernel for kernel, _ in runtime.launches}
-    assert all(rendered is None and EXTRA_PAINTED not in d.extra and len(d.masks) for d, rendered in seen)
+    assert all(rendered is None and len(d.masks) for d, rendered in seen)
 
 
 def test_a_class_filter_paints_only_the_classes_kept(gpu, data_dir):
     image = cv2.imread(str(data_dir / "bus.jpg"))
     gpu.paint_masks = True
     try:
-        everything, _ = gpu.process_frame(image)
+        everything, _, painted_everything = gpu.process_frame(image)
         gpu.configure(PostprocessConfig(conf=0.25, classes=(BUS,)))
-        buses, _ = gpu.process_frame(image)
+        buses, _, painted_buses = gpu.process_frame(image)
     finally:
         gpu.paint_masks = False
         gpu.configure(PostprocessConfig(conf=0.25))
     assert {PERSON, BUS} <= set(everything.class_ids.tolist()) and set(buses.class_ids.tolist()) == {BUS}
-    for detections in (everything, buses):
+    for detections, painted in ((everything, painted_everything), (buses, painted_buses)):
         blended, _ = reference_picture(image, detections, gpu.names)
-        np.testing.assert_array_equal(detections.extra[EXTRA_PAINTED], blended)
-    assert (buses.extra[EXTRA_PAINTED] != everything.extra[EXTRA_PAINTED]).any()  # the people were not painted
+        np.testing.assert_array_equal(painted, blended)
+    assert (painted_buses != painted_everything).any()  # the people were not painted

@@ -67,7 +67,7 @@ def test_frames_go_through_the_engine_buffers_and_match_the_cpu_pipeline(gpu_pip
     frames = video_frames(data_dir / "vtest_3s.mp4")[::15]
     before = gpu_pipeline.runner.enqueues
     for i, image in enumerate(frames):
-        detections, seconds = gpu_pipeline.process_frame(image)
+        detections, seconds, _ = gpu_pipeline.process_frame(image)
         assert_same_detections(cpu_pipeline.process(Frame(image, i, None, "t")).detections, detections)
         assert {"upload", "preprocess", "inference", "decode_nms", "download"} <= set(seconds)
     assert gpu_pipeline.names == ["Normal", "Fall"]
@@ -82,12 +82,37 @@ def test_stream_order_double_buffering_and_class_filter(gpu_pipeline, cpu_pipeli
     expected = [cpu_pipeline.process(Frame(f, i, None, "t")).detections for i, f in enumerate(frames)]
     results = list(gpu_pipeline.process_stream(frames))
     assert len(results) == 2
-    for reference, (got, _) in zip(expected, results, strict=True):
+    for reference, (got, _, _) in zip(expected, results, strict=True):
         assert_same_detections(reference, got)
     assert not any(slot.busy for slot in gpu_pipeline._slots)
     gpu_pipeline.configure(PostprocessConfig(conf=0.25, classes=(1,)))
-    filtered, _ = gpu_pipeline.process_frame(frames[0])
+    filtered, _, _ = gpu_pipeline.process_frame(frames[0])
     assert len(filtered) == int((expected[0].class_ids == 1).sum())
+
+
+def test_a_frame_that_outgrows_the_nms_bitmask_runs_again(fake_engine, emulated_runtime, data_dir, monkeypatch):
+    """Issue 28: the NMS bitmask holds the tiles the candidates that passed need and grows when a frame needs
+    more; that frame runs again, also in a stream where the next frame was launched before it was collected.
+    Started at one tile, the results equal those of a bitmask large enough from the start."""
+    from rtdetect.gpu import nms as gpu_nms
+    from rtdetect.gpu.processor import GpuProcessor
+
+    frames = video_frames(data_dir / "vtest_3s.mp4")[:3]
+    config = PostprocessConfig(conf=0.001)  # thousands of candidates per frame
+    results = {}
+    for initial in (64, 8400):  # one tile; every tile 8400 candidates can need
+        monkeypatch.setattr(gpu_nms, "INITIAL_MASK_CANDIDATES", initial)
+        with GpuProcessor(fake_engine, config, use_graph=False, runtime=emulated_runtime,
+                          log=lambda message: None) as gpu:
+            results[initial] = [detections for detections, _, _ in gpu.process_stream(frames)]
+            grown = gpu._nms.tile_capacity
+        if initial == 64:
+            assert grown > 1
+    for small, large in zip(results[64], results[8400], strict=True):
+        assert len(large) > 0
+        np.testing.assert_array_equal(small.xyxy, large.xyxy)
+        np.testing.assert_array_equal(small.scores, large.scores)
+        np.testing.assert_array_equal(small.class_ids, large.class_ids)
 
 
 def test_a_third_frame_needs_a_collected_slot(gpu_pipeline, data_dir):
@@ -107,28 +132,79 @@ def test_bad_frames_are_refused(gpu_pipeline):
 def test_gpu_pipeline_on_the_real_engine_runner(cuda, install_trt, tiny_onnx, tmp_path, emulated_runtime, data_dir):
     """TensorRTEngine and its EngineRunner (on the fake tensorrt and pycuda) under the GPU pipeline: the
     device path (kernel letterbox into the runner's input buffer, decode/NMS on its output buffer) agrees
-    with the host path (CpuModel: CPU letterbox, ``infer``, CPU decode/NMS) on the same engine.
-
-    The fake engine's boxes overlap and spill over the frame; the GPU path clips boxes to the frame before
-    NMS and the CPU path after, which changes IoUs at the border, so NMS is neutralised here (iou=1: it
-    only orders and cuts). NMS parity itself is the kernel tests' job."""
+    with the host path (CpuModel: CPU letterbox, ``infer``, CPU decode/NMS) on the same engine. The fake
+    engine's boxes overlap and spill over the frame: both paths run NMS before clipping (issue 28; the GPU
+    path used to clip first, and this test had to neutralise NMS with iou=1)."""
     from rtdetect.inference.tensorrt import TensorRTEngine
     from rtdetect.gpu.processor import GpuProcessor
 
     install_trt()
     image = video_frames(data_dir / "vtest_3s.mp4")[0]
-    config = PostprocessConfig(conf=0.25, iou=1.0)
+    config = PostprocessConfig(conf=0.25, iou=0.45)
     with TensorRTEngine(str(tiny_onnx), imgsz=(32, 32), precision="fp32", cache_dir=str(tmp_path)) as engine:
         host = CpuModel(engine, config, warmup_runs=1).process(Frame(image, 0, None, "t")).detections
         with GpuProcessor(engine, config, use_graph=False, runtime=emulated_runtime, log=lambda m: None) as gpu:
-            device, seconds = gpu.process_frame(image)
+            device, seconds, _ = gpu.process_frame(image)
             assert gpu.names == ["a", "b"]
-    assert len(host) == len(device) == 10  # every anchor of the fake output passes conf
+    assert len(host) == len(device) > 0
+    # Issue 28 item 4: the engine's stream and the upload stream are non-blocking (CU_STREAM_NON_BLOCKING):
+    # the legacy default stream would serialise them with any other CUDA user's work and break capture.
+    assert [stream.flags for stream in cuda.streams.values()] == [1] * len(cuda.streams) and len(cuda.streams) >= 2
     np.testing.assert_array_equal(host.class_ids, device.class_ids)
     np.testing.assert_allclose(device.scores, host.scores, atol=SCORE_TOL)
     np.testing.assert_allclose(device.xyxy, host.xyxy, atol=BOX_TOL_PX)
     assert {"upload", "preprocess", "inference", "decode_nms", "download"} <= set(seconds)
     assert cuda.context_depth == 0
+
+
+def test_one_context_push_per_frame(cuda, install_trt, tiny_onnx, tmp_path, emulated_runtime, data_dir):
+    """Issue 28 item 4: each stage step pushed and popped the context on its own (stage, launch, collect, the
+    engine's enqueue, ...); a frame now costs one push/pop pair, by process_frame and by process_stream."""
+    from rtdetect.inference.tensorrt import TensorRTEngine
+    from rtdetect.gpu.processor import GpuProcessor
+
+    install_trt()
+    frames = video_frames(data_dir / "vtest_3s.mp4")[:4]
+    with TensorRTEngine(str(tiny_onnx), imgsz=(32, 32), precision="fp32", cache_dir=str(tmp_path)) as engine:
+        with GpuProcessor(engine, PostprocessConfig(), use_graph=False, runtime=emulated_runtime,
+                          log=lambda m: None) as gpu:
+            gpu.process_frame(frames[0])  # the first frame allocates its upload slot
+            before = cuda.pushes
+            for image in frames[1:]:
+                gpu.process_frame(image)
+            assert cuda.pushes - before == len(frames) - 1
+            before = cuda.pushes
+            assert len(list(gpu.process_stream(frames))) == len(frames)
+            assert cuda.pushes - before == len(frames) + 1  # one per frame, and one for the last collect
+    assert cuda.context_depth == 0
+
+
+def test_the_pipeline_captured_as_a_cuda_graph_gives_the_eager_results(cuda, install_trt, tiny_onnx, tmp_path,
+                                                                        emulated_runtime, data_dir):
+    """Issue 28 item 5: the fake libcuda captures streams into graphs that replay the recorded work (it had no
+    graph calls, so capture never ran in a pipeline test). Captured once per slot and frame size, replayed
+    for every later frame, the fused pipeline's detections equal the eager run's."""
+    from rtdetect.inference.tensorrt import TensorRTEngine
+    from rtdetect.gpu.processor import GpuProcessor
+
+    install_trt()
+    frames = video_frames(data_dir / "vtest_3s.mp4")[:6]
+    logged, results = [], {}
+    with TensorRTEngine(str(tiny_onnx), imgsz=(32, 32), precision="fp32", cache_dir=str(tmp_path)) as engine:
+        for use_graph in (False, True):
+            with GpuProcessor(engine, PostprocessConfig(conf=0.25, iou=0.45), use_graph=use_graph,
+                              runtime=emulated_runtime, log=logged.append) as gpu:
+                results[use_graph] = [(d, seconds) for d, seconds, _ in gpu.process_stream(frames)]
+    assert logged == [] and cuda.graph_launches == len(frames)  # every frame replayed (first: right after capture)
+    assert all("gpu_graph" in seconds for _, seconds in results[True])
+    assert all(not stream.capture for stream in cuda.streams.values())
+    first = results[False][0][0]  # the frames' detections differ, so a replay of stale work would show
+    assert any(not np.array_equal(d.scores, first.scores) for d, _ in results[False][1:])
+    for (eager, _), (graphed, _) in zip(results[False], results[True], strict=True):
+        assert len(eager) > 0
+        np.testing.assert_array_equal(graphed.xyxy, eager.xyxy)
+        np.testing.assert_array_equal(graphed.scores, eager.scores)
+        np.testing.assert_array_equal(graphed.class_ids, eager.class_ids)
 
 
 def test_segmentation_masks_come_back_for_the_kept_boxes_only(emulated_runtime, data_dir):
@@ -146,7 +222,7 @@ def test_segmentation_masks_come_back_for_the_kept_boxes_only(emulated_runtime, 
     engine = FakeEngine(OrtRunner(model, FakeCudaDriver()))
     with GpuProcessor(engine, config, use_graph=False, runtime=emulated_runtime, log=lambda m: None) as gpu:
         results = list(gpu.process_stream(frames))
-    for reference, (got, seconds) in zip(expected, results, strict=True):
+    for reference, (got, seconds, _) in zip(expected, results, strict=True):
         assert_same_detections(reference, got)
         assert got.masks is not None and len(got.masks) == len(got) and got.masks.frame_hw == (576, 768)
         assert "masks" in seconds

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ...gpu.device import PrimaryContext
+from ...gpu.device import PrimaryContext, new_stream
 from .deps import create_runtime, import_tensorrt
 from .errors import EngineLoadError
 
@@ -70,7 +70,7 @@ class EngineRunner:
                                   "(built by another TensorRT version or for another GPU, or corrupt)")
         self.engine = engine
         self.execution = engine.create_execution_context()
-        self.stream = cuda.Stream()
+        self.stream = new_stream(cuda)
         self.inputs, self.outputs = self._read_specs()
         self.device = {s.name: cuda.mem_alloc(max(s.max_bytes, 1)) for s in self.inputs + self.outputs}
         self.host = {s.name: cuda.pagelocked_empty(s.max_shape, s.dtype) for s in self.inputs + self.outputs}
