@@ -444,7 +444,7 @@ def run_doctor(argv: list[str]) -> int:
 
 def _batch_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="rtdetect batch", description="Many files, or the streams of a stream list, on a Ray cluster "
-                     "(pip install 'rtdetect[cluster]'): per-input JSONL (and annotated video with --save) under "
+                     "(pip install -e '.[cluster]' in the clone): per-input JSONL (and annotated video with --save) under "
                      "--output-dir, a manifest, resume.")
     _add_version(parser)
     parser.add_argument("--source", required=True, help="a glob (quote it: 'archive/**/*.mp4'), a folder (recursive) or a file; "
@@ -503,7 +503,7 @@ def run_batch(argv: list[str]) -> int:
 
 def _val_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="rtdetect val", description="Box (and mask) mAP of a model on a labelled dataset, scored by "
-                     "pycocotools (pip install 'rtdetect[val]'). Images are letterboxed square at --imgsz, as "
+                     "pycocotools (pip install -e '.[val]' in the clone). Images are letterboxed square at --imgsz, as "
                      "detection runs a folder of images; classes are matched to the dataset's by name.")
     _add_version(parser)
     parser.add_argument("--data", required=True, metavar="PATH",
@@ -531,10 +531,10 @@ def run_val(argv: list[str]) -> int:
     from .val.run import ValSettings, validate
 
     if args.json:
-        check_output_dir(os.path.dirname(os.path.abspath(args.json)), "--json")
+        check_output_dir(os.path.dirname(os.path.abspath(args.json)), "--json", create=False)
         refuse_input_as_output(args.json, [args.data], "--json")
     if args.save:
-        check_output_dir(os.path.dirname(os.path.abspath(args.save)), "--save")
+        check_output_dir(os.path.dirname(os.path.abspath(args.save)), "--save", create=False)
     settings = ValSettings(model=args.model, backend=args.backend, precision=args.precision,
                            imgsz=_requested_imgsz(args.imgsz), conf=args.conf, iou=args.iou, max_det=args.max_det,
                            classes=tuple(args.classes) if args.classes else None)

@@ -21,7 +21,7 @@ def require_val_extra() -> None:
         import pycocotools  # noqa: F401
         import yaml  # noqa: F401
     except ImportError as exc:
-        raise UsageError(f"rtdetect val needs {exc.name}: pip install 'rtdetect[val]'") from None
+        raise UsageError(f"rtdetect val needs {exc.name}: pip install -e '.[val]' in the rtdetect clone") from None
 
 
 @dataclass(frozen=True)
