@@ -138,7 +138,7 @@ def _detect_parser() -> argparse.ArgumentParser:
                      epilog="other commands: export, models, build, bench, doctor, batch, val (rtdetect COMMAND --help). "
                             "Exit status: 0 done, 1 error (one line on stderr), 3 live stream lost, 130 interrupted.")
     _add_version(parser)
-    parser.add_argument("--source", required=True, help="webcam, a camera index, demo, a video file, a stream URL, an image, a folder or a glob; "
+    parser.add_argument("--source", required=True, help="webcam, a camera index, demo, a video file, a stream URL, an image, a folder (recursive) or a glob; "
                                                         "or a stream list (.txt, one source per line: every stream through one engine, with --output-dir)")
     parser.add_argument("--output-dir", metavar="DIR", help="with a stream list: each stream's outputs go to DIR/NAME/ "
                                                             "(detections.jsonl; annotated.mp4 with --save)")
