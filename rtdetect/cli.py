@@ -24,7 +24,7 @@ from functools import partial
 from . import options
 from .errors import RtdetectError, UsageError
 from .inference import BACKENDS, PRECISIONS
-from .tracking.base import TRACKERS
+from .tracking.base import TRACKERS, with_track_thresh
 from .version import rtdetect_version
 from .signals import Interrupted, SignalStop, exit_status
 
@@ -154,6 +154,8 @@ def _detect_parser() -> argparse.ArgumentParser:
     _option(parser, "--max-frames", _count(1), help="stop after N frames (N >= 1)")
     parser.add_argument("--track", action="store_true", help="follow objects across frames (ByteTrack): track ids in outputs, trails on video")
     parser.add_argument("--tracker", choices=list(TRACKERS), help="which tracker --track uses (implies --track; default bytetrack)")
+    _option(parser, "--track-thresh", _FRACTION, metavar="SCORE",
+            help="score a detection needs to start a track or lead the first association (default 0.45; implies --track)")
     parser.add_argument("--count-line", action="append", type=_count_line, default=[], metavar="X1,Y1,X2,Y2",
                         help="count tracks crossing this segment (frame pixels), per direction and class; repeatable; implies --track")
     parser.add_argument("--serve", nargs="?", const="127.0.0.1:8080", metavar="[HOST:]PORT",
@@ -236,7 +238,7 @@ def run_detect(argv: list[str]) -> int:
                         conf=args.conf, iou=args.iou,
                         imgsz=imgsz, classes=args.classes, max_det=args.max_det, show=args.show, save=args.save,
                         json_path=args.json, max_frames=args.max_frames, progress=not args.no_progress,
-                        track=args.tracker or args.track, count_lines=args.count_line,
+                        track=_track_choice(args), count_lines=args.count_line,
                         stream_options=_stream_options(args), signals=signals, serve=serve, token=token)
     print(_summary_line(result), file=sys.stderr)
     for totals in result.summary.line_counts:
@@ -267,6 +269,11 @@ def _one_source_usage(args: argparse.Namespace) -> None:
         raise UsageError("--save needs an output path for one source (--save OUT.mp4)")
 
 
+def _track_choice(args: argparse.Namespace):
+    """What ``--track``, ``--tracker`` and ``--track-thresh`` ask for (``tracking.base.TrackChoice``)."""
+    return with_track_thresh(args.tracker or args.track, args.track_thresh)
+
+
 def _stream_list_usage(args: argparse.Namespace) -> None:
     """UsageError for an option a stream list cannot take (each stream's outputs go under --output-dir)."""
     refused = [("--show", args.show), ("--serve", args.serve is not None), ("--json", args.json is not None),
@@ -288,7 +295,7 @@ def _run_streams(args: argparse.Namespace, imgsz) -> int:
         result = detect_streams(source=args.source, output_dir=args.output_dir, model=args.model,
                                 backend=args.backend, precision=args.precision, conf=args.conf, iou=args.iou,
                                 imgsz=imgsz, classes=args.classes, max_det=args.max_det, save=args.save == "",
-                                track=args.tracker or args.track, max_frames=args.max_frames,
+                                track=_track_choice(args), max_frames=args.max_frames,
                                 stream_options=_stream_options(args),
                                 signals=signals)
     from .streams.report import describe
