@@ -3,8 +3,8 @@
 Codec: H.264 (plays in browsers) for .mp4/.m4v/.mov, encoded by PyAV's libx264 (in its wheels; preset
 ``veryfast``: 7 ms a 768x576 frame measured on a 2-core machine, where OpenCV's ``mp4v`` takes 2), and MPEG-4
 Part 2 (``mp4v``, through OpenCV) only where that encoder is missing; MJPG for .avi/.mkv. ``VideoSink.codec``
-says which one was used. FFmpeg's
-writers need even sizes (OpenCV would cut an odd last column or row), so an odd-sized frame is padded by
+says which one was used. FFmpeg's writers need even sizes (OpenCV would cut an odd last column or row), so
+an odd-sized frame is padded by
 repeating its last column/row: every source pixel is kept. A frame of another size than the first (a stream
 that changed resolution) is scaled to fit the first size, aspect kept, centred on black bars.
 
