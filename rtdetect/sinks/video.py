@@ -3,15 +3,16 @@
 Codec: H.264 (plays in browsers) for .mp4/.m4v/.mov, encoded by PyAV's libx264 (in its wheels; preset
 ``veryfast``: 7 ms a 768x576 frame measured on a 2-core machine, where OpenCV's ``mp4v`` takes 2), and MPEG-4
 Part 2 (``mp4v``, through OpenCV) only where that encoder is missing; MJPG for .avi/.mkv. ``VideoSink.codec``
-says which one was used. FFmpeg's writers need even sizes (OpenCV would cut an odd last column or row), so
-an odd-sized frame is padded by
-repeating its last column/row: every source pixel is kept. A frame of another size than the first (a stream
-that changed resolution) is scaled to fit the first size, aspect kept, centred on black bars.
+says which one was used. FFmpeg's writers need even sizes (OpenCV would cut an odd last column or row), so an
+odd-sized frame is padded by repeating its last column/row: every source pixel is kept. A frame of another
+size than the first (a stream that changed resolution) is scaled to fit the first size, aspect kept, centred
+on black bars.
 
-OpenCV's writer reports no write error (a full disk goes unnoticed until the file is unreadable), and
-the H.264 encoder holds frames back, so on close the finished file is checked before it may replace anything: it must open, announce exactly the
-frames written and decode its last one (the container's index, e.g. the mp4 moov atom, is written last).
-A file that fails is removed and reported with an ``OutputError``; see :mod:`rtdetect.sinks.output`.
+OpenCV's writer reports no write error (a full disk goes unnoticed until the file is unreadable), and the
+H.264 encoder holds frames back, so on close the finished file is checked before it may replace anything: it
+must open, announce exactly the frames written and decode its last one (the container's index, e.g. the mp4
+moov atom, is written last). A file that fails is removed and reported with an ``OutputError``; see
+:mod:`rtdetect.sinks.output`.
 """
 from __future__ import annotations
 
