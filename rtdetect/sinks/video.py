@@ -120,19 +120,26 @@ class VideoSink:
 
     def _open(self, width: int, height: int) -> None:
         for fourcc in CODECS[os.path.splitext(self.path)[1].lower()]:
-            if fourcc == H264:
-                if h264_available():
-                    self._writer = H264Writer(self._output.partial, self.fps, (width, height))
-                    self._size, self.codec = (width, height), fourcc
-                    return
-                continue
-            writer = cv2.VideoWriter(opencv_path(self._output.partial), cv2.VideoWriter_fourcc(*fourcc), self.fps,
-                                     (width, height))
-            if writer.isOpened():
+            writer = self._new_writer(fourcc, (width, height))
+            if writer is not None:
                 self._writer, self._size, self.codec = writer, (width, height), fourcc
                 return
-            writer.release()
         raise OutputError(f"cannot open a video writer for {self.path} ({width}x{height})")
+
+    def _new_writer(self, codec: str, size: tuple[int, int]) -> H264Writer | cv2.VideoWriter | None:
+        """A writer of ``codec`` (a key of CODEC_NAMES) into the partial, or None where it is not available."""
+        if codec == H264:
+            if not h264_available():
+                return None
+            try:
+                return H264Writer(self._output.partial, self.fps, size)
+            except OSError as exc:
+                raise OutputError(f"cannot open a video writer for {self.path}: {exc.strerror or exc}") from None
+        writer = cv2.VideoWriter(opencv_path(self._output.partial), cv2.VideoWriter_fourcc(*codec), self.fps, size)
+        if writer.isOpened():
+            return writer
+        writer.release()
+        return None
 
     def _append(self, rendered: np.ndarray) -> None:
         h, w = rendered.shape[:2]
