@@ -48,7 +48,7 @@ def skip_reason(command: str) -> str | None:
 
 
 def short_clip(src, dst, frames: int) -> None:
-    """The first ``frames`` frames of the video ``src`` as an MJPG video ``dst`` (a quick batch input)."""
+    """The first ``frames`` frames of the video ``src`` as the video ``dst`` (a quick batch input)."""
     capture = cv2.VideoCapture(str(src))
     writer = None
     for _ in range(frames):
