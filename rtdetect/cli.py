@@ -24,7 +24,7 @@ from functools import partial
 from . import options
 from .errors import RtdetectError, UsageError
 from .inference import BACKENDS, PRECISIONS
-from .tracking.base import TRACKERS
+from .tracking.base import TRACKERS, with_track_thresh
 from .version import rtdetect_version
 from .signals import Interrupted, SignalStop, exit_status
 
@@ -138,7 +138,7 @@ def _detect_parser() -> argparse.ArgumentParser:
                      epilog="other commands: export, models, build, bench, doctor, batch, val (rtdetect COMMAND --help). "
                             "Exit status: 0 done, 1 error (one line on stderr), 3 live stream lost, 130 interrupted.")
     _add_version(parser)
-    parser.add_argument("--source", required=True, help="webcam, a camera index, demo, a video file, a stream URL, an image, a folder or a glob; "
+    parser.add_argument("--source", required=True, help="webcam, a camera index, demo, a video file, a stream URL, an image, a folder (recursive) or a glob; "
                                                         "or a stream list (.txt, one source per line: every stream through one engine, with --output-dir)")
     parser.add_argument("--output-dir", metavar="DIR", help="with a stream list: each stream's outputs go to DIR/NAME/ "
                                                             "(detections.jsonl; annotated.mp4 with --save)")
@@ -154,6 +154,8 @@ def _detect_parser() -> argparse.ArgumentParser:
     _option(parser, "--max-frames", _count(1), help="stop after N frames (N >= 1)")
     parser.add_argument("--track", action="store_true", help="follow objects across frames (ByteTrack): track ids in outputs, trails on video")
     parser.add_argument("--tracker", choices=list(TRACKERS), help="which tracker --track uses (implies --track; default bytetrack)")
+    _option(parser, "--track-thresh", _FRACTION, metavar="SCORE",
+            help="score a detection needs to start a track or lead the first association (default 0.45; implies --track)")
     parser.add_argument("--count-line", action="append", type=_count_line, default=[], metavar="X1,Y1,X2,Y2",
                         help="count tracks crossing this segment (frame pixels), per direction and class; repeatable; implies --track")
     parser.add_argument("--serve", nargs="?", const="127.0.0.1:8080", metavar="[HOST:]PORT",
@@ -236,7 +238,7 @@ def run_detect(argv: list[str]) -> int:
                         conf=args.conf, iou=args.iou,
                         imgsz=imgsz, classes=args.classes, max_det=args.max_det, show=args.show, save=args.save,
                         json_path=args.json, max_frames=args.max_frames, progress=not args.no_progress,
-                        track=args.tracker or args.track, count_lines=args.count_line,
+                        track=_track_choice(args), count_lines=args.count_line,
                         stream_options=_stream_options(args), signals=signals, serve=serve, token=token)
     print(_summary_line(result), file=sys.stderr)
     from .outputs import describe_line_counts
@@ -267,6 +269,11 @@ def _one_source_usage(args: argparse.Namespace) -> None:
         raise UsageError("--save needs an output path for one source (--save OUT.mp4)")
 
 
+def _track_choice(args: argparse.Namespace):
+    """What ``--track``, ``--tracker`` and ``--track-thresh`` ask for (``tracking.base.TrackChoice``)."""
+    return with_track_thresh(args.tracker or args.track, args.track_thresh)
+
+
 def _stream_list_usage(args: argparse.Namespace) -> None:
     """UsageError for an option a stream list cannot take (each stream's outputs go under --output-dir)."""
     refused = [("--show", args.show), ("--json", args.json is not None),
@@ -289,7 +296,7 @@ def _run_streams(args: argparse.Namespace, imgsz) -> int:
         result = detect_streams(source=args.source, output_dir=args.output_dir, model=args.model,
                                 backend=args.backend, precision=args.precision, conf=args.conf, iou=args.iou,
                                 imgsz=imgsz, classes=args.classes, max_det=args.max_det, save=args.save == "",
-                                track=args.tracker or args.track, count_lines=args.count_line,
+                                track=_track_choice(args), count_lines=args.count_line,
                                 max_frames=args.max_frames,
                                 stream_options=_stream_options(args),
                                 signals=signals, serve=serve, token=token)
@@ -473,7 +480,7 @@ def run_doctor(argv: list[str]) -> int:
 
 def _batch_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="rtdetect batch", description="Many files, or the streams of a stream list, on a Ray cluster "
-                     "(pip install 'rtdetect[cluster]'): per-input JSONL (and annotated video with --save) under "
+                     "(pip install -e '.[cluster]' in the clone): per-input JSONL (and annotated video with --save) under "
                      "--output-dir, a manifest, resume.")
     _add_version(parser)
     parser.add_argument("--source", required=True, help="a glob (quote it: 'archive/**/*.mp4'), a folder (recursive) or a file; "
@@ -536,7 +543,7 @@ def run_batch(argv: list[str]) -> int:
 
 def _val_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="rtdetect val", description="Box (and mask) mAP of a model on a labelled dataset, scored by "
-                     "pycocotools (pip install 'rtdetect[val]'). Images are letterboxed square at --imgsz, as "
+                     "pycocotools (pip install -e '.[val]' in the clone). Images are letterboxed square at --imgsz, as "
                      "detection runs a folder of images; classes are matched to the dataset's by name.")
     _add_version(parser)
     parser.add_argument("--data", required=True, metavar="PATH",
@@ -564,10 +571,10 @@ def run_val(argv: list[str]) -> int:
     from .val.run import ValSettings, validate
 
     if args.json:
-        check_output_dir(os.path.dirname(os.path.abspath(args.json)), "--json")
+        check_output_dir(os.path.dirname(os.path.abspath(args.json)), "--json", create=False)
         refuse_input_as_output(args.json, [args.data], "--json")
     if args.save:
-        check_output_dir(os.path.dirname(os.path.abspath(args.save)), "--save")
+        check_output_dir(os.path.dirname(os.path.abspath(args.save)), "--save", create=False)
     settings = ValSettings(model=args.model, backend=args.backend, precision=args.precision,
                            imgsz=_requested_imgsz(args.imgsz), conf=args.conf, iou=args.iou, max_det=args.max_det,
                            classes=tuple(args.classes) if args.classes else None)

@@ -41,10 +41,19 @@ def refuse_input_as_output(output: str | os.PathLike[str], inputs: Iterable[str 
                               f"choose another output name")
 
 
-def check_output_dir(folder: str, option: str = "--output-dir") -> None:
-    """OutputError unless ``folder`` is an existing folder where files can be created."""
+def check_output_dir(folder: str, option: str = "--output-dir", *, create: bool = True) -> None:
+    """OutputError unless ``folder`` is a folder where files can be created. ``create``: a missing folder whose
+    parent exists is created first, as ``--save DIR/`` creates its folder."""
+    if create and not os.path.lexists(folder) and os.path.isdir(os.path.dirname(os.path.abspath(folder))):
+        try:
+            os.mkdir(folder)
+        except FileExistsError:
+            pass  # created meanwhile (another run): checked below like any existing path
+        except OSError as exc:
+            raise OutputError(f"cannot create {option} {folder}: {exc.strerror or exc}") from None
     if not os.path.isdir(folder):
-        raise OutputError(f"{option} {folder}: not an existing folder")
+        parent = " (nor a new one in an existing folder)" if create else ""
+        raise OutputError(f"{option} {folder}: not an existing folder{parent}")
     probe_writable(folder)
 
 

@@ -26,7 +26,7 @@ from .sinks import DisplaySink, ImageSink, JsonlSink, VideoSink
 from .sinks.output import check_output_path
 from .sinks.display import check_display
 from .sinks.jsonl import JSONL_EXTENSIONS
-from .sinks.video import CODEC_NAMES, FOURCC
+from .sinks.video import CODEC_NAMES, CODECS
 
 SAVE_VIDEO, SAVE_IMAGES, SAVE_IMAGE = "video", "images", "image"
 
@@ -49,8 +49,8 @@ def _is_folder(path: str) -> bool:
 def _save_kind(source: Source, save: str) -> str:
     ext = os.path.splitext(save)[1].lower()
     if not isinstance(source, ImageSource):
-        if _is_folder(save) or ext not in FOURCC:
-            raise OutputError(f"--save {save}: a video source is saved as a video file ({', '.join(FOURCC)})")
+        if _is_folder(save) or ext not in CODECS:
+            raise OutputError(f"--save {save}: a video source is saved as a video file ({', '.join(CODECS)})")
         return SAVE_VIDEO
     if _is_folder(save):
         return SAVE_IMAGES
@@ -97,7 +97,7 @@ def plan_outputs(source: Source, *, save: str | None, json_path: str | None, sho
         if kind == SAVE_IMAGES:
             _check_image_folder(source, save)
         else:
-            save = _check_file(save, FOURCC if kind == SAVE_VIDEO else IMAGE_EXTENSIONS, inputs, "--save")
+            save = _check_file(save, CODECS if kind == SAVE_VIDEO else IMAGE_EXTENSIONS, inputs, "--save")
     stdout = is_stdout(json_path)
     if stdout:
         _check_stdout(json_path)
@@ -149,7 +149,7 @@ def describe_written(sinks: Sequence) -> list[str]:
     for sink in sinks:
         if isinstance(sink, VideoSink) and sink.frames:
             codec = CODEC_NAMES.get(sink.codec, sink.codec)
-            note = "" if sink.codec != "mp4v" else "; this OpenCV build has no H.264 encoder, so some browsers will not play it"
+            note = "" if sink.codec != "mp4v" else "; PyAV has no H.264 encoder (libx264) here, so some browsers will not play it"
             lines.append(f"{sink.path} ({plural(sink.frames, 'frame')}, {codec}{note})")
         elif isinstance(sink, ImageSink) and sink.written:
             where = sink.target if sink.folder else sink.written[0]

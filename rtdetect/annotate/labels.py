@@ -1,8 +1,8 @@
 """Label tags ("name 0.87" on a filled box): sized to the frame, kept inside it, and placed so that
 they cover each other as little as possible.
 
-Text is about 2.5 % of the frame's shorter side tall (at least 12 px), so it stays legible from a
-640x480 webcam to 4K. Tags are placed in score order (the best detection gets the best place); each
+Text is about 2.5 % of the frame's shorter side tall (at least 7 px, still legible), so tags shrink and
+grow with the frame, from a 320x240 stream (where a 12 px floor made tags hide the objects they name) to 4K. Tags are placed in score order (the best detection gets the best place); each
 takes the first of these spots that lies inside the frame without covering a tag placed before it:
 above the box, inside its top, below it, inside its bottom. When every spot is taken the one covering
 least wins. Spots are shifted horizontally and vertically to stay inside the frame.
@@ -18,7 +18,7 @@ from ..types import Detections
 from .palette import class_color
 
 FONT = cv2.FONT_HERSHEY_SIMPLEX
-MIN_TEXT_PX = 12
+MIN_TEXT_PX = 7
 TEXT_FRACTION = 0.025
 PAD = 2
 

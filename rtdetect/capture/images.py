@@ -85,7 +85,8 @@ def glob_root(pattern: str) -> str:
 
 
 class ImageSource(Source):
-    """Images from a file, a directory (sorted, non-recursive) or a glob pattern.
+    """Images from a file, a directory (recursive, as ``rtdetect batch`` reads one; hidden files and
+    folders left out) or a glob pattern (``**`` recursive), sorted by path.
 
     Each image is one frame (index 0, pts 0.0) whose ``source`` is its path relative to the folder or
     to the glob's root (the folder before the first wildcard), so images in different subfolders stay
@@ -114,12 +115,13 @@ class ImageSource(Source):
 
     def _open(self) -> None:
         if os.path.isdir(self.spec):
-            paths = [os.path.join(self.spec, n) for n in sorted(os.listdir(self.spec)) if is_image_path(n)]
+            paths = sorted(p for p in glob.glob(os.path.join(glob.escape(self.spec), "**", "*"), recursive=True)
+                           if is_image_path(p) and os.path.isfile(p))
             if not paths:
                 raise SourceError(f"no images ({', '.join(IMAGE_EXTENSIONS)}) in folder: {self.spec}")
             self.root = self.spec
         elif glob.has_magic(self.spec):
-            paths = sorted(p for p in glob.glob(self.spec) if is_image_path(p))
+            paths = sorted(p for p in glob.glob(self.spec, recursive=True) if is_image_path(p) and os.path.isfile(p))
             if not paths:
                 raise SourceError(f"no images match: {self.spec}")
             self.root = glob_root(self.spec)

@@ -1,6 +1,6 @@
 """Many files on a Ray cluster: ``rtdetect batch`` (see README "Many files on a cluster").
 
-Ray is an optional extra (``pip install 'rtdetect[cluster]'``); it is imported only when a batch runs.
+Ray is an optional extra (``pip install -e '.[cluster]'`` in the clone); it is imported only when a batch runs.
 Modules: ``inputs`` (the files a pattern names and where their outputs go), ``manifest`` (what finished,
 for resume), ``worker`` (one file on a warm engine, the actor's job), ``driver`` (the pool, retries,
 progress and stop).
@@ -15,5 +15,5 @@ def import_ray():
     try:
         import ray
     except ImportError:
-        raise RtdetectError("the cluster extra is not installed: pip install 'rtdetect[cluster]' (Ray)") from None
+        raise RtdetectError("the cluster extra is not installed: pip install -e '.[cluster]' in the rtdetect clone (Ray)") from None
     return ray

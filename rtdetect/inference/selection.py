@@ -400,6 +400,7 @@ def select_candidate(model_path: str, *, open_engine: OpenEngine, imgsz: tuple[i
             return stored
         if problem is not None:
             log(f"rtdetect: auto: the stored choice {path} is not used ({problem}); measuring again")
+        log("rtdetect: auto: measuring the CPU engines once for this model and machine")
         results = run_trial(cands, open_engine, list(calibration_frames(source, TRIAL_FRAMES)))
         chosen = fastest_accepted([r for r in results if r.candidate in cands])
         write_choice(path, key, model_path, chosen, results)

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Sequence
 
 from ..config import cache_root
+from ..notes import note
 from .cache import build_once, cache_key, exporter_version, file_sha256
 from .errors import ModelError, ModelNotFoundError
 
@@ -108,7 +109,8 @@ def list_models() -> list[ModelInfo]:
     return infos
 
 
-def _convert(source: Path, target: Path, variant: str, imgsz: tuple[int, int], dynamic: bool) -> Path:
+def _convert(source: Path, target: Path, variant: str, imgsz: tuple[int, int], dynamic: bool, label: str) -> Path:
+    note(f"converting {label} to ONNX at {imgsz[0]}x{imgsz[1]} (first use; cached)")  # before torch's import
     from .export import export_onnx
     from .loader import load_model
     from .variants import detection_variant
@@ -131,7 +133,7 @@ def cached_onnx(source: Path, *, variant: str = "as-is", imgsz: Sequence[int] = 
     form = f"{variant}+dynamic" if dynamic else variant
     key = cache_key(file_sha256(source), form, (h, w), f"{rtdetect_version()}; {exporter_version()}")
     target = root / f"{label or source.stem}-{h}x{w}{'-dynamic' if dynamic else ''}-{key}.onnx"
-    return build_once(target, lambda t: _convert(source, t, variant, (h, w), dynamic))
+    return build_once(target, lambda t: _convert(source, t, variant, (h, w), dynamic, label or source.stem))
 
 
 def resolve_model(name_or_path: str | os.PathLike[str], *, imgsz: Sequence[int] = (640, 640),

@@ -51,12 +51,12 @@ class JsonlSink:
 
     def __init__(self, path: str | None, names: Sequence[str], *, stream: TextIO | None = None,
                  stop: threading.Event | None = None, keep_on_failure: bool = True) -> None:
-        self._output = None if stream is not None else OutputFile(path, JSONL_EXTENSIONS)
+        self._output = None if stream is not None else OutputFile(path, JSONL_EXTENSIONS,
+                                                                  keep_on_failure=keep_on_failure)
         self.path = None if self._output is None else self._output.path
         self.names = list(names)
         self._stream = stream
         self._stop = stop
-        self._keep_on_failure = keep_on_failure
         if stream is not None:
             stream.flush()  # what was printed before goes first; the lines go to its descriptor directly
         self._fd: int | None = None  # opened on the first frame: a run that processes nothing writes nothing
@@ -105,8 +105,8 @@ class JsonlSink:
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
-        if self.lines and (self._keep_on_failure or not failed):
-            self._output.commit(replace=not (failed or self._write_error))
+        if self.lines:
+            self._output.finalise(failed=failed or self._write_error)
         else:
             self._output.discard()
 

@@ -51,14 +51,28 @@ def hold_lock(target: str, shown: str, alternative: str) -> FileLock:
 
 
 class OutputFile:
-    """``path`` (final) and ``partial`` (where the sink writes); call exactly one of :meth:`commit` or
-    :meth:`discard`, which also release the lock."""
+    """``path`` (final) and ``partial`` (where the sink writes); call exactly one of :meth:`finalise`,
+    :meth:`commit` or :meth:`discard`, which also release the lock. ``keep_on_failure=False``: what a failed
+    run wrote is never kept (``rtdetect batch``: complete or absent)."""
 
-    def __init__(self, path: str, allowed_ext: tuple[str, ...]) -> None:
+    def __init__(self, path: str, allowed_ext: tuple[str, ...], *, keep_on_failure: bool = True) -> None:
         self.path = check_output_path(path, allowed_ext)
+        self.keep_on_failure = keep_on_failure
         self._lock = hold_lock(self.path, self.path, "another output name")
         remove_stale_partials(os.path.dirname(self.path), self.path)
         self.partial = str(partial_path(self.path))
+
+    def keeps(self, *, failed: bool) -> bool:
+        """Whether the rule lets a complete partial stand after a run that ``failed`` (or not)."""
+        return self.keep_on_failure or not failed
+
+    def finalise(self, *, failed: bool) -> bool:
+        """The module's rule for a complete partial: renamed into place after a run that ended, kept after
+        one that ``failed`` only where it replaces nothing (and :meth:`keeps` it); True when it was."""
+        if not self.keeps(failed=failed):
+            self.discard()
+            return False
+        return self.commit(replace=not failed)
 
     def commit(self, *, replace: bool) -> bool:
         """Rename the partial into place (over an existing file only when ``replace``); True when it was.

@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 
 _HOMES = {"DEFAULT_TRACKER": "base", "TRACKERS": "base", "Tracker": "base", "tracker_factory": "base",
+          "with_track_thresh": "base",
           "ByteTrackConfig": "bytetrack", "ByteTracker": "bytetrack", "LineCounter": "counting",
           "parse_line": "counting", "TrackingStage": "stage"}
 __all__ = sorted(_HOMES)

@@ -9,6 +9,7 @@ is a module of its own and one line in that table.
 """
 from __future__ import annotations
 
+import functools
 import importlib
 from types import MappingProxyType
 from typing import Callable, Mapping, Protocol, Union, runtime_checkable
@@ -27,7 +28,7 @@ class Tracker(Protocol):
         """Forget every track."""
 
 
-TrackerFactory = Callable[..., Tracker]  # called as factory(frame_rate=FPS)
+TrackerFactory = Callable[..., Tracker]  # called as factory(frame_rate=FPS); see with_track_thresh
 TRACKERS: Mapping[str, str] = MappingProxyType({
     "bytetrack": "rtdetect.tracking.bytetrack:ByteTracker",
 })
@@ -52,3 +53,13 @@ def tracker_factory(track: TrackChoice) -> TrackerFactory | None:
         return track
     raise UsageError(f"track must be True, a tracker name ({', '.join(TRACKERS)}) or a tracker factory, "
                      f"not {type(track).__name__}")
+
+
+def with_track_thresh(track: TrackChoice, track_thresh: float | None) -> TrackChoice:
+    """``track`` with its tracker's score threshold set (``--track-thresh``: the score a detection needs to
+    start a track or take part in the first association), as a factory that also passes ``track_thresh`` to
+    the tracker (trackers of the table take it); ``track`` as it is when ``track_thresh`` is None. A threshold
+    implies tracking (``track`` False: the default tracker)."""
+    if track_thresh is None:
+        return track
+    return functools.partial(tracker_factory(track or True), track_thresh=track_thresh)

@@ -22,7 +22,7 @@ def require_val_extra(command: str = "rtdetect val") -> None:
         import pycocotools  # noqa: F401
         import yaml  # noqa: F401
     except ImportError as exc:
-        raise UsageError(f"{command} needs {exc.name}: pip install 'rtdetect[val]'") from None
+        raise UsageError(f"{command} needs {exc.name}: pip install -e '.[val]' in the rtdetect clone") from None
 
 
 @dataclass(frozen=True)

@@ -179,7 +179,7 @@ def test_without_the_cluster_extra_one_line_says_how_to_install_it(small_detecto
     (shadow / "ray" / "__init__.py").write_text("raise ImportError('No module named ray')\n")
     result = run_cli("batch", "--source", data_dir / "vtest_3s.mp4", "--output-dir", tmp_path, "--model",
                      small_detector, env={"PYTHONPATH": f"{shadow}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"})
-    assert_one_line_error(result, "pip install 'rtdetect[cluster]'")
+    assert_one_line_error(result, "pip install -e '.[cluster]' in the rtdetect clone")
 
 
 @pytest.mark.parametrize("option, error", [(("--threads", "3"), "--threads 3: the cluster has 2 CPUs"),

@@ -58,8 +58,9 @@ def test_trial_is_measured_once_then_read_from_the_cache(fall_onnx, tmp_path):
         open_engine=lambda c: open_cpu_engine(fall_onnx, backend=c.backend, precision=c.precision))
     host = host_key()
     first = choose(host)
-    assert first in FP32 and len(lines) == 1
-    assert lines[0].startswith(f"rtdetect: auto: {first.label} for best_fp16.onnx") and "F1 1.000" in lines[0]
+    assert first in FP32 and len(lines) == 2  # what it waits for, then what it chose
+    assert lines[0] == "rtdetect: auto: measuring the CPU engines once for this model and machine"
+    assert lines[1].startswith(f"rtdetect: auto: {first.label} for best_fp16.onnx") and "F1 1.000" in lines[1]
     [stored] = choices_dir(tmp_path).glob("*.json")
     record = json.loads(stored.read_text())
     assert record["choice"] == first.label and record["key"]["cpu"] == host["cpu"]
@@ -69,10 +70,10 @@ def test_trial_is_measured_once_then_read_from_the_cache(fall_onnx, tmp_path):
     assert openvino["accepted"] and openvino["agreement"]["reference"] >= 6 and openvino["ms_per_frame"] > 0
     assert openvino["agreement"]["matched"] == openvino["agreement"]["reference"] == openvino["agreement"]["other"]
 
-    assert choose(host) == first and len(lines) == 1  # same key: read, not measured
+    assert choose(host) == first and len(lines) == 2  # same key: read, not measured
     moved = dict(host, cpu_flags_sha256="another-cpu", libraries=dict(host["libraries"], openvino="0.0"))
     choose(moved)
-    assert len(lines) == 2 and len(list(choices_dir(tmp_path).glob("*.json"))) == 2  # new key: measured again
+    assert len(lines) == 4 and len(list(choices_dir(tmp_path).glob("*.json"))) == 2  # new key: measured again
 
 
 def test_guard_rejects_a_genuinely_degraded_int8(fall_onnx, tmp_path, data_dir):

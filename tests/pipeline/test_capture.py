@@ -1,3 +1,4 @@
+import os
 import shutil
 import threading
 import time
@@ -110,6 +111,19 @@ def test_folder_and_glob_sorted_and_bad_file_skipped(tmp_path, data_dir, capsys)
     assert len(frames) == 2
     with pytest.raises(SourceError, match="no images"):
         frames_of(ImageSource(str(tmp_path / "*.png")))
+
+
+def test_folder_is_read_recursively_as_batch_reads_it(tmp_path, data_dir):
+    """Was: a folder source silently skipped its subfolders (``rtdetect batch``'s folder is recursive)."""
+    for name in ("top.jpg", "day1/a.jpg", "day1/night/b.png", ".hidden/c.jpg"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(data_dir / "zidane.jpg", tmp_path / name)
+    (tmp_path / "day2.jpg").mkdir()  # a folder named like an image is no image
+    frames, _ = frames_of(open_source(str(tmp_path)))
+    assert [f.source for f in frames] == [os.path.join("day1", "a.jpg"), os.path.join("day1", "night", "b.png"),
+                                          "top.jpg"]
+    frames, _ = frames_of(open_source(str(tmp_path / "**" / "*.png")))  # a glob's ** is recursive too
+    assert [f.source for f in frames] == [os.path.join("day1", "night", "b.png")]
 
 
 def test_single_undecodable_image_is_an_error(tmp_path):

@@ -71,13 +71,6 @@ def test_folder_of_only_corrupt_images_is_a_clear_error(small_detector, tmp_path
     assert not (tmp_path / "o.jsonl").exists()
 
 
-def _h264_available(tmp_path) -> bool:
-    writer = cv2.VideoWriter(str(tmp_path / "probe.mp4"), cv2.VideoWriter_fourcc(*"avc1"), 10, (64, 48))
-    opened = writer.isOpened()
-    writer.release()
-    return opened
-
-
 def test_odd_width_video_keeps_every_column_and_says_its_codec(small_detector, tmp_path):
     _write_gif(tmp_path / "odd.gif", 203, 101, 3)
     out = tmp_path / "out.mp4"
@@ -88,8 +81,7 @@ def test_odd_width_video_keeps_every_column_and_says_its_codec(small_detector, t
     assert ok and frame.shape == (102, 204, 3)  # padded up to even sizes, never cut down to 202
     assert decoded_frame_count(out) == 1
     assert "1 frame in" in result.stderr and "(1 frame, " in result.stderr
-    expected = "H.264" if _h264_available(tmp_path) else "mp4v"
-    assert expected in result.stderr
+    assert "(1 frame, H.264)" in result.stderr  # PyAV's libx264, in its wheels
 
 
 def test_max_frames_counts_only_the_frames_asked_for(small_detector, tmp_path):

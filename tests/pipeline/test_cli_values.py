@@ -156,3 +156,19 @@ def test_source_is_checked_before_model_work(source, fragment, tmp_path, empty_c
                      env={"RTDETECT_CACHE": str(empty_cache)})
     assert_one_line_error(result, fragment)
     assert list(empty_cache.iterdir()) == []
+
+
+def test_output_dir_is_created_when_its_parent_exists(tmp_path):
+    """Was: `--output-dir out/` (stream lists, batch) refused with "not an existing folder", while
+    `--save annotated/` creates its folder."""
+    from rtdetect.errors import OutputError
+    from rtdetect.files import check_output_dir
+
+    check_output_dir(str(tmp_path / "out") + "/")
+    assert (tmp_path / "out").is_dir() and os.listdir(tmp_path / "out") == []
+    with pytest.raises(OutputError, match="not an existing folder"):
+        check_output_dir(str(tmp_path / "missing" / "out"))  # its parent is missing too: nothing is created
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(OutputError, match="not an existing folder"):
+        check_output_dir(str(tmp_path / "file"))
+    assert sorted(os.listdir(tmp_path)) == ["file", "out"]

@@ -113,7 +113,8 @@ def test_full_disk_with_video_and_jsonl(onnx_model, data_dir, small_tmpfs, earli
         assert (video.read_bytes(), jsonl.read_bytes()) == before
     else:
         records = jsonl_records(jsonl)
-        assert [r["frame"] for r in records] == list(range(len(records))) and len(records) < 30
+        # the disk fills during the run or, the H.264 encoder holding frames back, when the video is finished
+        assert [r["frame"] for r in records] == list(range(len(records))) and len(records) <= 30
         if video.exists():  # kept only when complete: then one frame per line
             assert decoded_frame_count(video) == len(records)
     assert leftovers(small_tmpfs) == []

@@ -66,6 +66,20 @@ def test_label_text_scales_with_the_frame(height, width, minimum):
     assert minimum <= text_height <= minimum * 1.5
 
 
+def test_label_tags_shrink_with_small_frames():
+    """Was: a 12 px floor, so at 320x240 a tag took twice the share of the frame it takes at 640x480 and
+    hid the objects it named."""
+    from rtdetect.annotate.labels import LabelAnnotator
+
+    def tag_share(height, width):
+        det = Detections([[width / 4, height / 4, width / 2, height * 3 / 4]], [0.87], [0])
+        ((_, (x1, y1, x2, y2)),) = LabelAnnotator(["person"]).layout((height, width, 3), det)
+        return (y2 - y1) / height, (x2 - x1) / width
+
+    small, large = tag_share(240, 320), tag_share(480, 640)
+    assert small[0] <= large[0] * 1.4 and small[1] <= large[1] * 1.4, (small, large)
+
+
 def test_label_tag_is_drawn_where_it_was_laid_out():
     from rtdetect.annotate.labels import LabelAnnotator
 

@@ -1,6 +1,7 @@
 import json
 import os
 
+import av
 import cv2
 import numpy as np
 import pytest
@@ -127,6 +128,56 @@ def test_video_sink_writes_playable_video_in_its_colours(tmp_path, data_dir):
         photo = photos[i % 3]
         # the codec's loss (about 5 levels) is well under what swapping red and blue changes (about 17)
         assert mean_abs_diff(image, photo) < mean_abs_diff(photo, photo[..., ::-1]) / 2, i
+
+
+def probe_video(path) -> tuple[str, int, tuple[int, int], list[np.ndarray]]:
+    """The codec, announced frame count, (width, height) and every frame decoded (BGR) of the video at ``path``."""
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        announced = (stream.codec_context.name, stream.frames, (stream.width, stream.height))
+        decoded = [frame.to_ndarray(format="bgr24") for frame in container.decode(stream)]
+    return (*announced, decoded)
+
+
+@pytest.mark.parametrize("name", ["out.mp4", "out.mov"])
+def test_mp4_and_mov_are_written_as_h264_that_plays_back(tmp_path, data_dir, name):
+    """Was: MPEG-4 Part 2 (mp4v), which browsers do not play, although PyAV encodes H.264 here."""
+    photos = [cv2.resize(cv2.imread(str(data_dir / f"{n}.jpg")), (202, 150), interpolation=cv2.INTER_AREA)
+              for n in ("bus", "zidane", "dog")]
+    sink = VideoSink(str(tmp_path / name), 25.0)
+    for i in range(12):
+        sink.write(Frame(photos[i % 3], i, i / 25, "clip.mp4"), None, photos[i % 3])
+    sink.close()
+    assert sink.codec == "h264"
+    codec, announced, size, decoded = probe_video(tmp_path / name)
+    assert (codec, announced, size, len(decoded)) == ("h264", 12, (202, 150), 12)
+    for i, image in enumerate(decoded):
+        assert mean_abs_diff(image, photos[i % 3]) < mean_abs_diff(photos[i % 3], photos[(i + 1) % 3]) / 4, i
+    capture = cv2.VideoCapture(str(tmp_path / name))  # plays in OpenCV too, at the rate asked for
+    assert capture.get(cv2.CAP_PROP_FPS) == pytest.approx(25.0) and capture.read()[0]
+    capture.release()
+    assert os.listdir(tmp_path) == [name]
+
+
+def test_mp4_falls_back_to_mp4v_without_an_h264_encoder(tmp_path, monkeypatch):
+    from rtdetect.sinks import video
+
+    monkeypatch.setattr(video, "h264_available", lambda: False)
+    sink = VideoSink(str(tmp_path / "out.mp4"), 10)
+    for i in range(3):
+        sink.write(frame(i, 48, 64), None, frame(i, 48, 64).image)
+    sink.close()
+    codec, announced, size, decoded = probe_video(tmp_path / "out.mp4")
+    assert (sink.codec, codec, announced, size, len(decoded)) == ("mp4v", "mpeg4", 3, (64, 48), 3)
+
+
+@pytest.mark.parametrize("cls, name", [(JsonlSink, "out.jsonl"), (VideoSink, "out.mp4")])
+def test_failed_run_keeps_nothing_without_keep_on_failure(tmp_path, cls, name):
+    """``keep_on_failure`` is the output file's rule (sinks.output.OutputFile), the same for every sink."""
+    sink = cls(str(tmp_path / name), ["a", "b"] if cls is JsonlSink else 10, keep_on_failure=False)
+    sink.write(frame(0, 48, 64), dets(1, masks=False), frame(0, 48, 64).image)
+    sink.close(failed=True)
+    assert os.listdir(tmp_path) == []
 
 
 @pytest.mark.parametrize("cls, name", [(JsonlSink, "out.jsonl"), (VideoSink, "out.mp4")])

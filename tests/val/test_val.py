@@ -261,7 +261,7 @@ def test_without_pycocotools_it_is_one_line_naming_the_extra(tmp_path):
     (blocker / "__init__.py").write_text("raise ImportError('blocked for this test', name='pycocotools')\n")
     path = os.pathsep.join(filter(None, [str(blocker.parent), os.environ.get("PYTHONPATH")]))
     result = run_cli("val", "--data", tmp_path, *ENGINE, env={"PYTHONPATH": path})
-    assert_one_line_error(result, "pycocotools", "pip install 'rtdetect[val]'")
+    assert_one_line_error(result, "pycocotools", "pip install -e '.[val]' in the rtdetect clone")
 
 
 def assert_one_line_error_after_notes(result, fragment: str) -> None:

@@ -39,7 +39,7 @@ class LiveSink:
         try:
             from .server import LiveServer
         except ImportError as exc:
-            raise UsageError(f"--serve needs aiohttp ({exc}): pip install 'rtdetect[serve]'") from None
+            raise UsageError(f"--serve needs aiohttp ({exc}): pip install -e '.[serve]' in the rtdetect clone") from None
         host, port = bind
         self.names = list(names)
         self.token = token_for(host, token)
