@@ -11,16 +11,19 @@ model with :func:`load_model` and runs it with ``rtdetect.run.Runner``.
 """
 from __future__ import annotations
 
+import itertools
+import os
 import sys
 from contextlib import ExitStack, closing
 from dataclasses import replace
-from typing import Iterator, Sequence
+from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 
 from . import options
 from .capture import StreamOptions, open_source
-from .errors import ModelError
+from .capture.arrays import CHANNELS, PictureSource, as_bgr, is_picture
+from .errors import ModelError, UsageError
 from .inference import create_engine
 from .input_shape import Request, fixed_shape_note, network_input_hw
 from .postprocess import PostprocessConfig
@@ -58,9 +61,10 @@ def class_ids_from(classes: Sequence[str | int] | None, names: Sequence[str]) ->
 
 
 def checked_config(conf: float, iou: float, max_det: int) -> PostprocessConfig:
-    """The thresholds as a config, every value checked (UsageError naming the option)."""
-    return PostprocessConfig(conf=options.fraction("--conf", conf), iou=options.fraction("--iou", iou),
-                             max_det=options.at_least("--max-det", max_det, 1))
+    """The thresholds as a config, every value checked (UsageError naming the argument; the command line
+    checks its options before, under their own names)."""
+    return PostprocessConfig(conf=options.fraction("conf", conf), iou=options.fraction("iou", iou),
+                             max_det=options.at_least("max_det", max_det, 1))
 
 
 def open_engine(model: str, imgsz: Request, frame_hw: tuple[int, int] | None, *, backend: str = "auto",
@@ -93,26 +97,34 @@ def load_model(model: str, imgsz: Request, frame_hw: tuple[int, int] | None, sta
 
 
 class Detector:
-    """A model ready to detect: ``detector(image_bgr) -> Detections``, ``detector.stream(source)``.
+    """A model ready to detect: ``detector(image) -> Detections``, ``detector([images]) -> [Detections]``,
+    ``detector.stream(source)``.
 
     model: zoo name (``rtdetect models``), .onnx file or official .pt checkpoint. backend / precision:
     see :func:`rtdetect.inference.create_engine` (``auto``: measured on this machine). conf: score
     threshold; iou: NMS IoU threshold; imgsz: None or N (long side, default 640; the short side follows
     the frames' aspect ratio) or (H, W); classes: ids or names to keep (None: all); max_det: boxes per frame;
     batch: the largest batch of frames one engine call gets (above 1: several streams share the engine,
-    ``rtdetect.streams``; zoo and .pt models are then exported with a dynamic batch).
-    Values are checked here (``rtdetect.errors.UsageError``); the engine is opened on the first frame,
-    at the input shape its size asks for, and reopened only when a frame size needs another shape.
-    Close it (``with`` or :meth:`close`) to free the engine. Not thread-safe: one caller at a time.
+    ``rtdetect.streams``; zoo and .pt models are then exported with a dynamic batch); channels: the order of
+    the arrays you pass, ``"bgr"`` (OpenCV's, the default) or ``"rgb"`` (PIL images are always read as RGB).
+    Values are checked here (``rtdetect.errors.UsageError`` naming the argument); the engine is opened on
+    the first frame (or the first ``names``), at the input shape its size asks for, and reopened only when
+    a frame size needs another shape. Close it (``with`` or :meth:`close`) to free the engine; a closed
+    detector refuses further calls. Not thread-safe: one caller at a time.
     """
 
     def __init__(self, model: str = DEFAULT_MODEL, *, backend: str = "auto", precision: str = "auto",
                  conf: float = 0.25, iou: float = 0.45, imgsz: Request = None,
-                 classes: Sequence[str | int] | None = None, max_det: int = 300, batch: int = 1) -> None:
+                 classes: Sequence[str | int] | None = None, max_det: int = 300, batch: int = 1,
+                 channels: str = "bgr") -> None:
+        if channels not in CHANNELS:
+            raise UsageError(f"channels must be one of {', '.join(CHANNELS)}, got {channels!r}")
         if imgsz is not None:
             network_input_hw(imgsz, None)  # checks the size now, not at the first frame
         self.model, self.backend, self.precision, self.imgsz = str(model), backend, precision, imgsz
         self.batch = options.at_least("batch", batch, 1)
+        self.channels = channels
+        self._closed = False
         self.config = checked_config(conf, iou, max_det)
         self.classes = tuple(classes) if classes else None
         self._stack: ExitStack | None = None
@@ -121,10 +133,8 @@ class Detector:
 
     @property
     def names(self) -> list[str]:
-        """The model's class names (known once the engine is open: after the first frame)."""
-        if self._model is None:
-            raise RuntimeError("Detector.names is known after the first frame (the engine opens then)")
-        return self._model.names
+        """The model's class names (opens the engine when no frame has yet)."""
+        return (self._model or self.model_for(None)).names
 
     @property
     def is_open(self) -> bool:
@@ -134,10 +144,12 @@ class Detector:
     def model_for(self, frame_hw: tuple[int, int] | None) -> Model:
         """The model for frames of ``frame_hw`` (None: unknown or varying sizes), opening the engine when
         none is open or this size needs another network input."""
+        if self._closed:
+            raise RuntimeError("this Detector is closed: make a new one")
         input_hw = network_input_hw(self.imgsz, frame_hw)
         if self._model is not None and input_hw == self._input_hw:
             return self._model
-        self.close()
+        self._release()
         with ExitStack() as stack:
             model = load_model(self.model, self.imgsz, frame_hw, stack, config=self.config, classes=self.classes,
                                backend=self.backend, precision=self.precision, batch=self.batch)
@@ -148,37 +160,67 @@ class Detector:
         """Change the score threshold and/or the class filter (None: all; not given: unchanged) from the next
         frame on, also while a stream runs (the live view's controls do this). Values are checked
         (UsageError, ModelError) before anything changes."""
-        config = self.config if conf is None else replace(self.config, conf=options.fraction("--conf", conf))
+        config = self.config if conf is None else replace(self.config, conf=options.fraction("conf", conf))
         wanted = self.classes if classes is _KEEP else (tuple(classes) if classes else None)
         if self._model is not None:
             ids = class_ids_from(wanted, self._model.names)
             self._model.configure(replace(config, classes=ids))
         self.config, self.classes = config, wanted
 
-    def __call__(self, image: np.ndarray) -> Detections:
-        """Detections of one (H, W, 3) uint8 BGR image (as ``cv2.imread`` gives), in its pixels."""
-        frame = Frame(np.ascontiguousarray(image), 0, None, "image")
-        return self.model_for(frame.image.shape[:2]).process(frame).detections
+    def __call__(self, image):
+        """Detections of one picture, in its pixels: an (H, W, 3) uint8 array (BGR, or RGB with
+        ``channels="rgb"``), a PIL image, or the path (or URL) of an image. A list, tuple or generator of
+        them gives a list of Detections, in order; pictures of one input shape go through the engine together
+        (up to ``batch`` per call)."""
+        if is_picture(image) or isinstance(image, (str, os.PathLike)) or not isinstance(image, Iterable):
+            return self._detect([self._frame(image, "image")])[0]
+        return self._detect([self._frame(picture, f"image[{k}]") for k, picture in enumerate(image)])
 
-    def stream(self, source: str, *, max_frames: int | None = None, track=False,
+    def _frame(self, picture, argument: str) -> Frame:
+        if not isinstance(picture, (str, os.PathLike)):
+            return Frame(as_bgr(picture, channels=self.channels, argument=argument), 0, None, argument)
+        with open_source(os.fspath(picture)) as src:
+            frames = list(itertools.islice(src, 2))
+        if len(frames) != 1:
+            raise UsageError(f"{argument}: {picture} holds more than one picture: use Detector.stream() for it")
+        return frames[0]
+
+    def _detect(self, frames: list[Frame]) -> list[Detections]:
+        """Each frame's detections, the frames of one network input shape processed together."""
+        shapes = [network_input_hw(self.imgsz, frame.image.shape[:2]) for frame in frames]
+        found: list[Detections | None] = [None] * len(frames)
+        for shape in dict.fromkeys(shapes):
+            picked = [k for k, s in enumerate(shapes) if s == shape]
+            model = self.model_for(frames[picked[0]].image.shape[:2])
+            for k, item in zip(picked, model.process_many([frames[k] for k in picked])):
+                found[k] = item.detections
+        return found
+
+    def stream(self, source, *, max_frames: int | None = None, track=False,
                count_lines: Sequence[tuple[float, float, float, float]] = (),
                stream_options: StreamOptions | None = None) -> Iterator[tuple[Frame, Detections]]:
-        """``(Frame, Detections)`` for each frame of ``source`` (what ``rtdetect --source`` accepts), through
-        the threaded runner: files frame by frame in order, live sources newest first. ``track``: track ids
+        """``(Frame, Detections)`` for each frame of ``source`` (what ``rtdetect --source`` accepts, or a list or
+        generator of pictures as ``__call__`` takes them), through the threaded runner: files frame by frame in order, live sources newest first. ``track``: track ids
         (True: ByteTrack; or a name of ``rtdetect.tracking.TRACKERS``; or your own tracker's factory, see
         ``rtdetect.tracking.Tracker``); ``count_lines``: segments (x1, y1, x2, y2) in frame pixels whose crossings
         are counted (implies ``track``; the running totals are in ``detections.extra["line_counts"]``). Leaving
         the loop early stops the run and closes the source."""
         if max_frames is not None:
             options.at_least("max_frames", max_frames, 1)
-        with open_source(source, stream_options=stream_options) as src:
+        opened = (open_source(source, stream_options=stream_options) if isinstance(source, (str, os.PathLike))
+                  else PictureSource(source, channels=self.channels))
+        with opened as src:
             runner = Runner(self.model_for(src.frame_hw), track=track, count_lines=count_lines)
             with closing(runner.frames(src, max_frames=max_frames)) as frames:  # an early exit stops the run now
                 for item in frames:
                     yield item.frame, item.detections
 
     def close(self) -> None:
-        """Free the engine (the next frame opens it again)."""
+        """Free the engine; the detector takes no further call."""
+        self._closed = True
+        self._release()
+
+    def _release(self) -> None:
         stack, self._stack, self._model, self._input_hw = self._stack, None, None, None
         if stack is not None:
             stack.close()

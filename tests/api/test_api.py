@@ -74,7 +74,7 @@ def test_context_manager_releases_the_engine(small_detector, data_dir):
 def test_bad_values_are_refused_before_any_model_work():
     from rtdetect.errors import UsageError
 
-    with pytest.raises(UsageError, match="--conf"):
+    with pytest.raises(UsageError, match=r"^conf must be"):
         rtdetect.Detector("no-such-model", conf=1.5)
     with pytest.raises(UsageError, match="--imgsz"):
         rtdetect.Detector("no-such-model", imgsz=33)
@@ -133,7 +133,7 @@ def test_configure_changes_threshold_and_classes_and_refuses_bad_values(small_de
         assert set(detector(image).class_ids.tolist()) <= {1}
         with pytest.raises(ModelError, match="boat"):
             detector.configure(classes=["boat"])
-        with pytest.raises(UsageError, match="--conf"):
+        with pytest.raises(UsageError, match=r"^conf must be"):
             detector.configure(conf=2.0)
         assert detector.config.conf == 0.05 and detector.classes == ("Fall",)  # unchanged by the refusals
         detector.configure(classes=None)
@@ -154,3 +154,41 @@ def test_every_sink_plays_the_sink_role(tmp_path):
     finally:
         for sink in sinks:
             sink.close()
+
+
+def test_the_api_takes_what_users_pass(small_detector, data_dir):
+    """Issue 27 item 5: a PIL image was read as BGR (lower scores), a path failed with a shape error, a list
+    failed although the engine batches, names raised until the first frame, errors named CLI flags, and a
+    call after close() silently reopened the engine."""
+    from PIL import Image
+
+    from rtdetect.errors import UsageError
+
+    bgr = cv2.imread(str(data_dir / "person.jpg"))
+    rgb = np.ascontiguousarray(bgr[:, :, ::-1])
+    with rtdetect.Detector(str(small_detector), backend=CPU, conf=0.1) as detector:
+        assert detector.names == ["Normal", "Fall"]  # before any frame
+        reference = detector(bgr)
+        assert len(reference) > 0
+        for same in (detector(Image.fromarray(rgb)), detector(str(data_dir / "person.jpg")),
+                     detector(data_dir / "person.jpg")):
+            np.testing.assert_allclose(same.xyxy, reference.xyxy, atol=1e-3)
+            np.testing.assert_allclose(same.scores, reference.scores, atol=1e-5)
+        bus = cv2.imread(str(data_dir / "bus.jpg"))
+        many = detector([bgr, bus, Image.fromarray(rgb)])
+        assert len(many) == 3 and [len(d) for d in many] == [len(reference), len(detector(bus)), len(reference)]
+        assert len(detector(picture for picture in (bgr, bus))) == 2
+        with pytest.raises(UsageError, match=r"^image: expected a NumPy array"):
+            detector(42)
+        with pytest.raises(UsageError, match=r"image\[1\]: unsupported picture shape"):
+            detector([bgr, np.zeros((4, 4, 5), np.uint8)])
+        streamed = [d for _, d in detector.stream([bgr, bus])]
+        np.testing.assert_allclose(streamed[0].xyxy, reference.xyxy, atol=1e-3)
+    with pytest.raises(RuntimeError, match="closed"):
+        detector(bgr)
+    with rtdetect.Detector(str(small_detector), backend=CPU, conf=0.1, channels="rgb") as detector:
+        np.testing.assert_allclose(detector(rgb).xyxy, reference.xyxy, atol=1e-3)
+    with pytest.raises(UsageError, match="channels"):
+        rtdetect.Detector(str(small_detector), channels="bgra")
+    with pytest.raises(UsageError, match=r"^max_det must be"):
+        rtdetect.Detector(str(small_detector), max_det=0)
