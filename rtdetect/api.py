@@ -24,6 +24,7 @@ from . import options
 from .capture import StreamOptions, open_source
 from .errors import ModelError
 from .inference import create_engine
+from .trial_inputs import MediaFrames
 from .input_shape import Request, fixed_shape_note, network_input_hw
 from .pipeline import GpuFramePipeline, Pipeline
 from .postprocess import PostprocessConfig
@@ -86,7 +87,7 @@ def open_engine(model: str, imgsz: Request, frame_hw: tuple[int, int] | None, *,
     another). ``batch``: the largest batch of frames it will get."""
     input_hw = network_input_hw(imgsz, frame_hw)
     engine = create_engine(resolve_model_path(model, input_hw, dynamic=batch > 1), backend=backend,
-                           precision=precision, imgsz=input_hw, batch=batch)
+                           precision=precision, imgsz=input_hw, batch=batch, calibration=MediaFrames())
     note = fixed_shape_note(model, imgsz, engine.input_hw)
     if note:
         print(note, file=sys.stderr)

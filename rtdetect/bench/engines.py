@@ -45,8 +45,10 @@ def open_engine(model_path: str, *, backend: str, precision: str, imgsz: tuple[i
     if reason is not None:
         return None, reason
     try:
+        from ..trial_inputs import MediaFrames
+
         return create_engine(model_path, backend=backend, precision=precision, imgsz=imgsz, threads=threads,
-                             calib_source=calib_source if precision == "int8" else None,
+                             calibration=MediaFrames(calib_source) if calib_source else None,
                              calib_frames=calib_frames), None
     except (ImportError, OSError) as exc:
         return None, f"{type(exc).__name__}: {exc}"

@@ -21,6 +21,7 @@ from ..sinks import close_callback
 from ..capture import open_source
 from ..errors import RtdetectError
 from ..inference import create_engine
+from ..trial_inputs import MediaFrames
 from ..input_shape import Request, network_input_hw, shared_frame_hw
 from ..outputs import open_sinks, plan_outputs
 from ..postprocess import PostprocessConfig
@@ -120,7 +121,8 @@ class FileWorker:
         if (input_hw, batch) not in self._pipelines:
             s = self._settings
             engine = create_engine(resolve_model_path(s.model, input_hw, dynamic=batch > 1), backend=s.backend,
-                                   precision=s.precision, imgsz=input_hw, threads=s.threads, batch=batch)
+                                   precision=s.precision, imgsz=input_hw, threads=s.threads, batch=batch,
+                                   calibration=MediaFrames())
             self._resources.callback(engine.close)
             pipeline = make_pipeline(engine, self._config, self._resources, batched=batch > 1)
             if s.classes:

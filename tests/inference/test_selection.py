@@ -15,7 +15,7 @@ from rtdetect.inference import create_engine, open_cpu_engine
 from rtdetect.inference.selection import (REFERENCE, Candidate, TrialResult, candidates, choices_dir,
                                           fastest_accepted, guard_accepts, host_key, run_trial, select_candidate,
                                           write_choice)
-from rtdetect.inference.onnx_tools.calibration import calibration_frames
+from rtdetect.trial_inputs import MediaFrames
 
 pytest.importorskip("openvino")
 FP32 = [REFERENCE, Candidate("openvino", "fp32")]
@@ -55,6 +55,7 @@ def test_trial_is_measured_once_then_read_from_the_cache(fall_onnx, tmp_path):
     lines = []
     choose = lambda host: select_candidate(  # noqa: E731
         fall_onnx, precision="fp32", imgsz=(640, 640), cache_dir=tmp_path, host=host, log=lines.append,
+        calibration=MediaFrames(),
         open_engine=lambda c: open_cpu_engine(fall_onnx, backend=c.backend, precision=c.precision))
     host = host_key()
     first = choose(host)
@@ -86,10 +87,11 @@ def test_guard_rejects_a_genuinely_degraded_int8(fall_onnx, tmp_path, data_dir):
 
     def open_engine(candidate):
         return open_cpu_engine(fall_onnx, backend=candidate.backend, precision=candidate.precision,
-                               calib_source=str(flat), calib_frames=1, cache_dir=str(tmp_path))
+                               calibration=MediaFrames(str(flat)), calib_frames=1, cache_dir=str(tmp_path))
 
-    images = list(calibration_frames(str(data_dir / "vtest_3s.mp4"), 6))
-    results = {r.candidate: r for r in run_trial([REFERENCE, degraded], open_engine, images, rounds=1)}
+    clip = MediaFrames(str(data_dir / "vtest_3s.mp4"))
+    results = {r.candidate: r for r in run_trial([REFERENCE, degraded], open_engine, list(clip.frames(6)), clip,
+                                                 rounds=1)}
     assert results[REFERENCE].accepted
     bad = results[degraded]
     assert bad.status == "ok" and bad.agreement.reference >= 6
@@ -113,6 +115,7 @@ def chooser(cache, lines, host, **options):
 
     def choose(model):
         return select_candidate(str(model), imgsz=(160, 160), cache_dir=cache, host=host, log=lines.append,
+                                calibration=MediaFrames(),
                                 open_engine=lambda c: open_cpu_engine(str(model), backend=c.backend,
                                                                       precision=c.precision, imgsz=(160, 160)),
                                 **options)
@@ -236,7 +239,8 @@ def test_two_first_runs_at_once_measure_once(small_detector, tmp_path):
 
     def run():
         chosen.append(select_candidate(str(small_detector), precision="fp32", imgsz=(160, 160), host=host_key(),
-                                       cache_dir=tmp_path, log=log, open_engine=open_engine))
+                                       cache_dir=tmp_path, log=log, open_engine=open_engine,
+                                       calibration=MediaFrames()))
 
     first = threading.Thread(target=run)
     first.start()

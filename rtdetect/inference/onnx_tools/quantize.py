@@ -15,7 +15,7 @@ calibrators are gone), and TensorRT 10 builds the same graph. The recipe:
   moved per-anchor class scores by up to 0.72; with this recipe, detections keep 98-100% recall against
   fp32 on held-out frames, mean |score drop| about 0.03 (tests/trt/test_quantize.py prints the numbers).
 * Calibration: min/max over the frames (``CalibMaxIntermediateOutputs`` bounds memory so hundreds of
-  frames fit), frames letterboxed like inference (:mod:`rtdetect.inference.onnx_tools.calibration`).
+  frames fit), frames letterboxed like inference (handed in by the caller).
 
 The result also runs in ONNX Runtime on the CPU (slower than float32 there on x86 without VNNI: ORT's
 fast CPU path wants unsigned activations, TensorRT wants signed ones; this file is made for TensorRT).
@@ -31,7 +31,7 @@ from typing import Callable, Iterable, Sequence
 import numpy as np
 
 from ...errors import ModelError
-from .calibration import LetterboxReader
+from .calibration import TensorReader
 from .runtime import quiet_onnxruntime
 from .variants import head_node_names, inspect_onnx, name_unnamed_nodes, save_model, set_metadata
 
@@ -56,10 +56,11 @@ def _quantize_options(op_types: Sequence[str], exclude: Sequence[str]) -> dict:
     )
 
 
-def write_int8_qdq(source: str | os.PathLike, target: str | os.PathLike, frames: Iterable[np.ndarray], *,
-                   imgsz: tuple[int, int], op_types: Sequence[str] = QUANT_OP_TYPES,
+def write_int8_qdq(source: str | os.PathLike, target: str | os.PathLike, tensors: Iterable[np.ndarray], *,
+                   op_types: Sequence[str] = QUANT_OP_TYPES,
                    on_frame: Callable[[int], None] | None = None) -> Path:
-    """Calibrate the float32 ONNX ``source`` on ``frames`` ((H, W, 3) uint8 BGR) and write the Q/DQ
+    """Calibrate the float32 ONNX ``source`` on ``tensors`` (frames prepared as its input: (1, 3, H, W)
+    float32, letterboxed) and write the Q/DQ
     INT8 ONNX to ``target`` (atomically). Metadata is copied; ``rtdetect.precision`` = int8 and
     ``rtdetect.calibration_frames`` = the number of frames used are added. Raises ModelError when the
     model is not float32, no frame was given, or the calibration fails (e.g. ONNX Runtime cannot run the
@@ -74,7 +75,7 @@ def write_int8_qdq(source: str | os.PathLike, target: str | os.PathLike, frames:
     model = onnx.load(str(source))
     name_unnamed_nodes(model)
     exclude = sorted(head_node_names(model))
-    reader = LetterboxReader(frames, info.input_name, imgsz, on_frame=on_frame)
+    reader = TensorReader(tensors, info.input_name, on_frame=on_frame)
     with tempfile.TemporaryDirectory(prefix="rtdetect-quant-") as tmp:
         out = Path(tmp) / "int8.onnx"
         try:
