@@ -58,8 +58,8 @@ def open_cpu_engine(model_path: str, *, backend: str, precision: str, imgsz: tup
         if calibration is None:
             raise ModelError("--precision int8 needs calibration frames (calibration=, e.g. "
                              "rtdetect.trial_inputs.MediaFrames())")
-        model_path = str(int8_model(model_path, calibration=calibration, imgsz=imgsz, cache_dir=cache_dir,
-                                    frames=calib_frames or AUTO_CALIB_FRAMES, progress=False))
+        model_path = str(int8_model(model_path, backend=backend, calibration=calibration, imgsz=imgsz,
+                                    cache_dir=cache_dir, frames=calib_frames or AUTO_CALIB_FRAMES, progress=False))
     if backend == "openvino":
         from .openvino import OpenVinoEngine
 

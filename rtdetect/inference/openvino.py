@@ -6,8 +6,9 @@ with two infer requests in flight so that inference overlaps the pipeline's othe
 * bf16: ``INFERENCE_PRECISION_HINT=bf16``, only where OpenVINO lists ``BF16`` among the CPU's
   ``OPTIMIZATION_CAPABILITIES`` (AVX512_BF16 or AMX); elsewhere OpenVINO would quietly run f32, so
   asking for it is an error rather than a mislabelled figure.
-* int8: the Q/DQ ONNX of :mod:`rtdetect.inference.onnx_tools.quantize` (made by :func:`rtdetect.inference.int8.int8_model`),
-  which OpenVINO executes as integer arithmetic; the float parts (the detection head) stay f32.
+* int8: the Q/DQ ONNX of NNCF's post-training quantization (:mod:`rtdetect.inference.onnx_tools.nncf_quantize`,
+  made by :func:`rtdetect.inference.int8.int8_model`), which OpenVINO executes as integer arithmetic; the
+  float parts (the detection head) stay f32.
 
 openvino is imported only when an engine is created.
 """

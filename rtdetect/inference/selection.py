@@ -1,14 +1,13 @@
 """``--backend auto`` on the CPU: the fastest engine and precision for this machine, measured, with an
 accuracy guard, and remembered.
 
-Candidates: ONNX Runtime fp32 (the reference) and OpenVINO fp32, bf16 and int8, each only where OpenVINO
-lists the capability for this CPU (``OPTIMIZATION_CAPABILITIES``: ``BF16`` needs AVX512_BF16 or AMX), and
-int8 only where the CPU has 8-bit dot-product instructions (VNNI, AMX; ARM's dot product): without them
-8-bit convolutions saturate their 16-bit intermediates (OpenVINO's "saturation issue", worst with non-ReLU
-activations such as YOLO's SiLU), and the guard rejected OpenVINO int8 on both real models on such a CPU
-(benchmarks/README.md); trying it would only add its calibration to the first run. ``--backend`` or
-``--precision`` narrows the list (``--precision int8`` is tried on any CPU); one candidate left is used
-without a trial.
+Candidates: ONNX Runtime fp32 (the reference) and int8, and OpenVINO fp32, bf16 and int8, each OpenVINO
+precision only where OpenVINO lists the capability for this CPU (``OPTIMIZATION_CAPABILITIES``: ``BF16``
+needs AVX512_BF16 or AMX). INT8 is tried on every CPU, with or without VNNI: 8-bit convolutions without an
+8-bit dot product saturate their 16-bit intermediates, which once made both INT8 paths lose their
+detections there; the recipes now avoid it (ONNX Runtime: ``session.x64quantprecision``; OpenVINO: NNCF's
+overflow fix, see :mod:`rtdetect.inference.int8`), and the accuracy guard rejects any INT8 model that still
+drifts. ``--backend`` or ``--precision`` narrows the list; one candidate left is used without a trial.
 
 The trial, on the first use of a model on a machine: ``TRIAL_FRAMES`` frames of the ``FrameSupply`` the
 caller hands in (:class:`rtdetect.trial_inputs.MediaFrames`: spread over the calibration source, the bundled
@@ -57,7 +56,7 @@ TRIAL_ROUNDS = 2
 GUARD_F1 = 0.98
 GUARD_IOU = 0.9
 AUTO_CALIB_FRAMES = 50  # int8 calibration frames, spread over the calibration source (the demo clip has 50)
-SCHEMA = 1  # bump when the trial, the guard or the record changes meaning
+SCHEMA = 2  # bump when the trial, the guard or the record changes meaning
 LIBRARIES = ("rtdetect", "onnxruntime", "openvino", "onnx", "numpy")
 
 
@@ -74,27 +73,28 @@ class Candidate:
 
 
 REFERENCE = Candidate("onnxruntime", "fp32")
-INT8_DOT_PRODUCT_FLAGS = frozenset({"avx512_vnni", "avx_vnni", "amx_int8", "asimddp"})  # /proc/cpuinfo names
-CPU_CANDIDATES = (REFERENCE, Candidate("openvino", "fp32"), Candidate("openvino", "bf16"), Candidate("openvino", "int8"))
+CPU_CANDIDATES = (REFERENCE, Candidate("onnxruntime", "int8"), Candidate("openvino", "fp32"),
+                  Candidate("openvino", "bf16"), Candidate("openvino", "int8"))
 
 
-def candidates(backend: str = "auto", precision: str = "auto", capabilities: Sequence[str] | None = None,
-               flags: Sequence[str] | None = None) -> list[Candidate]:
+def candidates(backend: str = "auto", precision: str = "auto",
+               capabilities: Sequence[str] | None = None) -> list[Candidate]:
     """The CPU candidates for ``backend`` x ``precision`` ("auto" leaves that choice open).
 
     Both given: exactly that pair (checked when its engine opens). Otherwise the automatic list, without
-    OpenVINO precisions this CPU lacks (``capabilities``: OpenVINO's, read here when None) and, unless
-    int8 is asked for, without int8 on a CPU whose ``flags`` (read here when None) have no 8-bit dot
-    product. Raises ModelError when nothing is left (e.g. ``--precision bf16`` on a CPU without bfloat16)."""
+    OpenVINO precisions this CPU lacks (``capabilities``: OpenVINO's, read here when None). INT8 is a
+    candidate on every CPU, with or without an 8-bit dot product (VNNI): both INT8 recipes are made not to
+    saturate without it (rtdetect.inference.int8), and the guard judges the result. ``--backend onnxruntime``
+    is the reference engine: its automatic precision is fp32. Raises ModelError when nothing is left (e.g.
+    ``--precision bf16`` on a CPU without bfloat16)."""
     if backend != "auto" and precision != "auto":
         return [Candidate(backend, precision)]
+    if backend == "onnxruntime":
+        return [REFERENCE]
     from .openvino import cpu_capabilities, unsupported_reason
 
     caps = tuple(cpu_capabilities() if capabilities is None else capabilities)
-    dot_product = bool(INT8_DOT_PRODUCT_FLAGS & set(cpu_flags() if flags is None else flags))
     usable = [c for c in CPU_CANDIDATES if c.backend != "openvino" or unsupported_reason(c.precision, caps) is None]
-    if precision != "int8" and not dot_product:
-        usable = [c for c in usable if c.precision != "int8"]
     chosen = [c for c in usable if backend in ("auto", c.backend) and precision in ("auto", c.precision)]
     if not chosen:
         reason = unsupported_reason(precision, caps) if precision in ("bf16", "int8") else None

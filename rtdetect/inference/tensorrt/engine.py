@@ -17,7 +17,7 @@ import numpy as np
 
 from ...errors import ModelError
 from ...notes import note
-from ..base import SynchronousSubmit, inference_failed
+from ..base import FrameSupply, SynchronousSubmit, inference_failed
 from ..onnx_tools.calibration import DEFAULT_CALIB_FRAMES
 
 ENGINE_SUFFIXES = (".engine", ".plan", ".trt")
@@ -28,7 +28,8 @@ class TensorRTEngine(SynchronousSubmit):
     model_path: an ONNX file (built and cached) or a serialised engine (``.engine``/``.plan``/``.trt``).
     imgsz: (H, W) for models with a dynamic input size; precision: fp32 | fp16 (default) | int8;
     batch: the largest batch ``infer`` will get (needs a dynamic-batch ONNX above 1); calibration /
-    calib_frames: INT8 calibration frames (a ``FrameSupply``) and how many; cache_dir: engine cache root; device: CUDA ordinal;
+    calib_frames: INT8 calibration frames (a ``FrameSupply``) and how many; cache_dir: engine cache root;
+    device: CUDA ordinal;
     workspace_gb: builder workspace; threads: accepted for symmetry with ONNX Runtime and ignored.
 
     ``infer(tensor)``: (B, 3, H, W) ``input_dtype`` on the host → outputs as float32 host arrays.
@@ -39,7 +40,7 @@ class TensorRTEngine(SynchronousSubmit):
     name = "tensorrt"
 
     def __init__(self, model_path: str, *, imgsz: tuple[int, int] = (640, 640), precision: str = "fp16",
-                 batch: int = 1, calibration=None, calib_frames: int = DEFAULT_CALIB_FRAMES,
+                 batch: int = 1, calibration: FrameSupply | None = None, calib_frames: int = DEFAULT_CALIB_FRAMES,
                  cache_dir: str | None = None, device: int = 0, workspace_gb: float | None = None,
                  threads: int | None = None) -> None:
         from .runner import EngineRunner
