@@ -6,7 +6,7 @@ SHA-256 beside it) under the rtdetect cache directory:
   detection head left float); the engine sets ``session.x64quantprecision`` so that it does not saturate on
   x86 CPUs without VNNI.
 * OpenVINO: NNCF's post-training quantization (:mod:`rtdetect.inference.onnx_tools.nncf_quantize`: MIXED
-  preset, the head in the ignored scope, the overflow fix on).
+  preset, the head in the ignored scope, the overflow fix on), stored as OpenVINO IR in one tar.
 """
 from __future__ import annotations
 
@@ -45,14 +45,15 @@ def int8_key(model_path: str, identity: str, frames: int, imgsz: tuple[int, int]
 
 def int8_model(model_path: str, *, backend: str, calibration: FrameSupply, frames: int, imgsz: tuple[int, int],
                cache_dir: str | os.PathLike | None = None, progress: bool = True) -> Path:
-    """The cached INT8 ONNX of the float32 ``model_path`` for ``backend`` (onnxruntime | openvino),
+    """The cached INT8 model of the float32 ONNX ``model_path`` for ``backend`` (onnxruntime: a Q/DQ ONNX;
+    openvino: an OpenVINO IR tar),
     calibrated on ``frames`` frames of ``calibration``; built on first use (takes a while) and again when
     its checksum no longer matches (:func:`rtdetect.models.cache.build_once`).
 
     Frames are prepared at the model's own input size where it is fixed, else at ``imgsz``. The file
     lives in ``cache_dir/int8`` (default: the rtdetect cache root); ``progress`` prints calibration
     progress on stderr."""
-    from .onnx_tools.nncf_quantize import write_int8_nncf
+    from .onnx_tools.nncf_quantize import IR_SUFFIX, write_int8_nncf
     from .onnx_tools.quantize import CPU_RECIPE, progress_printer, write_int8_qdq
     from .onnx_tools.variants import inspect_onnx
 
@@ -61,7 +62,8 @@ def int8_model(model_path: str, *, backend: str, calibration: FrameSupply, frame
     hw = (shape[2], shape[3]) if isinstance(shape[2], int) and isinstance(shape[3], int) else tuple(imgsz)
     root = Path(cache_dir) if cache_dir is not None else cache_root()
     key = int8_key(model_path, calibration.identity(), frames, hw, recipe)
-    target = root / "int8" / f"{Path(model_path).stem}-int8-{TAGS[backend]}-{key}.onnx"
+    suffix = IR_SUFFIX if backend == "openvino" else ".onnx"
+    target = root / "int8" / f"{Path(model_path).stem}-int8-{TAGS[backend]}-{key}{suffix}"
     on_frame = progress_printer(frames) if progress else None
 
     def tensors():

@@ -280,9 +280,9 @@ def kept_detections(reference_engine, engine, supply, images):
 
 
 def test_openvino_int8_of_nncf_keeps_the_detections_and_the_guard_rejects_a_broken_head(fall_onnx, tmp_path, data_dir):
-    """OpenVINO INT8 is NNCF's quantization (MIXED, head ignored, overflow fix): on real footage of people it
-    keeps ONNX Runtime fp32's detections. The same model with its head broken on purpose is rejected by
-    the accuracy guard, however fast it is."""
+    """OpenVINO INT8 is NNCF's quantization (MIXED, head ignored, overflow fix), stored as OpenVINO IR: on
+    real footage of people it keeps ONNX Runtime fp32's detections. An INT8 model made the same way from the
+    model with its head broken on purpose is rejected by the accuracy guard, however fast it is."""
     pytest.importorskip("nncf")
     from rtdetect.inference.int8 import int8_model
     from rtdetect.inference.onnxruntime import OnnxRuntimeEngine
@@ -290,19 +290,23 @@ def test_openvino_int8_of_nncf_keeps_the_detections_and_the_guard_rejects_a_brok
 
     clip = MediaFrames(str(data_dir / "vtest_3s.mp4"))
     images = list(clip.frames(6))
-    good = str(int8_model(fall_onnx, backend="openvino", calibration=clip, frames=10, imgsz=(640, 640),
-                          cache_dir=tmp_path, progress=False))
-    assert {p.key: p.value for p in onnx.load(good).metadata_props}["rtdetect.precision"] == "int8"
-    with OnnxRuntimeEngine(fall_onnx) as reference, OpenVinoEngine(good, precision="int8") as engine:
+    def quantized(source):
+        return str(int8_model(source, backend="openvino", calibration=clip, frames=10, imgsz=(640, 640),
+                              cache_dir=tmp_path, progress=False))
+
+    with OnnxRuntimeEngine(fall_onnx) as reference, OpenVinoEngine(quantized(fall_onnx), precision="int8") as engine:
+        assert engine.metadata["rtdetect.precision"] == "int8"
+        assert engine.metadata["names"] == reference.metadata["names"]  # the exporter's metadata, kept
         kept = kept_detections(reference, engine, clip, images)
     assert kept.reference >= 6 and kept.f1 >= 0.9, kept.describe()
 
     int8 = Candidate("openvino", "int8")
+    broken = quantized(broken_head(fall_onnx, tmp_path / "broken.onnx"))
 
     def open_engine(candidate):
         if candidate == REFERENCE:
             return OnnxRuntimeEngine(fall_onnx)
-        return OpenVinoEngine(broken_head(good, tmp_path / "broken.onnx"), precision="int8")
+        return OpenVinoEngine(broken, precision="int8")
 
     rejected = {r.candidate: r for r in run_trial([REFERENCE, int8], open_engine, images, clip, rounds=1)}[int8]
     assert rejected.status == "ok" and not rejected.accepted and "REJECTED" in rejected.describe()
