@@ -9,12 +9,13 @@ STAMP := $(VENV)/.rtdetect-installed
 
 setup: $(STAMP)
 
-# The [cluster] extra (Ray) is installed too, so that the tests of `rtdetect batch` run rather than skip.
+# The [cluster] extra (Ray) is installed too, so that the tests of `rtdetect batch` run rather than skip;
+# [int8] (NNCF) because the default run's `--backend auto` tries OpenVINO INT8, which NNCF makes.
 # torch is installed first, pinned, so that the CPU build is used and no multi-GB CUDA build is pulled in.
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet torch==2.13.0
-	$(PY) -m pip install --quiet -e '.[dev,cluster]'
+	$(PY) -m pip install --quiet -e '.[dev,cluster,int8]'
 	touch $@
 
 demo: $(STAMP)

@@ -23,14 +23,14 @@ def trial(model: str, rounds: int) -> dict:
     from rtdetect.api import resolve_model_path
     from rtdetect.inference import open_cpu_engine
     from rtdetect.inference.selection import candidates, fastest_accepted, run_trial
-    from rtdetect.inference.int8 import calibration_path
-    from rtdetect.inference.onnx_tools.calibration import calibration_frames
+    from rtdetect.trial_inputs import MediaFrames
 
     path = resolve_model_path(model, (640, 640))
-    images = list(calibration_frames(calibration_path("demo"), 6))
+    demo = MediaFrames()
+    images = list(demo.frames(6))
     start = time.perf_counter()
     results = run_trial(candidates(), lambda c: open_cpu_engine(path, backend=c.backend, precision=c.precision),
-                        images, rounds=rounds)
+                        images, demo, rounds=rounds)
     return {"model": model, "onnx": path, "seconds": round(time.perf_counter() - start, 1),
             "choice": fastest_accepted(results).candidate.label, "results": [r.to_dict() for r in results]}
 

@@ -37,17 +37,27 @@ def cpu_flags() -> list[str]:
     return sorted(f for f in flags if "vnni" in f or f.startswith("avx"))
 
 
+def vtest_tensors(frames: int, imgsz):
+    """``frames`` frames spread over vtest.avi, letterboxed to ``imgsz`` as the network's float32 input."""
+    import numpy as np
+
+    from rtdetect.trial_inputs import MediaFrames
+
+    clip = MediaFrames(str(VTEST))
+    return (clip.prepare(f, imgsz, np.dtype(np.float32)) for f in clip.frames(frames))
+
+
 def write_u8s8(source: Path, target: Path, imgsz, frames: int) -> Path:
     """ORT static quantization, QDQ, QUInt8 activations, QInt8 per-channel weights, head tail in float."""
     import onnx
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
 
-    from rtdetect.inference.onnx_tools.calibration import LetterboxReader, calibration_frames
+    from rtdetect.inference.onnx_tools.calibration import TensorReader
     from rtdetect.inference.onnx_tools.variants import head_node_names, name_unnamed_nodes
 
     model = onnx.load(str(source))
     name_unnamed_nodes(model)
-    reader = LetterboxReader(calibration_frames(str(VTEST), frames), model.graph.input[0].name, imgsz)
+    reader = TensorReader(vtest_tensors(frames, imgsz), model.graph.input[0].name)
     with tempfile.TemporaryDirectory() as tmp:
         named = Path(tmp) / "named.onnx"
         onnx.save(model, str(named))
@@ -60,7 +70,6 @@ def write_u8s8(source: Path, target: Path, imgsz, frames: int) -> Path:
 
 def models(args) -> dict[str, str]:
     from rtdetect.models.zoo import resolve_model
-    from rtdetect.inference.onnx_tools.calibration import calibration_frames
     from rtdetect.inference.onnx_tools.quantize import write_int8_qdq
 
     fp32 = Path(resolve_model(args.model, imgsz=tuple(args.imgsz)))
@@ -68,7 +77,7 @@ def models(args) -> dict[str, str]:
     s8 = CACHE / f"{fp32.stem}-s8s8-{args.calib_frames}.onnx"
     u8 = CACHE / f"{fp32.stem}-u8s8-{args.calib_frames}.onnx"
     if not s8.is_file():
-        write_int8_qdq(fp32, s8, calibration_frames(str(VTEST), args.calib_frames), imgsz=tuple(args.imgsz))
+        write_int8_qdq(fp32, s8, vtest_tensors(args.calib_frames, tuple(args.imgsz)))
     if not u8.is_file():
         write_u8s8(fp32, u8, tuple(args.imgsz), args.calib_frames)
     return {"fp32": str(fp32), "int8 s8s8 (TensorRT recipe)": str(s8), "int8 u8s8 (CPU recipe)": str(u8)}

@@ -25,6 +25,7 @@ from .capture import StreamOptions, open_source
 from .capture.arrays import CHANNELS, PictureSource, as_bgr, is_picture
 from .errors import ModelError, UsageError
 from .inference import create_engine
+from .trial_inputs import MediaFrames
 from .input_shape import Request, fixed_shape_note, network_input_hw
 from .postprocess import PostprocessConfig
 from .run import Model, Runner, open_model
@@ -75,7 +76,8 @@ def open_engine(model: str, imgsz: Request, frame_hw: tuple[int, int] | None, *,
     another). ``batch``: the largest batch of frames it will get; ``threads``: the CPU engines' threads."""
     input_hw = network_input_hw(imgsz, frame_hw)
     engine = create_engine(resolve_model_path(model, input_hw, dynamic=batch > 1), backend=backend,
-                           precision=precision, imgsz=input_hw, batch=batch, threads=threads)
+                           precision=precision, imgsz=input_hw, batch=batch, threads=threads,
+                           calibration=MediaFrames())
     note = fixed_shape_note(model, imgsz, engine.input_hw)
     if note:
         print(note, file=sys.stderr)

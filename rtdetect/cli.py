@@ -459,11 +459,13 @@ def run_build(argv: list[str]) -> int:
     args = _build_parser().parse_args(argv)
     from .inference.tensorrt.builder import build_engine
     from .inference.tensorrt.models import onnx_for_build
+    from .trial_inputs import MediaFrames
 
     imgsz = _build_input_hw(args)
     onnx_path = onnx_for_build(args.model, imgsz=imgsz, batch=args.batch)
     paths = build_engine(onnx_path, precision=args.precision, batch=args.batch, imgsz=imgsz,
-                         calib_source=args.calib_source, calib_frames=args.calib_frames, cache_dir=args.cache_dir,
+                         calibration=MediaFrames(args.calib_source) if args.calib_source else None,
+                         calib_frames=args.calib_frames, cache_dir=args.cache_dir,
                          device=args.device, workspace_gb=args.workspace, rebuild=args.rebuild)
     print(f"{'built' if paths.built else 'cached'} {paths.engine} (metadata: {paths.sidecar.name})", file=sys.stderr)
     return 0

@@ -36,7 +36,7 @@ def open_engine(model_path: str, *, backend: str, precision: str, imgsz: tuple[i
                 threads: int | None = None, calib_source: str | None = None, calib_frames: int = 200):
     """``(engine, None)`` for a configuration that runs here, ``(None, reason)`` for one that does not.
 
-    INT8 on the CPU runs the cached Q/DQ ONNX (:func:`rtdetect.inference.int8.int8_model`) calibrated on
+    INT8 on the CPU runs the cached INT8 model (:func:`rtdetect.inference.int8.int8_model`) calibrated on
     ``calib_frames`` frames of ``calib_source``; TensorRT gets the precision and calibration source as build
     options. Errors caused by the configuration (a missing library) become the reason; errors caused by the
     model file itself propagate as ``RtdetectError``.
@@ -45,8 +45,10 @@ def open_engine(model_path: str, *, backend: str, precision: str, imgsz: tuple[i
     if reason is not None:
         return None, reason
     try:
+        from ..trial_inputs import MediaFrames
+
         return create_engine(model_path, backend=backend, precision=precision, imgsz=imgsz, threads=threads,
-                             calib_source=calib_source if precision == "int8" else None,
+                             calibration=MediaFrames(calib_source) if calib_source else None,
                              calib_frames=calib_frames), None
     except (ImportError, OSError) as exc:
         return None, f"{type(exc).__name__}: {exc}"

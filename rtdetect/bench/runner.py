@@ -152,7 +152,8 @@ def _quiet(message: str) -> None:
 
 def _guard_record(engine, reference: list, images: list, precision: str) -> dict:
     """Agreement of ``engine``'s detections with the reference's on the guard's frames, and the verdict."""
-    from ..inference.selection import Candidate, detections_of, guard_accepts
+    from ..inference.selection import Candidate, guard_accepts
+    from ..trial_inputs import detections_of
 
     agree = agreement(reference, detections_of(engine, images), GUARD_IOU)
     return {"agreement": asdict(agree), "agreement_f1": agree.f1,
@@ -254,11 +255,10 @@ def _guard_source(settings: BenchSettings) -> str:
 def _reference_detections(settings: BenchSettings, model_path: str, input_hw: tuple[int, int]) -> tuple[list, list]:
     """ONNX Runtime fp32's detections on the guard's frames (spread over the calibration source), and the frames."""
     from ..inference import create_engine
-    from ..inference.int8 import calibration_path
-    from ..inference.selection import TRIAL_FRAMES, detections_of
-    from ..inference.onnx_tools.calibration import calibration_frames
+    from ..inference.selection import TRIAL_FRAMES
+    from ..trial_inputs import MediaFrames, detections_of
 
-    images = list(calibration_frames(calibration_path(_guard_source(settings)), TRIAL_FRAMES))
+    images = list(MediaFrames(_guard_source(settings)).frames(TRIAL_FRAMES))
     engine = create_engine(model_path, backend="onnxruntime", precision="fp32", imgsz=input_hw)
     try:
         return detections_of(engine, images), images

@@ -5,7 +5,7 @@ from typing import Callable
 
 from ..errors import ModelError
 from ..notes import note
-from .base import Engine
+from .base import Engine, FrameSupply
 
 BACKENDS = ("auto", "onnxruntime", "openvino", "tensorrt")
 PRECISIONS = ("auto", "fp32", "fp16", "bf16", "int8")
@@ -43,10 +43,10 @@ def choose_backend(backend: str) -> str:
 
 
 def open_cpu_engine(model_path: str, *, backend: str, precision: str, imgsz: tuple[int, int] = (640, 640),
-                    threads: int | None = None, calib_source: str | None = None, calib_frames: int | None = None,
-                    cache_dir: str | None = None, batch: int = 1) -> Engine:
+                    threads: int | None = None, calibration: FrameSupply | None = None,
+                    calib_frames: int | None = None, cache_dir: str | None = None, batch: int = 1) -> Engine:
     """``model_path`` on a CPU ``backend`` (onnxruntime | openvino) in ``precision``. int8 runs the cached
-    Q/DQ ONNX calibrated on ``calib_frames`` frames of ``calib_source`` (default: the bundled demo clip).
+    INT8 model calibrated on ``calib_frames`` frames of ``calibration`` (ModelError when it is None).
     ``batch``: the largest batch the engine will get (OpenVINO compiles a dynamic batch for it)."""
     if precision not in CPU_PRECISIONS.get(backend, ()):
         allowed = ", ".join(f"{b}: {'/'.join(p)}" for b, p in CPU_PRECISIONS.items())
@@ -55,8 +55,11 @@ def open_cpu_engine(model_path: str, *, backend: str, precision: str, imgsz: tup
         from .int8 import int8_model
         from .selection import AUTO_CALIB_FRAMES
 
-        model_path = str(int8_model(model_path, calib_source=calib_source or "demo", imgsz=imgsz, cache_dir=cache_dir,
-                                    frames=calib_frames or AUTO_CALIB_FRAMES, progress=False))
+        if calibration is None:
+            raise ModelError("--precision int8 needs calibration frames (calibration=, e.g. "
+                             "rtdetect.trial_inputs.MediaFrames())")
+        model_path = str(int8_model(model_path, backend=backend, calibration=calibration, imgsz=imgsz,
+                                    cache_dir=cache_dir, frames=calib_frames or AUTO_CALIB_FRAMES, progress=False))
     if backend == "openvino":
         from .openvino import OpenVinoEngine
 
@@ -67,13 +70,16 @@ def open_cpu_engine(model_path: str, *, backend: str, precision: str, imgsz: tup
 
 
 def create_engine(model_path: str, *, backend: str = "auto", precision: str = "auto",
-                  imgsz: tuple[int, int] = (640, 640), threads: int | None = None, calib_source: str | None = None,
-                  calib_frames: int | None = None, cache_dir: str | None = None, batch: int = 1,
+                  imgsz: tuple[int, int] = (640, 640), threads: int | None = None,
+                  calibration: FrameSupply | None = None, calib_frames: int | None = None,
+                  cache_dir: str | None = None, batch: int = 1,
                   log: Callable[[str], None] | None = None, **tensorrt_options) -> Engine:
     """Load ``model_path`` (an ONNX file) on ``backend`` in ``precision`` ("auto": chosen).
 
     ``batch``: the largest batch ``infer`` will get (above 1 the model needs a dynamic batch; the engine's
-    ``max_batch`` says what it takes).
+    ``max_batch`` says what it takes). ``calibration``: the frames INT8 calibration and the ``auto`` trial
+    run on, handed in by the caller (:class:`rtdetect.trial_inputs.MediaFrames`; this room reads no media);
+    needed only when one of them runs.
 
     ``auto`` takes TensorRT when it and a GPU are present (precision auto = fp16); on the CPU it runs the
     measured choice of :mod:`rtdetect.inference.selection` (engine and precision, accuracy-guarded,
@@ -84,17 +90,17 @@ def create_engine(model_path: str, *, backend: str = "auto", precision: str = "a
     if choose_backend(backend) == "tensorrt":
         from .tensorrt import TensorRTEngine
 
-        given = {"precision": None if precision == "auto" else precision, "calib_source": calib_source,
+        given = {"precision": None if precision == "auto" else precision, "calibration": calibration,
                  "calib_frames": calib_frames, "threads": threads}
         options = {**tensorrt_options, **{k: v for k, v in given.items() if v is not None}}
         return TensorRTEngine(model_path, imgsz=imgsz, cache_dir=cache_dir, batch=batch, **options)
-    cpu = {"imgsz": imgsz, "threads": threads, "calib_source": calib_source, "calib_frames": calib_frames,
+    cpu = {"imgsz": imgsz, "threads": threads, "calibration": calibration, "calib_frames": calib_frames,
            "cache_dir": cache_dir, "batch": batch}
     if backend == "auto" or precision == "auto":
         from .selection import select_candidate
 
         chosen = select_candidate(model_path, backend=backend, precision=precision, imgsz=imgsz,
-                                  calib_source=calib_source or "demo", cache_dir=cache_dir,
+                                  calibration=calibration, cache_dir=cache_dir,
                                   open_engine=lambda c: open_cpu_engine(model_path, backend=c.backend,
                                                                         precision=c.precision, **cpu),
                                   **({"log": log} if log else {}))
@@ -102,5 +108,5 @@ def create_engine(model_path: str, *, backend: str = "auto", precision: str = "a
     return open_cpu_engine(model_path, backend=backend, precision=precision, **cpu)
 
 
-__all__ = ["BACKENDS", "PRECISIONS", "Engine", "choose_backend", "create_engine", "open_cpu_engine",
+__all__ = ["BACKENDS", "PRECISIONS", "Engine", "FrameSupply", "choose_backend", "create_engine", "open_cpu_engine",
            "tensorrt_available"]

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from concurrent.futures import Future
-from typing import Protocol, runtime_checkable
+from typing import Iterator, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
@@ -54,6 +54,31 @@ class Engine(Protocol):
     def submit(self, tensor: np.ndarray) -> Future: ...
 
     def close(self) -> None: ...
+
+
+@runtime_checkable
+class FrameSupply(Protocol):
+    """Frames and their reading, handed to the backends room by the layers above (it reads no media file
+    and knows no letterbox, decoder or post-processing): what INT8 calibration and ``--backend auto``'s
+    trial run on. :class:`rtdetect.trial_inputs.MediaFrames` is the implementation over files on disk.
+
+    ``name``: what to call the frames in messages; ``identity()``: a string that changes whenever the
+    frames would (part of the INT8 and trial cache keys); ``frames(count)``: up to ``count`` frames,
+    (H, W, 3) uint8 BGR, spread over the source; ``prepare(image, hw, dtype)``: ``image`` as the engine's
+    input, (1, 3, *hw) of ``dtype``, letterboxed as at inference; ``detections(engine, images)``: the
+    ``engine``'s Detections on each image (default thresholds, masks included), raising InferenceError
+    when the engine cannot run the model.
+    """
+
+    name: str
+
+    def identity(self) -> str: ...
+
+    def frames(self, count: int) -> Iterator[np.ndarray]: ...
+
+    def prepare(self, image: np.ndarray, hw: tuple[int, int], dtype: np.dtype) -> np.ndarray: ...
+
+    def detections(self, engine: Engine, images: Sequence[np.ndarray]) -> list: ...
 
 
 class SynchronousSubmit:

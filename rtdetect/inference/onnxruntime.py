@@ -10,6 +10,7 @@ from .base import SynchronousSubmit, check_input_hw, inference_failed
 from .onnx_tools.runtime import QUIET_LOG_SEVERITY, quiet_onnxruntime
 
 _DTYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16}
+X64_QUANT_PRECISION = "session.x64quantprecision"
 
 
 def _static_hw(shape, fallback: tuple[int, int]) -> tuple[int, int]:
@@ -27,6 +28,7 @@ class OnnxRuntimeEngine(SynchronousSubmit):
     which spins). Not spinning leaves the cores to the pipeline's other stages between parallel sections.
     ``max_batch``: the batch the model's input is fixed at (1 for rtdetect's static exports), or None when
     the batch is dynamic. ``precision``: fp16 for a float16 model, int8 for a Q/DQ model of :mod:`rtdetect.inference.onnx_tools.quantize`, else fp32.
+    ``session_config``: the session config entries set (``session.x64quantprecision`` always: see ``__init__``).
     """
 
     name = "onnxruntime"
@@ -42,8 +44,14 @@ class OnnxRuntimeEngine(SynchronousSubmit):
         options.intra_op_num_threads = threads or os.cpu_count() or 1
         options.inter_op_num_threads = 1
         options.log_severity_level = QUIET_LOG_SEVERITY
+        # u8s8 integer kernels of x86 CPUs without VNNI saturate their 16-bit intermediates; with this
+        # entry ORT converts int8 weights to uint8 (u8u8, exact) on exactly those CPUs and changes nothing
+        # elsewhere, nor for a float model (ORT's session option header, session.x64quantprecision).
+        self.session_config = {X64_QUANT_PRECISION: "1"}
         if spinning is not None:
-            options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spinning else "0")
+            self.session_config["session.intra_op.allow_spinning"] = "1" if spinning else "0"
+        for key, value in self.session_config.items():
+            options.add_session_config_entry(key, value)
         try:
             self._session = ort.InferenceSession(model_path, options, providers=["CPUExecutionProvider"])
         except Exception as exc:  # ORT raises its own exception types for every kind of bad file

@@ -6,8 +6,9 @@ with two infer requests in flight so that inference overlaps the pipeline's othe
 * bf16: ``INFERENCE_PRECISION_HINT=bf16``, only where OpenVINO lists ``BF16`` among the CPU's
   ``OPTIMIZATION_CAPABILITIES`` (AVX512_BF16 or AMX); elsewhere OpenVINO would quietly run f32, so
   asking for it is an error rather than a mislabelled figure.
-* int8: the Q/DQ ONNX of :mod:`rtdetect.inference.onnx_tools.quantize` (made by :func:`rtdetect.inference.int8.int8_model`),
-  which OpenVINO executes as integer arithmetic; the float parts (the detection head) stay f32.
+* int8: the OpenVINO IR of NNCF's post-training quantization (:mod:`rtdetect.inference.onnx_tools.nncf_quantize`,
+  made by :func:`rtdetect.inference.int8.int8_model`, one ``.ir.tar`` file), which OpenVINO executes as
+  integer arithmetic; the float parts (the detection head) stay f32.
 
 openvino is imported only when an engine is created.
 """
@@ -24,6 +25,7 @@ import numpy as np
 from ..errors import ModelError
 from ..notes import quiet_root_logger
 from .base import inference_failed
+from .onnx_tools.nncf_quantize import IR_SUFFIX, read_ir
 
 PRECISIONS = ("fp32", "bf16", "int8")
 _SOURCE_LOCATION = re.compile(r"^(Exception from \S+:\d+:|Check '.*' failed at \S+:\d+:)$")
@@ -167,7 +169,9 @@ class OpenVinoEngine:
         """The model, checked to be an image detector, with a dynamic H/W fixed to ``imgsz`` and a dynamic
         batch bounded to 1..``batch`` (fixed at 1 when ``batch`` is 1)."""
         try:
-            model = core.read_model(model_path)
+            model = read_ir(core, model_path) if model_path.endswith(IR_SUFFIX) else core.read_model(model_path)
+        except ModelError:
+            raise
         except Exception as exc:  # OpenVINO raises RuntimeError subclasses of its own for any bad file
             raise ModelError(f"cannot load ONNX model {model_path}: {error_message(exc)}") from None
         inputs = model.inputs

@@ -1,20 +1,21 @@
 """``--backend auto`` on the CPU: the fastest engine and precision for this machine, measured, with an
 accuracy guard, and remembered.
 
-Candidates: ONNX Runtime fp32 (the reference) and OpenVINO fp32, bf16 and int8, each only where OpenVINO
-lists the capability for this CPU (``OPTIMIZATION_CAPABILITIES``: ``BF16`` needs AVX512_BF16 or AMX), and
-int8 only where the CPU has 8-bit dot-product instructions (VNNI, AMX; ARM's dot product): without them
-8-bit convolutions saturate their 16-bit intermediates (OpenVINO's "saturation issue", worst with non-ReLU
-activations such as YOLO's SiLU), and the guard rejected OpenVINO int8 on both real models on such a CPU
-(benchmarks/README.md); trying it would only add its calibration to the first run. ``--backend`` or
-``--precision`` narrows the list (``--precision int8`` is tried on any CPU); one candidate left is used
-without a trial.
+Candidates: ONNX Runtime fp32 (the reference) and int8, and OpenVINO fp32, bf16 and int8, each OpenVINO
+precision only where OpenVINO lists the capability for this CPU (``OPTIMIZATION_CAPABILITIES``: ``BF16``
+needs AVX512_BF16 or AMX). INT8 is tried on every CPU, with or without VNNI: 8-bit convolutions without an
+8-bit dot product saturate their 16-bit intermediates, which once made both INT8 paths lose their
+detections there; the recipes now avoid it (ONNX Runtime: ``session.x64quantprecision``; OpenVINO: NNCF's
+overflow fix, see :mod:`rtdetect.inference.int8`), and the accuracy guard rejects any INT8 model that still
+drifts. ``--backend`` or ``--precision`` narrows the list; one candidate left is used without a trial.
 
-The trial, on the first use of a model on a machine: ``TRIAL_FRAMES`` frames spread over the calibration
-source (the bundled demo clip unless another is given) run through every candidate, as the pipeline would
-run them (each engine with its own number of requests in flight), ``TRIAL_ROUNDS`` times with the order
-alternating; a candidate's speed is its best round (ms per frame). Its detections on those frames
-(default thresholds, masks included) are compared with the reference's (:mod:`rtdetect.agreement`): a
+The trial, on the first use of a model on a machine: ``TRIAL_FRAMES`` frames of the ``FrameSupply`` the
+caller hands in (:class:`rtdetect.trial_inputs.MediaFrames`: spread over the calibration source, the bundled
+demo clip unless another is given), prepared by it for the engines, run through every candidate as the
+pipeline would run them (each engine with its own number of requests in flight), ``TRIAL_ROUNDS`` times
+with the order alternating; a candidate's speed is its best round (ms per frame), model only. Its
+detections on those frames, read by the same supply (default thresholds, masks included: this room knows
+no decoder), are compared with the reference's (:mod:`rtdetect.agreement`): a
 reduced precision (bf16, int8) is accepted only with F1 >= ``GUARD_F1`` at IoU >= ``GUARD_IOU`` (same
 class; box and mask IoU for segmentation). The fastest accepted candidate wins. Its choice, with every
 candidate's figures, is printed once on stderr and stored as JSON in ``<cache>/choices/``, keyed by the
@@ -48,13 +49,14 @@ from ..agreement import Agreement, agreement
 from ..config import cache_root
 from ..errors import InferenceError, ModelError
 from ..hostinfo import cpu_flags, cpu_model, library_versions
+from .base import FrameSupply
 
 TRIAL_FRAMES = 6
 TRIAL_ROUNDS = 2
 GUARD_F1 = 0.98
 GUARD_IOU = 0.9
 AUTO_CALIB_FRAMES = 50  # int8 calibration frames, spread over the calibration source (the demo clip has 50)
-SCHEMA = 1  # bump when the trial, the guard or the record changes meaning
+SCHEMA = 2  # bump when the trial, the guard or the record changes meaning
 LIBRARIES = ("rtdetect", "onnxruntime", "openvino", "onnx", "numpy")
 
 
@@ -71,27 +73,28 @@ class Candidate:
 
 
 REFERENCE = Candidate("onnxruntime", "fp32")
-INT8_DOT_PRODUCT_FLAGS = frozenset({"avx512_vnni", "avx_vnni", "amx_int8", "asimddp"})  # /proc/cpuinfo names
-CPU_CANDIDATES = (REFERENCE, Candidate("openvino", "fp32"), Candidate("openvino", "bf16"), Candidate("openvino", "int8"))
+CPU_CANDIDATES = (REFERENCE, Candidate("onnxruntime", "int8"), Candidate("openvino", "fp32"),
+                  Candidate("openvino", "bf16"), Candidate("openvino", "int8"))
 
 
-def candidates(backend: str = "auto", precision: str = "auto", capabilities: Sequence[str] | None = None,
-               flags: Sequence[str] | None = None) -> list[Candidate]:
+def candidates(backend: str = "auto", precision: str = "auto",
+               capabilities: Sequence[str] | None = None) -> list[Candidate]:
     """The CPU candidates for ``backend`` x ``precision`` ("auto" leaves that choice open).
 
     Both given: exactly that pair (checked when its engine opens). Otherwise the automatic list, without
-    OpenVINO precisions this CPU lacks (``capabilities``: OpenVINO's, read here when None) and, unless
-    int8 is asked for, without int8 on a CPU whose ``flags`` (read here when None) have no 8-bit dot
-    product. Raises ModelError when nothing is left (e.g. ``--precision bf16`` on a CPU without bfloat16)."""
+    OpenVINO precisions this CPU lacks (``capabilities``: OpenVINO's, read here when None). INT8 is a
+    candidate on every CPU, with or without an 8-bit dot product (VNNI): both INT8 recipes are made not to
+    saturate without it (rtdetect.inference.int8), and the guard judges the result. ``--backend onnxruntime``
+    is the reference engine: its automatic precision is fp32. Raises ModelError when nothing is left (e.g.
+    ``--precision bf16`` on a CPU without bfloat16)."""
     if backend != "auto" and precision != "auto":
         return [Candidate(backend, precision)]
+    if backend == "onnxruntime":
+        return [REFERENCE]
     from .openvino import cpu_capabilities, unsupported_reason
 
     caps = tuple(cpu_capabilities() if capabilities is None else capabilities)
-    dot_product = bool(INT8_DOT_PRODUCT_FLAGS & set(cpu_flags() if flags is None else flags))
     usable = [c for c in CPU_CANDIDATES if c.backend != "openvino" or unsupported_reason(c.precision, caps) is None]
-    if precision != "int8" and not dot_product:
-        usable = [c for c in usable if c.precision != "int8"]
     chosen = [c for c in usable if backend in ("auto", c.backend) and precision in ("auto", c.precision)]
     if not chosen:
         reason = unsupported_reason(precision, caps) if precision in ("bf16", "int8") else None
@@ -185,9 +188,9 @@ def _open_all(cands: Sequence[Candidate], open_engine: OpenEngine, stack: ExitSt
     return engines, results
 
 
-def _time_rounds(engines: dict, tensors: list, rounds: int) -> tuple[dict, dict, dict]:
-    """Per candidate: ms per frame of each round, and the outputs of its first round; and, for each
-    candidate whose engine could not run the model, why (the reference's failure is raised)."""
+def _time_rounds(engines: dict, tensors: list, rounds: int) -> tuple[dict, dict]:
+    """Per candidate: ms per frame of each round; and, for each candidate whose engine could not run the
+    model, why (the reference's failure is raised)."""
     failed: dict[Candidate, str] = {}
 
     def attempt(cand: Candidate, work):
@@ -202,7 +205,6 @@ def _time_rounds(engines: dict, tensors: list, rounds: int) -> tuple[dict, dict,
     for cand, engine in engines.items():
         attempt(cand, partial(engine.infer, tensors[0]))  # warm-up, never timed
     times = {c: [] for c in engines}
-    outputs = {}
     order = list(engines)
     for r in range(rounds):
         for cand in (order if r % 2 == 0 else order[::-1]):
@@ -213,47 +215,38 @@ def _time_rounds(engines: dict, tensors: list, rounds: int) -> tuple[dict, dict,
             if outs is None:
                 continue
             times[cand].append((time.perf_counter() - start) * 1e3 / len(tensors))
-            outputs.setdefault(cand, outs)
-    return times, outputs, failed
+    return times, failed
 
 
-def _postprocessor(engine, outputs: list[np.ndarray]):
-    """The guard's post-processing for ``engine``'s model: its decoder, default thresholds, masks on."""
-    from ..decode import select_decoder
-    from ..postprocess import PostprocessConfig, Postprocessor
-
-    decoder, roles, names = select_decoder([o.shape for o in outputs], engine.metadata)
-    return Postprocessor(decoder, roles, names, PostprocessConfig())
-
-
-def detections_of(engine, images: Sequence[np.ndarray]) -> list:
-    """``engine``'s Detections on each image, with the guard's post-processing (as the trial computes them)."""
-    from ..preprocess import Preprocessor
-
-    prepare = Preprocessor(engine.input_hw, dtype=engine.input_dtype)
-    prepared = [prepare(image) for image in images]
-    outputs = run_pass(engine, [t for t, _ in prepared])
-    post = _postprocessor(engine, outputs[0])
-    return [post(outs, lb)[0] for outs, (_, lb) in zip(outputs, prepared)]
+def _detections(cands: Sequence[Candidate], engines: dict, images: Sequence[np.ndarray], inputs: FrameSupply,
+                failed: dict) -> dict:
+    """Per candidate that ran: its Detections on ``images`` as ``inputs`` reads them; a candidate whose engine
+    fails here joins ``failed`` (the reference's failure is raised)."""
+    detections = {}
+    for cand in cands:
+        if cand not in engines or cand in failed:
+            continue
+        try:
+            detections[cand] = inputs.detections(engines[cand], images)
+        except InferenceError as exc:
+            if cand == REFERENCE:
+                raise
+            failed[cand] = str(exc)
+    return detections
 
 
-def run_trial(cands: Sequence[Candidate], open_engine: OpenEngine, images: Sequence[np.ndarray], *,
-              rounds: int = TRIAL_ROUNDS, guard_f1: float = GUARD_F1) -> list[TrialResult]:
-    """Time every candidate on ``images`` ((H, W, 3) uint8 BGR) and check its detections against the
-    reference's (``REFERENCE`` is added when missing). ``open_engine(candidate)`` opens an engine."""
-    from ..preprocess import Preprocessor
-
+def run_trial(cands: Sequence[Candidate], open_engine: OpenEngine, images: Sequence[np.ndarray],
+              inputs: FrameSupply, *, rounds: int = TRIAL_ROUNDS, guard_f1: float = GUARD_F1) -> list[TrialResult]:
+    """Time every candidate on ``images`` ((H, W, 3) uint8 BGR, prepared for the engines by ``inputs``) and
+    check its detections (read by ``inputs``) against the reference's (``REFERENCE`` is added when missing).
+    ``open_engine(candidate)`` opens an engine."""
     cands = list(cands) if REFERENCE in cands else [REFERENCE, *cands]
     with ExitStack() as stack:
         engines, results = _open_all(cands, open_engine, stack)
         ref = engines[REFERENCE]
-        prepare = Preprocessor(ref.input_hw, dtype=ref.input_dtype)
-        prepared = [prepare(image) for image in images]
-        tensors = [t for t, _ in prepared]
-        times, outputs, failed = _time_rounds(engines, tensors, rounds)
-        post = _postprocessor(ref, outputs[REFERENCE][0])
-    detections = {c: [post(outs, lb)[0] for outs, (_, lb) in zip(outputs[c], prepared)] for c in outputs
-                  if c not in failed}
+        tensors = [inputs.prepare(image, ref.input_hw, ref.input_dtype) for image in images]
+        times, failed = _time_rounds(engines, tensors, rounds)
+        detections = _detections(cands, engines, images, inputs, failed)
     for cand in engines:
         if cand in failed:  # rejected with the runtime's reason, like a candidate that cannot open
             results.append(TrialResult(cand, "unavailable", failed[cand]))
@@ -372,24 +365,27 @@ def _stderr(line: str) -> None:
 
 
 def select_candidate(model_path: str, *, open_engine: OpenEngine, imgsz: tuple[int, int],
-                     backend: str = "auto", precision: str = "auto", calib_source: str = "demo",
+                     calibration: FrameSupply | None, backend: str = "auto", precision: str = "auto",
                      cache_dir: str | os.PathLike | None = None, host: dict | None = None,
                      log: Callable[[str], None] = _stderr) -> Candidate:
     """The engine and precision to run ``model_path`` with on this CPU: the only candidate left by
-    ``backend``/``precision``, or the stored choice for this key, or a fresh trial (stored, and reported
-    through ``log`` in one line). ``host`` overrides :func:`host_key` (tests)."""
+    ``backend``/``precision``, or the stored choice for this key, or a fresh trial on ``TRIAL_FRAMES`` frames
+    of ``calibration`` (stored, and reported through ``log`` in one line; ModelError when a trial is needed
+    and no frames were given). ``host`` overrides :func:`host_key` (tests)."""
     from ..models.cache import file_sha256
-    from .onnx_tools.calibration import calibration_fingerprint, calibration_frames
-    from .int8 import calibration_path
+    from .onnx_tools.calibration import calibration_fingerprint
 
     if not os.path.isfile(model_path):
         raise ModelError(f"model file not found: {model_path}")
     cands = candidates(backend, precision, None if host is None else host.get("openvino_capabilities"))
     if len(cands) == 1:
         return cands[0]
-    source = calibration_path(calib_source)
+    if calibration is None:
+        raise ModelError("choosing among " + ", ".join(c.label for c in cands) + " needs frames to measure on "
+                         "(calibration=, e.g. rtdetect.trial_inputs.MediaFrames())")
     key = trial_key(file_sha256(model_path), imgsz, cands,
-                    calibration_fingerprint(source, AUTO_CALIB_FRAMES, imgsz, "auto"), host or host_key())
+                    calibration_fingerprint(calibration.identity(), AUTO_CALIB_FRAMES, imgsz, "auto"),
+                    host or host_key())
     path = record_path(choices_dir(cache_dir), key)
     stored, _ = read_choice(path, key, cands)
     if stored is not None:
@@ -401,7 +397,7 @@ def select_candidate(model_path: str, *, open_engine: OpenEngine, imgsz: tuple[i
         if problem is not None:
             log(f"rtdetect: auto: the stored choice {path} is not used ({problem}); measuring again")
         log("rtdetect: auto: measuring the CPU engines once for this model and machine")
-        results = run_trial(cands, open_engine, list(calibration_frames(source, TRIAL_FRAMES)))
+        results = run_trial(cands, open_engine, list(calibration.frames(TRIAL_FRAMES)), calibration)
         chosen = fastest_accepted([r for r in results if r.candidate in cands])
         write_choice(path, key, model_path, chosen, results)
     log(choice_line(model_path, chosen, results))

@@ -200,13 +200,14 @@ def test_precision_reasons():
 
 
 def test_int8_cache_key_follows_its_inputs(fall_detection_dir):
-    from rtdetect.inference.int8 import _key, calibration_path
+    from rtdetect.inference.int8 import int8_key
+    from rtdetect.trial_inputs import calibration_path
 
     model = str(fall_detection_dir / "best_fp16.onnx")
-    key = _key(model, "a.mp4", 100, (640, 640), "r1")
-    assert key == _key(model, "a.mp4", 100, (640, 640), "r1")
-    assert len({key, _key(model, "b.mp4", 100, (640, 640), "r1"), _key(model, "a.mp4", 200, (640, 640), "r1"),
-                _key(model, "a.mp4", 100, (480, 640), "r1"), _key(model, "a.mp4", 100, (640, 640), "r2")}) == 5
+    key = int8_key(model, "a", 100, (640, 640), "r1")
+    assert key == int8_key(model, "a", 100, (640, 640), "r1")
+    assert len({key, int8_key(model, "b", 100, (640, 640), "r1"), int8_key(model, "a", 200, (640, 640), "r1"),
+                int8_key(model, "a", 100, (480, 640), "r1"), int8_key(model, "a", 100, (640, 640), "r2")}) == 5
     assert calibration_path("demo").endswith("demo.mp4") and calibration_path("x.mp4") == "x.mp4"
 
 

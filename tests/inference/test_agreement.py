@@ -9,7 +9,8 @@ import pytest
 
 from rtdetect.agreement import agreement, frame_matches, mask_iou
 from rtdetect.inference import create_engine
-from rtdetect.inference.selection import GUARD_F1, GUARD_IOU, Candidate, detections_of, guard_accepts
+from rtdetect.inference.selection import GUARD_F1, GUARD_IOU, Candidate, guard_accepts
+from rtdetect.trial_inputs import detections_of
 from rtdetect.types import BoxMasks
 
 

@@ -21,6 +21,7 @@ from rtdetect.inference.selection import REFERENCE, Candidate, run_trial
 from rtdetect.run import CpuModel, Runner
 from rtdetect.preprocess import Preprocessor
 from rtdetect.sinks import JsonlSink
+from rtdetect.trial_inputs import MediaFrames
 
 pytest.importorskip("openvino")
 
@@ -135,7 +136,7 @@ def test_trial_rejects_a_candidate_that_cannot_run_the_model(small_detector, fai
 
     images = [cv2.imread(str(data_dir / name)) for name in ("bus.jpg", "zidane.jpg")]
     failing = Candidate("openvino", "fp32")
-    results = {r.candidate: r for r in run_trial([REFERENCE, failing], open_engine, images, rounds=1)}
+    results = {r.candidate: r for r in run_trial([REFERENCE, failing], open_engine, images, MediaFrames(), rounds=1)}
     assert results[REFERENCE].status == "ok" and results[REFERENCE].accepted
     assert results[failing].status != "ok" and not results[failing].accepted
     assert results[failing].reason.startswith("openvino could not run the model: ")
@@ -148,7 +149,8 @@ def test_int8_calibration_on_a_model_the_runtime_cannot_run_is_a_model_error(fai
     from rtdetect.errors import ModelError
     from rtdetect.inference.onnx_tools.quantize import write_int8_qdq
 
-    frames = [cv2.imread(str(data_dir / name)) for name in ("bus.jpg", "zidane.jpg")]
+    frames = [MediaFrames().prepare(cv2.imread(str(data_dir / name)), (160, 160), np.dtype(np.float32))
+              for name in ("bus.jpg", "zidane.jpg")]
     with pytest.raises(ModelError, match="^INT8 calibration of .*fail-160.onnx failed: .*[Rr]eshape"):
-        write_int8_qdq(failing_onnx, tmp_path / "int8.onnx", frames, imgsz=(160, 160))
+        write_int8_qdq(failing_onnx, tmp_path / "int8.onnx", frames)
     assert not (tmp_path / "int8.onnx").exists()

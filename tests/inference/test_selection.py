@@ -15,7 +15,7 @@ from rtdetect.inference import create_engine, open_cpu_engine
 from rtdetect.inference.selection import (REFERENCE, Candidate, TrialResult, candidates, choices_dir,
                                           fastest_accepted, guard_accepts, host_key, run_trial, select_candidate,
                                           write_choice)
-from rtdetect.inference.onnx_tools.calibration import calibration_frames
+from rtdetect.trial_inputs import MediaFrames
 
 pytest.importorskip("openvino")
 FP32 = [REFERENCE, Candidate("openvino", "fp32")]
@@ -26,16 +26,16 @@ def fall_onnx(fall_detection_dir):
     return str(fall_detection_dir / "best_fp16.onnx")
 
 
-def test_candidates_follow_the_cpu_and_the_options():
-    vnni = ("avx2", "avx512_vnni")
-    assert candidates(capabilities=("FP32", "INT8"), flags=vnni) == [REFERENCE, Candidate("openvino", "fp32"),
-                                                                     Candidate("openvino", "int8")]
-    # Without an 8-bit dot product (AVX2 only) int8 saturates: not tried unless asked for.
-    assert candidates(capabilities=("FP32", "INT8"), flags=("avx2", "fma")) == FP32
-    assert candidates(precision="int8", capabilities=("FP32", "INT8"), flags=("avx2",)) == [Candidate("openvino", "int8")]
-    assert Candidate("openvino", "bf16") in candidates(capabilities=("FP32", "BF16", "INT8"), flags=vnni)
+def test_candidates_follow_the_cpu_and_the_options(monkeypatch):
+    int8 = [Candidate("onnxruntime", "int8"), Candidate("openvino", "int8")]
+    # INT8 on every CPU, an AVX2 one without VNNI too (was: dropped there): the recipes avoid saturation.
+    monkeypatch.setattr("rtdetect.inference.selection.cpu_flags", lambda: ("avx", "avx2", "fma"))
+    assert candidates(capabilities=("FP32", "INT8")) == [REFERENCE, int8[0], Candidate("openvino", "fp32"), int8[1]]
+    assert candidates(precision="int8", capabilities=("FP32", "INT8")) == int8
+    assert Candidate("openvino", "bf16") in candidates(capabilities=("FP32", "BF16", "INT8"))
     assert candidates("openvino", capabilities=("FP32",)) == [Candidate("openvino", "fp32")]
     assert candidates(precision="fp32", capabilities=("FP32",)) == FP32
+    assert candidates("onnxruntime") == [REFERENCE]  # the reference engine: fp32 unless int8 is asked for
     assert candidates("onnxruntime", "int8") == [Candidate("onnxruntime", "int8")]  # forced pair, as given
     with pytest.raises(ModelError, match="bf16 needs a CPU that OpenVINO reports as BF16-capable"):
         candidates(precision="bf16", capabilities=("FP32", "INT8"))
@@ -55,6 +55,7 @@ def test_trial_is_measured_once_then_read_from_the_cache(fall_onnx, tmp_path):
     lines = []
     choose = lambda host: select_candidate(  # noqa: E731
         fall_onnx, precision="fp32", imgsz=(640, 640), cache_dir=tmp_path, host=host, log=lines.append,
+        calibration=MediaFrames(),
         open_engine=lambda c: open_cpu_engine(fall_onnx, backend=c.backend, precision=c.precision))
     host = host_key()
     first = choose(host)
@@ -87,10 +88,11 @@ def test_guard_rejects_a_genuinely_degraded_int8(fall_onnx, tmp_path, data_dir):
 
     def open_engine(candidate):
         return open_cpu_engine(fall_onnx, backend=candidate.backend, precision=candidate.precision,
-                               calib_source=str(flat), calib_frames=1, cache_dir=str(tmp_path))
+                               calibration=MediaFrames(str(flat)), calib_frames=1, cache_dir=str(tmp_path))
 
-    images = list(calibration_frames(str(data_dir / "vtest_3s.mp4"), 6))
-    results = {r.candidate: r for r in run_trial([REFERENCE, degraded], open_engine, images, rounds=1)}
+    clip = MediaFrames(str(data_dir / "vtest_3s.mp4"))
+    results = {r.candidate: r for r in run_trial([REFERENCE, degraded], open_engine, list(clip.frames(6)), clip,
+                                                 rounds=1)}
     assert results[REFERENCE].accepted
     bad = results[degraded]
     assert bad.status == "ok" and bad.agreement.reference >= 6
@@ -114,6 +116,7 @@ def chooser(cache, lines, host, **options):
 
     def choose(model):
         return select_candidate(str(model), imgsz=(160, 160), cache_dir=cache, host=host, log=lines.append,
+                                calibration=MediaFrames(),
                                 open_engine=lambda c: open_cpu_engine(str(model), backend=c.backend,
                                                                       precision=c.precision, imgsz=(160, 160)),
                                 **options)
@@ -237,7 +240,8 @@ def test_two_first_runs_at_once_measure_once(small_detector, tmp_path):
 
     def run():
         chosen.append(select_candidate(str(small_detector), precision="fp32", imgsz=(160, 160), host=host_key(),
-                                       cache_dir=tmp_path, log=log, open_engine=open_engine))
+                                       cache_dir=tmp_path, log=log, open_engine=open_engine,
+                                       calibration=MediaFrames()))
 
     first = threading.Thread(target=run)
     first.start()
@@ -249,3 +253,79 @@ def test_two_first_runs_at_once_measure_once(small_detector, tmp_path):
     assert len(chosen) == 2 and chosen[0] == chosen[1]
     assert len(measured(lines)) == 1 and sum("waiting for" in line for line in lines) == 1, lines
     assert len(list(choices_dir(tmp_path).glob("*.json"))) == 1
+
+
+def broken_head(source: str, target) -> str:
+    """``source`` with its detection head broken on purpose: every prediction conv of the head (found as the
+    quantizers find it) has its weights halved, as a quantization that damaged the head would."""
+    from rtdetect.inference.onnx_tools.variants import head_node_names
+
+    model = onnx.load(source)
+    head = head_node_names(model)
+    weights = {n.input[1] for n in model.graph.node if n.name in head and n.op_type == "Conv"}
+    assert weights
+    for init in model.graph.initializer:
+        if init.name in weights:
+            array = onnx.numpy_helper.to_array(init)
+            init.CopyFrom(onnx.numpy_helper.from_array(array * 0.5, init.name))
+    onnx.save(model, str(target))
+    return str(target)
+
+
+def kept_detections(reference_engine, engine, supply, images):
+    """Agreement of ``engine``'s detections with ``reference_engine``'s at IoU >= 0.5 (same class): whether
+    INT8 kept the detections at all (the saturation failure lost them), looser than the guard's IoU 0.9."""
+    from rtdetect.agreement import agreement
+
+    return agreement(supply.detections(reference_engine, images), supply.detections(engine, images), 0.5)
+
+
+def test_openvino_int8_of_nncf_keeps_the_detections_and_the_guard_rejects_a_broken_head(fall_onnx, tmp_path, data_dir):
+    """OpenVINO INT8 is NNCF's quantization (MIXED, head ignored, overflow fix), stored as OpenVINO IR: on
+    real footage of people it keeps ONNX Runtime fp32's detections. An INT8 model made the same way from the
+    model with its head broken on purpose is rejected by the accuracy guard, however fast it is."""
+    pytest.importorskip("nncf")
+    from rtdetect.inference.int8 import int8_model
+    from rtdetect.inference.onnxruntime import OnnxRuntimeEngine
+    from rtdetect.inference.openvino import OpenVinoEngine
+
+    clip = MediaFrames(str(data_dir / "vtest_3s.mp4"))
+    images = list(clip.frames(6))
+    def quantized(source):
+        return str(int8_model(source, backend="openvino", calibration=clip, frames=10, imgsz=(640, 640),
+                              cache_dir=tmp_path, progress=False))
+
+    with OnnxRuntimeEngine(fall_onnx) as reference, OpenVinoEngine(quantized(fall_onnx), precision="int8") as engine:
+        assert engine.metadata["rtdetect.precision"] == "int8"
+        assert engine.metadata["names"] == reference.metadata["names"]  # the exporter's metadata, kept
+        kept = kept_detections(reference, engine, clip, images)
+    assert kept.reference >= 6 and kept.f1 >= 0.9, kept.describe()
+
+    int8 = Candidate("openvino", "int8")
+    broken = quantized(broken_head(fall_onnx, tmp_path / "broken.onnx"))
+
+    def open_engine(candidate):
+        if candidate == REFERENCE:
+            return OnnxRuntimeEngine(fall_onnx)
+        return OpenVinoEngine(broken, precision="int8")
+
+    rejected = {r.candidate: r for r in run_trial([REFERENCE, int8], open_engine, images, clip, rounds=1)}[int8]
+    assert rejected.status == "ok" and not rejected.accepted and "REJECTED" in rejected.describe()
+
+
+def test_onnxruntime_int8_is_u8s8_with_the_precise_x64_kernels_and_keeps_the_detections(fall_onnx, tmp_path, data_dir):
+    """ONNX Runtime INT8: unsigned activations with signed weights (what its x86 kernels take), the session
+    asking for the exact u8u8 products where u8s8 would saturate (x86 without VNNI: not this CPU, where ORT
+    ignores the entry), and the detections of fp32 kept on real footage."""
+    from rtdetect.inference.onnxruntime import OnnxRuntimeEngine
+
+    clip = MediaFrames(str(data_dir / "vtest_3s.mp4"))
+    with open_cpu_engine(fall_onnx, backend="onnxruntime", precision="int8", calibration=clip, calib_frames=10,
+                         cache_dir=str(tmp_path)) as engine, OnnxRuntimeEngine(fall_onnx) as reference:
+        assert engine.precision == "int8" and engine.session_config["session.x64quantprecision"] == "1"
+        kept = kept_detections(reference, engine, clip, list(clip.frames(6)))
+        model = onnx.load(engine.path)
+    assert kept.reference >= 6 and kept.f1 >= 0.9, kept.describe()
+    zero_points = {i.name: i.data_type for i in model.graph.initializer}
+    activations = {zero_points[n.input[2]] for n in model.graph.node if n.op_type == "QuantizeLinear"}
+    assert activations == {onnx.TensorProto.UINT8}

@@ -10,6 +10,7 @@ import onnxruntime as ort
 from onnx import numpy_helper
 
 from rtdetect.inference.int8 import int8_model
+from rtdetect.trial_inputs import MediaFrames
 from rtdetect.inference.onnxruntime import OnnxRuntimeEngine
 from rtdetect.models.cache import checksum_path, file_sha256
 
@@ -57,8 +58,8 @@ def test_damaged_cached_conversion_is_rebuilt_not_used(fall_detection_dir, data_
 
 def test_damaged_int8_variant_is_rebuilt(small_detector, data_dir, tmp_path, capsys):
     def build():
-        return int8_model(str(small_detector), calib_source=str(data_dir / "bus.jpg"), frames=1, imgsz=(160, 160),
-                          cache_dir=tmp_path, progress=False)
+        return int8_model(str(small_detector), backend="onnxruntime", calibration=MediaFrames(str(data_dir / "bus.jpg")),
+                          frames=1, imgsz=(160, 160), cache_dir=tmp_path, progress=False)
 
     path = build()
     digest = file_sha256(path)

@@ -10,6 +10,7 @@ from rtdetect.errors import ModelError
 from rtdetect.inference.tensorrt.builder import BuildRequest, EngineBuilder, open_engine
 from rtdetect.inference.tensorrt.cache import EngineKey, engines_dir, validate, write_engine
 from rtdetect.inference.tensorrt.errors import EngineLoadError
+from rtdetect.trial_inputs import MediaFrames
 
 from .conftest import FAKE_MAGIC, FakeToolkit, fake_load, make_tiny_detector
 
@@ -176,7 +177,7 @@ def test_int8_needs_a_calibration_source(tmp_path, tiny_onnx, messages):
 def test_int8_key_follows_the_calibration_set(tmp_path, tiny_onnx, messages, data_dir):
     b = builder(tmp_path, messages)
     video = str(data_dir / "vtest_3s.mp4")
-    requests = [BuildRequest(tiny_onnx, "int8", imgsz=(32, 32), calib_source=src, calib_frames=n)
+    requests = [BuildRequest(tiny_onnx, "int8", imgsz=(32, 32), calibration=MediaFrames(src), calib_frames=n)
                 for src, n in ((video, 10), (video, 20), (str(data_dir), 10))]
     keys = {b.resolve(r).paths.key.digest() for r in requests}
     assert len(keys) == 3

@@ -1,4 +1,5 @@
-"""Calibration frames: spread over a video, an image folder or both; letterboxed like inference."""
+"""Calibration frames: spread over a video, an image folder or both (``capture.sampling``); letterboxed like
+inference (``trial_inputs.MediaFrames``) and handed to ONNX Runtime's calibration (``TensorReader``)."""
 import os
 
 import numpy as np
@@ -6,8 +7,9 @@ import pytest
 
 from rtdetect.capture.images import read_image
 from rtdetect.errors import SourceError
-from rtdetect.inference.onnx_tools.calibration import (LetterboxReader, calibration_fingerprint, calibration_frames,
-                                      calibration_media, media_lengths, spread_indices)
+from rtdetect.capture.sampling import calibration_frames, calibration_media, media_identity, media_lengths, spread_indices
+from rtdetect.inference.onnx_tools.calibration import TensorReader, calibration_fingerprint
+from rtdetect.trial_inputs import MediaFrames
 
 
 def test_media_of_a_folder_are_its_images_and_videos(data_dir):
@@ -45,7 +47,8 @@ def test_frames_are_spread_over_the_whole_folder(data_dir):
 
 
 def test_reader_letterboxes_like_inference(data_dir):
-    reader = LetterboxReader(calibration_frames(data_dir / "vtest_3s.mp4", 3), "images", (320, 320))
+    clip = MediaFrames(str(data_dir / "vtest_3s.mp4"))
+    reader = TensorReader((clip.prepare(f, (320, 320), np.dtype(np.float32)) for f in clip.frames(3)), "images")
     batches = [reader.get_next() for _ in range(4)]
     assert batches[3] is None and reader.count == 3
     tensor = batches[0]["images"]
@@ -57,11 +60,11 @@ def test_reader_letterboxes_like_inference(data_dir):
 def test_fingerprint_changes_with_count_size_recipe_and_content(tmp_path, data_dir):
     clip = tmp_path / "clip.mp4"
     clip.write_bytes((data_dir / "vtest_3s.mp4").read_bytes())
-    base = calibration_fingerprint(clip, 100, (640, 640), "r1")
-    others = {calibration_fingerprint(clip, 200, (640, 640), "r1"),
-              calibration_fingerprint(clip, 100, (320, 320), "r1"),
-              calibration_fingerprint(clip, 100, (640, 640), "r2")}
+    base = calibration_fingerprint(media_identity(clip), 100, (640, 640), "r1")
+    others = {calibration_fingerprint(media_identity(clip), 200, (640, 640), "r1"),
+              calibration_fingerprint(media_identity(clip), 100, (320, 320), "r1"),
+              calibration_fingerprint(media_identity(clip), 100, (640, 640), "r2")}
     stat = clip.stat()
     os.utime(clip, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
-    others.add(calibration_fingerprint(clip, 100, (640, 640), "r1"))
+    others.add(calibration_fingerprint(media_identity(clip), 100, (640, 640), "r1"))
     assert base not in others and len(others) == 4

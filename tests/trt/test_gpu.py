@@ -27,6 +27,7 @@ from rtdetect.preprocess import Preprocessor
 from rtdetect.inference.tensorrt.builder import build_engine
 from rtdetect.inference.tensorrt.cache import write_engine
 from rtdetect.types import Frame
+from rtdetect.trial_inputs import MediaFrames
 
 from .helpers import match, pairs, unmatched_scores, video_frames
 
@@ -102,7 +103,7 @@ def test_fp16_outputs_within_documented_tolerance(yolov8, cache_dir, ort, tensor
 
 
 def test_int8_engine_keeps_detections_close_to_fp32(yolov8, cache_dir, clip, data_dir):
-    with TensorRTEngine(str(yolov8), imgsz=(640, 640), precision="int8", calib_source=str(data_dir),
+    with TensorRTEngine(str(yolov8), imgsz=(640, 640), precision="int8", calibration=MediaFrames(str(data_dir)),
                         calib_frames=34, cache_dir=str(cache_dir)) as int8, OnnxRuntimeEngine(str(yolov8)) as fp32:
         p8, p32 = CpuModel(int8, CONFIG), CpuModel(fp32, CONFIG)
         total = found = 0

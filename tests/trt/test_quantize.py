@@ -1,7 +1,7 @@
 """The INT8 Q/DQ ONNX, made from the real YOLOv8 test model and calibrated on real frames.
 
 The test calibrates on 17 frames to stay fast; ``rtdetect build`` defaults to 500 (a handful of frames
-is not enough for production INT8, see rtdetect/inference/onnx_tools/calibration.py).
+is not enough for production INT8, see rtdetect/capture/sampling.py).
 """
 import numpy as np
 import onnx
@@ -13,6 +13,7 @@ from rtdetect.run import CpuModel, Runner
 from rtdetect.postprocess import PostprocessConfig
 from rtdetect.inference.onnx_tools.variants import head_node_names, inspect_onnx
 from rtdetect.inference.onnx_tools.quantize import write_int8_qdq
+from rtdetect.trial_inputs import MediaFrames
 from rtdetect.types import Frame
 
 from .helpers import match, video_frames
@@ -35,7 +36,8 @@ def frames(data_dir):
 @pytest.fixture(scope="module")
 def models(fall_detection_dir, frames, tmp_path_factory):
     fp32 = fall_detection_dir / "best_fp16.onnx"  # float32 inside
-    int8 = write_int8_qdq(fp32, tmp_path_factory.mktemp("int8") / "int8.onnx", frames[0], imgsz=(640, 640))
+    int8 = write_int8_qdq(fp32, tmp_path_factory.mktemp("int8") / "int8.onnx",
+                          [MediaFrames().prepare(f, (640, 640), np.dtype(np.float32)) for f in frames[0]])
     return fp32, int8
 
 

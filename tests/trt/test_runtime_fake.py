@@ -11,6 +11,7 @@ from rtdetect.inference.tensorrt.builder import BuildRequest, EngineBuilder
 from rtdetect.inference.tensorrt.cache import write_engine
 from rtdetect.inference.tensorrt.errors import EngineBuildError
 from rtdetect.inference.tensorrt.toolkit import TensorRTToolkit
+from rtdetect.trial_inputs import MediaFrames
 
 from .fake_trt import OUTPUT_ANCHORS, OUTPUT_CHANNELS, FakeParser
 
@@ -119,7 +120,7 @@ def test_prebuilt_engine_file_loads_with_its_sidecar_metadata(cuda, install_trt,
 
 def test_int8_calibrates_then_builds_from_the_qdq_onnx(cuda, install_trt, tiny_onnx, tmp_path, data_dir):
     trt = install_trt("10.13.3.9")
-    options = dict(imgsz=(32, 32), precision="int8", calib_source=str(data_dir), calib_frames=8,
+    options = dict(imgsz=(32, 32), precision="int8", calibration=MediaFrames(str(data_dir)), calib_frames=8,
                    cache_dir=str(tmp_path))
     with TensorRTEngine(str(tiny_onnx), **options) as engine:
         assert engine.metadata["rtdetect.precision"] == "int8"

@@ -1,6 +1,6 @@
 """Engine build with a cache: the precision recipe, the derived ONNX, the key, the build, the rebuild.
 
-``build_engine(onnx_path, precision=..., batch=..., imgsz=..., calib_source=...)`` returns the cached
+``build_engine(onnx_path, precision=..., batch=..., imgsz=..., calibration=...)`` returns the cached
 engine when everything in its key matches and its files check out; otherwise it builds (minutes on a
 Jetson, hence the cache and the shared timing cache) and stores it atomically. A cached engine that is
 corrupt or incompatible is reported on stderr, discarded and rebuilt; it never crashes the run.
@@ -18,11 +18,14 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Protocol, Sequence, TypeVar
 
+import numpy as np
+
 from ...errors import ModelError
 from ...gpu.device import DeviceInfo
 from ...models.cache import build_once
 from ...notes import note
-from ..onnx_tools.calibration import DEFAULT_CALIB_FRAMES, calibration_fingerprint, calibration_frames
+from ..base import FrameSupply
+from ..onnx_tools.calibration import DEFAULT_CALIB_FRAMES, calibration_fingerprint
 from ..onnx_tools.quantize import RECIPE, progress_printer, write_int8_qdq
 from ..onnx_tools.variants import OnnxInfo, inspect_onnx, profile_shapes, write_fp16_variant
 from .cache import (EngineKey, EnginePaths, build_lock, discard, engine_paths, engines_dir, file_sha256,
@@ -50,14 +53,14 @@ class Toolkit(Protocol):
 @dataclass(frozen=True)
 class BuildRequest:
     """What to build. onnx_path: a float32 ONNX (or a float16 one for fp16); precision: fp32 | fp16 |
-    int8; batch: max batch (dynamic-batch models only above 1); imgsz: (H, W); calib_source: video,
-    image folder or both (int8 only); calib_frames: how many frames to calibrate on."""
+    int8; batch: max batch (dynamic-batch models only above 1); imgsz: (H, W); calibration: the frames
+    to calibrate on, handed in by the caller (int8 only); calib_frames: how many of them."""
 
     onnx_path: Path
     precision: str = "fp16"
     batch: int = 1
     imgsz: tuple[int, int] = (640, 640)
-    calib_source: str | None = None
+    calibration: FrameSupply | None = None
     calib_frames: int = DEFAULT_CALIB_FRAMES
 
 
@@ -94,7 +97,7 @@ class EngineBuilder:
     def _calibration(self, request: BuildRequest, recipe: PrecisionRecipe) -> str:
         if not recipe.needs_calibration:
             return ""
-        return calibration_fingerprint(request.calib_source, request.calib_frames, request.imgsz, RECIPE)
+        return calibration_fingerprint(request.calibration.identity(), request.calib_frames, request.imgsz, RECIPE)
 
     def ensure(self, request: BuildRequest, *, rebuild: bool = False, verify: bool = False) -> EnginePaths:
         """The engine for ``request``: from the cache when valid (``verify`` also deserialises it), else
@@ -150,16 +153,18 @@ class EngineBuilder:
             return self._derive(self.folder / "onnx" / f"{source.stem}-fp16-{digest}.onnx",
                                 lambda target: write_fp16_variant(source, target))
         if recipe.onnx_variant == ONNX_QDQ_INT8:
-            fingerprint = calibration_fingerprint(request.calib_source, request.calib_frames, request.imgsz, RECIPE)
+            fingerprint = calibration_fingerprint(request.calibration.identity(), request.calib_frames, request.imgsz,
+                                                  RECIPE)
             return self._derive(self.folder / "onnx" / f"{source.stem}-int8-{digest}-{fingerprint}.onnx",
                                 lambda target: self._calibrate(request, target))
         raise ModelError(f"unknown ONNX variant {recipe.onnx_variant!r}")
 
     def _calibrate(self, request: BuildRequest, target: Path) -> Path:
-        self.log(f"calibrating INT8 on {request.calib_frames} frames from {request.calib_source}")
-        frames = calibration_frames(request.calib_source, request.calib_frames)
-        return write_int8_qdq(request.onnx_path, target, frames, imgsz=request.imgsz,
-                              on_frame=progress_printer(request.calib_frames))
+        calibration = request.calibration
+        self.log(f"calibrating INT8 on {request.calib_frames} frames from {calibration.name}")
+        tensors = (calibration.prepare(image, request.imgsz, np.dtype(np.float32))
+                   for image in calibration.frames(request.calib_frames))
+        return write_int8_qdq(request.onnx_path, target, tensors, on_frame=progress_printer(request.calib_frames))
 
     @staticmethod
     def _derive(target: Path, make: Callable[[Path], Path]) -> Path:
@@ -173,7 +178,7 @@ def check_request(request: BuildRequest) -> None:
         raise ModelError(f"unknown precision {request.precision!r}: choose one of {', '.join(PRECISIONS)}")
     if request.batch < 1:
         raise ModelError(f"--batch must be >= 1, got {request.batch}")
-    if request.precision == "int8" and not request.calib_source:
+    if request.precision == "int8" and request.calibration is None:
         raise ModelError(INT8_NEEDS_CALIBRATION)
     if request.calib_frames < 1:
         raise ModelError(f"--calib-frames must be >= 1, got {request.calib_frames}")
@@ -196,7 +201,7 @@ def open_engine(builder: EngineBuilder, request: BuildRequest, load: Callable[[b
 
 
 def build_engine(onnx_path: str | os.PathLike, *, precision: str = "fp16", batch: int = 1,
-                 imgsz: tuple[int, int] = (640, 640), calib_source: str | None = None,
+                 imgsz: tuple[int, int] = (640, 640), calibration: FrameSupply | None = None,
                  calib_frames: int = DEFAULT_CALIB_FRAMES, cache_dir: str | os.PathLike | None = None,
                  device: int = 0, workspace_gb: float | None = None, rebuild: bool = False,
                  log: Callable[[str], None] = note) -> EnginePaths:
@@ -208,7 +213,7 @@ def build_engine(onnx_path: str | os.PathLike, *, precision: str = "fp16", batch
     from .toolkit import DEFAULT_WORKSPACE_GB, TensorRTToolkit
 
     request = BuildRequest(Path(onnx_path), precision, int(batch), (int(imgsz[0]), int(imgsz[1])),
-                           calib_source, int(calib_frames))
+                           calibration, int(calib_frames))
     check_request(request)  # option errors first, before TensorRT is even imported
     with TensorRTToolkit(device, workspace_gb=workspace_gb or DEFAULT_WORKSPACE_GB, log=log) as toolkit:
         return EngineBuilder(toolkit, cache_dir=cache_dir, log=log).ensure(request, rebuild=rebuild, verify=True)

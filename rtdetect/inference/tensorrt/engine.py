@@ -17,7 +17,7 @@ import numpy as np
 
 from ...errors import ModelError
 from ...notes import note
-from ..base import SynchronousSubmit, inference_failed
+from ..base import FrameSupply, SynchronousSubmit, inference_failed
 from ..onnx_tools.calibration import DEFAULT_CALIB_FRAMES
 
 ENGINE_SUFFIXES = (".engine", ".plan", ".trt")
@@ -27,8 +27,9 @@ class TensorRTEngine(SynchronousSubmit):
 
     model_path: an ONNX file (built and cached) or a serialised engine (``.engine``/``.plan``/``.trt``).
     imgsz: (H, W) for models with a dynamic input size; precision: fp32 | fp16 (default) | int8;
-    batch: the largest batch ``infer`` will get (needs a dynamic-batch ONNX above 1); calib_source /
-    calib_frames: INT8 calibration frames; cache_dir: engine cache root; device: CUDA ordinal;
+    batch: the largest batch ``infer`` will get (needs a dynamic-batch ONNX above 1); calibration /
+    calib_frames: INT8 calibration frames (a ``FrameSupply``) and how many; cache_dir: engine cache root;
+    device: CUDA ordinal;
     workspace_gb: builder workspace; threads: accepted for symmetry with ONNX Runtime and ignored.
 
     ``infer(tensor)``: (B, 3, H, W) ``input_dtype`` on the host → outputs as float32 host arrays.
@@ -39,7 +40,7 @@ class TensorRTEngine(SynchronousSubmit):
     name = "tensorrt"
 
     def __init__(self, model_path: str, *, imgsz: tuple[int, int] = (640, 640), precision: str = "fp16",
-                 batch: int = 1, calib_source: str | None = None, calib_frames: int = DEFAULT_CALIB_FRAMES,
+                 batch: int = 1, calibration: FrameSupply | None = None, calib_frames: int = DEFAULT_CALIB_FRAMES,
                  cache_dir: str | None = None, device: int = 0, workspace_gb: float | None = None,
                  threads: int | None = None) -> None:
         from .runner import EngineRunner
@@ -52,7 +53,7 @@ class TensorRTEngine(SynchronousSubmit):
             self.metadata = _sidecar_metadata(path)
             self.engine_path = path
         else:
-            self.runner, self.engine_path = _build_and_load(path, imgsz, precision, batch, calib_source,
+            self.runner, self.engine_path = _build_and_load(path, imgsz, precision, batch, calibration,
                                                             calib_frames, cache_dir, device, workspace_gb)
             self.metadata = _sidecar_metadata(self.engine_path)
         spec = self.runner.input
@@ -87,13 +88,13 @@ class TensorRTEngine(SynchronousSubmit):
         self.close()
 
 
-def _build_and_load(path: Path, imgsz, precision, batch, calib_source, calib_frames, cache_dir, device, workspace_gb):
+def _build_and_load(path: Path, imgsz, precision, batch, calibration, calib_frames, cache_dir, device, workspace_gb):
     """Ensure the cached engine (rebuilding a bad one once) and load it; returns (runner, engine path)."""
     from .builder import BuildRequest, EngineBuilder, open_engine
     from .runner import EngineRunner
     from .toolkit import DEFAULT_WORKSPACE_GB, TensorRTToolkit
 
-    request = BuildRequest(path, precision, int(batch), (int(imgsz[0]), int(imgsz[1])), calib_source, int(calib_frames))
+    request = BuildRequest(path, precision, int(batch), (int(imgsz[0]), int(imgsz[1])), calibration, int(calib_frames))
     with TensorRTToolkit(device, workspace_gb=workspace_gb or DEFAULT_WORKSPACE_GB, log=note) as toolkit:
         builder = EngineBuilder(toolkit, cache_dir=cache_dir, log=note)
         runner, paths = open_engine(builder, request, lambda plan: EngineRunner(plan, device=device))
