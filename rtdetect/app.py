@@ -12,23 +12,10 @@ from .api import DEFAULT_MODEL, Detector
 from .capture import ImageSource, StreamOptions, open_source
 from .input_shape import Request
 from .outputs import describe_written, open_sinks, plan_outputs
+from .progress import SourceStatus, StatusLine, StreamsStatus, frame_bar
 from .run import Runner, RunResult, WorkItem
 from .signals import SignalStop
 from .sinks import close_callback
-
-
-def _progress_callback(total: int | None, enabled: bool):
-    """A tqdm bar on stderr (frames, FPS, ETA) for sources with a known length, or None."""
-    if not enabled or total is None:
-        return None, None
-    from tqdm import tqdm
-
-    bar = tqdm(total=total, unit="frame", dynamic_ncols=True, file=sys.stderr)
-
-    def on_frame(item: WorkItem) -> None:
-        bar.update(1)
-
-    return bar, on_frame
 
 
 @dataclass
@@ -88,11 +75,15 @@ def detect(*, source: str, model: str = DEFAULT_MODEL, backend: str = "auto", pr
             print("rtdetect: warning: no --save, --json or --show: detections are counted but nothing is written",
                   file=sys.stderr)
         total = src.frame_count if max_frames is None or src.frame_count is None else min(max_frames, src.frame_count)
-        bar, on_frame = _progress_callback(None if src.is_live else total, progress)
-        if bar is not None:
+        on_frame = None
+        if progress and total is not None and not src.is_live:
+            bar, on_frame = frame_bar(total)
             stack.callback(bar.close)
-        if live is not None:
-            on_frame = _both(on_frame, live.record)
+        elif progress:  # a live source, or one of unknown length: a status line
+            status = StatusLine()
+            stack.callback(status.close)
+            on_frame = SourceStatus(status, lambda: src.frames_dropped)
+        on_frame = _each(on_frame, live.record if live is not None else None)
         runner = Runner(model, track=track, count_lines=count_lines)
         summary = runner.run(src, sinks, max_frames=max_frames, on_frame=on_frame, show_fps=show, stop=stop)
         if signals is not None and signals.signum is not None:
@@ -140,14 +131,15 @@ class _StreamsView:
             self.grid.live.close()
 
 
-def _both(first, second):
-    """An ``on_frame`` hook calling ``first`` (may be None) then ``second``."""
-    if first is None:
-        return second
+def _each(*hooks):
+    """One ``on_frame`` hook calling every hook given that is not None, in order (None when none is)."""
+    called = [hook for hook in hooks if hook is not None]
+    if not called:
+        return None
 
-    def on_frame(item: WorkItem) -> None:
-        first(item)
-        second(item)
+    def on_frame(*args) -> None:
+        for hook in called:
+            hook(*args)
     return on_frame
 
 
@@ -156,11 +148,13 @@ def detect_streams(*, source: str, output_dir: str, model: str = DEFAULT_MODEL, 
                    classes: Sequence[str] | None = None, max_det: int = 300, save: bool = False,
                    track: bool | str = False, count_lines: Sequence[tuple[float, float, float, float]] = (),
                    max_frames: int | None = None, stream_options: StreamOptions | None = None,
-                   signals: SignalStop | None = None, serve: tuple[str, int] | None = None, token: str | None = None):
+                   signals: SignalStop | None = None, serve: tuple[str, int] | None = None, token: str | None = None,
+                   progress: bool = True):
     """Run detection on every source of the stream list ``source`` with ONE engine (``rtdetect.streams``):
     each stream's JSONL (and annotated video with ``save``) under ``output_dir/<name>/``, tracked and counted
     as a single source is (``track``, ``count_lines``). ``serve``: one live view, each stream a tile of it
-    (``rtdetect.sinks.live.grid``). The list and the output folder are checked before the model is loaded.
+    (``rtdetect.sinks.live.grid``); ``progress``: a status line per stream on stderr. The list and the output
+    folder are checked before the model is loaded.
     Returns the ``BatchedResult`` (one ``RunResult`` per stream)."""
     from .files import check_output_dir
     from .input_shape import shared_frame_hw
@@ -180,9 +174,14 @@ def detect_streams(*, source: str, output_dir: str, model: str = DEFAULT_MODEL, 
             view = _StreamsView(serve, token, detector, [entry.name for entry in entries]) if serve is not None else None
             if view is not None:
                 stack.callback(view.close)
+            streams_status = None
+            if progress:
+                status = StatusLine()
+                stack.callback(status.close)
+                streams_status = StreamsStatus(status, [entry.name for entry in entries])
             result = run_streams(entries, lambda sizes: detector.model_for(shared_frame_hw(imgsz, sizes)), outputs,
                                  stream_options=stream_options, stop=stop,
-                                 on_frame=view.record if view is not None else None,
+                                 on_frame=_each(view.record if view is not None else None, streams_status),
                                  view_for=view.tile if view is not None else None,
                                  log=lambda line: print(line, file=sys.stderr, flush=True))
     finally:

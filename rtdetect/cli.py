@@ -299,7 +299,7 @@ def _run_streams(args: argparse.Namespace, imgsz) -> int:
                                 track=_track_choice(args), count_lines=args.count_line,
                                 max_frames=args.max_frames,
                                 stream_options=_stream_options(args),
-                                signals=signals, serve=serve, token=token)
+                                signals=signals, serve=serve, token=token, progress=not args.no_progress)
     from .streams.report import describe
 
     for line in describe(result):
