@@ -12,6 +12,7 @@ model with :func:`load_model` and runs it with ``rtdetect.run.Runner``.
 from __future__ import annotations
 
 import itertools
+from collections import OrderedDict
 import os
 import sys
 from contextlib import ExitStack, closing
@@ -32,6 +33,7 @@ from .run import Model, Runner, open_model
 from .types import Detections, Frame
 
 DEFAULT_MODEL = "yolov5s-seg"
+OPEN_SHAPES = 3  # engines a Detector keeps open, one per network input shape
 _KEEP = object()  # Detector.configure: this setting stays as it is
 
 
@@ -110,8 +112,8 @@ class Detector:
     ``rtdetect.streams``; zoo and .pt models are then exported with a dynamic batch); channels: the order of
     the arrays you pass, ``"bgr"`` (OpenCV's, the default) or ``"rgb"`` (PIL images are always read as RGB).
     Values are checked here (``rtdetect.errors.UsageError`` naming the argument); the engine is opened on
-    the first frame (or the first ``names``), at the input shape its size asks for, and reopened only when
-    a frame size needs another shape. Close it (``with`` or :meth:`close`) to free the engine; a closed
+    the first frame (or the first ``names``), at the input shape its size asks for; up to ``OPEN_SHAPES`` shapes stay open (the least recently used
+    engine is closed beyond that). Close it (``with`` or :meth:`close`) to free the engine; a closed
     detector refuses further calls. Not thread-safe: one caller at a time.
     """
 
@@ -129,19 +131,23 @@ class Detector:
         self._closed = False
         self.config = checked_config(conf, iou, max_det)
         self.classes = tuple(classes) if classes else None
-        self._stack: ExitStack | None = None
-        self._model: Model | None = None
-        self._input_hw: tuple[int, int] | None = None
+        # The open models by network input shape, most recently used last (at most OPEN_SHAPES): portrait and
+        # landscape pictures in turn reuse their engines instead of reopening one per call.
+        self._open: OrderedDict[tuple[int, int], tuple[ExitStack, Model]] = OrderedDict()
 
     @property
     def names(self) -> list[str]:
         """The model's class names (opens the engine when no frame has yet)."""
-        return (self._model or self.model_for(None)).names
+        return self._any_model().names
 
     @property
     def is_open(self) -> bool:
         """Whether an engine is open (between the first frame and :meth:`close`)."""
-        return self._model is not None
+        return bool(self._open)
+
+    def _any_model(self) -> Model:
+        """The most recently used open model, or the one for unknown frame sizes."""
+        return next(reversed(self._open.values()))[1] if self._open else self.model_for(None)
 
     def model_for(self, frame_hw: tuple[int, int] | None) -> Model:
         """The model for frames of ``frame_hw`` (None: unknown or varying sizes), opening the engine when
@@ -149,13 +155,15 @@ class Detector:
         if self._closed:
             raise RuntimeError("this Detector is closed: make a new one")
         input_hw = network_input_hw(self.imgsz, frame_hw)
-        if self._model is not None and input_hw == self._input_hw:
-            return self._model
-        self._release()
+        if input_hw in self._open:
+            self._open.move_to_end(input_hw)
+            return self._open[input_hw][1]
+        while len(self._open) >= OPEN_SHAPES:
+            self._open.popitem(last=False)[1][0].close()  # the least recently used engine
         with ExitStack() as stack:
             model = load_model(self.model, self.imgsz, frame_hw, stack, config=self.config, classes=self.classes,
                                backend=self.backend, precision=self.precision, batch=self.batch)
-            self._stack, self._model, self._input_hw = stack.pop_all(), model, input_hw
+            self._open[input_hw] = (stack.pop_all(), model)
         return model
 
     def configure(self, *, conf: float | None = None, classes: Sequence[str | int] | None | object = _KEEP) -> None:
@@ -164,9 +172,10 @@ class Detector:
         (UsageError, ModelError) before anything changes."""
         config = self.config if conf is None else replace(self.config, conf=options.fraction("conf", conf))
         wanted = self.classes if classes is _KEEP else (tuple(classes) if classes else None)
-        if self._model is not None:
-            ids = class_ids_from(wanted, self._model.names)
-            self._model.configure(replace(config, classes=ids))
+        if self._open:
+            ids = class_ids_from(wanted, self._any_model().names)
+            for _, model in self._open.values():
+                model.configure(replace(config, classes=ids))
         self.config, self.classes = config, wanted
 
     def __call__(self, image):
@@ -223,8 +232,8 @@ class Detector:
         self._release()
 
     def _release(self) -> None:
-        stack, self._stack, self._model, self._input_hw = self._stack, None, None, None
-        if stack is not None:
+        opened, self._open = self._open, OrderedDict()
+        for stack, _ in opened.values():
             stack.close()
 
     def __enter__(self) -> "Detector":

@@ -192,3 +192,23 @@ def test_the_api_takes_what_users_pass(small_detector, data_dir):
         rtdetect.Detector(str(small_detector), channels="bgra")
     with pytest.raises(UsageError, match=r"^max_det must be"):
         rtdetect.Detector(str(small_detector), max_det=0)
+
+
+def test_alternating_shapes_reuse_their_engines(small_detector, data_dir, monkeypatch):
+    """Issue 27 item 2: portrait and landscape pictures in turn reopened the engine on every call (4-5 s an
+    image); the detector keeps an engine per input shape."""
+    import rtdetect.api as api
+
+    opened = []
+    real_open = api.open_engine
+    monkeypatch.setattr(api, "open_engine", lambda *a, **k: (opened.append(a[2]), real_open(*a, **k))[1])
+    landscape = cv2.imread(str(data_dir / "bus.jpg"))[:400, :, :]  # wider than tall
+    portrait = np.ascontiguousarray(landscape.transpose(1, 0, 2))
+    with rtdetect.Detector(str(small_detector), backend=CPU) as detector:
+        first = [detector(picture) for picture in (portrait, landscape)]
+        again = [detector(picture) for picture in (portrait, landscape, portrait)]
+        detector.configure(conf=0.9)  # a setting reaches every open engine
+        assert all((detector(p).scores > 0.9).all() for p in (portrait, landscape))
+    assert len(opened) == 2
+    for one, two in zip(first, again):
+        np.testing.assert_array_equal(one.xyxy, two.xyxy)
