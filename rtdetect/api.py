@@ -112,9 +112,10 @@ class Detector:
     ``rtdetect.streams``; zoo and .pt models are then exported with a dynamic batch); channels: the order of
     the arrays you pass, ``"bgr"`` (OpenCV's, the default) or ``"rgb"`` (PIL images are always read as RGB).
     Values are checked here (``rtdetect.errors.UsageError`` naming the argument); the engine is opened on
-    the first frame (or the first ``names``), at the input shape its size asks for; up to ``OPEN_SHAPES`` shapes stay open (the least recently used
-    engine is closed beyond that). Close it (``with`` or :meth:`close`) to free the engine; a closed
-    detector refuses further calls. Not thread-safe: one caller at a time.
+    the first frame (or the first ``names``), at the input shape its size asks for; up to ``OPEN_SHAPES``
+    shapes stay open (the least recently used engine is closed beyond that). Close it (``with`` or
+    :meth:`close`) to free the engines; a closed detector refuses further calls. Not thread-safe: one caller
+    at a time.
     """
 
     def __init__(self, model: str = DEFAULT_MODEL, *, backend: str = "auto", precision: str = "auto",
@@ -210,8 +211,8 @@ class Detector:
     def stream(self, source, *, max_frames: int | None = None, track=False,
                count_lines: Sequence[tuple[float, float, float, float]] = (),
                stream_options: StreamOptions | None = None) -> Iterator[tuple[Frame, Detections]]:
-        """``(Frame, Detections)`` for each frame of ``source`` (what ``rtdetect --source`` accepts, or a list or
-        generator of pictures as ``__call__`` takes them), through the threaded runner: files frame by frame in order, live sources newest first. ``track``: track ids
+        """``(Frame, Detections)`` for each frame of ``source`` (what ``rtdetect --source`` accepts, or a
+        list or generator of pictures as ``__call__`` takes them), through the threaded runner: files frame by frame in order, live sources newest first. ``track``: track ids
         (True: ByteTrack; or a name of ``rtdetect.tracking.TRACKERS``; or your own tracker's factory, see
         ``rtdetect.tracking.Tracker``); ``count_lines``: segments (x1, y1, x2, y2) in frame pixels whose crossings
         are counted (implies ``track``; the running totals are in ``detections.extra["line_counts"]``). Leaving

@@ -171,14 +171,15 @@ def detect_streams(*, source: str, output_dir: str, model: str = DEFAULT_MODEL, 
         with Detector(model, backend=backend, precision=precision, conf=conf, iou=iou, imgsz=imgsz, classes=classes,
                       max_det=max_det, batch=len(entries)) as detector, ExitStack() as stack:
             stop = stack.enter_context(signals.finishing()) if signals is not None else None
-            view = _StreamsView(serve, token, detector, [entry.name for entry in entries]) if serve is not None else None
+            names = [entry.name for entry in entries]
+            view = _StreamsView(serve, token, detector, names) if serve is not None else None
             if view is not None:
                 stack.callback(view.close)
             streams_status = None
             if progress:
                 status = StatusLine()
                 stack.callback(status.close)
-                streams_status = StreamsStatus(status, [entry.name for entry in entries])
+                streams_status = StreamsStatus(status, names)
             result = run_streams(entries, lambda sizes: detector.model_for(shared_frame_hw(imgsz, sizes)), outputs,
                                  stream_options=stream_options, stop=stop,
                                  on_frame=_each(view.record if view is not None else None, streams_status),

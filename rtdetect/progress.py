@@ -53,7 +53,8 @@ class SourceStatus:
         self.frames += 1
         fps = self.meter.tick()
         dropped = self.dropped()
-        self.line.update(f"rtdetect: {self.frames} frames, {fps:.1f} FPS" + (f", {dropped} stale dropped" if dropped else ""))
+        suffix = f", {dropped} stale dropped" if dropped else ""
+        self.line.update(f"rtdetect: {self.frames} frames, {fps:.1f} FPS{suffix}")
 
 
 class StreamsStatus:

@@ -169,8 +169,8 @@ class CpuModel:
 class GpuModel:
     """The fused GPU processor as a ``Model``: preprocess, inference, decode, NMS and masks on the device in
     one stage; only the kept detections come back. ``processor`` provides ``process_frame(image) ->
-    (detections, seconds by stage, painted frame or None)``, ``process_stream(images)`` (the same per frame, in order, uploading
-    frame k + 1 while frame k computes), ``names``, ``layout``, ``has_masks``, ``paint_masks``,
+    (detections, seconds by stage, painted frame or None)``, ``process_stream(images)`` (the same per frame,
+    in order, uploading frame k + 1 while frame k computes), ``names``, ``layout``, ``has_masks``, ``paint_masks``,
     ``configure(config)`` (recorded, applied by the processor between two frames) and ``close()``; the
     caller owns and closes it.
 

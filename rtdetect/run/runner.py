@@ -115,7 +115,8 @@ class Runner:
         finally:
             frames.close()
             self.model.paint_on_device(False)
-        result.line_counts = [totals for stage in stages if isinstance(stage, TrackingStage) for totals in stage.totals()]
+        result.line_counts = [totals for stage in stages if isinstance(stage, TrackingStage)
+                              for totals in stage.totals()]
         return result
 
 
@@ -125,7 +126,8 @@ def _queues(stages: Sequence[Stage], live: bool) -> list[queue.Queue]:
     Live: see the module docstring."""
     if not live:
         return [queue.Queue(maxsize=2) for _ in range(len(stages) + 1)]
-    return [NewestOnly() if stage.newest_only else queue.Queue(maxsize=1) for stage in stages] + [queue.Queue(maxsize=1)]
+    into = [NewestOnly() if stage.newest_only else queue.Queue(maxsize=1) for stage in stages]
+    return into + [queue.Queue(maxsize=1)]
 
 
 def _captured(source: Source, stop: threading.Event, max_frames: int | None) -> Iterator[WorkItem]:
