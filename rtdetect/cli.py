@@ -22,7 +22,7 @@ import sys
 from functools import partial
 
 from . import options
-from .errors import RtdetectError, UsageError
+from .errors import RtdetectError, UsageError, missing_extra
 from .inference import BACKENDS, PRECISIONS
 from .tracking.base import TRACKERS, with_track_thresh
 from .version import rtdetect_version
@@ -383,8 +383,7 @@ def _need_matplotlib() -> None:
     try:
         import matplotlib  # noqa: F401
     except ImportError:
-        raise UsageError("--plot needs matplotlib, which is in the [bench] extra: pip install -e '.[bench]' "
-                         "in the clone (or pip install matplotlib)") from None
+        raise missing_extra("--plot", "matplotlib", "bench") from None
 
 
 def run_bench(argv: list[str]) -> int:

@@ -23,3 +23,10 @@ class OutputError(RtdetectError):
 
 class UsageError(RtdetectError):
     """A command-line option is missing, unknown or has a value outside its range."""
+
+
+def missing_extra(what: str, needs: str, extra: str) -> UsageError:
+    """The one error for an optional dependency that is not installed: ``what`` (a command or option) needs
+    ``needs`` (a library), which the ``[extra]`` extra brings, installed from the clone as the README says."""
+    return UsageError(f"{what} needs {needs}, which the [{extra}] extra brings: pip install -e '.[{extra}]' in the "
+                      f"rtdetect clone")

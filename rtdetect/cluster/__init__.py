@@ -7,13 +7,13 @@ progress and stop).
 """
 from __future__ import annotations
 
-from ..errors import RtdetectError
+from ..errors import missing_extra
 
 
 def import_ray():
-    """The ``ray`` module, or RtdetectError saying how to install it."""
+    """The ``ray`` module, or the error naming the extra that brings it."""
     try:
         import ray
     except ImportError:
-        raise RtdetectError("the cluster extra is not installed: pip install -e '.[cluster]' in the rtdetect clone (Ray)") from None
+        raise missing_extra("rtdetect batch", "Ray", "cluster") from None
     return ray

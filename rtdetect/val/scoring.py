@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import UsageError
+from ..errors import missing_extra
 
 # COCOeval.stats: mAP50-95, mAP50, mAP75, then small, medium, large (all at 100 detections per image ...)
 STAT_KEYS = ("map", "map50", "map75", "map_small", "map_medium", "map_large")
@@ -16,13 +16,13 @@ SHOWN_CONF = 0.25  # detection's default score threshold: the detections a user 
 
 
 def require_val_extra(command: str = "rtdetect val") -> None:
-    """UsageError naming ``command`` and the ``[val]`` extra when its libraries (pycocotools, PyYAML) are not
+    """The error naming ``command`` and the ``[val]`` extra when its libraries (pycocotools, PyYAML) are not
     installed."""
     try:
         import pycocotools  # noqa: F401
         import yaml  # noqa: F401
     except ImportError as exc:
-        raise UsageError(f"{command} needs {exc.name}: pip install -e '.[val]' in the rtdetect clone") from None
+        raise missing_extra(command, exc.name, "val") from None
 
 
 @dataclass(frozen=True)

@@ -77,5 +77,5 @@ def test_bench_without_the_val_extra_is_one_line_before_measuring(tmp_path, data
     path = os.pathsep.join(filter(None, [str(hidden.parent), os.environ.get("PYTHONPATH")]))
     result = run_cli("bench", "--source", data_dir / "bus.jpg", "--model", small_detector, "--data", tmp_path,
                      env={"PYTHONPATH": path})
-    assert_one_line_error(result, "rtdetect bench --data needs pycocotools", "rtdetect[val]")
+    assert_one_line_error(result, "rtdetect bench --data needs pycocotools", "'.[val]'")
     assert "rtdetect bench:" not in result.stderr

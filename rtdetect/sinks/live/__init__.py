@@ -13,7 +13,7 @@ from typing import Callable, Sequence
 
 import cv2
 
-from ...errors import UsageError
+from ...errors import missing_extra
 from ..jsonl import frame_record
 from .access import is_loopback, parse_bind, token_for
 from .gate import Limits
@@ -39,7 +39,7 @@ class LiveSink:
         try:
             from .server import LiveServer
         except ImportError as exc:
-            raise UsageError(f"--serve needs aiohttp ({exc}): pip install -e '.[serve]' in the rtdetect clone") from None
+            raise missing_extra("--serve", exc.name or "aiohttp", "serve") from None
         host, port = bind
         self.names = list(names)
         self.token = token_for(host, token)
