@@ -228,7 +228,7 @@ def measure_configs(settings: BenchSettings, model_path: str, input_hw: tuple[in
     any), so that a change of load spreads over all of them instead of showing as a difference between
     them; each round opens the engine afresh. ``guard``: (reference detections, images) for the agreement
     with ONNX Runtime fp32; ``dataset``: the labelled dataset of ``settings.data``
-    (``val.dataset.open_dataset``) to score each engine on; ``say`` receives a line of progress before each
+    (``val.formats.open_dataset``) to score each engine on; ``say`` receives a line of progress before each
     slow step."""
     configs = [_Config({"backend": b, "precision": p, "load_avg_before": load_average()}) for b, p in settings.configs]
     for repeat in range(settings.repeats):
@@ -279,7 +279,7 @@ def _open_dataset(data: str | None):
     anything is measured."""
     if data is None:
         return None
-    from ..val.dataset import open_dataset
+    from ..val.formats import open_dataset
     from ..val.scoring import require_val_extra
 
     require_val_extra("rtdetect bench --data")

@@ -17,7 +17,8 @@ from ..postprocess import PostprocessConfig
 from ..records import to_record
 from ..types import Frame
 from .classes import ClassMatch, match_classes
-from .dataset import Dataset, ImageEntry, open_dataset, skip, usable
+from .dataset import Dataset, ImageEntry, skip, usable
+from .formats import open_dataset
 from .scoring import Scores, ground_truth, require_val_extra, score
 
 DEFAULT_CONF = 0.001
@@ -59,7 +60,7 @@ class ValResult:
 
 
 def validate(data: str, settings: ValSettings, *, progress: bool = True, save: str | None = None) -> ValResult:
-    """Score ``settings.model`` on the dataset at ``data`` (see ``dataset.open_dataset``); ``save``: a folder
+    """Score ``settings.model`` on the dataset at ``data`` (see ``formats.open_dataset``); ``save``: a folder
     for the worst images, ground truth beside predictions (``save.save_worst``)."""
     require_val_extra()
     start = time.perf_counter()

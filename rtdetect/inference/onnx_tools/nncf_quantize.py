@@ -119,7 +119,7 @@ def write_int8_nncf(source: str | os.PathLike, target: str | os.PathLike, tensor
     nncf = import_nncf()
     import onnx
 
-    from ..openvino import import_openvino
+    from ..openvino_loader import import_openvino
 
     info = inspect_onnx(source)
     if info.input_dtype != "float32":
