@@ -29,7 +29,7 @@ from .inference import create_engine
 from .trial_inputs import MediaFrames
 from .input_shape import Request, fixed_shape_note, network_input_hw
 from .postprocess import PostprocessConfig
-from .run import Model, Runner, open_model
+from .run import Model, Runner, RunResult, open_model
 from .types import Detections, Frame
 
 DEFAULT_MODEL = "yolov5s-seg"
@@ -210,20 +210,29 @@ class Detector:
 
     def stream(self, source, *, max_frames: int | None = None, track=False,
                count_lines: Sequence[tuple[float, float, float, float]] = (),
-               stream_options: StreamOptions | None = None) -> Iterator[tuple[Frame, Detections]]:
+               stream_options: StreamOptions | None = None) -> "DetectionStream":
         """``(Frame, Detections)`` for each frame of ``source`` (what ``rtdetect --source`` accepts, or a
-        list or generator of pictures as ``__call__`` takes them), through the threaded runner: files frame by frame in order, live sources newest first. ``track``: track ids
-        (True: ByteTrack; or a name of ``rtdetect.tracking.TRACKERS``; or your own tracker's factory, see
-        ``rtdetect.tracking.Tracker``); ``count_lines``: segments (x1, y1, x2, y2) in frame pixels whose crossings
-        are counted (implies ``track``; the running totals are in ``detections.extra["line_counts"]``). Leaving
-        the loop early stops the run and closes the source."""
+        list or generator of pictures as ``__call__`` takes them), through the threaded runner: files frame by
+        frame in order, live sources newest first. ``track``: track ids (True: ByteTrack; or a name of
+        ``rtdetect.tracking.TRACKERS``; or your own tracker's factory, see ``rtdetect.tracking.Tracker``);
+        ``count_lines``: segments (x1, y1, x2, y2) in frame pixels whose crossings are counted (implies
+        ``track``; the running totals are in ``detections.extra["line_counts"]``). The returned iterator's
+        ``result`` is the run's :class:`rtdetect.run.RunResult` so far (frames, detections, seconds per stage,
+        frames dropped). Leaving the loop early (or ``close()``) stops the run and closes the source."""
         if max_frames is not None:
             options.at_least("max_frames", max_frames, 1)
+        result = RunResult()
+        return DetectionStream(self._streamed(source, result, max_frames, track, count_lines, stream_options),
+                               result)
+
+    def _streamed(self, source, result: RunResult, max_frames, track, count_lines,
+                  stream_options) -> Iterator[tuple[Frame, Detections]]:
         opened = (open_source(source, stream_options=stream_options) if isinstance(source, (str, os.PathLike))
                   else PictureSource(source, channels=self.channels))
         with opened as src:
+            result.source = src.name
             runner = Runner(self.model_for(src.frame_hw), track=track, count_lines=count_lines)
-            with closing(runner.frames(src, max_frames=max_frames)) as frames:  # an early exit stops the run now
+            with closing(runner.frames(src, max_frames=max_frames, result=result)) as frames:  # early exit: stop now
                 for item in frames:
                     yield item.frame, item.detections
 
@@ -242,6 +251,23 @@ class Detector:
 
     def __exit__(self, *exc_info) -> None:
         self.close()
+
+
+class DetectionStream:
+    """What :meth:`Detector.stream` returns: an iterator of ``(Frame, Detections)``, with ``result`` (the
+    run's :class:`rtdetect.run.RunResult`, filled as frames come) and ``close()`` (stop the run now)."""
+
+    def __init__(self, frames: Iterator[tuple[Frame, Detections]], result: RunResult) -> None:
+        self._frames, self.result = frames, result
+
+    def __iter__(self) -> "DetectionStream":
+        return self
+
+    def __next__(self) -> tuple[Frame, Detections]:
+        return next(self._frames)
+
+    def close(self) -> None:
+        self._frames.close()
 
 
 def render(image: np.ndarray, detections: Detections, names: Sequence[str]) -> np.ndarray:

@@ -56,12 +56,13 @@ class Runner:
 
     # -- frames to the caller ---------------------------------------------------------------------------
     def frames(self, source: Source, *, max_frames: int | None = None, stop: threading.Event | None = None,
-               result: RunResult | None = None,
-               stages: Sequence[DetectionStage] | None = None) -> Iterator[WorkItem]:
+               result: RunResult | None = None, stages: Sequence[DetectionStage] | None = None,
+               counted: bool = True) -> Iterator[WorkItem]:
         """Each frame of ``source`` (opened by the caller) through the model and the detection stages, in the
         calling thread. Leaving the loop early stops the run. ``result`` (if given) gets the run's seconds,
-        frames lost and dropped, and a lost source's reason; an error of a stage is raised after the frames
-        before it were yielded."""
+        frames lost and dropped, a lost source's reason and, when ``counted``, each frame yielded (its
+        detections and stage timings); an error of a stage is raised after the frames before it were
+        yielded."""
         stop = stop or threading.Event()
         result = result if result is not None else RunResult(source.name)
         stages = self.detection_stages(source.fps) if stages is None else stages
@@ -79,7 +80,12 @@ class Runner:
         try:
             while given != max_frames and (item := get_unless_stopped(queues[-1], stop)) is not END_OF_INPUT:
                 given += 1
-                yield apply_stages(item, stages)
+                apply_stages(item, stages)
+                if counted:
+                    result.frames += 1
+                    result.detections += len(item.detections)
+                    result.stages.add(item.timings)
+                yield item
         finally:
             stop.set()
             source.interrupt()
@@ -104,7 +110,8 @@ class Runner:
         tail = Tail(self.model.names, sinks, result, show_fps=show_fps, on_frame=on_frame)
         # Masks painted on the device only when the frame is rendered with exactly the model's detections.
         self.model.paint_on_device(tail.renders and not stages)
-        frames = self.frames(source, max_frames=max_frames, stop=stop, result=result, stages=stages)
+        frames = self.frames(source, max_frames=max_frames, stop=stop, result=result, stages=stages,
+                             counted=False)  # the tail counts each frame once it is written
         try:
             for item in frames:
                 tail.write(item)

@@ -106,17 +106,18 @@ def via_detector_stream(clip, model, tmp_path, request) -> Outcome:
     out = tmp_path / "stream.jsonl"
     threads_before = threading.active_count()
     with Detector(model, **ENGINE) as detector:
-        frames = detector.stream(str(clip), track=True, count_lines=[LINE])
-        first_frame, first = next(frames)
+        stream = detector.stream(str(clip), track=True, count_lines=[LINE])
+        first_frame, first = next(stream)
         running = threading.active_count() - threads_before  # capture + the model's three stages
         sink = JsonlSink(str(out), detector.names)
         sink.write(first_frame, first, None)
         last = first
-        for frame, last in frames:
+        for frame, last in stream:
             sink.write(frame, last, None)
         sink.close()
     assert running == 4  # the runner's own threads, and no hand-off thread beside them
-    return Outcome(out.read_bytes(), set(), last.extra["line_counts"])
+    assert stream.result.frames == 12 and stream.result.source == "walk.mp4"
+    return Outcome(out.read_bytes(), set(stream.result.stages.summary()), last.extra["line_counts"])
 
 
 RUNS = {"single": via_single, "live": via_live, "stream_list": via_stream_list, "batch_file": via_batch_file,
@@ -138,7 +139,6 @@ def test_every_path_tracks_counts_times_and_writes_the_same_jsonl(path, clip, v5
     assert all("track_id" in d for r in records for d in r["detections"])  # tracked
     assert all(r["counts"][0]["line"] == list(LINE) for r in records)    # counted, frame by frame
     assert outcome.line_counts == records[-1]["counts"]                  # the run's totals: the last frame's
-    if path != "detector_stream":  # Detector.stream yields frames and detections, not a run's timings
-        assert {"capture", "inference", "track"} <= outcome.stages or {"capture", "gpu", "track"} <= outcome.stages
+    assert {"capture", "inference", "track"} <= outcome.stages or {"capture", "gpu", "track"} <= outcome.stages
     if path != "live":  # a live stream's frames are its own: the same file gives the same bytes on every path
         assert outcome.jsonl == reference.jsonl
