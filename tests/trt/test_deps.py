@@ -11,6 +11,7 @@ from rtdetect.gpu.device import import_driver
 from rtdetect.gpu.errors import INSTALL_HINT as HINT
 from rtdetect.gpu.errors import CudaUnavailableError
 from rtdetect.inference import create_engine, tensorrt_available
+from rtdetect.trial_inputs import MediaFrames
 from rtdetect.inference.tensorrt import TensorRTEngine
 from rtdetect.inference.tensorrt.deps import import_tensorrt
 from rtdetect.inference.tensorrt.errors import TensorRTUnavailable
@@ -62,7 +63,8 @@ def test_cuda_device_available_is_false_here_without_raising(request, setup):
 
 @pytest.mark.no_gpu
 def test_auto_backend_falls_back_to_the_cpu(tiny_onnx, tmp_path):
-    engine = create_engine(str(tiny_onnx), backend="auto", imgsz=(32, 32), cache_dir=str(tmp_path))
+    engine = create_engine(str(tiny_onnx), backend="auto", imgsz=(32, 32), cache_dir=str(tmp_path),
+                           calibration=MediaFrames())
     try:
         assert engine.name in ("onnxruntime", "openvino")  # the CPU engine measured fastest here
     finally:

@@ -14,6 +14,7 @@ from rtdetect.errors import RtdetectError
 from rtdetect.gpu.device import PrimaryContext, import_driver
 from rtdetect.gpu.errors import CudaUnavailableError
 from rtdetect.inference import choose_backend, create_engine
+from rtdetect.trial_inputs import MediaFrames
 from rtdetect.inference.tensorrt import TensorRTEngine, deps
 from rtdetect.inference.tensorrt.doctor import fit_line
 from rtdetect.inference.tensorrt.errors import EngineBuildError, TensorRTUnavailable
@@ -57,7 +58,7 @@ def test_runtime_nullptr_on_a_prebuilt_engine_is_one_line(cuda13_trt_on_cuda12_d
 
 
 def test_auto_falls_back_to_the_cpu_with_one_note(cuda13_trt_on_cuda12_driver, tiny_onnx, capfd):
-    with create_engine(str(tiny_onnx), backend="auto", imgsz=(32, 32)) as engine:
+    with create_engine(str(tiny_onnx), backend="auto", imgsz=(32, 32), calibration=MediaFrames()) as engine:
         assert engine.name in ("onnxruntime", "openvino")  # the CPU engine measured fastest here
     # One note for the GPU path; the auto trial's report of its CPU choice ("rtdetect: auto: ...") is not one.
     notes = [line for line in error_lines(capfd.readouterr().err) if not line.startswith("rtdetect: auto: ")]
