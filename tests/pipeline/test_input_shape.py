@@ -70,7 +70,7 @@ def run_cli(cache, *args):
 
 def test_cli_exports_a_pt_model_at_the_source_aspect(fall_detection_dir, data_dir, tmp_path):
     result = run_cli(tmp_path, "--source", data_dir / "vtest_3s.mp4", "--model", fall_detection_dir / "best.pt",
-                     "--max-frames", "2")
+                     "--max-frames", "2", "--backend", "onnxruntime")  # the export's shape is the subject, not auto
     assert result.returncode == 0, result.stderr
     assert "note" not in result.stderr
     converted = [name for name in os.listdir(tmp_path) if name.endswith(".onnx")]
@@ -82,7 +82,7 @@ def test_fixed_shape_onnx_keeps_its_shape_and_says_so_once(fall_detection_dir, d
     # with detections shows it ran at its own shape.
     out = tmp_path / "det.jsonl"
     result = run_cli(tmp_path, "--source", data_dir / "vtest_3s.mp4", "--model", fall_detection_dir / "best_fp16.onnx",
-                     "--max-frames", "3", "--json", out, "--imgsz", "320")
+                     "--max-frames", "3", "--json", out, "--imgsz", "320", "--backend", "onnxruntime")
     assert result.returncode == 0, result.stderr
     assert result.stderr.count("rtdetect: note: ") == 1
     assert "best_fp16.onnx has a fixed 640x640 input; --imgsz 320 is ignored" in result.stderr
