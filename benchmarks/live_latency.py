@@ -6,7 +6,7 @@ stamp of every frame whose detections were just written and records its age. So 
 RTP over loopback, decoding, waiting in the newest-frame slot and the whole pipeline (sinks: render +
 encode to a temporary mp4). One run per RTSP transport, same model, same clip.
 
-    python benchmarks/live_latency.py [--model yolov5s-seg] [--frames 100] [--transports tcp,udp]
+    python benchmarks/live_latency.py [--model yolov5s-seg] [--frames 100] [--transports tcp,udp] [--imgsz H W]
 """
 from __future__ import annotations
 
@@ -34,6 +34,8 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=10)
     parser.add_argument("--transports", default="tcp,udp")
     parser.add_argument("--name", default="live_latency")
+    parser.add_argument("--imgsz", type=int, nargs="+", help="the model's input (N or H W; default: the source's "
+                        "aspect, as detection runs it)")
     args = parser.parse_args()
     reason = rtsp_server_missing()
     if reason:
@@ -45,6 +47,7 @@ def main() -> None:
         try:
             reports[transport] = run_bench(source=server.url(), model=args.model, frames=args.frames,
                                            warmup=args.warmup, sink="video",
+                                           **({"imgsz": tuple(args.imgsz)} if args.imgsz else {}),
                                            stream_options=StreamOptions(rtsp_transport=transport))
         finally:
             server.kill()

@@ -34,6 +34,9 @@ CODECS = {".mp4": (H264, "mp4v"), ".m4v": (H264, "mp4v"), ".mov": (H264, "mp4v")
           ".mkv": ("MJPG",)}  # preferred codec first
 CODEC_NAMES = {H264: "H.264", "mp4v": "MPEG-4 Part 2 (mp4v)", "MJPG": "Motion JPEG"}
 H264_OPTIONS = {"preset": "veryfast"}  # x264's default quality (crf 23); "veryfast" keeps the encode cheap
+# Live sources: no lookahead and no B-frames, so each frame is encoded as it comes, in even slices of time,
+# instead of in bursts that hold up the thread writing the sinks (benchmarks/README.md, *One run loop*).
+H264_LIVE_OPTIONS = {**H264_OPTIONS, "tune": "zerolatency"}
 DEFAULT_FPS = 30.0
 # Without a known rate, the rate is measured from the first frames' timestamps: frames are held back until
 # they span this long (or this many are held), then the writer opens at the measured rate.
@@ -59,13 +62,14 @@ def fit_into(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 class H264Writer:
     """Writes BGR frames (H, W, 3) uint8 of one even ``size`` (width, height) as H.264 (yuv420p) at ``fps``
     into ``path`` through PyAV; the container follows the extension. ``write`` and ``release`` mirror
-    ``cv2.VideoWriter``'s, but raise ``OSError`` on a write error (FFmpeg's, e.g. a full disk)."""
+    ``cv2.VideoWriter``'s, but raise ``OSError`` on a write error (FFmpeg's, e.g. a full disk). ``live``:
+    encode each frame as it comes (``H264_LIVE_OPTIONS``), for the latency-first runs of live sources."""
 
-    def __init__(self, path: str, fps: float, size: tuple[int, int]) -> None:
+    def __init__(self, path: str, fps: float, size: tuple[int, int], *, live: bool = False) -> None:
         self._container = av.open(path, mode="w")
         try:
             self._stream = self._container.add_stream("libx264", rate=Fraction(fps).limit_denominator(1001),
-                                                      options=H264_OPTIONS)
+                                                      options=H264_LIVE_OPTIONS if live else H264_OPTIONS)
             self._stream.width, self._stream.height = size
             self._stream.pix_fmt = "yuv420p"
         except BaseException:
@@ -111,6 +115,7 @@ class VideoSink:
         self._output = OutputFile(path, tuple(CODECS), keep_on_failure=keep_on_failure)
         self.path = self._output.path
         self.fps = float(fps) if fps and fps > 0 else None
+        self._live = self.fps is None  # a live source's rate is measured: latency first, its encoder too
         self._writer: H264Writer | cv2.VideoWriter | None = None
         self._size: tuple[int, int] | None = None
         self.codec: str | None = None  # a key of CODEC_NAMES, once the first frame opened the writer
@@ -132,7 +137,7 @@ class VideoSink:
             if not h264_available():
                 return None
             try:
-                return H264Writer(self._output.partial, self.fps, size)
+                return H264Writer(self._output.partial, self.fps, size, live=self._live)
             except OSError as exc:
                 raise OutputError(f"cannot open a video writer for {self.path}: {exc.strerror or exc}") from None
         writer = cv2.VideoWriter(opencv_path(self._output.partial), cv2.VideoWriter_fourcc(*codec), self.fps, size)

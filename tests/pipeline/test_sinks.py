@@ -212,3 +212,18 @@ def test_rle_of_many_masks_in_one_pass_equals_each_alone():
     encoded = encode_box_masks(BoxMasks.from_full(full))
     assert [e["counts"] for e in encoded] == [coco_counts(m) for m in full]
     assert all(e["size"] == [33, 21] for e in encoded) and encode_box_masks(BoxMasks.empty((3, 4))) == []
+
+
+def test_live_video_encodes_each_frame_as_it_comes(tmp_path):
+    """A live source's video (its rate measured: fps None) gets an encoder without lookahead: the first frame
+    comes out as a packet at once; a file's encoder holds frames back (x264's lookahead), which on a live run
+    made the thread that writes the sinks wait in bursts (write p99 64 ms against 17 ms p50)."""
+    from rtdetect.sinks.video import H264Writer
+
+    frame = np.random.default_rng(0).integers(0, 255, (64, 96, 3), dtype=np.uint8)
+    packets = {}
+    for live in (False, True):
+        writer = H264Writer(str(tmp_path / f"live-{live}.mp4"), 10.0, (96, 64), live=live)
+        packets[live] = len(writer._stream.encode(av.VideoFrame.from_ndarray(frame, format="bgr24")))
+        writer.release()
+    assert packets == {False: 0, True: 1}
