@@ -14,7 +14,7 @@ import os
 import threading
 import time
 from contextlib import ExitStack
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from ..api import load_model
 from ..capture import open_source
@@ -22,11 +22,11 @@ from ..errors import RtdetectError
 from ..input_shape import Request, network_input_hw, shared_frame_hw
 from ..outputs import open_sinks, plan_outputs
 from ..postprocess import PostprocessConfig
-from ..run import Model, Runner, RunResult
+from ..run import Model, Runner
 from ..sinks import close_callback
 from ..streams import StreamOutputs, run_streams
 from .inputs import BatchInput, StreamGroup
-from .manifest import DONE, FAILED, INTERRUPTED
+from .manifest import FAILED, INTERRUPTED
 from .segments import Segment, SegmentSource
 
 

@@ -67,10 +67,9 @@ def run_streams(entries: Sequence[StreamEntry], model_for: Callable[[list], CpuM
     """Every stream of ``entries`` through one model (see ``rtdetect.run.batcher.run_many``), each one's outputs
     under ``outputs.output_dir``; each result lists the files its stream wrote. ``view_for(name, class_names)``:
     one more sink per stream (its tile of the live view), opened with its outputs."""
-    sinks_for = outputs.sinks_for
-    if view_for is not None:
-        def sinks_for(name: str, source, names: list[str]) -> list[Sink]:
-            return [*outputs.sinks_for(name, source, names), view_for(name, names)]
+    def sinks_for(name: str, source, names: list[str]) -> list[Sink]:
+        opened = outputs.sinks_for(name, source, names)
+        return opened if view_for is None else [*opened, view_for(name, names)]
     result = run_many([SourceSpec(entry.spec, entry.name) for entry in entries], model_for, sinks_for,
                       track=outputs.track, count_lines=outputs.count_lines, max_frames=outputs.max_frames,
                       stream_options=stream_options, stop=stop, on_frame=on_frame, log=log)

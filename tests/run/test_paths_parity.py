@@ -12,7 +12,6 @@ import pytest
 
 from rtdetect import Detector
 from rtdetect.app import detect, detect_streams
-from rtdetect.capture import open_source
 from rtdetect.sinks import JsonlSink
 from tests.cluster.conftest import write_clip
 from tests.pipeline.cli_helpers import run_cli
